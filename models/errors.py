@@ -1,0 +1,40 @@
+"""The studio's one error tree, documented in one place.
+
+It lives in the bottom layer (models/) because every layer raises these; ``studio.errors``
+re-exports it. Foreign exceptions (httpx, xllamacpp, diffusers, SQLAlchemy ...) are
+translated into these at the boundary, with a message that says what to set or start.
+
+    StudioError            anything the studio raises on purpose
+    ├── ConfigError        a setting is missing or wrong (message names the STUDIO_* variable)
+    ├── ModelError         a chat / judge / image model cannot be reached or loaded
+    │   └── ModelUnavailable   weights or server absent: the feature is off, not broken
+    ├── ToolError          a tool could not be set up (a tool *run* failure is data, never this)
+    └── StorageError       the project store failed
+
+A tool's failure while running is never an exception: it is a ``ToolResult`` with ``ok=False``
+and a readable ``error`` that ends up on the article's block.
+"""
+
+
+class StudioError(Exception):
+    """Base of every error the studio raises on purpose."""
+
+
+class ConfigError(StudioError):
+    """A setting is missing or invalid; the message names the setting to change."""
+
+
+class ModelError(StudioError):
+    """A model backend failed (connection, protocol, loading)."""
+
+
+class ModelUnavailable(ModelError):
+    """A model is not available on this machine (no weights, no server)."""
+
+
+class ToolError(StudioError):
+    """A tool could not be constructed or configured."""
+
+
+class StorageError(StudioError):
+    """The project store failed."""

@@ -1,0 +1,1 @@
+"""LLM-I Studio: the domain (protocol, parser, article, engine) and the app around it."""

@@ -1,0 +1,1 @@
+"""The four image tools behind one interface (see tools.base)."""

@@ -1,0 +1,116 @@
+"""One Tool shape: a name, a pydantic Params, ``run(params, context) -> ToolResult``.
+
+A tool never raises for a failure of the work itself (bad code, no search hit, missing
+weights): it returns ``ToolResult.failure(reason)`` so the reason lands on the article block.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from models.errors import ToolError
+from tools.params import PARAMS_BY_SOURCE
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    """The value a tool returns. ``image`` is PNG (or JPEG/WebP for search) bytes."""
+
+    ok: bool
+    image: bytes | None = None
+    mime: str = "image/png"
+    provenance: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    seconds: float = 0.0
+
+    @classmethod
+    def success(
+        cls, image: bytes, provenance: dict[str, Any], *, mime: str = "image/png", seconds: float = 0.0
+    ) -> ToolResult:
+        return cls(ok=True, image=image, mime=mime, provenance=provenance, seconds=seconds)
+
+    @classmethod
+    def failure(cls, error: str, provenance: dict[str, Any] | None = None, *, seconds: float = 0.0) -> ToolResult:
+        return cls(ok=False, error=error, provenance=provenance or {}, seconds=seconds)
+
+    def with_seconds(self, seconds: float) -> ToolResult:
+        return ToolResult(self.ok, self.image, self.mime, self.provenance, self.error, seconds)
+
+
+@dataclass(frozen=True)
+class ToolContext:
+    """What a run may need beyond its params.
+
+    parent_image: for edit, the image that ``img_index`` points at (resolved by the caller).
+    seed: a fixed seed (regenerate-with-new-seed passes one); None lets the tool choose and record it.
+    style: an article-wide style phrase to carry into generative prompts ("" for none).
+    result_offset: for search regenerate, skip this many hits (the "next hit").
+    """
+
+    parent_image: bytes | None = None
+    seed: int | None = None
+    style: str = ""
+    result_offset: int = 0
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Whether a tool can work right now, and if not, why and how to turn it on."""
+
+    ok: bool
+    reason: str = ""
+
+    @classmethod
+    def on(cls) -> Availability:
+        return cls(True, "")
+
+    @classmethod
+    def off(cls, reason: str) -> Availability:
+        return cls(False, reason)
+
+
+class Tool(ABC):
+    """Base of the four tools. Subclasses set ``name`` and ``Params``; both are checked at
+    class creation so a mis-declared tool fails at import, not mid-article."""
+
+    name: ClassVar[str]
+    Params: ClassVar[type[BaseModel]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if getattr(cls, "__abstractmethods__", None):
+            return
+        expected = PARAMS_BY_SOURCE.get(getattr(cls, "name", ""))
+        if expected is None:
+            raise ToolError(f"{cls.__name__}.name must be one of {sorted(PARAMS_BY_SOURCE)}")
+        if getattr(cls, "Params", None) is not expected:
+            raise ToolError(f"{cls.__name__}.Params must be tools.params.{expected.__name__}")
+
+    def availability(self) -> Availability:
+        """Cheap check used at start-up to decide whether the prompt offers this tool."""
+        return Availability.on()
+
+    @abstractmethod
+    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        """Do the work. Return ToolResult.failure(reason) instead of raising."""
+
+    def close(self) -> None:
+        """Release workers, pipelines, sockets."""
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """``with stopwatch() as t: ...`` then ``t[0]`` holds the elapsed seconds."""
+    box = [0.0]
+    start = time.perf_counter()
+    try:
+        yield box
+    finally:
+        box[0] = time.perf_counter() - start

@@ -1,0 +1,37 @@
+"""Per-source parameters of an <imgen> tag: exactly the protocol's keys, nothing more.
+
+Strict models: no coercion ("3" is not an int, True is not an int), extra keys forbidden.
+"""
+
+from pydantic import BaseModel, ConfigDict
+
+
+class _Params(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class SearchParams(_Params):
+    query: str
+
+
+class DiffusionParams(_Params):
+    prompt: str
+
+
+class CodeParams(_Params):
+    code: str
+
+
+class EditParams(_Params):
+    img_index: int
+    prompt: str
+
+
+PARAMS_BY_SOURCE: dict[str, type[_Params]] = {
+    "search": SearchParams,
+    "diffusion": DiffusionParams,
+    "code": CodeParams,
+    "edit": EditParams,
+}
+
+SOURCES: tuple[str, ...] = tuple(PARAMS_BY_SOURCE)
