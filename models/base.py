@@ -1,0 +1,45 @@
+"""The chat backend shape: one method that yields text chunks.
+
+Backends translate their vendor's exceptions into models.errors at the boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol, TypedDict, runtime_checkable
+
+
+class Message(TypedDict):
+    role: str  # "system" | "user" | "assistant"
+    content: str | list[dict[str, Any]]  # list form carries image parts (data URLs)
+
+
+@dataclass(frozen=True)
+class ChatOptions:
+    max_tokens: int = 1024
+    temperature: float = 0.7
+    top_p: float = 0.95
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    grammar: str | None = None  # GBNF (llama.cpp servers); ignored where unsupported
+    json_schema: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # passed through in the request body
+
+
+@runtime_checkable
+class ChatBackend(Protocol):
+    name: str
+
+    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
+        """Yield text chunks as the model writes them. Raises models.errors.ModelError."""
+        ...
+
+    def describe(self) -> str:
+        """One line for the UI/CLI: which model, where."""
+        ...
+
+
+def complete(backend: ChatBackend, messages: list[Message], options: ChatOptions) -> str:
+    """Non-streaming call: the same generator, joined."""
+    return "".join(backend.stream(messages, options))
