@@ -49,9 +49,7 @@ class ImageBlock:
         if isinstance(tag, ToolCall):
             return cls(block_id, image_index, tag.source, tag.description, tag.params_dict(), tag.raw)
         assert isinstance(tag, InvalidTag)
-        return cls(
-            block_id, image_index, tag.source, tag.description, {}, tag.raw, status="invalid", error=tag.reason
-        )
+        return cls(block_id, image_index, tag.source, tag.description, {}, tag.raw, status="invalid", error=tag.reason)
 
     @property
     def image_sha256(self) -> str | None:
@@ -146,8 +144,6 @@ class Article:
         return {
             "brief": self.brief,
             "error": self.error,
-            "blocks": [
-                b.to_dict() if isinstance(b, TextBlock) else b.to_dict(paths.get(b.id)) for b in self.blocks
-            ],
+            "blocks": [b.to_dict() if isinstance(b, TextBlock) else b.to_dict(paths.get(b.id)) for b in self.blocks],
             "stats": self.source_stats(),
         }

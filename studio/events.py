@@ -73,6 +73,4 @@ class ArticleDone:
     error: str | None = None  # the model stream broke; the blocks written so far are kept
 
 
-Event = (
-    TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
-)
+Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone

@@ -120,9 +120,7 @@ def _describe_param_error(source: str, error: ValidationError) -> str:
     return f"{source} params: {'; '.join(problems)}; {article} {source} tag takes exactly {expected}"
 
 
-def validate_payload(
-    payload: Any, raw: str, *, tag_position: int, user_image_count: int = 0
-) -> ParsedTag:
+def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_count: int = 0) -> ParsedTag:
     """Check a decoded payload against the protocol.
 
     tag_position: 0-based position of this tag among the answer's tags (invalid ones count,
@@ -148,9 +146,7 @@ def validate_payload(
             raw, "; ".join(parts) + "; a tag has exactly 'source', 'description', 'params'", src_text, desc_text
         )
     if source not in PARAMS_BY_SOURCE:
-        return InvalidTag(
-            raw, f"unknown source {source!r}; use one of {', '.join(SOURCES)}", None, desc_text
-        )
+        return InvalidTag(raw, f"unknown source {source!r}; use one of {', '.join(SOURCES)}", None, desc_text)
     if not isinstance(description, str):
         return InvalidTag(raw, "'description' must be a string (a short caption)", source)
     params = payload["params"]

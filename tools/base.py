@@ -101,7 +101,7 @@ class Tool(ABC):
     def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
         """Do the work. Return ToolResult.failure(reason) instead of raising."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - optional hook, most tools hold nothing
         """Release workers, pipelines, sockets."""
 
 
