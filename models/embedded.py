@@ -1,0 +1,135 @@
+"""The embedded chat backend: llama.cpp's own server, run inside this process by xllamacpp.
+
+xllamacpp.Server(CommonParams) loads the GGUF and starts llama.cpp's HTTP server on its own
+threads; with ``hostnames=["127.0.0.1"]`` and ``port=0`` it binds a free loopback port, which
+``listening_address`` reports. The server stops when the Server object is destroyed (its C++
+destructor joins the loop), so ``close()`` drops the only reference.
+
+Chat goes through OpenAICompatBackend pointed at that address: one streaming code path for
+both backends, and GBNF grammars work because llama.cpp's server reads the ``grammar`` field.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from models.base import ChatOptions, Message
+from models.errors import ModelError, ModelUnavailable
+from models.openai_compat import OpenAICompatBackend
+
+
+def default_threads() -> int:
+    """One thread per physical core, capped at 4: llama.cpp gains nothing from SMT siblings."""
+    try:
+        import psutil
+
+        physical = psutil.cpu_count(logical=False)
+    except ImportError:
+        physical = None
+    return max(1, min(4, physical or os.cpu_count() or 1))
+
+
+class LlamaServer:
+    """One running llama.cpp HTTP server on 127.0.0.1 (a free port). Use ``close()`` to stop it."""
+
+    def __init__(self, gguf: Path, threads: int = 1, ctx: int = 2048, parallel: int = 1) -> None:
+        try:
+            import xllamacpp
+        except ImportError as exc:  # the package is in requirements.txt; say so if it went missing
+            raise ModelUnavailable("the embedded backend needs xllamacpp: run `pip install xllamacpp`") from exc
+        gguf = Path(gguf)
+        if not gguf.is_file():
+            raise ModelUnavailable(f"the GGUF file {gguf} does not exist")
+        params = xllamacpp.CommonParams()
+        params.model.path = str(gguf)
+        params.n_ctx = ctx * parallel  # llama.cpp splits n_ctx across the slots
+        params.n_parallel = parallel
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
+        params.n_threads_http = 2  # the HTTP pool only parses JSON; a default of n_cpu-1 threads is waste
+        params.hostnames = ["127.0.0.1"]
+        params.port = 0
+        params.warmup = False  # warm-up decodes a dummy batch: seconds at start for nothing
+        params.verbosity = 0
+        try:
+            self._server = xllamacpp.Server(params)
+        except Exception as exc:  # xllamacpp raises a bare RuntimeError("Failed to init server ...")
+            raise ModelError(
+                f"llama.cpp could not load {gguf} ({exc}); is it a valid GGUF file with enough free memory "
+                f"for a {ctx}-token context?"
+            ) from exc
+        address = self._server.listening_address
+        if not address:
+            self.close()
+            raise ModelError("llama.cpp's server started but reports no listening address")
+        self.base_url = f"{address.rstrip('/')}/v1"
+        self.gguf = gguf
+        self.threads = threads
+        self.ctx = ctx
+
+    def close(self) -> None:
+        """Stop the server: the C++ destructor waits for its loop to exit."""
+        server = self.__dict__.pop("_server", None)
+        if server is not None:
+            del server
+            gc.collect()
+
+
+class EmbeddedBackend:
+    """Chat with a local GGUF model on the CPU, started lazily on first use."""
+
+    name = "embedded"
+
+    def __init__(self, gguf: Path, threads: int = 0, ctx: int = 4096, read_timeout_s: float = 600.0) -> None:
+        self.gguf = Path(gguf)
+        self.threads = threads if threads > 0 else default_threads()
+        self.ctx = ctx
+        self.read_timeout_s = read_timeout_s
+        self._lock = threading.Lock()
+        self._server: LlamaServer | None = None
+        self._client: OpenAICompatBackend | None = None
+
+    def _ensure_started(self) -> OpenAICompatBackend:
+        with self._lock:  # two first requests at once must not load the model twice
+            if self._client is None:
+                self._server = LlamaServer(self.gguf, threads=self.threads, ctx=self.ctx)
+                self._client = OpenAICompatBackend(
+                    self._server.base_url,
+                    model=self.gguf.name,
+                    read_timeout_s=self.read_timeout_s,
+                    start_hint="the embedded llama.cpp server has stopped; restart the studio",
+                    settings_prefix="STUDIO_EMBEDDED_",
+                )
+            return self._client
+
+    def start(self) -> None:
+        """Load the model now (e.g. at app start) instead of on the first request."""
+        self._ensure_started()
+
+    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
+        """Yield text chunks from the local model; ModelError/ModelUnavailable on failure."""
+        client = self._ensure_started()
+        yield from client.stream(messages, options)
+
+    @property
+    def base_url(self) -> str | None:
+        """Where the running server listens (None before the first use)."""
+        return self._server.base_url if self._server else None
+
+    def describe(self) -> str:
+        state = f"serving at {self._server.base_url}" if self._server else "not started yet"
+        return f"embedded llama.cpp, model file {self.gguf}, {self.threads} threads, ctx {self.ctx} ({state})"
+
+    def close(self) -> None:
+        """Stop the server; a later stream() starts it again."""
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+            if self._server is not None:
+                self._server.close()
+            self._client = None
+            self._server = None

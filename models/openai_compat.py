@@ -1,0 +1,226 @@
+"""Chat backend for any OpenAI-compatible server (vLLM, llama.cpp's server, ...).
+
+Streaming is a POST to ``/chat/completions`` with ``stream: true``; the reply is server-sent
+events whose ``data:`` lines carry JSON chunks, ended by ``data: [DONE]``.
+
+Constrained decoding: ``options.grammar`` (GBNF) is sent as the body field ``grammar`` only when
+set; llama.cpp's server reads it. vLLM ignores that field: for vLLM pass its own key through
+``options.extra`` (``guided_grammar`` on older releases, ``structured_outputs: {"grammar": ...}``
+on newer ones). ``options.json_schema`` goes out as the standard OpenAI
+``response_format: {"type": "json_schema", ...}``, which both vLLM and llama.cpp understand.
+``options.extra`` is merged last, so it can override any field.
+
+vLLM always runs as a separate server (it pins its own torch); this module only talks HTTP.
+Every failure becomes a ModelError whose message says what to start or set.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from models.base import ChatOptions, Message
+from models.errors import ModelError
+
+DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
+
+
+class OpenAICompatBackend:
+    """Streams chat completions from an OpenAI-compatible HTTP server."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str = "",
+        api_key: str = "EMPTY",
+        connect_timeout_s: float = 5.0,
+        read_timeout_s: float = 120.0,
+        *,
+        start_hint: str = DEFAULT_START_HINT,
+        settings_prefix: str = "STUDIO_OPENAI_",
+    ) -> None:
+        """start_hint / settings_prefix let a wrapper (the embedded backend) word errors for its own settings."""
+        self.base_url = base_url.rstrip("/")
+        self.model = model
+        self.connect_timeout_s = connect_timeout_s
+        self.read_timeout_s = read_timeout_s
+        self._start_hint = start_hint
+        self._prefix = settings_prefix
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        # Proxy variables must not divert a loopback server through a corporate proxy.
+        host = urlsplit(self.base_url).hostname or ""
+        loopback = host in {"127.0.0.1", "localhost", "::1"}
+        self._client = httpx.Client(
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout_s, connect=connect_timeout_s, pool=connect_timeout_s),
+            trust_env=not loopback,
+        )
+        self._resolved_model: str | None = model or None
+
+    # ----------------------------------------------------------------------------- public
+    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
+        """Yield content deltas as they arrive. Raises ModelError on any failure."""
+        body = self.request_body(messages, options, self.resolve_model())
+        url = f"{self.base_url}/chat/completions"
+        try:
+            with self._client.stream("POST", url, json=body) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    raise self._http_error(resp)
+                yield from self._parse_sse(resp.iter_lines())
+        except httpx.HTTPError as exc:
+            raise self._translate(exc) from exc
+
+    def request_body(self, messages: list[Message], options: ChatOptions, model: str) -> dict[str, Any]:
+        """The JSON body for one streaming request (public so tests and logs can show it)."""
+        body: dict[str, Any] = {
+            "model": model,
+            "messages": list(messages),
+            "stream": True,
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+        }
+        if options.seed is not None:
+            body["seed"] = options.seed
+        if options.stop:
+            body["stop"] = list(options.stop)
+        if options.grammar:
+            body["grammar"] = options.grammar
+        if options.json_schema is not None:
+            body["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": "answer", "schema": options.json_schema, "strict": True},
+            }
+        body.update(options.extra)
+        return body
+
+    def resolve_model(self) -> str:
+        """The configured model, or the first one the server lists under /models."""
+        if self._resolved_model:
+            return self._resolved_model
+        models = self.list_models()
+        if not models:
+            raise ModelError(
+                f"the chat server at {self.base_url} lists no models: set {self._prefix}MODEL to the model to use"
+            )
+        self._resolved_model = models[0]
+        return models[0]
+
+    def list_models(self) -> list[str]:
+        """Model ids from GET /models."""
+        try:
+            resp = self._client.get(f"{self.base_url}/models")
+        except httpx.HTTPError as exc:
+            raise self._translate(exc) from exc
+        if resp.status_code >= 400:
+            raise self._http_error(resp)
+        try:
+            data = resp.json().get("data", [])
+            return [str(item["id"]) for item in data]
+        except (ValueError, AttributeError, KeyError, TypeError) as exc:
+            raise ModelError(
+                f"{self.base_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
+            ) from exc
+
+    def test_connection(self) -> tuple[bool, str]:
+        """For the UI: (ok, a sentence saying what works or exactly what is wrong). Never raises."""
+        try:
+            models = self.list_models()
+        except ModelError as exc:
+            return False, str(exc)
+        if not models:
+            return False, f"the chat server at {self.base_url} lists no models: set {self._prefix}MODEL"
+        if self.model and self.model not in models:
+            return False, (
+                f"the chat server at {self.base_url} does not serve model {self.model!r}; it serves "
+                f"{', '.join(models[:5])}: set {self._prefix}MODEL to one of them or leave it empty"
+            )
+        chosen = self.model or models[0]
+        return True, f"connected to {self.base_url}, model {chosen}"
+
+    def describe(self) -> str:
+        model = self._resolved_model or "(first listed by the server)"
+        return f"OpenAI-compatible server at {self.base_url}, model {model}"
+
+    def close(self) -> None:
+        self._client.close()
+
+    # ---------------------------------------------------------------------------- helpers
+    def _parse_sse(self, lines: Iterator[str]) -> Iterator[str]:
+        for line in lines:
+            if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
+                raise ModelError(f"the chat server failed mid-answer: {_message_of(line[6:].strip())}")
+            if not line.startswith("data:"):
+                continue  # blank separators, comments (": ping"), event names
+            payload = line[5:].strip()
+            if payload == "[DONE]":
+                return
+            try:
+                chunk = json.loads(payload)
+            except ValueError as exc:
+                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}") from exc
+            if not isinstance(chunk, dict):
+                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}")
+            if "error" in chunk:
+                raise ModelError(f"the chat server failed mid-answer: {_message_of(payload)}")
+            for choice in chunk.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str) and content:
+                    yield content
+
+    def _translate(self, exc: httpx.HTTPError) -> ModelError:
+        p = self._prefix
+        if isinstance(exc, httpx.ConnectTimeout):
+            return ModelError(
+                f"connecting to the chat server at {self.base_url} timed out after {self.connect_timeout_s:g} s "
+                f"({p}CONNECT_TIMEOUT_S): {self._start_hint}"
+            )
+        if isinstance(exc, httpx.ConnectError):
+            return ModelError(f"cannot reach the chat server at {self.base_url}: {self._start_hint}")
+        if isinstance(exc, httpx.ReadTimeout):
+            return ModelError(
+                f"the chat server at {self.base_url} sent nothing for {self.read_timeout_s:g} s "
+                f"({p}READ_TIMEOUT_S): raise it for slow models or long prompts"
+            )
+        if isinstance(exc, httpx.TimeoutException):
+            return ModelError(f"the chat server at {self.base_url} timed out ({type(exc).__name__}): {exc}")
+        return ModelError(f"talking to the chat server at {self.base_url} failed: {type(exc).__name__}: {exc}")
+
+    def _http_error(self, resp: httpx.Response) -> ModelError:
+        msg = _message_of(resp.text)
+        code = resp.status_code
+        where = f"the chat server at {self.base_url} answered HTTP {code}: {msg}"
+        if code == 401 or code == 403:
+            return ModelError(f"{where} (check the API key: set {self._prefix}API_KEY)")
+        if code == 404:
+            return ModelError(
+                f"{where} (is the model name right? set {self._prefix}MODEL to one the server lists, or leave it "
+                f"empty; and does {self._prefix}BASE_URL end in /v1?)"
+            )
+        return ModelError(where)
+
+
+def _message_of(text: str) -> str:
+    """The human part of an error body: OpenAI {"error": {"message"}}, vLLM {"message"}, FastAPI {"detail"}."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.strip()[:500] or "(empty body)"
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            for key in ("message", "detail", "msg"):
+                if isinstance(err.get(key), str):
+                    return err[key][:500]
+        elif isinstance(err, str):
+            return err[:500]
+        if isinstance(data.get("detail"), str):
+            return data["detail"][:500]
+    return text.strip()[:500]
