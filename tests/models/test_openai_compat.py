@@ -110,7 +110,8 @@ def test_read_timeout_names_the_setting() -> None:
 
 
 def test_http_500_carries_the_server_message() -> None:
-    with _fake_server(lambda h: _json(h, 500, {"error": {"message": "KV cache exploded", "code": 500}})) as url, pytest.raises(ModelError) as err:
+    body = {"error": {"message": "KV cache exploded", "code": 500}}  # llama.cpp / OpenAI error shape
+    with _fake_server(lambda h: _json(h, 500, body)) as url, pytest.raises(ModelError) as err:
         list(OpenAICompatBackend(url, model="m").stream(HELLO, FAST))
     assert "HTTP 500" in str(err.value) and "KV cache exploded" in str(err.value)
 
@@ -129,7 +130,8 @@ def test_http_401_hints_at_the_api_key() -> None:
 
 
 def test_http_404_hints_at_the_model_name() -> None:
-    with _fake_server(lambda h: _json(h, 404, {"detail": "The model `nope` does not exist."})) as url, pytest.raises(ModelError) as err:
+    body = {"detail": "The model `nope` does not exist."}  # FastAPI error shape
+    with _fake_server(lambda h: _json(h, 404, body)) as url, pytest.raises(ModelError) as err:
         list(OpenAICompatBackend(url, model="nope").stream(HELLO, FAST))
     assert "does not exist" in str(err.value) and "STUDIO_OPENAI_MODEL" in str(err.value)
 
