@@ -1,0 +1,31 @@
+"""Alembic environment: migrate the engine the studio hands over, or a URL given with ``-x url=``."""
+
+from __future__ import annotations
+
+from alembic import context
+
+from storage.db import make_engine
+from storage.schema import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine")
+    if engine is None:
+        url = context.get_x_argument(as_dictionary=True).get("url")
+        if not url:
+            raise SystemExit("pass the database with -x url=sqlite:///PATH/studio.db")
+        engine = make_engine(url)
+    with engine.connect() as connection:
+        # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table.
+        context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        connection.commit()
+
+
+if context.is_offline_mode():
+    raise SystemExit("offline (SQL script) mode is not supported; run against a database")
+run_migrations_online()

@@ -1,0 +1,191 @@
+"""The ORM schema (SQLAlchemy 2, typed). Alembic migrations under ``storage/migrations`` create it.
+
+    projects 1-n articles 1-n blocks 1-n block_versions
+    articles 1-n article_ratings
+    preference_events (append-only, self-contained: no foreign keys on purpose)
+
+Design notes (why, not what):
+- A block's current and accepted versions are *version numbers* on the block, not foreign keys
+  to ``block_versions``: a foreign key in each direction would be a cycle that SQLite cannot
+  add after the fact and that makes deletes order-dependent. ``(block_id, number)`` is unique.
+- Images are files named by SHA-256 (see ``storage.assets``); rows hold the hash and the MIME.
+- ``preference_events`` holds its whole context as JSON (brief, neighbouring text, both versions
+  with their calls and asset hashes), so deleting or editing a project never changes reward
+  data already logged, and the export reads this table alone. Updates and deletes on it are
+  refused by a trigger (created by the migration) as well as by the repository API.
+- Timestamps are UTC, set by Python, so SQLite and PostgreSQL agree.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class Project(Base):
+    __tablename__ = "projects"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    articles: Mapped[list[Article]] = relationship(
+        back_populates="project", cascade="all, delete-orphan", passive_deletes=True, order_by="Article.id"
+    )
+
+
+class Article(Base):
+    __tablename__ = "articles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"), index=True)
+    brief: Mapped[str] = mapped_column(Text, default="")
+    # [{"sha256": ..., "mime": ...}, ...] in img_index order (user images come first).
+    input_images: Mapped[list[Any]] = mapped_column(default=list)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    error: Mapped[str | None] = mapped_column(Text)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    project: Mapped[Project] = relationship(back_populates="articles")
+    blocks: Mapped[list[Block]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="Block.position"
+    )
+    ratings: Mapped[list[ArticleRating]] = relationship(
+        back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ArticleRating.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'done', 'failed', 'interrupted')", name="ck_articles_status"),
+    )
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(32))  # the engine's stable block id ("b3")
+    position: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(8))
+    image_index: Mapped[int | None] = mapped_column(Integer)
+    current_version: Mapped[int] = mapped_column(Integer, default=1)
+    accepted_version: Mapped[int | None] = mapped_column(Integer)
+
+    article: Mapped[Article] = relationship(back_populates="blocks")
+    versions: Mapped[list[BlockVersion]] = relationship(
+        back_populates="block", cascade="all, delete-orphan", passive_deletes=True, order_by="BlockVersion.number"
+    )
+
+    __table_args__ = (
+        UniqueConstraint("article_id", "key", name="uq_blocks_article_key"),
+        CheckConstraint("kind IN ('text', 'image')", name="ck_blocks_kind"),
+        Index("ix_blocks_article_position", "article_id", "position"),
+    )
+
+
+class BlockVersion(Base):
+    """One version of a block: a text, or an image call with its result."""
+
+    __tablename__ = "block_versions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    block_id: Mapped[int] = mapped_column(ForeignKey("blocks.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the block
+    parent_number: Mapped[int | None] = mapped_column(Integer)  # the version this one was regenerated from
+    origin: Mapped[str] = mapped_column(String(16), default="generated")  # generated|regenerate|rewrite|edit
+    instruction: Mapped[str | None] = mapped_column(Text)  # the user's rewrite / edit instruction
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # text blocks
+    text: Mapped[str | None] = mapped_column(Text)
+    # image blocks: the call ...
+    source: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[str | None] = mapped_column(Text)
+    params: Mapped[dict[str, Any] | None] = mapped_column()
+    raw: Mapped[str | None] = mapped_column(Text)  # the tag as the model wrote it
+    # ... and its result
+    status: Mapped[str | None] = mapped_column(String(16))
+    error: Mapped[str | None] = mapped_column(Text)
+    provenance: Mapped[dict[str, Any] | None] = mapped_column()
+    asset_sha256: Mapped[str | None] = mapped_column(String(64))
+    mime: Mapped[str | None] = mapped_column(String(64))
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+    block: Mapped[Block] = relationship(back_populates="versions")
+
+    __table_args__ = (
+        UniqueConstraint("block_id", "number", name="uq_block_versions_number"),
+        CheckConstraint(
+            "status IS NULL OR status IN ('queued', 'running', 'ok', 'failed', 'invalid')",
+            name="ck_block_versions_status",
+        ),
+    )
+
+
+class ArticleRating(Base):
+    __tablename__ = "article_ratings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"), index=True)
+    thumbs: Mapped[int | None] = mapped_column(Integer)  # +1 / -1
+    stars: Mapped[int | None] = mapped_column(Integer)  # 1..5
+    comment: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    article: Mapped[Article] = relationship(back_populates="ratings")
+
+    __table_args__ = (
+        CheckConstraint("thumbs IS NULL OR thumbs IN (-1, 1)", name="ck_article_ratings_thumbs"),
+        CheckConstraint("stars IS NULL OR stars BETWEEN 1 AND 5", name="ck_article_ratings_stars"),
+        CheckConstraint("thumbs IS NOT NULL OR stars IS NOT NULL", name="ck_article_ratings_some"),
+    )
+
+
+PREFERENCE_KINDS = ("regenerate", "accept", "revert", "rewrite", "rating")
+
+
+class PreferenceEvent(Base):
+    """Append-only. Ids are plain integers (no foreign keys) so the log outlives its project."""
+
+    __tablename__ = "preference_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))
+    project_id: Mapped[int | None] = mapped_column(Integer)
+    article_id: Mapped[int | None] = mapped_column(Integer)
+    block_key: Mapped[str | None] = mapped_column(String(32))
+    chosen_version_id: Mapped[int | None] = mapped_column(Integer)  # the version the user kept
+    rejected_version_id: Mapped[int | None] = mapped_column(Integer)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('regenerate', 'accept', 'revert', 'rewrite', 'rating')", name="ck_preference_events_kind"
+        ),
+    )
