@@ -1,0 +1,263 @@
+"""Parent side of the chart sandbox: starts the warm worker, hands it jobs, reads results.
+
+``Sandbox`` owns one long-lived zygote process (``tools/sandbox_worker.py``, see its docstring for
+the isolation layers). The zygote is started with an environment built from nothing (no variable
+of the studio's environment is copied, so API keys never reach it) and ``python -I`` (no user
+site, no PYTHON* variables). Each job gets two fresh socket pairs whose far ends travel to the
+zygote over a SOCK_SEQPACKET control socket (SCM_RIGHTS); the forked child reads the request from
+one and writes the result into it, and the zygote writes the exit status into the other once it
+has reaped the child. So concurrent jobs never share a channel, and only the control send is
+serialised. A dead zygote is restarted on the next job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import ToolError
+
+_HEADER_SIZE = 8
+_WORKER = Path(__file__).with_name("sandbox_worker.py")
+_MAX_RESULT_BYTES = 16 * 1024 * 1024
+_GRACE_S = 5.0  # the parent's own backstop beyond the zygote's wall-clock kill
+_START_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-job limits. memory_mb is address space the code may add on top of the warm image."""
+
+    timeout_s: float = 20.0
+    cpu_s: float = 15.0
+    memory_mb: int = 1024
+    max_file_mb: int = 16
+    max_processes: int = 1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came back from one job.
+
+    result: the child's own report ({"ok", "kind", "error"}) or None when it sent none.
+    status: the zygote's report on the child ({"exit", "signal", "timed_out", "cpu_s"}), or
+    {"worker_died": True} when the zygote vanished mid-job, or {"error": ...} when it refused.
+    """
+
+    result: dict | None
+    png: bytes
+    status: dict
+
+
+def _minimal_env(base_dir: str) -> dict[str, str]:
+    """The worker's whole environment. Built, never copied: nothing of the parent leaks."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "HOME": base_dir,
+        "USER": "nobody",
+        "LOGNAME": "nobody",
+        "MPLBACKEND": "Agg",
+        "MPLCONFIGDIR": os.path.join(base_dir, "mplconfig"),
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "NUMEXPR_MAX_THREADS": "1",
+    }
+
+
+def _pack(meta: dict) -> bytes:
+    data = json.dumps(meta).encode()
+    return len(data).to_bytes(4, "big") + (0).to_bytes(4, "big") + data
+
+
+def _parse_frame(data: bytes) -> tuple[dict, bytes] | None:
+    """One frame from ``data``, or None when it is short or malformed (a job killed mid-write)."""
+    if len(data) < _HEADER_SIZE:
+        return None
+    n, m = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
+    if len(data) < _HEADER_SIZE + n + m:
+        return None
+    try:
+        meta = json.loads(data[_HEADER_SIZE : _HEADER_SIZE + n])
+    except ValueError:
+        return None
+    if not isinstance(meta, dict):
+        return None
+    return meta, data[_HEADER_SIZE + n : _HEADER_SIZE + n + m]
+
+
+def _read_until_eof(sock: socket.socket, deadline: float, limit: int) -> bytes | None:
+    """All bytes until EOF, or None at the deadline. Stops reading (keeps what it has) past limit."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return None
+        sock.settimeout(remaining)
+        try:
+            chunk = sock.recv(1 << 16)
+        except TimeoutError:
+            return None
+        except OSError:
+            chunk = b""
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+
+
+class Sandbox:
+    """A warm, restartable zygote that runs chart code in forked, locked-down children.
+
+    Thread-safe: ``run`` may be called from many threads; each job has its own channels.
+    """
+
+    def __init__(self, scratch_root: Path | None = None) -> None:
+        self._scratch_root = scratch_root
+        self._lock = threading.Lock()  # guards start/stop and the control socket
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._ctrl: socket.socket | None = None
+        self._base_dir: str | None = None
+        self.runtime = ""
+
+    # ----------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        """Start the zygote now (it imports matplotlib & co. once). A no-op when it runs."""
+        with self._lock:
+            self._ensure_started()
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def _ensure_started(self) -> None:
+        if self._alive():
+            return
+        self._stop_locked()
+        if self._scratch_root is not None:
+            self._scratch_root.mkdir(parents=True, exist_ok=True)
+        base = tempfile.mkdtemp(prefix="llmi-code-", dir=self._scratch_root)
+        os.chmod(base, 0o711)  # job children (other uids) must reach their own dirs inside
+        os.mkdir(os.path.join(base, "mplconfig"), 0o700)
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-I", str(_WORKER), str(theirs.fileno()), base],
+                env=_minimal_env(base),
+                cwd=base,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                pass_fds=(theirs.fileno(),),
+                close_fds=True,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            shutil.rmtree(base, ignore_errors=True)
+            raise ToolError(f"cannot start the chart worker: {exc}") from exc
+        finally:
+            theirs.close()
+        self._proc, self._ctrl, self._base_dir = proc, ours, base
+        ours.settimeout(_START_TIMEOUT_S)
+        try:
+            hello = json.loads(ours.recv(4096) or b"{}")
+        except (TimeoutError, OSError, ValueError):
+            hello = {}
+        if not hello.get("ready"):
+            self._stop_locked()
+            raise ToolError("the chart worker did not start (is matplotlib/pandas/seaborn installed?)")
+        ours.settimeout(10.0)
+        self.runtime = str(hello.get("runtime", ""))
+
+    def close(self) -> None:
+        """Stop the zygote and every running job, and delete the scratch directories."""
+        with self._lock:
+            self._stop_locked()
+
+    def _stop_locked(self) -> None:
+        if self._ctrl is not None:
+            self._ctrl.close()  # the zygote sees EOF, kills its children and exits
+            self._ctrl = None
+        if self._proc is not None:
+            try:
+                self._proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(self._proc.pid, signal.SIGKILL)
+                self._proc.wait()
+            self._proc = None
+        if self._base_dir is not None:
+            shutil.rmtree(self._base_dir, ignore_errors=True)
+            self._base_dir = None
+
+    # ----------------------------------------------------------- jobs
+
+    def run(self, code: str, limits: Limits) -> Outcome:
+        """Run one job. Raises ToolError only when the worker cannot be started at all."""
+        result_ours, result_theirs = socket.socketpair()
+        status_ours, status_theirs = socket.socketpair()
+        try:
+            self._submit(limits, result_theirs.fileno(), status_theirs.fileno())
+            result_theirs.close()
+            status_theirs.close()
+            request = {
+                "code": code,
+                "cpu_s": limits.cpu_s,
+                "memory_mb": limits.memory_mb,
+                "max_file_mb": limits.max_file_mb,
+                "max_processes": limits.max_processes,
+            }
+            deadline = time.monotonic() + limits.timeout_s + _GRACE_S
+            with contextlib.suppress(OSError):  # a child killed before reading: the status says why
+                result_ours.settimeout(max(0.1, deadline - time.monotonic()))
+                result_ours.sendall(_pack(request))
+            raw = _read_until_eof(result_ours, deadline, _MAX_RESULT_BYTES)
+            status_raw = _read_until_eof(status_ours, deadline, 1 << 16)
+        finally:
+            for s in (result_ours, result_theirs, status_ours, status_theirs):
+                s.close()
+        parsed = _parse_frame(raw) if raw else None
+        status_frame = _parse_frame(status_raw) if status_raw else None
+        if status_frame is not None:
+            status = status_frame[0]
+        elif raw is None or status_raw is None:
+            status = {"timed_out": True}  # our own backstop fired: the zygote did not answer in time
+        else:
+            status = {"worker_died": True}  # EOF without a status: the zygote vanished mid-job
+            self._restart_if_dead()
+        return Outcome(result=parsed[0] if parsed else None, png=parsed[1] if parsed else b"", status=status)
+
+    def _submit(self, limits: Limits, result_fd: int, status_fd: int) -> None:
+        msg = json.dumps({"timeout_s": limits.timeout_s}).encode()
+        with self._lock:
+            for attempt in range(2):
+                self._ensure_started()
+                assert self._ctrl is not None
+                try:
+                    socket.send_fds(self._ctrl, [msg], [result_fd, status_fd])
+                    return
+                except OSError:
+                    if attempt:
+                        raise ToolError("the chart worker is not accepting jobs") from None
+                    self._stop_locked()
+
+    def _restart_if_dead(self) -> None:
+        with self._lock:
+            if self._proc is not None and not self._alive():
+                self._stop_locked()
