@@ -7,7 +7,7 @@ import pytest
 from studio.protocol import find_tags
 from studio.stream import Tag, TagStreamLexer, Text, Unterminated
 
-EXAMPLE = (Path(__file__).resolve().parents[3] / "shared" / "examples" / "response-four-tools.txt").read_text()
+EXAMPLE = (Path(__file__).resolve().parents[1] / "data" / "response-four-tools.txt").read_text()
 
 
 def lex(chunks: list[str]) -> list:
