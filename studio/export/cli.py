@@ -1,0 +1,63 @@
+"""`python -m studio export PROJECT_OR_DIR --format html|pdf|md|docx --out PATH`.
+
+The lead's studio/__main__.py wires it with ``add_export_parser(subparsers)``; the handler
+is stored as the sub-command's ``handler`` default. ``python -m studio.export.cli`` runs the
+same command on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from studio.errors import StudioError
+from studio.export import FORMATS, export_article
+from studio.export.load import load_article_dir
+
+
+def add_export_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Add the ``export`` sub-command to an argparse sub-parser set."""
+    parser = subparsers.add_parser(
+        "export",
+        help="export an article to HTML, PDF, a Markdown zip or DOCX",
+        description="Export an article directory (written by `write`) to one file.",
+    )
+    _configure(parser)
+
+
+def _configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", metavar="PROJECT_OR_DIR", help="article directory holding article.json")
+    parser.add_argument("--format", "-f", choices=sorted(FORMATS), default="html", help="output format")
+    parser.add_argument("--out", "-o", type=Path, help="output file (default: DIR/article.<ext>)")
+    parser.add_argument("--title", help="title to show instead of the first heading")
+    parser.add_argument("--no-appendix", action="store_true", help="leave out the list of tool calls")
+    parser.set_defaults(handler=handle_export)
+
+
+def handle_export(args: argparse.Namespace) -> int:
+    """Run the export; print the written path (stdout) or the reason it failed (stderr)."""
+    target = Path(args.target)
+    try:
+        if not (target / "article.json").is_file():
+            # Stored projects get their own resolver once the store exists.
+            raise StudioError(f"{target} is not an article directory (no article.json)")
+        article = load_article_dir(target)
+        out = args.out or target / f"article{FORMATS[args.format]}"
+        path = export_article(article, args.format, out, appendix=not args.no_appendix, title=args.title)
+    except StudioError as exc:
+        print(f"export failed: {exc}", file=sys.stderr)
+        return 2
+    print(path)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m studio.export.cli")
+    _configure(parser)
+    args = parser.parse_args(argv)
+    return int(args.handler(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,123 @@
+"""Markdown bundle: a zip with article.md, images/ and SOURCES.md.
+
+article.md keeps the model's Markdown text as written (it is the article's source) and puts
+each image tag's picture in its place as ``![description](images/<id>.<ext>)`` with an
+italic caption line. Descriptions, titles, errors and provenance are untrusted, so every
+such string is written on one line with every inline-significant character backslash-escaped
+(CommonMark renders an escaped punctuation character as itself): no link, image, HTML tag,
+entity or emphasis can be smuggled in through them. Such text never starts a line, so block
+markers (``-``, ``1.``, ``=``) need no escaping. Links are written only for safe http(s) URLs,
+in <angle> form.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from pathlib import Path
+
+from studio.article import Article, TextBlock
+from studio.export.sources import Figure, article_title, figures, plain, safe_block_id
+
+_ESCAPE_RE = re.compile(r"([\\`*_\[\]()<>#!|~&])")
+# A fence longer than any backtick run in the code keeps the code block closed.
+_BACKTICKS_RE = re.compile(r"`+")
+
+
+def md_text(value: object, limit: int = 2000) -> str:
+    """Untrusted text as inert Markdown inline text (one line, punctuation escaped)."""
+    return _ESCAPE_RE.sub(r"\\\1", plain(value, limit))
+
+
+def md_link(title: str, url: str | None) -> str:
+    """``[title](<url>)`` for a safe URL (no spaces, no angle brackets), else the title."""
+    if url and "<" not in url and ">" not in url:
+        return f"[{md_text(title)}](<{url}>)"
+    return md_text(title)
+
+
+def md_code(code: str, lang: str = "python") -> str:
+    longest = max((len(m) for m in _BACKTICKS_RE.findall(code)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{lang}\n{code.rstrip()}\n{fence}"
+
+
+def image_name(figure: Figure) -> str:
+    return f"images/{safe_block_id(figure.block.id)}.{figure.ext}"
+
+
+def _figure_md(figure: Figure) -> str:
+    desc = figure.block.description
+    if figure.number is None:
+        return f"> **{md_text(desc) or 'Image'}**: {md_text(figure.note)}"
+    caption = f"*Figure {figure.number}. {md_text(desc)}*"
+    if figure.link_url:
+        extra = f" \\({md_text(figure.credit_extra)}\\)" if figure.credit_extra else ""
+        caption += f"  \nSource: {md_link(figure.link_title or 'source', figure.link_url)}{extra}"
+    elif figure.credit:
+        caption += f"  \n{md_text(figure.credit)}"
+    return f"![{md_text(desc, 500)}]({image_name(figure)})\n\n{caption}"
+
+
+def article_markdown(article: Article, title: str | None = None) -> str:
+    """article.md: the text blocks as written, image blocks as images with captions."""
+    by_id = {f.block.id: f for f in figures(article)}
+    parts: list[str] = []
+    if title and title.strip():
+        parts.append(f"# {md_text(title, 300)}\n\n")
+    for block in article.blocks:
+        if isinstance(block, TextBlock):
+            parts.append(block.text)
+        else:
+            parts.append(f"\n\n{_figure_md(by_id[block.id])}\n\n")
+    text = "".join(parts).strip() + "\n"
+    return re.sub(r"\n{3,}", "\n\n", text)
+
+
+def sources_markdown(article: Article, title: str | None = None) -> str:
+    """SOURCES.md: credits and the tool call of every image (to reproduce the article)."""
+    lines = [f"# Sources: {md_text(article_title(article, title), 300)}", ""]
+    if article.brief.strip():
+        lines += ["Brief:", "", md_code(article.brief, "text"), ""]
+    for position, figure in enumerate(figures(article), start=1):
+        block = figure.block
+        name = f"Figure {figure.number}" if figure.number else f"Image {position}"
+        lines.append(f"## {name}: {md_text(block.description)}")
+        lines.append("")
+        lines.append(f"- Tool: {md_text(block.source or 'unknown')}; status: {md_text(block.status)}")
+        if figure.number:
+            lines.append(f"- File: `{image_name(figure)}`")
+        if figure.link_url:
+            lines.append(f"- Credit: {md_link(figure.link_title or 'source', figure.link_url)}")
+        elif figure.credit:
+            lines.append(f"- Credit: {md_text(figure.credit)}")
+        if figure.note:
+            lines.append(f"- Note: {md_text(figure.note)}")
+        lines += [f"- {md_text(label)}: {md_text(value)}" for label, value in figure.fields]
+        if figure.code:
+            lines += ["", md_code(figure.code)]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def render_markdown_zip(article: Article, *, appendix: bool = True, title: str | None = None) -> bytes:
+    """The bundle as zip bytes. SOURCES.md is always written: credits are not optional."""
+    del appendix  # the bundle's SOURCES.md is both credits and appendix
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("article.md", article_markdown(article, title))
+        bundle.writestr("SOURCES.md", sources_markdown(article, title))
+        for figure in figures(article):
+            if figure.number and figure.block.image:
+                # Images are already compressed: store them as they are.
+                bundle.writestr(image_name(figure), figure.block.image, compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def write_markdown_zip(article: Article, path: str | Path, *, appendix: bool = True, title: str | None = None) -> Path:
+    """Write ``render_markdown_zip`` to ``path`` and return the path."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(render_markdown_zip(article, appendix=appendix, title=title))
+    return out
