@@ -1,0 +1,13 @@
+"""The project store: SQLite (WAL) or any SQLAlchemy URL, assets as content-hash files.
+
+Entry points: ``open_store`` (storage.db), ``ArticleRecorder`` (storage.recorder, persists the
+engine's event stream), the repository functions in ``storage.repo`` (projects, articles, block
+versions, ratings) and ``export_preferences`` (storage.prefs). storage/ imports nothing of
+studio/ or tools/.
+"""
+
+from storage.db import Store, open_store
+from storage.prefs import export_preferences, list_preference_events
+from storage.recorder import ArticleRecorder
+
+__all__ = ["ArticleRecorder", "Store", "export_preferences", "list_preference_events", "open_store"]

@@ -1,0 +1,205 @@
+"""Persist an article while the engine writes it: plain methods the studio's event adapter calls.
+
+storage/ may not import studio/, so this knows no event classes; the studio maps each event
+onto one method (``TextDelta -> text_delta``, ``ToolCallQueued -> image_queued``,
+``ToolCallInvalid -> image_invalid``, ``ToolCallStarted -> image_started``,
+``ToolCallFinished / ToolCallFailed -> image_finished``, ``ArticleDone -> done``).
+
+Durability: every image event is committed at once. Text deltas are appended in memory and
+committed (as one ``text = text || pending`` update of the text block's current version) when
+``flush_interval_s`` has passed since the last commit, or ``flush_every`` deltas are pending,
+or any other event arrives, or on ``flush()`` / ``done()``. So a crash or ``kill -9`` loses at
+most the text of the last interval; everything committed before it reopens intact (SQLite WAL).
+A stream that stalls mid-paragraph keeps its pending text in memory until the next event; the
+studio's adapter may call ``flush()`` on a timer if that matters.
+
+One recorder per article; its methods may be called from several threads (one lock).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import update
+
+from storage.db import Store
+from storage.schema import Article, Block, BlockVersion, Project, utcnow
+
+ImageInput = bytes | tuple[bytes, str]  # raw bytes (PNG assumed) or (bytes, mime)
+
+
+class ArticleRecorder:
+    def __init__(
+        self,
+        store: Store,
+        project_id: int,
+        *,
+        brief: str,
+        input_images: Sequence[ImageInput] = (),
+        settings: Mapping[str, Any] | None = None,
+        flush_interval_s: float = 0.25,
+        flush_every: int = 32,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create the article row (status 'running') at once, with its input images as assets."""
+        self.store = store
+        self.flush_interval_s = flush_interval_s
+        self.flush_every = flush_every
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._blocks: dict[str, tuple[int, int]] = {}  # engine block id -> (block row id, version row id)
+        self._pending: dict[str, list[str]] = {}  # text waiting for the next commit, per block
+        self._pending_count = 0
+        self._last_commit = clock()
+        self._position = 0
+        refs = []
+        for item in input_images:
+            data, mime = item if isinstance(item, tuple) else (item, "image/png")
+            refs.append({"sha256": store.assets.put(data), "mime": mime})
+        with store.write() as s:
+            article = Article(project_id=project_id, brief=brief, input_images=refs, settings=dict(settings or {}))
+            s.add(article)
+            s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
+            s.flush()
+            self.article_id: int = article.id
+
+    # --- text ------------------------------------------------------------------------------------
+
+    def text_delta(self, block_id: str, text: str) -> None:
+        with self._lock:
+            if block_id not in self._blocks:
+                self._flush_locked()
+                self._new_block(block_id, "text", None, BlockVersion(number=1, text=text))
+                return
+            self._pending.setdefault(block_id, []).append(text)
+            self._pending_count += 1
+            if self._pending_count >= self.flush_every or self._clock() - self._last_commit >= self.flush_interval_s:
+                self._flush_locked()
+
+    def flush(self) -> None:
+        """Commit pending text now."""
+        with self._lock:
+            self._flush_locked()
+
+    # --- image calls -------------------------------------------------------------------------------
+
+    def image_queued(
+        self,
+        block_id: str,
+        image_index: int,
+        source: str,
+        description: str,
+        params: Mapping[str, Any],
+        raw: str | None = None,
+    ) -> None:
+        version = BlockVersion(
+            number=1, source=source, description=description, params=dict(params), raw=raw, status="queued"
+        )
+        with self._lock:
+            self._flush_locked()
+            self._new_block(block_id, "image", image_index, version)
+
+    def image_invalid(
+        self,
+        block_id: str,
+        image_index: int,
+        raw: str,
+        reason: str,
+        source: str | None = None,
+        description: str = "",
+    ) -> None:
+        version = BlockVersion(
+            number=1, source=source, description=description, params={}, raw=raw, status="invalid", error=reason
+        )
+        with self._lock:
+            self._flush_locked()
+            self._new_block(block_id, "image", image_index, version)
+
+    def image_started(self, block_id: str, source: str | None = None) -> None:
+        self._update_version(block_id, status="running")
+
+    def image_finished(
+        self,
+        block_id: str,
+        status: str,
+        error: str | None = None,
+        image_bytes: bytes | None = None,
+        mime: str = "image/png",
+        provenance: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        seconds: float = 0.0,
+    ) -> None:
+        """The tool finished: status 'ok' (with the image) or 'failed' (with the reason)."""
+        if status not in ("ok", "failed"):
+            raise ValueError(f"a finished call is 'ok' or 'failed', got {status!r}")
+        values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
+        if image_bytes:
+            # The file is written (and renamed into place) before the row that names it commits.
+            values.update(asset_sha256=self.store.assets.put(image_bytes), mime=mime)
+        if provenance is not None:
+            values["provenance"] = dict(provenance)
+        if params:
+            values["params"] = dict(params)  # final params, e.g. chart code filled in
+        self._update_version(block_id, **values)
+
+    # --- end -----------------------------------------------------------------------------------------
+
+    def done(self, error: str | None = None, seconds: float | None = None) -> None:
+        """The stream ended; ``error`` where the model stream broke (the blocks stay)."""
+        with self._lock:
+            self._flush_locked()
+            with self.store.write() as s:
+                s.execute(
+                    update(Article)
+                    .where(Article.id == self.article_id)
+                    .values(status="failed" if error else "done", error=error, seconds=seconds, finished_at=utcnow())
+                )
+                project_id = s.get(Article, self.article_id).project_id
+                s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _new_block(self, block_id: str, kind: str, image_index: int | None, version: BlockVersion) -> None:
+        if block_id in self._blocks:
+            raise ValueError(f"block {block_id!r} was already recorded")
+        with self.store.write() as s:
+            block = Block(
+                article_id=self.article_id,
+                key=block_id,
+                position=self._position,
+                kind=kind,
+                image_index=image_index,
+                current_version=1,
+                versions=[version],
+            )
+            s.add(block)
+            s.flush()
+            self._blocks[block_id] = (block.id, version.id)
+        self._position += 1
+        self._last_commit = self._clock()
+
+    def _update_version(self, block_id: str, **values: Any) -> None:
+        with self._lock:
+            self._flush_locked()
+            _, version_id = self._blocks[block_id]
+            with self.store.write() as s:
+                s.execute(update(BlockVersion).where(BlockVersion.id == version_id).values(**values))
+            self._last_commit = self._clock()
+
+    def _flush_locked(self) -> None:
+        if not self._pending:
+            return
+        with self.store.write() as s:
+            for block_id, parts in self._pending.items():
+                _, version_id = self._blocks[block_id]
+                s.execute(
+                    update(BlockVersion)
+                    .where(BlockVersion.id == version_id)
+                    .values(text=BlockVersion.text + "".join(parts))
+                )
+        self._pending.clear()
+        self._pending_count = 0
+        self._last_commit = self._clock()
