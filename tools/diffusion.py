@@ -1,0 +1,147 @@
+"""The ``diffusion`` tool: a text-to-image diffusers pipeline turns the tag's prompt into a PNG.
+
+Every picture is reproducible: the seed (given, or drawn and then recorded) goes into the
+provenance with the exact prompt, model, steps, size and device. Missing weights, an absent
+device or a failed inference come back as ``ToolResult.failure`` with a sentence that says
+what to set; the tool never raises from ``run``.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import secrets
+from typing import Any
+
+from pydantic import BaseModel
+
+from models.errors import StudioError
+from models.images import DIFFUSION_SETTING, is_available, load_text2image
+from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
+from tools.params import DiffusionParams
+
+log = logging.getLogger(__name__)
+
+MAX_SEED = 2**31 - 1
+
+
+def random_seed() -> int:
+    """A fresh seed that fits every generator (and JSON, and SQLite INTEGER)."""
+    return secrets.randbelow(MAX_SEED) + 1
+
+
+def styled_prompt(prompt: str, style: str) -> str:
+    """The article-wide style phrase goes after the tag's own prompt ("a fox, watercolor")."""
+    prompt, style = prompt.strip(), style.strip()
+    if not style:
+        return prompt
+    return f"{prompt.rstrip(' ,.')}, {style}" if prompt else style
+
+
+def default_guidance(model: str) -> float:
+    """Distilled one-to-four-step models (sd-turbo, sdxl-turbo, lightning) are trained without
+    classifier-free guidance and need 0.0; classic Stable Diffusion wants about 7.5."""
+    name = model.lower()
+    return 0.0 if any(tag in name for tag in ("turbo", "lightning", "lcm")) else 7.5
+
+
+def png_bytes(image: Any) -> bytes:
+    """Encode a PIL image as PNG."""
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def snap8(value: int) -> int:
+    """Latent diffusion works on sides that are multiples of 8."""
+    return max(8, int(value) // 8 * 8)
+
+
+def failure_text(what: str, exc: BaseException) -> str:
+    """A readable sentence for an unexpected inference error (out of memory gets a hint)."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "out of memory" in text.lower():
+        return f"{what} ran out of memory ({text}); lower STUDIO_DIFFUSION_SIZE or use STUDIO_DEVICE=cpu"
+    return f"{what} failed: {type(exc).__name__}: {text}"
+
+
+class DiffusionTool(Tool):
+    """Text-to-image with a diffusers pipeline loaded (once, shared) from a hub id or folder."""
+
+    name = "diffusion"
+    Params = DiffusionParams
+
+    def __init__(
+        self,
+        model: str = "stabilityai/sd-turbo",
+        *,
+        steps: int = 2,
+        size: int = 512,
+        guidance: float | None = None,
+        device: str = "auto",
+        allow_downloads: bool = True,
+    ) -> None:
+        """``guidance`` None picks 0.0 for turbo-style models and 7.5 otherwise; ``size`` is the
+        square side in pixels (rounded down to a multiple of 8)."""
+        self.model = model
+        self.steps = max(1, int(steps))
+        self.size = snap8(size)
+        self.guidance = default_guidance(model) if guidance is None else float(guidance)
+        self.device = device
+        self.allow_downloads = allow_downloads
+
+    def availability(self) -> Availability:
+        ok, why = is_available(self.model, allow_downloads=self.allow_downloads)
+        if ok:
+            return Availability(True, why)
+        return Availability.off(
+            f"diffusion is off: {why}. Set {DIFFUSION_SETTING} to a local diffusers folder "
+            "or a hub id on a machine with internet"
+        )
+
+    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        with stopwatch() as elapsed:
+            result = self._run(params, context)
+        return result.with_seconds(elapsed[0])
+
+    def _run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        if not isinstance(params, DiffusionParams):
+            return ToolResult.failure(f"diffusion expects DiffusionParams, not {type(params).__name__}")
+        seed = context.seed if context.seed is not None else random_seed()
+        prompt = styled_prompt(params.prompt, context.style)
+        provenance: dict[str, Any] = {
+            "prompt": prompt,
+            "style": context.style,
+            "seed": seed,
+            "model": self.model,
+            "steps": self.steps,
+            "size": self.size,
+            "guidance": self.guidance,
+        }
+        if not prompt:
+            return ToolResult.failure("the diffusion prompt is empty", provenance)
+        try:
+            loaded = load_text2image(self.model, device=self.device, allow_downloads=self.allow_downloads)
+        except StudioError as exc:
+            return ToolResult.failure(str(exc), provenance)
+        provenance["device"] = loaded.device
+        try:
+            import torch
+
+            # A CPU generator gives the same noise for a seed on every device.
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            with loaded.lock:
+                output = loaded.pipe(
+                    prompt=prompt,
+                    num_inference_steps=self.steps,
+                    guidance_scale=self.guidance,
+                    height=self.size,
+                    width=self.size,
+                    generator=generator,
+                )
+        except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
+            log.exception("diffusion failed for %s", self.model)
+            return ToolResult.failure(failure_text("image generation", exc), provenance)
+        if any(getattr(output, "nsfw_content_detected", None) or []):
+            return ToolResult.failure("the model's safety checker withheld this image", provenance)
+        return ToolResult.success(png_bytes(output.images[0]), provenance)

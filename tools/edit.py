@@ -1,0 +1,146 @@
+"""The ``edit`` tool: change an earlier image by an instruction ("make it night", "add a hat").
+
+The orchestrator resolves the tag's ``img_index`` and hands the parent's bytes in
+``context.parent_image``; this tool never looks images up itself. With an InstructPix2Pix
+model (the default, timbrooks/instruct-pix2pix) the instruction is followed while the image
+keeps its composition; a plain text-to-image model falls back to image-to-image (the
+instruction becomes a prompt and the parent the starting point). The parent's sha256 goes
+into the provenance so the lineage of every edited picture can be traced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import math
+from typing import Any
+
+from pydantic import BaseModel
+
+from models.errors import StudioError
+from models.images import EDIT_SETTING, is_available, load_edit
+from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
+from tools.diffusion import failure_text, png_bytes, random_seed, snap8
+from tools.params import EditParams
+
+log = logging.getLogger(__name__)
+
+# Parents come from our own store, but the bytes may have started as a web download: refuse
+# anything absurdly large before decoding it fully.
+MAX_PARENT_PIXELS = 40_000_000
+
+
+def working_size(width: int, height: int, size: int) -> tuple[int, int]:
+    """Scale so the longer side is ``size``, keep the aspect ratio, snap both sides to 8."""
+    scale = size / max(width, height)
+    return snap8(round(width * scale)), snap8(round(height * scale))
+
+
+def decode_parent(data: bytes, size: int) -> Any:
+    """Decode the parent image to RGB at the working size (raises ValueError when unreadable)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as probe:
+            if probe.width * probe.height > MAX_PARENT_PIXELS:
+                raise ValueError(f"it is too large ({probe.width}x{probe.height})")
+            image = probe.convert("RGB")
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"it is not a readable image ({exc})") from exc
+    target = working_size(image.width, image.height, size)
+    return image if image.size == target else image.resize(target, Image.Resampling.LANCZOS)
+
+
+class EditTool(Tool):
+    """Instruction-driven image editing with a diffusers pipeline (loaded once, shared)."""
+
+    name = "edit"
+    Params = EditParams
+
+    def __init__(
+        self,
+        model: str = "timbrooks/instruct-pix2pix",
+        *,
+        steps: int = 10,
+        size: int = 512,
+        guidance: float = 7.5,
+        image_guidance: float = 1.5,
+        strength: float = 0.6,
+        device: str = "auto",
+        allow_downloads: bool = True,
+    ) -> None:
+        """``image_guidance`` is how closely an InstructPix2Pix edit sticks to the parent;
+        ``strength`` is how far an image-to-image fallback may move from it."""
+        self.model = model
+        self.steps = max(1, int(steps))
+        self.size = snap8(size)
+        self.guidance = float(guidance)
+        self.image_guidance = float(image_guidance)
+        self.strength = float(strength)
+        self.device = device
+        self.allow_downloads = allow_downloads
+
+    def availability(self) -> Availability:
+        ok, why = is_available(self.model, allow_downloads=self.allow_downloads)
+        if ok:
+            return Availability(True, why)
+        return Availability.off(
+            f"edit is off: {why}. Set {EDIT_SETTING} to a local diffusers folder or a hub id on a machine with internet"
+        )
+
+    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        with stopwatch() as elapsed:
+            result = self._run(params, context)
+        return result.with_seconds(elapsed[0])
+
+    def _run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        if not isinstance(params, EditParams):
+            return ToolResult.failure(f"edit expects EditParams, not {type(params).__name__}")
+        seed = context.seed if context.seed is not None else random_seed()
+        instruction = params.prompt.strip()
+        provenance: dict[str, Any] = {
+            "parent_sha256": None,
+            "instruction": instruction,
+            "seed": seed,
+            "model": self.model,
+            "steps": self.steps,
+            "img_index": params.img_index,
+        }
+        if not context.parent_image:
+            return ToolResult.failure(f"the image to edit (index {params.img_index}) is not available", provenance)
+        provenance["parent_sha256"] = hashlib.sha256(context.parent_image).hexdigest()
+        if not instruction:
+            return ToolResult.failure("the edit instruction is empty", provenance)
+        try:
+            parent = decode_parent(context.parent_image, self.size)
+        except ValueError as exc:
+            return ToolResult.failure(f"the image to edit (index {params.img_index}) cannot be used: {exc}", provenance)
+        provenance["size"] = list(parent.size)
+        try:
+            loaded = load_edit(self.model, device=self.device, allow_downloads=self.allow_downloads)
+        except StudioError as exc:
+            return ToolResult.failure(str(exc), provenance)
+        provenance["device"] = loaded.device
+        kwargs: dict[str, Any] = {"guidance_scale": self.guidance}
+        steps = self.steps
+        if loaded.is_instruct:
+            kwargs["image_guidance_scale"] = self.image_guidance
+        else:
+            # img2img runs only strength * steps denoising steps: keep at least one.
+            kwargs["strength"] = self.strength
+            steps = max(steps, math.ceil(1 / max(self.strength, 1e-3)))
+        try:
+            import torch
+
+            generator = torch.Generator(device="cpu").manual_seed(seed)
+            with loaded.lock:
+                output = loaded.pipe(
+                    prompt=instruction, image=parent, num_inference_steps=steps, generator=generator, **kwargs
+                )
+        except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
+            log.exception("edit failed for %s", self.model)
+            return ToolResult.failure(failure_text("image editing", exc), provenance)
+        if any(getattr(output, "nsfw_content_detected", None) or []):
+            return ToolResult.failure("the model's safety checker withheld this image", provenance)
+        return ToolResult.success(png_bytes(output.images[0]), provenance)
