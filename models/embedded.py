@@ -115,6 +115,14 @@ class EmbeddedBackend:
         client = self._ensure_started()
         yield from client.stream(messages, options)
 
+    def test_connection(self) -> tuple[bool, str]:
+        """For the UI, like OpenAICompatBackend.test_connection: loads the model if needed. Never raises."""
+        try:
+            self._ensure_started()
+        except ModelError as exc:
+            return False, str(exc)
+        return True, f"embedded model {self.gguf.name} ready ({self.threads} threads)"
+
     @property
     def base_url(self) -> str | None:
         """Where the running server listens (None before the first use)."""

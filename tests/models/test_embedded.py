@@ -37,6 +37,7 @@ def test_streams_text_starts_lazily_and_closes_cleanly(gguf: Path) -> None:
         url = backend.base_url
         assert url is not None and url.startswith("http://127.0.0.1:")
         assert str(gguf) in backend.describe() and "1 threads" in backend.describe()
+        assert backend.test_connection() == (True, f"embedded model {gguf.name} ready (1 threads)")
         # grammar works through the same path, because llama.cpp's server reads it
         opts = ChatOptions(max_tokens=4, temperature=1.0, grammar='root ::= "yes" | "no"')
         assert complete(backend, HELLO, opts) in {"yes", "no"}
@@ -85,8 +86,11 @@ def test_restart_after_close(gguf: Path) -> None:
 
 
 def test_missing_or_broken_gguf_is_a_model_error(tmp_path: Path) -> None:
+    absent = EmbeddedBackend(tmp_path / "absent.gguf", threads=1)
     with pytest.raises(ModelUnavailable, match="does not exist"):
-        list(EmbeddedBackend(tmp_path / "absent.gguf", threads=1).stream(HELLO, ChatOptions()))
+        list(absent.stream(HELLO, ChatOptions()))
+    ok, msg = absent.test_connection()
+    assert not ok and "absent.gguf does not exist" in msg
     junk = tmp_path / "junk.gguf"
     junk.write_bytes(b"GGUF" + b"\0" * 64)
     with pytest.raises(ModelError, match="could not load"):
