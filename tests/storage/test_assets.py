@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from models.errors import StorageError
+from storage import ArticleRecorder, Store, repo
+from storage.assets import AssetStore, sha256_hex
+
+
+def test_assets_are_files_by_hash_written_once(tmp_path) -> None:
+    assets = AssetStore(tmp_path / "assets")
+    digest = assets.put(b"hello image")
+    assert digest == sha256_hex(b"hello image")
+    path = tmp_path / "assets" / digest[:2] / digest[2:]
+    assert assets.path(digest) == path and path.read_bytes() == b"hello image"
+    mtime = path.stat().st_mtime_ns
+    assert assets.put(b"hello image") == digest
+    assert path.stat().st_mtime_ns == mtime  # not rewritten
+    assert [p.name for p in path.parent.iterdir()] == [digest[2:]]  # no temp files left
+    with pytest.raises(StorageError):
+        assets.path("../../etc/passwd")
+    with pytest.raises(StorageError, match="missing"):
+        assets.read("0" * 64)
+
+
+def test_images_dedupe_and_the_database_stays_small(store: Store) -> None:
+    pid = repo.create_project(store, "big images").id
+    rec = ArticleRecorder(store, pid, brief="many pictures")
+    images = [os.urandom(200_000) for _ in range(10)]
+    for i, data in enumerate(images + images):  # every image twice
+        rec.image_queued(f"b{i}", i, "diffusion", f"pic {i}", {"prompt": f"p{i}"})
+        rec.image_finished(f"b{i}", "ok", image_bytes=data)
+    rec.done()
+
+    files = [p for p in store.assets.root.rglob("*") if p.is_file()]
+    assert len(files) == 10  # 20 image versions, 10 distinct files
+    assert sorted(p.parent.name + p.name for p in files) == sorted(sha256_hex(d) for d in images)
+    with store.engine.connect() as conn:  # fold the WAL into the database file, then weigh it
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    db_bytes = (store.data_dir / "studio.db").stat().st_size
+    assert db_bytes < 100_000 and sum(p.stat().st_size for p in files) == 2_000_000  # the images are not in it
+    article = repo.open_article(store, rec.article_id)
+    assert article.block("b3").current.asset == article.block("b13").current.asset
