@@ -36,7 +36,12 @@ def build_backend(settings: Settings) -> ChatBackend:
     gguf = resolve_gguf(
         settings.embedded_weights, settings.embedded_gguf, settings.data_dir / "models", settings.allow_downloads
     )
-    return EmbeddedBackend(gguf, threads=settings.embedded_threads, ctx=settings.embedded_ctx)
+    return EmbeddedBackend(
+        gguf,
+        threads=settings.embedded_threads,
+        ctx=settings.embedded_ctx,
+        read_timeout_s=settings.embedded_read_timeout_s,
+    )
 
 
 def build_tools(settings: Settings) -> dict[str, Tool]:

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     embedded_weights: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"] = "qwen2.5-coder-1.5b"
     embedded_threads: int = 0  # 0: one per physical core, capped at 4
     embedded_ctx: int = 4096
+    embedded_read_timeout_s: float = 600.0
     max_tokens: int = 1200
     temperature: float = 0.7
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
