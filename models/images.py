@@ -276,6 +276,12 @@ def load_edit(model: str, *, device: str = "auto", allow_downloads: bool = True)
     return get_pipeline("edit", model, device=device, allow_downloads=allow_downloads)
 
 
+def cached_keys() -> list[tuple[str, str, str]]:
+    """(kind, model, device) of every pipeline now in memory (diagnostics, tests)."""
+    with _cache_lock:
+        return list(_cache)
+
+
 def release(kind: Kind | None = None, model: str | None = None) -> int:
     """Drop cached pipelines (all, or those matching kind/model) and remembered failures;
     returns how many pipelines were dropped. Memory is freed once no caller still holds one."""

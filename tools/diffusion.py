@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.errors import StudioError
-from models.images import DIFFUSION_SETTING, is_available, load_text2image
+from models.images import DIFFUSION_SETTING, is_available, load_text2image, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.params import DiffusionParams
 
@@ -98,6 +98,10 @@ class DiffusionTool(Tool):
             f"diffusion is off: {why}. Set {DIFFUSION_SETTING} to a local diffusers folder "
             "or a hub id on a machine with internet"
         )
+
+    def close(self) -> None:
+        """Drop this model's cached pipeline (memory is freed once no other run holds it)."""
+        release("text2image", self.model)
 
     def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:

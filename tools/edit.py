@@ -19,7 +19,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from models.errors import StudioError
-from models.images import EDIT_SETTING, is_available, load_edit
+from models.images import EDIT_SETTING, is_available, load_edit, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.diffusion import failure_text, png_bytes, random_seed, snap8
 from tools.params import EditParams
@@ -88,6 +88,10 @@ class EditTool(Tool):
         return Availability.off(
             f"edit is off: {why}. Set {EDIT_SETTING} to a local diffusers folder or a hub id on a machine with internet"
         )
+
+    def close(self) -> None:
+        """Drop this model's cached pipeline (memory is freed once no other run holds it)."""
+        release("edit", self.model)
 
     def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:

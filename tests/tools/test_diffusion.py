@@ -26,8 +26,9 @@ def tiny_sd() -> Path:
 
 @pytest.fixture(scope="module")
 def tool(tiny_sd: Path) -> Iterator[DiffusionTool]:
-    yield DiffusionTool(str(tiny_sd), steps=1, size=64, device="cpu", allow_downloads=False)
-    images.release()
+    tool = DiffusionTool(str(tiny_sd), steps=1, size=64, device="cpu", allow_downloads=False)
+    yield tool
+    tool.close()
 
 
 def decode(png: bytes) -> Image.Image:
@@ -106,3 +107,11 @@ def test_available_tool_and_wrong_params(tool: DiffusionTool) -> None:
     result = tool.run(EditParams(img_index=0, prompt="x"), ToolContext())
     assert not result.ok and "DiffusionParams" in result.error
     assert not tool.run(DiffusionParams(prompt="  "), ToolContext()).ok
+
+
+def test_close_drops_the_cached_pipeline(tiny_sd: Path) -> None:
+    tool = DiffusionTool(str(tiny_sd), steps=1, size=32, device="cpu")
+    assert tool.run(DiffusionParams(prompt="a"), ToolContext(seed=1)).ok
+    assert ("text2image", str(tiny_sd), "cpu") in images.cached_keys()
+    tool.close()
+    assert ("text2image", str(tiny_sd), "cpu") not in images.cached_keys()

@@ -12,7 +12,6 @@ import pytest
 import torch
 from PIL import Image
 
-from models import images
 from tests.tiny_pipelines import tiny_instruct_pix2pix_dir, tiny_text2image_dir
 from tools.base import ToolContext
 from tools.edit import EditTool, working_size
@@ -33,8 +32,9 @@ def tiny_p2p() -> Path:
 
 @pytest.fixture(scope="module")
 def tool(tiny_p2p: Path) -> Iterator[EditTool]:
-    yield EditTool(str(tiny_p2p), steps=1, size=64, device="cpu", allow_downloads=False)
-    images.release()
+    tool = EditTool(str(tiny_p2p), steps=1, size=64, device="cpu", allow_downloads=False)
+    yield tool
+    tool.close()
 
 
 def test_edit_gives_image_at_working_size_with_parent_hash(tool: EditTool, tiny_p2p: Path) -> None:
