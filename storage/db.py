@@ -14,6 +14,9 @@ streams and is read from several threads at once:
   mode fails at once with SQLITE_BUSY whatever the timeout. Reads (``Store.read()``) use a
   plain deferred ``BEGIN``. For this the pysqlite driver's own implicit transactions are turned
   off and SQLAlchemy's ``begin`` event emits the BEGIN (the recipe in SQLAlchemy's SQLite docs).
+- Writers of one process also queue on a lock of the ``Store``: SQLite allows one writer at a
+  time anyway, and a waiter on SQLite's busy handler polls with sleeps of up to 100 ms, while a
+  lock hands over at once. Other processes still wait through ``busy_timeout``.
 
 Any other SQLAlchemy URL (``postgresql+psycopg://...``) passes through untouched; the schema is
 created and upgraded by Alembic (``storage/migrations``) on every open, so a store is always
@@ -22,9 +25,11 @@ at the head revision.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +53,7 @@ class Store:
     data_dir: Path
     _read: sessionmaker[Session]
     _write: sessionmaker[Session]
+    _write_lock: threading.Lock | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -56,14 +62,16 @@ class Store:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on exit, rolled back on error."""
-        session = self._write()
-        try:
-            with session.begin():
-                yield session
-        except SQLAlchemyError as exc:
-            raise StorageError(f"project store write failed ({self.url}): {exc}") from exc
-        finally:
-            session.close()
+        lock = self._write_lock or _NO_LOCK
+        with lock:
+            session = self._write()
+            try:
+                with session.begin():
+                    yield session
+            except SQLAlchemyError as exc:
+                raise StorageError(f"project store write failed ({self.url}): {exc}") from exc
+            finally:
+                session.close()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -79,6 +87,9 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+_NO_LOCK = contextlib.nullcontext()
 
 
 def default_url(data_dir: Path) -> str:
@@ -156,4 +167,5 @@ def open_store(url: str | None, data_dir: Path, *, run_migrations: bool = True) 
         data_dir=data_dir,
         _read=sessionmaker(bind=engine, expire_on_commit=False),
         _write=sessionmaker(bind=write_bind, expire_on_commit=False),
+        _write_lock=threading.Lock() if engine.dialect.name == "sqlite" else None,
     )
