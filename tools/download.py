@@ -36,7 +36,6 @@ import ipaddress
 import socket
 import threading
 import time
-import warnings
 import zlib
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
@@ -164,7 +163,7 @@ def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
     worker.start()
     worker.join(timeout_s)
     if worker.is_alive():
-        raise DownloadError(f"looking up {host} took longer than {timeout_s:g} s", "unreachable")
+        raise DownloadError(f"looking up {host} took longer than {timeout_s:.3g} s", "unreachable")
     if "error" in box:
         raise DownloadError(f"cannot resolve {host}: {box['error']}", "unreachable")
     addresses: list[IPAddress] = []
@@ -286,40 +285,40 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float, time
         if len(buffer) > max_bytes:
             raise DownloadError(f"image is too large (more than {max_bytes:,} bytes)", "too large")
         if time.monotonic() > deadline:
-            raise DownloadError(f"download took longer than {timeout_s:g} s", "timed out")
+            raise DownloadError(f"download took longer than {timeout_s:.3g} s", "timed out")
     return bytes(buffer)
 
 
 def _decode(data: bytes, max_pixels: int, min_side: int) -> tuple[str, int, int]:
-    """Check ``data`` is a sane raster image; return (mime, width, height)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                fmt, (width, height) = img.format, img.size
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DownloadError(f"image refused as a decompression bomb ({exc})", "too large") from exc
-        except Exception as exc:  # Pillow raises many types for hostile input
-            raise DownloadError(f"body is not a readable image ({type(exc).__name__})", "not an image") from exc
-        if fmt not in ALLOWED_FORMATS:
-            raise DownloadError(
-                f"image format {fmt} is not allowed (only {', '.join(ALLOWED_FORMATS)})", "not an image"
-            )
-        if width * height > max_pixels:
-            raise DownloadError(
-                f"image is {width}x{height} px, over the {max_pixels:,}-pixel limit (decompression bomb?)", "too large"
-            )
-        if min(width, height) < min_side:
-            raise DownloadError(f"image is {width}x{height} px, need at least {min_side} px per side", "too small")
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.verify()
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()  # verify() does not decode pixel data for every format; load() does
-        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-            raise DownloadError(f"image refused as a decompression bomb ({exc})", "too large") from exc
-        except Exception as exc:
-            raise DownloadError(f"image data is corrupt ({type(exc).__name__}: {exc})", "broken image") from exc
+    """Check ``data`` is a sane raster image; return (mime, width, height).
+
+    The pixel limit is checked from the header before anything is decoded. (Pillow's own
+    global ``MAX_IMAGE_PIXELS`` guard still applies on top; we do not touch that global or
+    the warnings filters, because tools run in several threads at once.)
+    """
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt, (width, height) = img.format, img.size
+    except Image.DecompressionBombError as exc:
+        raise DownloadError(f"image refused as a decompression bomb ({exc})", "too large") from exc
+    except Exception as exc:  # Pillow raises many types for hostile input
+        raise DownloadError(f"body is not a readable image ({type(exc).__name__})", "not an image") from exc
+    if fmt not in ALLOWED_FORMATS:
+        allowed = ", ".join(ALLOWED_FORMATS)
+        raise DownloadError(f"image format {fmt} is not allowed (only {allowed})", "not an image")
+    if width * height > max_pixels:
+        raise DownloadError(
+            f"image is {width}x{height} px, over the {max_pixels:,}-pixel limit (decompression bomb?)", "too large"
+        )
+    if min(width, height) < min_side:
+        raise DownloadError(f"image is {width}x{height} px, need at least {min_side} px per side", "too small")
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.verify()
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()  # verify() does not decode pixel data for every format; load() does
+    except Exception as exc:
+        raise DownloadError(f"image data is corrupt ({type(exc).__name__}: {exc})", "broken image") from exc
     return ALLOWED_FORMATS[fmt], width, height
 
 
@@ -336,7 +335,7 @@ def fetch_image(
     *,
     timeout_s: float = 10.0,
     max_bytes: int = 15 * 1024 * 1024,
-    max_pixels: int = 40_000_000,
+    max_pixels: int = 25_000_000,
     min_side: int = 1,
     allow_private: AllowPrivate = False,
 ) -> DownloadedImage:
@@ -355,6 +354,8 @@ def fetch_image(
     with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             host = current.host
+            if time.monotonic() > deadline:
+                raise DownloadError(f"download took longer than {timeout_s:.3g} s", "timed out")
             try:
                 with client.stream("GET", current, headers=headers) as response:
                     if response.status_code in _REDIRECT_CODES:

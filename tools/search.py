@@ -18,7 +18,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -66,7 +66,7 @@ class SearchHit:
     title: str = ""
     width: int | None = None
     height: int | None = None
-    source: str = field(default="")
+    source: str = ""
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -128,7 +128,9 @@ def describe_search_error(exc: BaseException, query: str, timeout_s: float) -> s
     text = " ".join(str(exc).split())[:300] or type(exc).__name__
     if isinstance(exc, RatelimitException):
         return f"image search is rate-limited by the provider; try again in a minute ({text})"
-    if isinstance(exc, TimeoutException | TimeoutError):
+    if isinstance(exc, TimeoutError):  # our own hard deadline
+        return f"image search timed out after {timeout_s:g} s"
+    if isinstance(exc, TimeoutException):
         return f"image search timed out after {timeout_s:g} s ({text})"
     if isinstance(exc, DDGSException) and "no results found" in text.lower():
         return f"no image results for {query!r}"
@@ -177,7 +179,17 @@ def _probe(host: str, port: int, timeout_s: float) -> str | None:
 
 
 class SearchTool(Tool):
-    """Web image search (ddgs) + safe download of the first usable hit."""
+    """Web image search (ddgs) + safe download of the first usable hit.
+
+    Timeouts are seconds. ``min_side``: both sides of the image must be at least this many
+    pixels. ``allow_private``: False (public addresses only), True, or a set of networks such as
+    ``{"127.0.0.0/8"}`` (see ``tools.download.AddressPolicy``). ``searcher(query, n)`` replaces
+    the ddgs search (tests point it at 127.0.0.1). ``proxy`` is handed to ddgs only; downloads
+    never use a proxy. ``total_timeout_s`` bounds all downloads of one run together.
+
+    Regenerate: the success provenance carries ``hit_index`` (position of the used hit in the
+    search results); ``ToolContext(result_offset=hit_index + 1)`` gives the next hit.
+    """
 
     name = "search"
     Params = SearchParams
@@ -189,11 +201,12 @@ class SearchTool(Tool):
         max_results: int = 8,
         download_timeout_s: float = 10.0,
         max_bytes: int = 15 * 1024 * 1024,
-        max_pixels: int = 40_000_000,
+        max_pixels: int = 25_000_000,
         min_side: int = 200,
         allow_private: AllowPrivate = False,
         searcher: Searcher | None = None,
         proxy: str | None = None,
+        total_timeout_s: float = 45.0,
         probe_address: tuple[str, int] = ("duckduckgo.com", 443),
         probe_timeout_s: float = 2.0,
         availability_ttl_s: float = 300.0,
@@ -205,6 +218,7 @@ class SearchTool(Tool):
         self.max_pixels = max_pixels
         self.min_side = min_side
         self.allow_private = allow_private
+        self.total_timeout_s = total_timeout_s  # bounds all downloads of one run together
         self._injected = searcher is not None
         self._searcher: Searcher = searcher or ddgs_searcher(search_timeout_s, proxy)
         self._probe_address = probe_address
@@ -235,7 +249,10 @@ class SearchTool(Tool):
 
     def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:
-            result = self._run(params, context)
+            try:
+                result = self._run(params, context)
+            except Exception as exc:  # last resort: a tool failure is data on the block, never a crash
+                result = ToolResult.failure(f"image search broke unexpectedly: {type(exc).__name__}: {exc}")
         return result.with_seconds(elapsed[0])
 
     def _search(self, query: str, wanted: int) -> list[SearchHit]:
@@ -271,10 +288,16 @@ class SearchTool(Tool):
         seen: set[str] = set()
         tried = 0
         candidates = hits[offset : offset + self.max_results]
+        deadline = time.monotonic() + self.total_timeout_s
+        out_of_time = False
         for index, hit in enumerate(candidates, start=offset):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0.05:
+                out_of_time = True
+                break
             tried += 1
             try:
-                image = self._fetch(hit, seen)
+                image = self._fetch(hit, seen, min(self.download_timeout_s, remaining))
             except DownloadError as exc:
                 kinds[exc.kind] += 1
                 failures.append({"image_url": hit.image_url, "reason": exc.reason})
@@ -293,12 +316,14 @@ class SearchTool(Tool):
             }
             return ToolResult.success(image.data, provenance, mime=image.mime)
         summary = ", ".join(_count_phrase(kind, n) for kind, n in kinds.most_common())
-        reason = f"no usable image among {tried} results: {summary}"
+        reason = f"no usable image among {tried} result{'' if tried == 1 else 's'}: {summary}"
+        if out_of_time:
+            reason = f"{reason}; stopped after {self.total_timeout_s:g} s with {len(candidates) - tried} left"
         if failures:
             reason += f" (first: {failures[0]['reason']})"
         return ToolResult.failure(reason, {**base, "candidates_tried": tried, "failures": failures})
 
-    def _fetch(self, hit: SearchHit, seen: set[str]) -> DownloadedImage:
+    def _fetch(self, hit: SearchHit, seen: set[str], timeout_s: float) -> DownloadedImage:
         """Download one hit, refusing what the search already tells us is unusable."""
         if hit.image_url in seen:
             raise DownloadError(f"same image as an earlier result: {hit.image_url}", "duplicate")
@@ -310,7 +335,7 @@ class SearchTool(Tool):
             )
         return fetch_image(
             hit.image_url,
-            timeout_s=self.download_timeout_s,
+            timeout_s=timeout_s,
             max_bytes=self.max_bytes,
             max_pixels=self.max_pixels,
             min_side=self.min_side,

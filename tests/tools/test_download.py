@@ -142,6 +142,21 @@ def test_endless_chunked_body_aborted_at_cap(srv):
     assert len(sent) < 100  # the server stopped soon after we hung up: we did not drain it
 
 
+def test_trickling_server_hits_the_overall_deadline(srv):
+    def trickle():
+        yield b"\x89PNG\r\n\x1a\n"
+        for _ in range(100):
+            time.sleep(0.1)
+            yield b"x"
+
+    srv.route("/slow.png", headers={"Content-Type": "image/png"}, body=trickle())
+    start = time.monotonic()
+    with pytest.raises(DownloadError, match="took longer than 1 s") as err:
+        fetch(srv.url("/slow.png"), timeout_s=1.0)
+    assert err.value.kind == "timed out"
+    assert time.monotonic() - start < 2  # each read was quick, yet the whole download was cut off
+
+
 def test_gzip_bomb_is_capped(srv):
     gz = zlib.compressobj(wbits=16 + zlib.MAX_WBITS)
     body = gz.compress(b"\0" * 20_000_000) + gz.flush()

@@ -126,6 +126,22 @@ def test_private_addresses_refused_by_default(srv):
     assert srv.requests == []
 
 
+def test_downloads_share_one_time_budget(srv):
+    def trickle():
+        for _ in range(100):
+            time.sleep(0.1)
+            yield b"x"
+
+    for i in range(4):
+        srv.route(f"/slow{i}.png", headers={"Content-Type": "image/png"}, body=trickle())
+    tool = tool_for(Recorder([hit(srv, f"/slow{i}.png") for i in range(4)]), total_timeout_s=1.0)
+    start = time.monotonic()
+    result = tool.run(SearchParams(query="q"), ToolContext())
+    assert time.monotonic() - start < 2.5
+    assert result.error.startswith("no usable image among 1 result: 1 timed out; stopped after 1 s with 3 left")
+    assert "download took longer than 1 s" in result.error
+
+
 def test_no_hits():
     result = tool_for(Recorder([])).run(SearchParams(query="nothing"), ToolContext())
     assert result.error == "no image results for 'nothing'"
