@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     edit_steps: int = 10
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     allow_downloads: bool = True  # False: only local paths / cached weights
+
+    # --- UI (python app.py) -----------------------------------------------------------------
+    ui_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ui_host", "STUDIO_HOST", "STUDIO_UI_HOST"))
+    ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))
+    ui_concurrency: int = 4  # articles written at once; later requests wait in the queue (position shown)
 
 
 def load_settings(**overrides: object) -> Settings:
