@@ -193,7 +193,7 @@ def build_docx(article: Article, *, appendix: bool = True, title: str | None = N
     """The article as a python-docx Document (save it, or inspect it in tests)."""
     doc: Any = Document()
     page_title = article_title(article, title)
-    doc.core_properties.title = _clean(page_title)
+    doc.core_properties.title = _clean(plain(page_title, 255))  # Word caps core properties at 255
     doc.core_properties.comments = "Exported by LLM-I Studio"
     if title and title.strip():
         doc.add_heading(_clean(page_title), level=0)
