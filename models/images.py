@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from models.errors import ConfigError, ModelUnavailable
+from models.weights import hub_reachable
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +144,8 @@ def is_available(model: str, *, allow_downloads: bool = False) -> tuple[bool, st
         return False, f"{model} is not in the Hugging Face cache and downloads are off"
     if hub_offline():
         return False, f"{model} is not in the Hugging Face cache and HF_HUB_OFFLINE is set"
+    if not hub_reachable():
+        return False, f"{model} is not in the Hugging Face cache and huggingface.co is unreachable (offline?)"
     return True, f"{model} will be downloaded on first use"
 
 

@@ -60,8 +60,13 @@ def test_uncached_hub_id_depends_on_downloads_and_offline(monkeypatch: pytest.Mo
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=False)
     assert not ok and "downloads are off" in why
+    # the live hub cannot be reached from here: its reachability is the one thing replaced
+    monkeypatch.setattr(images, "hub_reachable", lambda: True)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert ok and "downloaded on first use" in why
+    monkeypatch.setattr(images, "hub_reachable", lambda: False)
+    ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
+    assert not ok and "unreachable" in why
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert not ok and "HF_HUB_OFFLINE" in why
