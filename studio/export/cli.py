@@ -1,8 +1,8 @@
 """`python -m studio export PROJECT_OR_DIR --format html|pdf|md|docx --out PATH`.
 
-The lead's studio/__main__.py wires it with ``add_export_parser(subparsers)``; the handler
-is stored as the sub-command's ``handler`` default. ``python -m studio.export.cli`` runs the
-same command on its own.
+studio/cli.py wires it with ``add_export_parser(subparsers)``; the handler is stored as the
+sub-command's ``func`` default (studio.cli's convention). ``python -m studio.export.cli`` runs
+the same command on its own.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", type=Path, help="output file (default: DIR/article.<ext>)")
     parser.add_argument("--title", help="title to show instead of the first heading")
     parser.add_argument("--no-appendix", action="store_true", help="leave out the list of tool calls")
-    parser.set_defaults(handler=handle_export)
+    parser.set_defaults(func=handle_export)
 
 
 def handle_export(args: argparse.Namespace) -> int:
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m studio.export.cli")
     _configure(parser)
     args = parser.parse_args(argv)
-    return int(args.handler(args))
+    return int(args.func(args))
 
 
 if __name__ == "__main__":
