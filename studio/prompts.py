@@ -55,6 +55,15 @@ _TWO_PHASE_CODE_RULES = (
 )
 
 
+def _guide(source: str, two_phase: bool) -> str:
+    if source == "code" and two_phase:
+        return (
+            "`code` draws a chart from numbers: trends, comparisons, shares. params: {'code': ''} "
+            "(left empty here; the chart code is written afterwards from the description)"
+        )
+    return _SOURCE_GUIDE[source]
+
+
 def _offered(available: Mapping[str, str | None]) -> list[str]:
     unknown = sorted(set(available) - set(SOURCES))
     if unknown:
@@ -177,7 +186,7 @@ def _small_prompt(
         "paragraphs. Between paragraphs, on its own line, put an image tag:",
         "<imgen>{'source': SOURCE, 'description': 'short caption', 'params': {...}}</imgen>",
         f"Use 1 to {max_images} tags. Sources you can use:",
-        *(f"- {_SOURCE_GUIDE[s]}" for s in offered),
+        *(f"- {_guide(s, two_phase)}" for s in offered),
     ]
     if "edit" in offered:
         lines.append(_edit_rule())
@@ -215,7 +224,7 @@ def _full_prompt(
         "naturally with the picture in place.",
         "",
         "Sources you can use:",
-        *(f"- {_SOURCE_GUIDE[s]}" for s in offered),
+        *(f"- {_guide(s, two_phase)}" for s in offered),
     ]
     off = [s for s in SOURCES if s in available and available[s] is not None]
     if off:
