@@ -314,7 +314,9 @@ def test_only_real_raster_images_are_embedded() -> None:
     document = render_html(article)
     srcs = [a["src"] for t, a in parse_tags(document) if t == "img"]
     assert len(srcs) == 1 and srcs[0].startswith("data:image/gif;base64,")
-    assert document.count("only PNG, JPEG, WebP and GIF images are allowed") == 4
+    body, appendix = document.split('class="appendix"')
+    assert body.count("only PNG, JPEG, WebP and GIF images are allowed") == 4  # a visible note for each
+    assert appendix.count("only PNG, JPEG, WebP and GIF images are allowed") == 4
     assert "svg" not in " ".join(srcs)
 
 
