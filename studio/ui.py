@@ -30,6 +30,7 @@ from tools.params import SOURCES
 API = {
     "generate": "brief, wanted_images (0 = model decides), tools (list), style, backend, base_url, model "
     "-> streams JSON events; the last value is {'project_id', 'article_id', 'article'}",
+    "render": "brief, response (an LLM-I response with tags), style -> like /generate, without the model",
     "regenerate": "block_id, mode (again|params|tool), params_json, source -> article JSON",
     "rewrite": "block_id, instruction -> article JSON",
     "accept": "block_id -> article JSON",
@@ -175,6 +176,24 @@ def build_app(studio: Studio) -> gr.Blocks:
                 payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
                 yield (sess, article_html(view), progress_line(view), _blocks_update(view), "", payload,
                        _projects_update(sess), str(sess.project_id))  # fmt: skip
+
+        def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
+            """Execute an existing LLM-I response (text with tags) as a new article: evaluations, tests."""
+            sess = _session(studio, sess)
+            for event, view in sess.generate(Brief((text or "").strip(), style=sty or ""), response=response or ""):
+                payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
+                yield (sess, article_html(view), progress_line(view), _blocks_update(view), "", payload,
+                       _projects_update(sess), str(sess.project_id))  # fmt: skip
+
+        response_box = gr.Textbox(visible=False)
+        gr.Button(visible=False).click(
+            render,
+            [state, brief, response_box, style],
+            [*art_outs, project_pick, last_project],
+            api_name="render",
+            concurrency_limit=studio.settings.ui_concurrency,
+            concurrency_id="generate",
+        )
 
         write_btn.click(
             generate,
