@@ -86,7 +86,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Row():
             with gr.Column(scale=1, min_width=240):
                 gr.Markdown("### Projects")
-                project_pick = gr.Dropdown(label="Project", choices=[], elem_id="project-pick", interactive=True)
+                project_pick = gr.Dropdown(
+                    label="Project", choices=[], elem_id="project-pick", interactive=True, allow_custom_value=True
+                )
                 project_name = gr.Textbox(label="Name", elem_id="project-name")
                 with gr.Row():
                     new_btn = gr.Button("New", elem_id="project-new", size="sm")
@@ -121,7 +123,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                 article = gr.HTML(elem_id="article", js_on_load=None)
                 with gr.Accordion("Block actions", open=True):
                     with gr.Row():
-                        block_pick = gr.Dropdown(label="Block", choices=[], elem_id="block-pick", scale=3)
+                        block_pick = gr.Dropdown(
+                            label="Block", choices=[], elem_id="block-pick", scale=3, allow_custom_value=True
+                        )
                         mode = gr.Radio(
                             [("same call again (new seed / next hit)", "again"), ("edited params", "params"),
                              ("another tool", "tool")], value="again", label="Regenerate how", scale=3,
@@ -136,7 +140,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                         instruction = gr.Textbox(label="Rewrite instruction (text blocks)", scale=3)
                         rewrite_btn = gr.Button("Rewrite", elem_id="rewrite", scale=1)
                     with gr.Row():
-                        version_pick = gr.Dropdown(label="Version", choices=[], elem_id="version-pick", scale=3)
+                        version_pick = gr.Dropdown(
+                            label="Version", choices=[], elem_id="version-pick", scale=3, allow_custom_value=True
+                        )
                         revert_btn = gr.Button("Go back to this version", elem_id="revert", scale=1)
                     action_msg = gr.Markdown(elem_id="action-msg")
                 with gr.Accordion("Rate and export", open=False):

