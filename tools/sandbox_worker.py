@@ -289,7 +289,11 @@ def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
     ready = time.monotonic()
     meta, png = execute(request["code"])
     # Where the time went, for benchmarks and slow-chart diagnosis (seconds).
-    meta["timings"] = {"sandbox_setup": ready - started, "run_and_render": time.monotonic() - ready}
+    meta["timings"] = {
+        "sandbox_setup": ready - started,
+        "run_and_render": time.monotonic() - ready,
+        "cpu": time.process_time(),  # this child's user+sys CPU since the fork
+    }
     sock.sendall(pack(meta, png))
     sock.close()
     return 0
@@ -395,6 +399,20 @@ def _make_audit_hook(scratch: str):
         full = os.path.realpath(os.path.join(scratch, p))
         return full == scratch or full.startswith(scratch + os.sep)
 
+    own = {"self", "thread-self", str(os.getpid())}
+
+    def other_process(path: object) -> bool:
+        # /proc/<other pid>/... (environ, cmdline, mem): the kernel already refuses these across
+        # uids; this covers the non-root case, where the code runs as the studio's own uid.
+        if isinstance(path, int):
+            return False
+        try:
+            p = os.path.abspath(os.fsdecode(os.fspath(path)))  # type: ignore[arg-type]
+        except TypeError:
+            return False
+        parts = p.split(os.sep)
+        return len(parts) > 3 and parts[1] == "proc" and parts[2] not in own
+
     def hook(event: str, args: tuple) -> None:
         if event.startswith(_BLOCKED_EVENTS):
             raise PermissionError(f"the chart sandbox does not allow {event}")
@@ -405,6 +423,8 @@ def _make_audit_hook(scratch: str):
             writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
             if writes and not inside(path):
                 raise PermissionError(f"the chart sandbox only allows writing inside its scratch directory: {path}")
+            if other_process(path):
+                raise PermissionError(f"the chart sandbox does not allow reading other processes' files: {path}")
         elif event in _PATH_EVENTS:
             for arg in args:
                 if isinstance(arg, str | bytes | os.PathLike) and not inside(arg):

@@ -6,6 +6,8 @@ import io
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -266,3 +268,58 @@ def test_close_stops_the_worker(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert list(tmp_path.iterdir()) == []
+
+
+KERNEL_PROBE = """
+import os, socket, sys
+sys.path.insert(0, sys.argv[1])
+import sandbox_worker as w
+port, scratch = int(sys.argv[2]), sys.argv[3]
+os.chown(scratch, w.UID_BASE, w.NOGROUP)
+parent = os.getpid()
+pid = os.fork()
+if pid == 0:
+    os.chdir(scratch)
+    w._isolate_namespaces(4)
+    w._drop_privileges(w.UID_BASE)
+    report = []
+    for name, attempt in [
+        ("environ", lambda: open(f"/proc/{parent}/environ", "rb").read()),
+        ("connect", lambda: socket.socket().connect(("127.0.0.1", port))),
+        ("repo", lambda: open(os.path.join(sys.argv[1], "x_kernel_probe"), "w")),
+        ("tmp", lambda: open("/tmp/x_kernel_probe", "w").write("x")),
+    ]:
+        try:
+            attempt()
+            report.append(name + "=allowed")
+        except OSError as exc:
+            report.append(name + "=" + type(exc).__name__)
+    print(" ".join(report), flush=True)
+    os._exit(0)
+os.waitpid(pid, 0)
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the namespace and uid layers need root")
+def test_kernel_layers_hold_without_the_audit_hook(tmp_path: Path) -> None:
+    """The layers below the audit hook, alone: netns, private /tmp, unprivileged uid."""
+    server = socket.create_server(("127.0.0.1", 0))
+    server.settimeout(0.3)
+    env = {"PATH": "/usr/bin:/bin", "STUDIO_OPENAI_API_KEY": SECRET}
+    args = [str(ROOT / "tools"), str(server.getsockname()[1]), str(tmp_path)]
+    try:
+        out = subprocess.run(
+            [sys.executable, "-I", "-c", KERNEL_PROBE, *args], env=env, capture_output=True, text=True, timeout=60
+        )
+        with pytest.raises(TimeoutError):
+            server.accept()
+    finally:
+        server.close()
+    assert out.stdout.split() == [
+        "environ=PermissionError",
+        "connect=OSError",  # ENETUNREACH: the new namespace's loopback is down
+        "repo=PermissionError",
+        "tmp=allowed",  # ... but into a private tmpfs that the host never sees:
+    ], out.stderr
+    assert not os.path.exists("/tmp/x_kernel_probe")
+    assert not (ROOT / "tools" / "x_kernel_probe").exists()
