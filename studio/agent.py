@@ -49,14 +49,20 @@ def chat_options(brief: Brief, services: Services) -> ChatOptions:
     grammar = None
     if services.uses_grammar:
         wanted = _max_images(brief, services)
-        grammar = article_grammar(
-            services.available_sources(),
-            min_images=min(1, wanted) if brief.wanted_images is None else wanted,
-            max_images=wanted,
-            user_image_count=len(brief.user_images),
-            max_paragraph_chars=settings.max_paragraph_chars,
-            two_phase_code=services.small_model,
-        )
+        least = min(1, wanted) if brief.wanted_images is None else wanted
+        for min_images in dict.fromkeys((least, 0)):  # 0: e.g. edit is the only tool and nothing to edit yet
+            try:
+                grammar = article_grammar(
+                    services.available_sources(),
+                    min_images=min_images,
+                    max_images=wanted,
+                    user_image_count=len(brief.user_images),
+                    max_paragraph_chars=settings.max_paragraph_chars,
+                    two_phase_code=services.small_model,
+                )
+                break
+            except ValueError:
+                continue
     return ChatOptions(max_tokens=settings.max_tokens, temperature=settings.temperature, grammar=grammar)
 
 

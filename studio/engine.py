@@ -221,17 +221,30 @@ class _Run:
         params = call.params
         writer = self.engine.code_writer
         if call.source == "code" and writer is not None and not params.code.strip():  # type: ignore[attr-defined]
-            neighbours = self._context_before(block)
+            return self._write_and_run_chart(block, call, tool, writer, context)
+        return tool.run(params, context)
+
+    def _write_and_run_chart(
+        self, block: ImageBlock, call: ToolCall, tool: Tool, writer: CodeWriter, context: ToolContext
+    ) -> ToolResult:
+        """Two-phase chart: ask the writer for code, run it, repair once with the sandbox's error."""
+        neighbours = self._context_before(block)
+        try:
             code = writer.write(call.description, neighbours)
-            params = PARAMS_BY_SOURCE["code"](code=code)
-            self._set_params(block, params.model_dump())
-            result = tool.run(params, context)
-            if not result.ok:  # one repair, with the error the sandbox reported
-                code = writer.repair(code, result.error or "", call.description, neighbours)
-                params = PARAMS_BY_SOURCE["code"](code=code)
-                self._set_params(block, params.model_dump())
-                result = tool.run(params, context)
+        except StudioError as exc:
+            return ToolResult.failure(f"could not get chart code from the model: {exc}")
+        result = self._run_code(block, tool, code, context)
+        if result.ok:
             return result
+        try:
+            code = writer.repair(code, result.error or "", call.description, neighbours)
+        except StudioError as exc:
+            return ToolResult.failure(f"{result.error} (and the repair request failed: {exc})", result.provenance)
+        return self._run_code(block, tool, code, context)
+
+    def _run_code(self, block: ImageBlock, tool: Tool, code: str, context: ToolContext) -> ToolResult:
+        params = PARAMS_BY_SOURCE["code"](code=code)
+        self._set_params(block, params.model_dump())
         return tool.run(params, context)
 
     def _set_params(self, block: ImageBlock, params: dict[str, object]) -> None:
