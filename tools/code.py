@@ -115,6 +115,8 @@ class CodeTool(Tool):
             name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
             hint = " (possibly out of memory)" if sig == signal.SIGKILL else ""
             return f"the chart code was killed by {name}{hint}"
+        if status.get("exit") == 70:  # run_child failed before or after the code (lock-down, I/O)
+            return "the chart sandbox could not be set up or could not send the result (worker exit 70)"
         return f"the chart code ended the worker without a result (exit status {status.get('exit')})"
 
     def close(self) -> None:

@@ -14,7 +14,11 @@ The child locks itself down before it runs the code, in this order (what each la
 1. ``unshare(CLONE_NEWNET | CLONE_NEWNS)`` (needs root / CAP_SYS_ADMIN): a new network namespace
    with only a loopback that is down, so no connection can be made, not even to 127.0.0.1; a new
    mount namespace where /tmp, /var/tmp, /dev/shm and /run/lock are fresh private tmpfs, so
-   world-writable places are empty and vanish with the child. Skipped when not permitted.
+   world-writable places are empty and vanish with the child; /root, /home and any closed
+   directory above the interpreter are covered by an empty tmpfs with only the interpreter's
+   stdlib and site-packages bound back in, read-only.
+   Skipped when not permitted. Other world-readable files (the repository, /etc) stay readable:
+   keep secrets in files only the studio's user can read (mode 600).
 2. Drop to a per-job unprivileged uid (``UID_BASE + slot``) and gid nogroup, no supplementary
    groups, ``no_new_privs``: the kernel refuses writes to files owned by others (the repository,
    the home directory), reading ``/proc/<pid>/environ`` of any other process, and signalling or
@@ -66,9 +70,11 @@ NOGROUP = 65534
 MAX_SLOTS = 64
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV = 0x4000, 0x40000, 0x2, 0x4
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000
+MS_PRIVATE, MNT_DETACH = 0x40000, 0x2
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 TMPFS_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
+HIDDEN_DIRS = ("/root", "/home")
 MAX_INCHES = (16.0, 12.0)
 DPI = 100
 MAX_PNG_BYTES = 8 * 1024 * 1024
@@ -163,7 +169,7 @@ class Zygote:
         signal.set_wakeup_fd(self.wake_w)
 
     def serve(self) -> None:
-        sel = selectors.DefaultSelector()
+        self.sel = sel = selectors.DefaultSelector()
         sel.register(self.ctrl, selectors.EVENT_READ)
         sel.register(self.wake_r, selectors.EVENT_READ)
         versions = f"python {sys.version.split()[0]} / matplotlib {matplotlib.__version__}"
@@ -207,7 +213,7 @@ class Zygote:
             code = 70
             try:
                 status.detach()
-                for fd in (self.ctrl.fileno(), self.wake_r, self.wake_w, status_fd):
+                for fd in (self.ctrl.fileno(), self.sel.fileno(), self.wake_r, self.wake_w, status_fd):
                     with contextlib.suppress(OSError):
                         os.close(fd)
                 for other in self.jobs.values():
@@ -310,6 +316,60 @@ def _isolate_namespaces(max_file_mb: int) -> None:
     for d in TMPFS_DIRS:
         if os.path.isdir(d):
             _LIBC.mount(b"tmpfs", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts)
+    for hidden in _hide_roots():
+        _hide_except(hidden, [n for n in _NEEDED if n.startswith(hidden + os.sep)])
+
+
+def _needed_paths() -> list[str]:
+    """Directories the child must still read after lock-down: the stdlib and site-packages
+    (code may import modules the zygote did not), reduced to the top-most ones."""
+    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *sys.path) if p and os.path.isdir(p)}
+    kept: list[str] = []
+    for p in sorted(paths, key=len):
+        if not any(p == k or p.startswith(k + os.sep) for k in kept):
+            kept.append(p)
+    return kept
+
+
+_NEEDED = _needed_paths()
+
+
+def _hide_roots() -> list[str]:
+    """/root, /home, and any non-world-traversable directory above a needed path (which the
+    unprivileged child could not enter anyway, e.g. a pyenv under /root)."""
+    roots = {d for d in HIDDEN_DIRS if os.path.isdir(d)}
+    for n in _NEEDED:
+        parts = n.split(os.sep)
+        for i in range(2, len(parts)):
+            anc = os.sep.join(parts[:i])
+            if not os.stat(anc).st_mode & 0o001:
+                roots.add(anc)
+                break
+    # Keep the top-most only, and never a needed path itself.
+    top = [r for r in roots if not any(r != o and r.startswith(o + os.sep) for o in roots)]
+    return [r for r in top if r not in _NEEDED]
+
+
+def _hide_except(hidden: str, keep: list[str]) -> None:
+    """Cover ``hidden`` with an empty read-only tmpfs, then bind the ``keep`` paths back in
+    (read-only), staged through the private /tmp."""
+    staged = []
+    for i, path in enumerate(keep):
+        stage = f"/tmp/.keep{i}"
+        os.makedirs(stage, exist_ok=True)
+        if _LIBC.mount(path.encode(), stage.encode(), None, MS_BIND | MS_REC, None) == 0:
+            staged.append((stage, path))
+    if _LIBC.mount(b"tmpfs", hidden.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755") != 0:
+        for stage, _ in staged:
+            _LIBC.umount2(stage.encode(), MNT_DETACH)
+        return
+    for stage, path in staged:
+        os.makedirs(path, mode=0o755, exist_ok=True)
+        _LIBC.mount(stage.encode(), path.encode(), None, MS_BIND | MS_REC, None)
+        _LIBC.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+        _LIBC.umount2(stage.encode(), MNT_DETACH)
+        os.rmdir(stage)
+    _LIBC.mount(None, hidden.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
 
 
 def _drop_privileges(uid: int | None) -> None:

@@ -323,3 +323,8 @@ def test_kernel_layers_hold_without_the_audit_hook(tmp_path: Path) -> None:
     ], out.stderr
     assert not os.path.exists("/tmp/x_kernel_probe")
     assert not (ROOT / "tools" / "x_kernel_probe").exists()
+
+
+def test_code_may_import_modules_the_worker_did_not(tool: CodeTool) -> None:
+    # The lock-down hides home directories but keeps the stdlib and site-packages readable.
+    assert_png(run(tool, "import wave, tomllib, calendar\nplt.plot([1, 2])\nplt.title(calendar.month_name[3])\n"))
