@@ -61,7 +61,10 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in one write transaction, committed on exit, rolled back on error."""
+        """A session in one write transaction, committed on exit, rolled back on error.
+
+        Do not nest ``write()`` calls in one thread: the second would wait for the first forever.
+        """
         lock = self._write_lock or _NO_LOCK
         with lock:
             session = self._write()
@@ -90,6 +93,7 @@ class Store:
 
 
 _NO_LOCK = contextlib.nullcontext()
+_MIGRATE_LOCK = threading.Lock()
 
 
 def default_url(data_dir: Path) -> str:
@@ -138,8 +142,13 @@ def migrate(engine: Engine) -> None:
     """Upgrade the database to the head revision (creates the schema on a new database)."""
     from alembic import command
 
+    # IMMEDIATE: two processes opening one new SQLite file at once must not both read "no
+    # schema" and then both create it; the second waits, then finds the head revision.
+    # The lock: Alembic keeps its running context in module globals, so within one process
+    # only one thread may migrate at a time.
     try:
-        command.upgrade(alembic_config(engine), "head")
+        with _MIGRATE_LOCK:
+            command.upgrade(alembic_config(engine.execution_options(sqlite_begin="IMMEDIATE")), "head")
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot migrate the project store ({engine.url!r}): {exc}") from exc
 

@@ -45,7 +45,8 @@ explicit prompt* that TRL's ``DPOTrainer`` and ``RewardTrainer`` read (``dataset
      "thumbs": 1 | -1 | null, "stars": 1..5 | null, "comment": "...",
      "completion_images": ["images/...", ...], "prompt_images": [...], "meta": {...}}
 
-``label`` is thumbs up, or 4-5 stars where only stars were given.
+``label`` is thumbs up, or 4-5 stars where only stars were given. ``completion_images`` has one
+entry per image block of the article, in order: a path, or null where that call made no image.
 """
 
 from __future__ import annotations

@@ -326,7 +326,12 @@ def _append_version(s: Session, block: Block, *, origin: str, **values: Any) -> 
         block=block,
         chosen=None,
         rejected=previous,
-        context={**block_context(s, block), "from": version_snapshot(previous), "to": version_snapshot(version)},
+        context={
+            **block_context(s, block),
+            "from": version_snapshot(previous),
+            "to": version_snapshot(version),
+            "kept": None,  # not decided yet: the accept / revert that follows says which
+        },
     )
     _touch(s, block)
     return version

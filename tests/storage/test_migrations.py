@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -69,3 +72,29 @@ def test_explicit_url_passes_through_and_assets_stay_in_data_dir(tmp_path: Path)
 def test_bad_url_is_a_storage_error(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="bad database URL"):
         open_store("nosuchdialect://x", tmp_path)
+
+
+def test_processes_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    script = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; from storage import open_store, repo; "
+        "s = open_store(None, Path(sys.argv[2])); print(repo.create_project(s, sys.argv[3]).id)"
+    )
+    root = str(Path(__file__).resolve().parents[2])
+    procs = [
+        subprocess.Popen([sys.executable, "-c", script, root, str(tmp_path), f"p{n}"], stdout=subprocess.PIPE)
+        for n in range(2)
+    ]
+    assert [p.wait(timeout=60) for p in procs] == [0, 0]
+    store = open_store(None, tmp_path)
+    assert sorted(p.name for p in repo.list_projects(store)) == ["p0", "p1"]
+    store.close()
+
+
+def test_threads_opening_one_new_store_at_once_all_succeed(tmp_path: Path) -> None:
+    with ThreadPoolExecutor(4) as pool:
+        stores = list(pool.map(lambda _: open_store(None, tmp_path), range(4)))
+    for n, store in enumerate(stores):
+        repo.create_project(store, f"p{n}")
+    assert len(repo.list_projects(stores[0])) == 4
+    for store in stores:
+        store.close()
