@@ -9,7 +9,8 @@ and writes its result into it) and ``status`` (the zygote writes the exit status
 child). Forking gives every chart a fresh copy of the warm interpreter, so nothing leaks from one
 chart to the next, and the zygote itself never runs model-written code.
 
-The child locks itself down before it runs the code, in this order (what each layer guarantees):
+The child locks itself down (``tools/sandbox_lockdown.py``) before it runs the code, in this
+order (what each layer guarantees):
 
 1. ``unshare(CLONE_NEWNET | CLONE_NEWNS)`` (needs root / CAP_SYS_ADMIN): a new network namespace
    with only a loopback that is down, so no connection can be made, not even to 127.0.0.1; a new
@@ -19,7 +20,7 @@ The child locks itself down before it runs the code, in this order (what each la
    stdlib and site-packages bound back in, read-only.
    Skipped when not permitted. Other world-readable files (the repository, /etc) stay readable:
    keep secrets in files only the studio's user can read (mode 600).
-2. Drop to a per-job unprivileged uid (``UID_BASE + slot``) and gid nogroup, no supplementary
+2. Drop to a per-job unprivileged uid (``lockdown.UID_BASE + slot``) and gid nogroup, no supplementary
    groups, ``no_new_privs``: the kernel refuses writes to files owned by others (the repository,
    the home directory), reading ``/proc/<pid>/environ`` of any other process, and signalling or
    tracing the concurrent jobs (each has its own uid). Skipped when not root.
@@ -37,12 +38,11 @@ secrets; the wall-clock timeout is enforced here by the zygote (SIGKILL) and aga
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
+import importlib.util
 import io
 import json
 import os
-import resource
 import selectors
 import shutil
 import signal
@@ -65,20 +65,24 @@ from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 HEADER = struct.Struct(">II")  # json length, blob length
-UID_BASE = 1_900_000_000  # far above any real account; one uid per concurrent job slot
-NOGROUP = 65534
 MAX_SLOTS = 64
-CLONE_NEWNS = 0x00020000
-CLONE_NEWNET = 0x40000000
-MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000
-MS_PRIVATE, MNT_DETACH = 0x40000, 0x2
-PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
-TMPFS_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
-HIDDEN_DIRS = ("/root", "/home")
 MAX_INCHES = (16.0, 12.0)
 DPI = 100
 MAX_PNG_BYTES = 8 * 1024 * 1024
-_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _load_lockdown():  # noqa: ANN202 - a module object
+    """Load tools/sandbox_lockdown.py by path: tools/ must not go on sys.path (code.py there
+    would shadow the stdlib module of that name)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_lockdown.py")
+    spec = importlib.util.spec_from_file_location("sandbox_lockdown", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+lockdown = _load_lockdown()
 _SAVEFIG = Figure.savefig  # the real one; the code only ever sees a no-op
 
 
@@ -205,9 +209,9 @@ class Zygote:
         job = json.loads(msg)
         slot = self.free_slots.pop()
         scratch = tempfile.mkdtemp(prefix="job-", dir=self.base_dir)
-        uid = UID_BASE + slot if os.geteuid() == 0 else None
+        uid = lockdown.UID_BASE + slot if os.geteuid() == 0 else None
         if uid is not None:
-            os.chown(scratch, uid, NOGROUP)
+            os.chown(scratch, uid, lockdown.NOGROUP)
         pid = os.fork()
         if pid == 0:
             code = 70
@@ -285,13 +289,13 @@ def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
     sock = socket.socket(fileno=result_fd)
     request = read_frame(sock)
     os.chdir(scratch)
-    _isolate_namespaces(request["max_file_mb"])
-    _drop_privileges(uid)
-    _set_limits(request)
+    lockdown.isolate_namespaces(request["max_file_mb"])
+    lockdown.drop_privileges(uid)
+    lockdown.set_limits(request)
     os.environ["HOME"] = scratch
     os.environ["TMPDIR"] = scratch
     tempfile.tempdir = scratch
-    sys.addaudithook(_make_audit_hook(os.path.realpath(scratch)))
+    sys.addaudithook(lockdown.make_audit_hook(os.path.realpath(scratch)))
     ready = time.monotonic()
     meta, png = execute(request["code"])
     # Where the time went, for benchmarks and slow-chart diagnosis (seconds).
@@ -303,194 +307,6 @@ def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
     sock.sendall(pack(meta, png))
     sock.close()
     return 0
-
-
-def _isolate_namespaces(max_file_mb: int) -> None:
-    if _LIBC.unshare(CLONE_NEWNET) != 0:
-        return  # not permitted: the audit hook is the only network barrier
-    if _LIBC.unshare(CLONE_NEWNS) != 0:
-        return
-    if _LIBC.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
-        return
-    opts = f"size={max(1, max_file_mb)}m,mode=1777".encode()
-    for d in TMPFS_DIRS:
-        if os.path.isdir(d):
-            _LIBC.mount(b"tmpfs", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts)
-    for hidden in _hide_roots():
-        _hide_except(hidden, [n for n in _NEEDED if n.startswith(hidden + os.sep)])
-
-
-def _needed_paths() -> list[str]:
-    """Directories the child must still read after lock-down: the stdlib and site-packages
-    (code may import modules the zygote did not), reduced to the top-most ones."""
-    paths = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, *sys.path) if p and os.path.isdir(p)}
-    kept: list[str] = []
-    for p in sorted(paths, key=len):
-        if not any(p == k or p.startswith(k + os.sep) for k in kept):
-            kept.append(p)
-    return kept
-
-
-_NEEDED = _needed_paths()
-
-
-def _hide_roots() -> list[str]:
-    """/root, /home, and any non-world-traversable directory above a needed path (which the
-    unprivileged child could not enter anyway, e.g. a pyenv under /root)."""
-    roots = {d for d in HIDDEN_DIRS if os.path.isdir(d)}
-    for n in _NEEDED:
-        parts = n.split(os.sep)
-        for i in range(2, len(parts)):
-            anc = os.sep.join(parts[:i])
-            if not os.stat(anc).st_mode & 0o001:
-                roots.add(anc)
-                break
-    # Keep the top-most only, and never a needed path itself.
-    top = [r for r in roots if not any(r != o and r.startswith(o + os.sep) for o in roots)]
-    return [r for r in top if r not in _NEEDED]
-
-
-def _hide_except(hidden: str, keep: list[str]) -> None:
-    """Cover ``hidden`` with an empty read-only tmpfs, then bind the ``keep`` paths back in
-    (read-only), staged through the private /tmp."""
-    staged = []
-    for i, path in enumerate(keep):
-        stage = f"/tmp/.keep{i}"
-        os.makedirs(stage, exist_ok=True)
-        if _LIBC.mount(path.encode(), stage.encode(), None, MS_BIND | MS_REC, None) == 0:
-            staged.append((stage, path))
-    if _LIBC.mount(b"tmpfs", hidden.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755") != 0:
-        for stage, _ in staged:
-            _LIBC.umount2(stage.encode(), MNT_DETACH)
-        return
-    for stage, path in staged:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _LIBC.mount(stage.encode(), path.encode(), None, MS_BIND | MS_REC, None)
-        _LIBC.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-        _LIBC.umount2(stage.encode(), MNT_DETACH)
-        os.rmdir(stage)
-    _LIBC.mount(None, hidden.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
-
-
-def _drop_privileges(uid: int | None) -> None:
-    if uid is None:
-        return
-    os.setgroups([])
-    os.setgid(NOGROUP)
-    os.setuid(uid)
-    _LIBC.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
-    # Credentials changed, which clears the parent-death signal: set it again.
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    if os.getppid() == 1:
-        os._exit(71)
-
-
-def _address_space_now() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-
-
-def _set_limits(req: dict) -> None:
-    mb = 1024 * 1024
-    cpu = max(1, int(round(req["cpu_s"])))
-    limits = {
-        resource.RLIMIT_CPU: (cpu, cpu + 1),
-        # The warm image is already mapped: the limit is what the code may add on top of it.
-        resource.RLIMIT_AS: (_address_space_now() + req["memory_mb"] * mb,) * 2,
-        resource.RLIMIT_FSIZE: (req["max_file_mb"] * mb,) * 2,
-        resource.RLIMIT_NOFILE: (64, 64),
-        resource.RLIMIT_CORE: (0, 0),
-    }
-    if os.getuid() != 0:  # root ignores RLIMIT_NPROC; it only means something per unprivileged uid
-        limits[resource.RLIMIT_NPROC] = (req["max_processes"],) * 2
-    for which, value in limits.items():
-        resource.setrlimit(which, value)
-
-
-_BLOCKED_EVENTS = (
-    "socket.",
-    "subprocess.",
-    "os.system",
-    "os.exec",
-    "os.posix_spawn",
-    "os.spawn",
-    "os.fork",
-    "os.forkpty",
-    "os.kill",
-    "os.killpg",
-    "signal.pthread_kill",
-    "ctypes.",
-    "pty.",
-    "webbrowser.",
-    "urllib.",
-    "http.",
-    "ftplib.",
-    "smtplib.",
-)
-_PATH_EVENTS = {
-    "os.remove",
-    "os.rename",
-    "os.rmdir",
-    "os.mkdir",
-    "os.chmod",
-    "os.chown",
-    "os.link",
-    "os.symlink",
-    "os.truncate",
-    "os.utime",
-    "shutil.rmtree",
-    "shutil.move",
-    "shutil.copyfile",
-    "shutil.copytree",
-}
-_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
-
-
-def _make_audit_hook(scratch: str):
-    def inside(path: object) -> bool:
-        if isinstance(path, int):
-            return True  # an already open descriptor
-        try:
-            p = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
-        except TypeError:
-            return True
-        if p == os.devnull:
-            return True
-        full = os.path.realpath(os.path.join(scratch, p))
-        return full == scratch or full.startswith(scratch + os.sep)
-
-    own = {"self", "thread-self", str(os.getpid())}
-
-    def other_process(path: object) -> bool:
-        # /proc/<other pid>/... (environ, cmdline, mem): the kernel already refuses these across
-        # uids; this covers the non-root case, where the code runs as the studio's own uid.
-        if isinstance(path, int):
-            return False
-        try:
-            p = os.path.abspath(os.fsdecode(os.fspath(path)))  # type: ignore[arg-type]
-        except TypeError:
-            return False
-        parts = p.split(os.sep)
-        return len(parts) > 3 and parts[1] == "proc" and parts[2] not in own
-
-    def hook(event: str, args: tuple) -> None:
-        if event.startswith(_BLOCKED_EVENTS):
-            raise PermissionError(f"the chart sandbox does not allow {event}")
-        if event == "import" and args and str(args[0]).split(".")[0] in ("ctypes", "_ctypes", "subprocess"):
-            raise PermissionError(f"the chart sandbox does not allow importing {args[0]}")
-        if event == "open" and len(args) >= 3:
-            path, mode, flags = args[0], args[1], args[2]
-            writes = any(c in mode for c in "wax+") if isinstance(mode, str) else bool((flags or 0) & _WRITE_FLAGS)
-            if writes and not inside(path):
-                raise PermissionError(f"the chart sandbox only allows writing inside its scratch directory: {path}")
-            if other_process(path):
-                raise PermissionError(f"the chart sandbox does not allow reading other processes' files: {path}")
-        elif event in _PATH_EVENTS:
-            for arg in args:
-                if isinstance(arg, str | bytes | os.PathLike) and not inside(arg):
-                    raise PermissionError(f"the chart sandbox refuses {event} outside its scratch directory: {arg}")
-
-    return hook
 
 
 def execute(code: str) -> tuple[dict, bytes]:
@@ -535,7 +351,7 @@ def execute(code: str) -> tuple[dict, bytes]:
 
 def main() -> None:
     control_fd, base_dir = int(sys.argv[1]), sys.argv[2]
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    lockdown.set_parent_death_signal()
     if os.getppid() == 1:
         return  # the studio died while we were importing
     _configure_matplotlib()

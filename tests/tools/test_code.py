@@ -273,15 +273,15 @@ def test_close_stops_the_worker(tmp_path: Path) -> None:
 KERNEL_PROBE = """
 import os, socket, sys
 sys.path.insert(0, sys.argv[1])
-import sandbox_worker as w
+import sandbox_lockdown as w
 port, scratch = int(sys.argv[2]), sys.argv[3]
 os.chown(scratch, w.UID_BASE, w.NOGROUP)
 parent = os.getpid()
 pid = os.fork()
 if pid == 0:
     os.chdir(scratch)
-    w._isolate_namespaces(4)
-    w._drop_privileges(w.UID_BASE)
+    w.isolate_namespaces(4)
+    w.drop_privileges(w.UID_BASE)
     report = []
     for name, attempt in [
         ("environ", lambda: open(f"/proc/{parent}/environ", "rb").read()),
