@@ -106,10 +106,10 @@ def drop_privileges(uid: int | None) -> None:
         os._exit(71)
 
 
-def set_parent_death_signal() -> None:
-    """SIGKILL this process when its parent dies (the zygote when the studio dies, a job when
+def set_parent_death_signal(sig: int = signal.SIGKILL) -> None:
+    """Signal this process when its parent dies (the zygote when the studio dies, a job when
     the zygote dies), so nothing outlives the studio."""
-    _LIBC.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    _LIBC.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
 
 
 def _address_space_now() -> int:

@@ -284,6 +284,8 @@ def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
     """Lock down, run one job, write one result frame. Returns the exit code."""
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    lockdown.set_parent_death_signal()  # a fork does not inherit it: die with the zygote
     gc.freeze()  # the inherited heap is never collected here: no scans, no copy-on-write faults from gc
     started = time.monotonic()
     sock = socket.socket(fileno=result_fd)
@@ -351,12 +353,22 @@ def execute(code: str) -> tuple[dict, bytes]:
 
 def main() -> None:
     control_fd, base_dir = int(sys.argv[1]), sys.argv[2]
-    lockdown.set_parent_death_signal()
-    if os.getppid() == 1:
-        return  # the studio died while we were importing
-    _configure_matplotlib()
-    gc.freeze()  # keep the warm image's objects out of the children's collections (copy-on-write friendly)
-    Zygote(control_fd, base_dir).serve()
+    # SIGTERM (not SIGKILL) when the studio dies, so the running jobs are killed and the scratch
+    # tree is removed even when nobody called Sandbox.close().
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    lockdown.set_parent_death_signal(signal.SIGTERM)
+    zygote = None
+    try:
+        if os.getppid() == 1:
+            return  # the studio died while we were starting
+        _configure_matplotlib()
+        gc.freeze()  # keep the warm image's objects out of the children's collections (copy-on-write friendly)
+        zygote = Zygote(control_fd, base_dir)
+        zygote.serve()
+    finally:
+        if zygote is not None:
+            zygote._shutdown()
+        shutil.rmtree(base_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
