@@ -11,6 +11,7 @@ what a session shows is what a reload (or another process) would find.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from models.base import ChatBackend
+from models.errors import StudioError
 from storage import repo
 from storage.db import Store, open_store
 from storage.prefs import export_preferences
@@ -50,7 +52,8 @@ class Studio:
             # from a short-lived pool thread is killed when that thread exits (PR_SET_PDEATHSIG).
             warm = getattr(tool, "warm", None)
             if callable(warm):
-                warm()
+                with contextlib.suppress(StudioError):  # it starts on first use then, and says why there
+                    warm()
         self._backends: dict[tuple[str, str], ChatBackend] = {}
         self._lock = threading.Lock()
 

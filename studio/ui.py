@@ -258,7 +258,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             try:
                 versions = sess.versions(block_id)
                 b = sess.view.block(block_id)
-            except KeyError:
+            except (KeyError, ValueError):  # still being written, or gone
                 return gr.update(choices=[], value=None), ""
             choices = [(f"v{v.number} · {v.origin} · {v.status or 'text'}", str(v.number)) for v in versions]
             params = json.dumps(b.params, indent=1, ensure_ascii=False) if b.kind == "image" else ""
