@@ -38,8 +38,8 @@ def one_session(url: str, mode: str, index: int, gaps: list[float], errors: list
         if mode == "render":
             job = client.submit(f"bench {index}", RESPONSE, "", api_name="/render")
         else:
-            job = client.submit(f"A short article about rivers, part {index}", None, 1, ["code"], "", "embedded", "", "",
-                                api_name="/generate")  # fmt: skip
+            brief = f"A short article about rivers, part {index}"
+            job = client.submit(brief, None, 1, ["code"], "", "embedded", "", "", api_name="/generate")
         for _ in job:
             now = time.perf_counter()
             gaps.append(now - last)
