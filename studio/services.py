@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.base import ChatBackend
+from models.base import ChatBackend, ChatOptions
 from studio.charts import ChartCoder
 from studio.engine import Engine, EngineOptions
 from studio.settings import Settings
@@ -129,7 +129,10 @@ class Services:
     def engine(self, *, style: str = "") -> Engine:
         """An engine over the available tools; tools that are off fail with their reason."""
         on = {s: t for s, t in self.tools.items() if self.availability[s].ok}
-        code_writer = ChartCoder(self.backend) if self.small_model else None
+        code_writer = None
+        if self.small_model:
+            options = ChatOptions(max_tokens=self.settings.chart_max_tokens, temperature=0.2)
+            code_writer = ChartCoder(self.backend, options, use_grammar=self.settings.use_grammar)
         return Engine(
             on,
             options=EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style),

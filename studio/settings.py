@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     embedded_ctx: int = 4096
     embedded_read_timeout_s: float = 600.0
     max_tokens: int = 1200
+    chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
 

