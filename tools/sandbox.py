@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,6 +132,9 @@ def _read_frame(sock: socket.socket, deadline: float, limit: int) -> bytes | Non
         buf += chunk
 
 
+_LAUNCHER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sandbox-launcher")
+
+
 class Sandbox:
     """A warm, restartable zygote that runs chart code in forked, locked-down children.
 
@@ -171,7 +175,10 @@ class Sandbox:
         os.mkdir(os.path.join(base, "mplconfig"), 0o700)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            proc = subprocess.Popen(
+            # Spawned from one long-lived thread: the zygote's parent-death signal fires when the
+            # *thread* that forked it exits, and tool calls come from short-lived pool threads.
+            proc = _LAUNCHER.submit(
+                subprocess.Popen,
                 [sys.executable, "-I", str(_WORKER), str(theirs.fileno()), base],
                 env=_minimal_env(base),
                 cwd=base,
@@ -181,7 +188,7 @@ class Sandbox:
                 pass_fds=(theirs.fileno(),),
                 close_fds=True,
                 start_new_session=True,
-            )
+            ).result()
         except OSError as exc:
             ours.close()
             shutil.rmtree(base, ignore_errors=True)

@@ -328,3 +328,19 @@ def test_kernel_layers_hold_without_the_audit_hook(tmp_path: Path) -> None:
 def test_code_may_import_modules_the_worker_did_not(tool: CodeTool) -> None:
     # The lock-down hides home directories but keeps the stdlib and site-packages readable.
     assert_png(run(tool, "import wave, tomllib, calendar\nplt.plot([1, 2])\nplt.title(calendar.month_name[3])\n"))
+
+
+def test_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
+    """Tools run on short-lived pool threads; the warm worker must survive their exit."""
+    t = CodeTool(scratch_root=tmp_path)
+    try:
+        starter = threading.Thread(target=t.warm)
+        starter.start()
+        starter.join()
+        pid = t._sandbox.pid
+        time.sleep(0.3)  # a parent-death signal tied to the thread would have killed it by now
+        result = t.run(CodeParams(code="plt.plot([1, 2, 3])"), ToolContext())
+        assert result.ok, result.error
+        assert t._sandbox.pid == pid
+    finally:
+        t.close()
