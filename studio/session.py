@@ -45,7 +45,7 @@ class Studio:
     def __init__(self, settings: Settings, *, services: Services | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self.services = services or build_services(settings)
-        self.store = store or open_store(getattr(settings, "database_url", None), Path(settings.data_dir))
+        self.store = store or open_store(settings.database_url, Path(settings.data_dir))
         repo.mark_interrupted(self.store)  # articles a dead process left 'running'
         for tool in self.services.tools.values():
             # Start warm workers (the chart sandbox) from this long-lived thread: a worker started

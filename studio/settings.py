@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="STUDIO_", env_file=".env", extra="ignore")
 
     data_dir: Path = Field(default_factory=default_data_dir)
+    # project store: empty -> SQLite file in data_dir; any SQLAlchemy URL (postgresql+psycopg://...)
+    database_url: str | None = None
 
     # --- chat backend -----------------------------------------------------------------
     backend: Literal["embedded", "openai"] = "embedded"
