@@ -3,7 +3,8 @@
     python -m studio write "BRIEF" --out DIR      (embedded model by default)
     python -m studio render RESPONSE.txt --out DIR
     python -m studio tools                         (which tools are on, and how to turn one on)
-    python -m studio export DIR --format html|pdf|md|docx --out PATH
+    python -m studio export DIR_OR_PROJECT --format html|pdf|md|docx --out PATH
+    python -m studio prefs export --out DIR        (preference pairs for DPO / reward models)
 
 Progress goes to stderr while the article streams; the paths written go to stdout.
 """
@@ -152,6 +153,20 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prefs_export(args: argparse.Namespace) -> int:
+    from storage import export_preferences, open_store
+
+    settings = _settings_from(args)
+    store = open_store(settings.database_url, Path(settings.data_dir))
+    try:
+        path = export_preferences(store, Path(args.out))
+    finally:
+        store.close()
+    print(path)
+    print(path.parent / "ratings.jsonl")
+    return 0
+
+
 class _NoChat:
     """``render`` executes an existing response: no chat model is involved."""
 
@@ -198,6 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     tools = sub.add_parser("tools", help="which tools can work now, and how to turn one on")
     tools.add_argument("--tools", help=argparse.SUPPRESS)
     tools.set_defaults(func=cmd_tools)
+
+    prefs = sub.add_parser("prefs", help="the preference log (regenerate / accept / revert / ratings)")
+    prefs_sub = prefs.add_subparsers(dest="prefs_command", required=True)
+    prefs_export = prefs_sub.add_parser(
+        "export", help="write preferences.jsonl (prompt/chosen/rejected, for TRL DPO and reward trainers)"
+    )
+    prefs_export.add_argument("--out", required=True, help="output directory (images are bundled beside)")
+    prefs_export.set_defaults(func=cmd_prefs_export)
 
     try:
         from studio.export.cli import add_export_parser
