@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from models.errors import StudioError
 from models.images import EDIT_SETTING, is_available, load_edit, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
-from tools.diffusion import failure_text, png_bytes, random_seed, snap8
+from tools.diffusion import failure_text, png_bytes, random_seed, snap8, styled_prompt
 from tools.params import EditParams
 
 log = logging.getLogger(__name__)
@@ -103,9 +103,13 @@ class EditTool(Tool):
             return ToolResult.failure(f"edit expects EditParams, not {type(params).__name__}")
         seed = context.seed if context.seed is not None else random_seed()
         instruction = params.prompt.strip()
+        # The article-wide style goes after the instruction, so the instruction leads the prompt.
+        prompt = styled_prompt(instruction, context.style) if instruction else ""
         provenance: dict[str, Any] = {
             "parent_sha256": None,
             "instruction": instruction,
+            "prompt": prompt,
+            "style": context.style,
             "seed": seed,
             "model": self.model,
             "steps": self.steps,
@@ -140,7 +144,7 @@ class EditTool(Tool):
             generator = torch.Generator(device="cpu").manual_seed(seed)
             with loaded.lock:
                 output = loaded.pipe(
-                    prompt=instruction, image=parent, num_inference_steps=steps, generator=generator, **kwargs
+                    prompt=prompt, image=parent, num_inference_steps=steps, generator=generator, **kwargs
                 )
         except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
             log.exception("edit failed for %s", self.model)

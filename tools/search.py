@@ -12,6 +12,7 @@ the provenance (the exporters escape them), never interpreted.
 
 from __future__ import annotations
 
+import copy
 import math
 import socket
 import threading
@@ -226,6 +227,19 @@ class SearchTool(Tool):
         self._availability_ttl_s = availability_ttl_s
         self._availability: tuple[float, Availability] | None = None
         self._lock = threading.Lock()
+
+    @property
+    def searcher(self) -> Searcher:
+        """The function that finds hits (ddgs, or the injected one)."""
+        return self._searcher
+
+    def with_searcher(self, searcher: Searcher) -> SearchTool:
+        """A copy of this tool (same limits and address policy) that finds hits with ``searcher``;
+        used by quality mode to rank candidates before the safe download."""
+        clone = copy.copy(self)
+        clone._searcher = searcher
+        clone._lock = threading.Lock()
+        return clone
 
     def availability(self) -> Availability:
         """Off when the search provider cannot be reached (checked with one TCP connect, cached).

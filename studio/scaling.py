@@ -1,0 +1,441 @@
+"""Quality mode: test-time scaling as in LLM-I (N candidates, rule filter, judge selection, polish).
+
+1. N candidate articles are written (at once on an OpenAI-compatible server, one after the
+   other on the embedded llama.cpp, which serves one request at a time). Each runs on an
+   enhanced engine: search ranks K hits (studio.ranking), diffusion tries K seeds when an image
+   judge can choose.
+2. Every candidate is scored (studio.reward.score_article). The rule filter keeps candidates
+   whose tags are all valid, whose calls all produced an image and whose image count is right;
+   among those the judge's reward decides, or, with no judge, the rule reward (and the result
+   says so). ``select_candidate`` is a pure function of the scores.
+3. Polish: invalid or failed calls are repaired (fixed params, or another available tool) and
+   weak text next to an image is rewritten by the chat model; the polished article is kept
+   only if its score did not drop.
+"""
+
+from __future__ import annotations
+
+import copy
+import queue
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from models.base import ChatOptions, complete
+from models.errors import StudioError
+from studio.agent import Brief, build_messages, chat_options
+from studio.article import Article, ImageBlock, TextBlock
+from studio.charts import ChartCoder
+from studio.engine import Engine
+from studio.events import ArticleDone, Event
+from studio.ranking import BestOfSeedsTool, RankedSearchTool, TextRanker
+from studio.services import Services
+from tools.base import ToolContext, ToolResult
+from tools.params import PARAMS_BY_SOURCE
+from tools.search import SearchTool
+
+# --------------------------------------------------------------------------- selection (pure)
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """What selection needs from one candidate's ArticleScore."""
+
+    tag_validity: float  # share of tags that parsed valid (1.0 when there are none)
+    execution_success: float  # share of valid calls that produced an image (1.0 when none)
+    num_score: float  # image-count score, 0..1
+    rule_reward: float
+    reward: float | None = None  # the paper's R with judge terms; None when no judge answered
+
+    @property
+    def passes_rules(self) -> bool:
+        return self.tag_validity >= 1.0 and self.execution_success >= 1.0 and self.num_score >= 1.0
+
+
+@dataclass(frozen=True)
+class Selection:
+    index: int
+    by: Literal["judge", "rules"]
+    passed: tuple[int, ...]  # candidates that passed the rule filter
+    reason: str
+
+
+def select_candidate(scores: Sequence[CandidateScore]) -> Selection:
+    """The rule filter, then the judge's reward, else the rule reward; ties go to the earlier candidate."""
+    if not scores:
+        raise ValueError("no candidates to select from")
+    passed = tuple(i for i, s in enumerate(scores) if s.passes_rules)
+    pool = list(passed) or list(range(len(scores)))
+    filter_note = (
+        f"{len(passed)} of {len(scores)} passed the rule filter"
+        if passed
+        else f"none of {len(scores)} passed the rule filter (valid tags, all calls ok, right image count)"
+    )
+    judged = [i for i in pool if scores[i].reward is not None]
+    if judged:
+        best = max(judged, key=lambda i: (scores[i].reward, scores[i].rule_reward, -i))
+        reason = f"{filter_note}; the judge's reward picked candidate {best + 1} (R={scores[best].reward:.3f})"
+        if len(judged) < len(pool):
+            reason += f"; the judge did not answer for {len(pool) - len(judged)}"
+        return Selection(best, "judge", passed, reason)
+    best = max(pool, key=lambda i: (scores[i].rule_reward, -i))
+    reason = (
+        f"{filter_note}; no judge score (none configured or unavailable): "
+        f"the rule reward picked candidate {best + 1} ({scores[best].rule_reward:.3f})"
+    )
+    return Selection(best, "rules", passed, reason)
+
+
+def candidate_score(score: Any) -> CandidateScore:
+    """Read an ArticleScore (studio.reward) into the selection's view."""
+    per = score.per_source or {}
+    total = sum(int(v.get("total", 0)) for v in per.values())
+    success = sum(int(v.get("success", 0)) for v in per.values())
+    reward = score.reward if isinstance(score.reward, int | float) else None
+    return CandidateScore(
+        tag_validity=float(score.tag_validity),
+        execution_success=success / total if total else 1.0,
+        num_score=float(score.num_score),
+        rule_reward=float(score.rule_reward),
+        reward=reward,
+    )
+
+
+# --------------------------------------------------------------------------- events and result
+
+
+@dataclass(frozen=True)
+class CandidateEvent:
+    """An engine event of one candidate (0-based)."""
+
+    candidate: int
+    event: Event
+
+
+@dataclass(frozen=True)
+class ScalingNote:
+    message: str
+
+
+@dataclass
+class Candidate:
+    index: int
+    article: Article
+    score: Any  # studio.reward.ArticleScore
+    summary: CandidateScore
+
+
+@dataclass
+class ScalingResult:
+    candidates: list[Candidate]
+    selection: Selection
+    article: Article  # the chosen article, polished when polish helped
+    score: Any  # its ArticleScore
+    polish: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "chosen": self.selection.index,
+            "selected_by": self.selection.by,
+            "reason": self.selection.reason,
+            "passed_rules": list(self.selection.passed),
+            "candidates": [{"index": c.index, **c.score.to_dict()} for c in self.candidates],
+            "polish": self.polish,
+            "final": self.score.to_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class ScalingDone:
+    result: ScalingResult
+
+
+ScalingEvent = CandidateEvent | ScalingNote | ScalingDone
+
+
+# --------------------------------------------------------------------------- the engine and scoring
+
+
+def enhanced_engine(
+    brief: Brief, services: Services, *, k: int, image_judge: Any = None, ranker: TextRanker | None = None
+) -> Engine:
+    """The studio's engine with search ranking K hits and diffusion trying K seeds (judge permitting)."""
+    engine = services.engine(style=brief.style)
+    tools: dict[str, Any] = dict(engine.tools)
+    if k > 1 and isinstance(tools.get("search"), SearchTool):
+        tools["search"] = RankedSearchTool(
+            tools["search"], ranker or TextRanker(), k=k, image_judge=image_judge, prompt=brief.text
+        )
+    if k > 1 and "diffusion" in tools:
+        tools["diffusion"] = BestOfSeedsTool(tools["diffusion"], k=k, image_judge=image_judge, prompt=brief.text)
+    engine.tools = tools
+    return engine
+
+
+def score(article: Article, brief: Brief, *, required_tools: Sequence[str], judge: Any, image_judge: Any) -> Any:
+    from studio.reward import score_article
+
+    wanted = brief.wanted_images if brief.wanted_images is not None else 0  # 0: no constraint
+    return score_article(
+        article,
+        prompt=brief.text,
+        wanted_images=wanted,
+        required_tools=tuple(required_tools),
+        text_judge=judge,
+        image_judge=image_judge,
+    )
+
+
+def _write_one(brief: Brief, services: Services, engine: Engine) -> Iterator[Event]:
+    article = Article(brief=brief.text, user_images=list(brief.user_images))
+    chunks = services.backend.stream(build_messages(brief, services), chat_options(brief, services))
+    return engine.run(chunks, article)
+
+
+def _candidates(brief: Brief, services: Services, engine: Engine, n: int) -> Iterator[CandidateEvent]:
+    """All candidates' events; at once where the backend serves requests concurrently."""
+    if services.backend.name == "embedded" or n == 1:
+        for i in range(n):
+            for event in _write_one(brief, services, engine):
+                yield CandidateEvent(i, event)
+        return
+    events: queue.Queue[CandidateEvent | None] = queue.Queue()
+
+    def work(i: int) -> None:
+        try:
+            for event in _write_one(brief, services, engine):
+                events.put(CandidateEvent(i, event))
+        finally:
+            events.put(None)
+
+    with ThreadPoolExecutor(n, thread_name_prefix="candidate") as pool:
+        for i in range(n):
+            pool.submit(work, i)
+        finished = 0
+        while finished < n:
+            item = events.get()
+            if item is None:
+                finished += 1
+            else:
+                yield item
+
+
+def write_best_article(
+    brief: Brief,
+    services: Services,
+    *,
+    candidates: int,
+    judge: Any = None,
+    image_judge: Any = None,
+    enhance: bool = True,
+    polish: bool = True,
+    k: int = 4,
+    required_tools: Sequence[str] = (),
+    ranker: TextRanker | None = None,
+) -> Iterator[ScalingEvent]:
+    """Quality mode. ``judge``: a models.judge.Judge (text, and images unless ``image_judge`` is given).
+
+    Yields CandidateEvent while candidates stream, ScalingNote at each stage, ScalingDone last.
+    """
+    n = max(1, candidates)
+    image_judge = image_judge if image_judge is not None else judge
+    if enhance:
+        engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
+    else:
+        engine = services.engine(style=brief.style)
+    mode = "at once" if services.backend.name != "embedded" and n > 1 else "one after the other"
+    yield ScalingNote(f"writing {n} candidate{'s' if n > 1 else ''} {mode}")
+    articles: dict[int, Article] = {}
+    for item in _candidates(brief, services, engine, n):
+        if isinstance(item.event, ArticleDone):
+            articles[item.candidate] = item.event.article
+        yield item
+    scored: list[Candidate] = []
+    for i in range(n):
+        article_score = score(articles[i], brief, required_tools=required_tools, judge=judge, image_judge=image_judge)
+        scored.append(Candidate(i, articles[i], article_score, candidate_score(article_score)))
+    selection = select_candidate([c.summary for c in scored])
+    yield ScalingNote(selection.reason)
+    chosen = scored[selection.index]
+    result = ScalingResult(scored, selection, chosen.article, chosen.score)
+    if polish:
+        polished = copy.deepcopy(chosen.article)
+        report = polish_article(polished, brief, services, engine)
+        if report["repaired"] or report["rewritten"]:
+            after = score(polished, brief, required_tools=required_tools, judge=judge, image_judge=image_judge)
+            kept = _not_worse(candidate_score(after), chosen.summary)
+            report["kept"] = kept
+            report["rule_reward"] = {"before": chosen.summary.rule_reward, "after": candidate_score(after).rule_reward}
+            if kept:
+                result.article, result.score = polished, after
+        else:
+            report["kept"] = False
+        result.polish = report
+        yield ScalingNote(_polish_note(report))
+    yield ScalingDone(result)
+
+
+def _not_worse(after: CandidateScore, before: CandidateScore) -> bool:
+    if after.reward is not None and before.reward is not None and after.reward < before.reward:
+        return False
+    return after.rule_reward >= before.rule_reward
+
+
+def _polish_note(report: dict[str, Any]) -> str:
+    what = f"polish repaired {len(report['repaired'])} call(s), rewrote {len(report['rewritten'])} paragraph(s)"
+    return what + ("" if report.get("kept") or not (report["repaired"] or report["rewritten"]) else "; not kept")
+
+
+# --------------------------------------------------------------------------- polish
+
+WEAK_CHARS = 120  # a paragraph before an image shorter than this says too little about it
+_TAG = re.compile(r"<\s*/?\s*imgen[^>]*>", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z]{4,}")
+
+
+def repair_plans(block: ImageBlock, available: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(source, params) to try for an invalid or failed block, best first, only available tools."""
+    desc = " ".join(block.description.split())
+    topic = desc or str(block.params.get("query") or block.params.get("prompt") or "")
+    plans: list[tuple[str, dict[str, Any]]] = []
+    if block.source == "code":
+        plans.append(("code", {"code": ""}))  # rewritten by the chart writer, with the failure as context
+    if block.source in ("search", "diffusion") and block.status == "invalid" and topic:
+        plans.append((block.source, {"query": topic} if block.source == "search" else {"prompt": topic}))
+    if block.source in ("search", None, "edit") and topic:
+        plans.append(("diffusion", {"prompt": topic}))  # another tool: a picture of the same subject
+    if block.source in ("diffusion", None) and topic:
+        plans.append(("search", {"query": topic}))
+    seen: set[str] = set()
+    return [(s, p) for s, p in plans if s in available and not (s in seen or seen.add(s))]  # type: ignore[func-returns-value]
+
+
+def _run_plan(
+    source: str, params: dict[str, Any], block: ImageBlock, engine: Engine, coder: ChartCoder, context: str, style: str
+) -> tuple[dict[str, Any], ToolResult]:
+    """Run one repair plan; returns the params actually used (chart code filled in) and the result."""
+    tool = engine.tools[source]
+    if source == "code":
+        try:
+            old = str(block.params.get("code") or "")
+            code = (
+                coder.repair(old, block.error or "", block.description, context)
+                if old.strip()
+                else coder.write(block.description, context)
+            )
+        except StudioError as exc:
+            return params, ToolResult.failure(f"the chart writer failed: {exc}")
+        params = {"code": code}
+    return params, tool.run(PARAMS_BY_SOURCE[source](**params), ToolContext(style=style))
+
+
+def _apply(block: ImageBlock, source: str, params: dict[str, Any], result: ToolResult) -> None:
+    block.provenance = {
+        **result.provenance,
+        "repaired": {"from_source": block.source, "from_status": block.status, "reason": block.error},
+    }
+    block.source, block.params, block.status, block.error = source, params, "ok", None
+    block.image, block.mime, block.seconds = result.image, result.mime, result.seconds
+
+
+def polish_article(article: Article, brief: Brief, services: Services, engine: Engine) -> dict[str, Any]:
+    """Repair broken calls and rewrite weak text around images, in place. Returns what changed."""
+    available = list(engine.tools)
+    coder = ChartCoder(
+        services.backend,
+        ChatOptions(max_tokens=services.settings.chart_max_tokens, temperature=0.2),
+        use_grammar=services.uses_grammar,
+    )
+    repaired: list[dict[str, Any]] = []
+    for block in article.image_blocks():
+        if block.status == "ok":
+            continue
+        context = _text_before(article, block)[-1500:]
+        for source, params in repair_plans(block, available):
+            used, result = _run_plan(source, params, block, engine, coder, context, brief.style)
+            if result.ok and result.image:
+                repaired.append({"block": block.id, "from": block.source, "to": source})
+                _apply(block, source, used, result)
+                break
+    rewritten = _rewrite_weak_text(article, services)
+    return {"repaired": repaired, "rewritten": rewritten}
+
+
+def _text_before(article: Article, block: ImageBlock) -> str:
+    position = article.blocks.index(block)
+    return "\n".join(b.text for b in article.blocks[:position] if isinstance(b, TextBlock))
+
+
+def is_weak(paragraph: str, description: str) -> bool:
+    """Too short, or shares no content word with the picture's title."""
+    text = paragraph.strip()
+    if len(text) < WEAK_CHARS:
+        return True
+    words = {w.lower() for w in _WORD.findall(description)}
+    return bool(words) and not words & {w.lower() for w in _WORD.findall(text)}
+
+
+def _rewrite_weak_text(article: Article, services: Services, limit: int = 3) -> list[str]:
+    rewritten: list[str] = []
+    for i, block in enumerate(article.blocks):
+        if len(rewritten) >= limit:
+            break
+        if not isinstance(block, ImageBlock) or block.status != "ok" or i == 0:
+            continue
+        before = article.blocks[i - 1]
+        if not isinstance(before, TextBlock):
+            continue
+        head, sep, last = before.text.rstrip().rpartition("\n\n")
+        if last.lstrip().startswith("#") or not is_weak(last, block.description):
+            continue
+        new = rewrite_paragraph(services, article.brief, last, block.description)
+        if new:
+            before.text = f"{head}{sep}{new}\n\n"
+            rewritten.append(before.id)
+    return rewritten
+
+
+def rewrite_paragraph(services: Services, brief: str, paragraph: str, figure: str) -> str:
+    """One chat call; the reply is model output, so tags are stripped and the length capped."""
+    messages = [
+        {
+            "role": "system",
+            "content": "You edit articles. Rewrite the paragraph so it leads into the figure that follows it. "
+            "Keep its facts, add no new claims, write 2-4 sentences of plain prose. Reply with the paragraph only.",
+        },
+        {"role": "user", "content": f"Article brief: {brief[:500]}\nFigure: {figure[:200]}\nParagraph:\n{paragraph}"},
+    ]
+    try:
+        text = complete(services.backend, messages, ChatOptions(max_tokens=220, temperature=0.3))  # type: ignore[arg-type]
+    except StudioError:
+        return ""
+    text = _TAG.sub("", text).strip()
+    return text[:1200] if len(text) >= 20 else ""
+
+
+def collect(events: Iterator[ScalingEvent]) -> ScalingResult:
+    """Drain a quality-mode run and return its result."""
+    for event in events:
+        if isinstance(event, ScalingDone):
+            return event.result
+    raise StudioError("quality mode ended without a result")
+
+
+__all__ = [
+    "Candidate",
+    "CandidateEvent",
+    "CandidateScore",
+    "ScalingDone",
+    "ScalingEvent",
+    "ScalingNote",
+    "ScalingResult",
+    "Selection",
+    "collect",
+    "enhanced_engine",
+    "polish_article",
+    "repair_plans",
+    "select_candidate",
+    "write_best_article",
+]
