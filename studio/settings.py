@@ -45,6 +45,18 @@ class Settings(BaseSettings):
     temperature: float = 0.7
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
 
+    # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
+    judge_base_url: str | None = None  # None: no judges; rule scores only
+    judge_model: str = ""  # empty: the first model the server lists
+    judge_api_key: str = "EMPTY"
+    judge_timeout_s: float = 60.0  # one whole judge answer
+    judge_connect_timeout_s: float = 5.0
+    judge_retries: int = 2  # more tries after an answer without usable scores or an HTTP error
+    # multimodal judge: None -> the text judge's endpoint (and its model, when the endpoint is the same)
+    image_judge_base_url: str | None = None
+    image_judge_model: str | None = None
+    image_judge_api_key: str | None = None
+
     # --- article -------------------------------------------------------------------------
     max_images: int = 4
     max_paragraph_chars: int = 700
