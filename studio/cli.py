@@ -5,6 +5,7 @@
     python -m studio tools                         (which tools are on, and how to turn one on)
     python -m studio export DIR_OR_PROJECT --format html|pdf|md|docx --out PATH
     python -m studio prefs export --out DIR        (preference pairs for DPO / reward models)
+    python -m studio bench BRIEFS.jsonl --out DIR [--limit N] [--quality N]
 
 Progress goes to stderr while the article streams; the paths written go to stdout.
 """
@@ -120,9 +121,67 @@ def cmd_write(args: argparse.Namespace) -> int:
             print(f"  tool {line}", file=sys.stderr)
         print(f"  model: {services.backend.describe()}", file=sys.stderr)
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
+        if args.quality > 1:
+            return _write_quality(brief, services, args)
         return _consume(write_article(brief, services), Path(args.out), args.quiet)
     finally:
         services.close()
+
+
+def _write_quality(brief: object, services: object, args: argparse.Namespace) -> int:
+    """Quality mode: N candidates, the judge (or the rule reward) picks, then polish."""
+    import json
+
+    from studio.benchmark import judges_from_settings
+    from studio.outdir import save_article_dir
+    from studio.scaling import CandidateEvent, ScalingNote, collect_with, write_best_article
+
+    judge, image_judge = judges_from_settings(services.settings)  # type: ignore[attr-defined]
+    progress = Progress(sys.stderr, show_text=False)
+
+    def show(event: object) -> None:
+        if isinstance(event, ScalingNote):
+            print(f"quality: {event.message}", file=sys.stderr)
+        elif isinstance(event, CandidateEvent) and not isinstance(event.event, (TextDelta, ArticleDone)):
+            progress(event.event)
+
+    events = write_best_article(brief, services, candidates=args.quality, judge=judge, image_judge=image_judge)  # type: ignore[arg-type]
+    result = collect_with(events, show)
+    paths = save_article_dir(result.article, Path(args.out))
+    scores = Path(args.out) / "quality.json"
+    scores.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
+    print(paths["html"])
+    print(paths["json"])
+    print(scores)
+    return 1 if result.article.error else 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from studio.benchmark import format_table, judges_from_settings, load_briefs, run_benchmark, summarize
+    from studio.services import build_services
+
+    briefs = load_briefs(Path(args.briefs))[: args.limit] if args.limit else load_briefs(Path(args.briefs))
+    services = build_services(_settings_from(args))
+    judge, image_judge = judges_from_settings(services.settings)
+    try:
+        for line in services.describe_tools():
+            print(f"  tool {line}", file=sys.stderr)
+        print(f"  model: {services.backend.describe()}", file=sys.stderr)
+        print(f"  judge: {judge.describe() if judge else 'none (STUDIO_JUDGE_BASE_URL unset)'}", file=sys.stderr)
+        rows = run_benchmark(
+            briefs,
+            services,
+            Path(args.out),
+            quality=args.quality,
+            judge=judge,
+            image_judge=image_judge,
+            progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+        )
+    finally:
+        services.close()
+    print(format_table(rows, summarize(rows)))
+    print(Path(args.out) / "report.html")
+    return 0
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -201,8 +260,21 @@ def build_parser() -> argparse.ArgumentParser:
     write.add_argument("--threads", type=int)
     write.add_argument("--max-tokens", type=int)
     write.add_argument("--quiet", action="store_true", help="do not echo the article text")
+    write.add_argument("--quality", type=int, default=1, help="quality mode: write N candidates, keep the best")
     common(write)
     write.set_defaults(func=cmd_write)
+
+    bench = sub.add_parser("bench", help="write and score every brief of a JSONL set; table + HTML report")
+    bench.add_argument("briefs", help="JSONL: id, prompt, wanted_images, tools, [rubric, category, style]")
+    bench.add_argument("--out", required=True, help="output directory")
+    bench.add_argument("--limit", type=int, default=None, help="only the first N briefs")
+    bench.add_argument("--quality", type=int, default=1, help="quality mode with N candidates per brief")
+    for flag in ("--backend", "--base-url", "--model", "--gguf", "--weights", "--threads", "--max-tokens", "--tools"):
+        kwargs: dict[str, object] = {"type": int} if flag in ("--threads", "--max-tokens") else {}
+        if flag == "--backend":
+            kwargs["choices"] = ["embedded", "openai"]
+        bench.add_argument(flag, **kwargs)  # type: ignore[arg-type]
+    bench.set_defaults(func=cmd_bench)
 
     render = sub.add_parser("render", help="execute the tags of an existing LLM-I response")
     render.add_argument("response", help="a text file holding the response")

@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import queue
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -415,9 +415,13 @@ def rewrite_paragraph(services: Services, brief: str, paragraph: str, figure: st
     return text[:1200] if len(text) >= 20 else ""
 
 
-def collect(events: Iterator[ScalingEvent]) -> ScalingResult:
-    """Drain a quality-mode run and return its result."""
+def collect_with(
+    events: Iterator[ScalingEvent], on_event: Callable[[ScalingEvent], object] | None = None
+) -> ScalingResult:
+    """Drain a quality-mode run (handing each event to ``on_event``) and return its result."""
     for event in events:
+        if on_event is not None:
+            on_event(event)
         if isinstance(event, ScalingDone):
             return event.result
     raise StudioError("quality mode ended without a result")
@@ -432,7 +436,7 @@ __all__ = [
     "ScalingNote",
     "ScalingResult",
     "Selection",
-    "collect",
+    "collect_with",
     "enhanced_engine",
     "polish_article",
     "repair_plans",
