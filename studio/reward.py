@@ -27,6 +27,7 @@ from typing import Any
 
 from models.judge import ImageJudgement, Judge, JudgeUnavailable, RubricJudgement, TextJudgement
 from studio.article import Article, TextBlock
+from studio.settings import Settings
 
 TOOL_WEIGHTS = {"code": 0.4, "edit": 0.3, "search": 0.2, "diffusion": 0.1}  # harder tools weigh more
 NO_IMAGES = -1  # wanted count: the answer must have no image
@@ -100,6 +101,31 @@ def rule_reward_of(num_score: float, tag_validity: float, tool: float | None) ->
     and, when the task requires tools, the tool reward. All three lie in [0, 1]."""
     terms = [num_score, tag_validity] + ([tool] if tool is not None else [])
     return sum(terms) / len(terms)
+
+
+def judges_from_settings(settings: Settings) -> tuple[Judge | None, Judge | None]:
+    """(text judge, image judge) from STUDIO_JUDGE_* / STUDIO_IMAGE_JUDGE_*; (None, None) when no
+    judge URL is set. The image judge defaults to the text judge's endpoint; where the endpoint is
+    the same and nothing else differs, both are one Judge (one connection pool)."""
+    base = settings.judge_base_url
+    image_base = settings.image_judge_base_url or base
+    common = {
+        "timeout_s": settings.judge_timeout_s,
+        "retries": settings.judge_retries,
+        "connect_timeout_s": settings.judge_connect_timeout_s,
+    }
+    text = Judge(base, settings.judge_model, settings.judge_api_key, **common) if base else None
+    if not image_base:
+        return text, None
+    same_endpoint = image_base == base
+    model = settings.image_judge_model
+    if model is None:
+        model = settings.judge_model if same_endpoint else ""
+    key = settings.image_judge_api_key if settings.image_judge_api_key is not None else settings.judge_api_key
+    if text is not None and same_endpoint and model == settings.judge_model and key == settings.judge_api_key:
+        return text, text
+    prefix = "STUDIO_IMAGE_JUDGE_" if settings.image_judge_base_url else "STUDIO_JUDGE_"
+    return text, Judge(image_base, model, key, settings_prefix=prefix, **common)
 
 
 # ------------------------------------------------------------------------------ the article

@@ -30,6 +30,7 @@ class Reply:
     status: int = 200  # >= 400: an OpenAI-style error body instead
     delay_s: float = 0.0  # wait before answering (cut short when the server closes)
     hang_up: bool = False  # close the connection without any response
+    chunk_delay_s: float = 0.0  # wait before each streamed chunk (a judge that trickles)
 
 
 Script = Sequence[Reply | str] | Callable[[int, dict[str, Any]], Reply | str]
@@ -94,6 +95,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         step = max(1, len(reply.text) // 3)
         for i in range(0, len(reply.text), step):
+            if reply.chunk_delay_s and self.server.closing.wait(reply.chunk_delay_s):
+                return
             chunk = {"choices": [{"index": 0, "delta": {"content": reply.text[i : i + step]}}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
@@ -137,7 +140,10 @@ class JudgeServer:
         if not callable(script) and not script:
             raise ValueError("the script needs at least one reply")
         self._server = _Server(script, model)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="judge-server", daemon=True)
+        # A short poll keeps shutdown (and so every test using the server) fast.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="judge-server", daemon=True
+        )
 
     @property
     def url(self) -> str:
