@@ -9,8 +9,8 @@ Three modes, as the paper's reward and LLMI-Bench use them:
   as failed, and more than ``MAX_JUDGED_IMAGES`` images score 1 without calling the judge;
 - ``judge_rubric``: each criterion 0 (not met) / 1 (partly) / 2 (fully met) with a justification.
 
-The prompt wording is ours. Judge output is hostile text: scores are read from JSON (fenced or
-wrapped in prose), or from "Text score: 4" / "4/5" lines; a missing or out-of-range score makes
+The prompt wording is ours. Judge output is hostile text (models/judge_parse.py reads it):
+scores are read from JSON (fenced or wrapped in prose), or from "Text score: 4" / "4/5" lines; a missing or out-of-range score makes
 the answer unusable and the judge is asked again, up to ``retries`` more times. Every failure
 ends as an explicit ``JudgeUnavailable`` with a reason; no score is ever made up.
 
@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import base64
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -35,6 +35,7 @@ from models.judge_parse import IMAGE_FIELDS, TEXT_FIELDS, excerpt, parse_rubric,
 from models.openai_compat import OpenAICompatBackend
 
 MAX_JUDGED_IMAGES = 10  # the paper: an answer with more images scores 1 on every image criterion
+T = TypeVar("T")
 JUDGE_START_HINT = (
     "start an OpenAI-compatible judge (e.g. `vllm serve Qwen/Qwen2.5-VL-7B-Instruct --port 8001`) "
     "or set STUDIO_JUDGE_BASE_URL"
@@ -265,7 +266,7 @@ class Judge:
         return self._ask(messages, parse, self.max_tokens + 120 * len(criteria))
 
     # ------------------------------------------------------------------------------ helpers
-    def _ask(self, messages: list[Message], parse: Any, max_tokens: int) -> Any:
+    def _ask(self, messages: list[Message], parse: Callable[[str], T | None], max_tokens: int) -> T | JudgeUnavailable:
         """Ask, parse, ask again on an unusable answer; JudgeUnavailable with the reason otherwise."""
         options = ChatOptions(max_tokens=max_tokens, temperature=self.temperature, top_p=1.0, seed=0)
         tries = self.retries + 1
