@@ -10,9 +10,9 @@ Three modes, as the paper's reward and LLMI-Bench use them:
 - ``judge_rubric``: each criterion 0 (not met) / 1 (partly) / 2 (fully met) with a justification.
 
 The prompt wording is ours. Judge output is hostile text (models/judge_parse.py reads it):
-scores are read from JSON (fenced or wrapped in prose), or from "Text score: 4" / "4/5" lines; a missing or out-of-range score makes
-the answer unusable and the judge is asked again, up to ``retries`` more times. Every failure
-ends as an explicit ``JudgeUnavailable`` with a reason; no score is ever made up.
+scores are read from JSON (fenced or wrapped in prose), or from "Text score: 4" / "4/5" lines; a
+missing or out-of-range score makes the answer unusable and the judge is asked again, up to
+``retries`` more times. Every failure ends as an explicit ``JudgeUnavailable`` with a reason; no score is ever made up.
 
 Transport is ``OpenAICompatBackend`` (one HTTP path for chat and judges). Connection errors and
 timeouts are not retried: a judge that is down or too slow will not be better a second later,
