@@ -44,7 +44,7 @@ class CandidateScore:
     """What selection needs from one candidate's ArticleScore."""
 
     tag_validity: float  # share of tags that parsed valid (1.0 when there are none)
-    execution_success: float  # share of valid calls that produced an image (1.0 when none)
+    execution_success: float  # share of calls (per-source totals) that produced an image (1.0 when none)
     num_score: float  # image-count score, 0..1
     rule_reward: float
     reward: float | None = None  # the paper's R with judge terms; None when no judge answered
@@ -291,8 +291,9 @@ def _polish_note(report: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------- polish
 
 WEAK_CHARS = 120  # a paragraph before an image shorter than this says too little about it
-_TAG = re.compile(r"<\s*/?\s*imgen[^>]*>", re.IGNORECASE)
-_WORD = re.compile(r"[A-Za-z]{4,}")
+_TAG = re.compile(r"<imgen>.*?(</imgen>|$)|<\s*/?\s*imgen[^>]*>", re.IGNORECASE | re.DOTALL)
+_WORD = re.compile(r"[A-Za-z]{3,}")
+_STOP = {"the", "and", "for", "with", "from", "that", "this", "are", "was", "its", "into", "over", "per"}
 
 
 def repair_plans(block: ImageBlock, available: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -373,7 +374,7 @@ def is_weak(paragraph: str, description: str) -> bool:
     text = paragraph.strip()
     if len(text) < WEAK_CHARS:
         return True
-    words = {w.lower() for w in _WORD.findall(description)}
+    words = {w.lower() for w in _WORD.findall(description)} - _STOP
     return bool(words) and not words & {w.lower() for w in _WORD.findall(text)}
 
 
