@@ -47,6 +47,8 @@ def handle_export(args: argparse.Namespace) -> int:
         if (target / "article.json").is_file():
             article = load_article_dir(target)
             out = args.out or target / f"article{FORMATS[args.format]}"
+        elif target.is_dir():
+            raise StudioError(f"{target} is not an article directory (no article.json)")
         else:
             article = _load_from_store(args.target)
             out = args.out or Path(f"article{FORMATS[args.format]}")
