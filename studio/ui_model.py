@@ -212,6 +212,8 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
         rows += [("prompt", p.get("prompt")), ("seed", prov.get("seed")), ("model", prov.get("model"))]
     elif block.source == "edit":
         rows += [("edits image", p.get("img_index")), ("instruction", p.get("prompt")), ("seed", prov.get("seed"))]
+    if block.source in ("diffusion", "edit"):
+        rows.append(("style", prov.get("style")))  # the article-wide style the tool appended to its prompt
     return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
 
 
