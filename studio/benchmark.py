@@ -28,6 +28,7 @@ from models.errors import ConfigError
 from studio.agent import Brief, write_article
 from studio.events import ArticleDone
 from studio.outdir import save_article_dir
+from studio.reward import judges_from_settings  # noqa: F401 - the CLI takes it from here
 from studio.services import Services
 from tools.params import SOURCES
 
@@ -86,33 +87,6 @@ def load_briefs(path: Path) -> list[BenchBrief]:
     if not briefs:
         raise ConfigError(f"{path}: no briefs")
     return briefs
-
-
-def judges_from_settings(settings: Any) -> tuple[Any, Any]:
-    """(text judge, image judge) from STUDIO_JUDGE_* / STUDIO_IMAGE_JUDGE_*; None where not set.
-
-    The image judge defaults to the text judge's endpoint (a multimodal model can do both)."""
-    url = getattr(settings, "judge_base_url", None)
-    if not url:
-        return None, None
-    from models.judge import Judge
-
-    timeout = getattr(settings, "judge_timeout_s", 60.0)
-    retries = getattr(settings, "judge_retries", 2)
-    key = getattr(settings, "judge_api_key", "EMPTY")
-    text = Judge(url, getattr(settings, "judge_model", ""), key, timeout_s=timeout, retries=retries)
-    image_url = getattr(settings, "image_judge_base_url", None)
-    if not image_url:
-        return text, text
-    image = Judge(
-        image_url,
-        getattr(settings, "image_judge_model", ""),
-        key,
-        timeout_s=timeout,
-        retries=retries,
-        settings_prefix="STUDIO_IMAGE_JUDGE_",
-    )
-    return text, image
 
 
 @dataclass
