@@ -19,7 +19,7 @@ NOGROUP = 65534
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_REMOUNT, MS_BIND, MS_REC = 0x1, 0x2, 0x4, 0x20, 0x1000, 0x4000
-MS_PRIVATE, MNT_DETACH = 0x40000, 0x2
+MS_PRIVATE = 0x40000
 PR_SET_PDEATHSIG, PR_SET_NO_NEW_PRIVS = 1, 38
 TMPFS_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/run/lock")
 HIDDEN_DIRS = ("/root", "/home")
@@ -36,9 +36,15 @@ def isolate_namespaces(max_file_mb: int) -> None:
     opts = f"size={max(1, max_file_mb)}m,mode=1777".encode()
     for d in TMPFS_DIRS:
         if os.path.isdir(d):
-            _LIBC.mount(b"tmpfs", d.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts)
+            # A private, empty temp dir; the interpreter or venv may live below it (a checkout in
+            # /tmp), so needed paths are bound back in read-only.
+            _cover(d, _needed_below(d), opts, read_only=False)
     for hidden in _hide_roots():
-        _hide_except(hidden, [n for n in _NEEDED if n.startswith(hidden + os.sep)])
+        _cover(hidden, _needed_below(hidden), b"size=64k,mode=755", read_only=True)
+
+
+def _needed_below(directory: str) -> list[str]:
+    return [n for n in _NEEDED if n.startswith(directory.rstrip(os.sep) + os.sep)]
 
 
 def _needed_paths() -> list[str]:
@@ -71,26 +77,30 @@ def _hide_roots() -> list[str]:
     return [r for r in top if r not in _NEEDED]
 
 
-def _hide_except(hidden: str, keep: list[str]) -> None:
-    """Cover ``hidden`` with an empty read-only tmpfs, then bind the ``keep`` paths back in
-    (read-only), staged through the private /tmp."""
-    staged = []
-    for i, path in enumerate(keep):
-        stage = f"/tmp/.keep{i}"
-        os.makedirs(stage, exist_ok=True)
-        if _LIBC.mount(path.encode(), stage.encode(), None, MS_BIND | MS_REC, None) == 0:
-            staged.append((stage, path))
-    if _LIBC.mount(b"tmpfs", hidden.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, b"size=64k,mode=755") != 0:
-        for stage, _ in staged:
-            _LIBC.umount2(stage.encode(), MNT_DETACH)
-        return
-    for stage, path in staged:
-        os.makedirs(path, mode=0o755, exist_ok=True)
-        _LIBC.mount(stage.encode(), path.encode(), None, MS_BIND | MS_REC, None)
-        _LIBC.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
-        _LIBC.umount2(stage.encode(), MNT_DETACH)
-        os.rmdir(stage)
-    _LIBC.mount(None, hidden.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+def _cover(target: str, keep: list[str], opts: bytes, *, read_only: bool) -> None:
+    """Mount an empty tmpfs over ``target``, then bind the ``keep`` paths back in, read-only.
+
+    The kept directories are held open (O_PATH) before the tmpfs hides them and bound back from
+    /proc/self/fd, so this works for any target, /tmp included.
+    """
+    held: list[tuple[int, str]] = []
+    for path in keep:
+        try:
+            held.append((os.open(path, os.O_PATH | os.O_DIRECTORY), path))
+        except OSError:
+            continue
+    try:
+        if _LIBC.mount(b"tmpfs", target.encode(), b"tmpfs", MS_NOSUID | MS_NODEV, opts) != 0:
+            return
+        for fd, path in held:
+            os.makedirs(path, mode=0o755, exist_ok=True)
+            if _LIBC.mount(f"/proc/self/fd/{fd}".encode(), path.encode(), None, MS_BIND | MS_REC, None) == 0:
+                _LIBC.mount(None, path.encode(), None, MS_REMOUNT | MS_BIND | MS_RDONLY, None)
+        if read_only:
+            _LIBC.mount(None, target.encode(), None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, None)
+    finally:
+        for fd, _ in held:
+            os.close(fd)
 
 
 def drop_privileges(uid: int | None) -> None:
