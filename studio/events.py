@@ -74,3 +74,33 @@ class ArticleDone:
 
 
 Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
+
+
+def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
+    """The events that build a finished article, in order: how a result made elsewhere (quality
+    mode picks one of several candidates) reaches the consumers that only read events (store, UI)."""
+    events: list[Event] = []
+    for block in article.blocks:
+        if block.kind == "text":
+            events.append(TextDelta(block.id, block.text))
+            continue
+        if block.status == "invalid":
+            events.append(
+                ToolCallInvalid(
+                    block.id, block.image_index, block.raw, block.error or "", block.source, block.description
+                )
+            )
+            continue
+        source = block.source or ""
+        events.append(ToolCallQueued(block.id, block.image_index, source, block.description, block.params))
+        if block.status == "ok" and block.image:
+            events.append(
+                ToolCallFinished(
+                    block.id, source, block.seconds, block.provenance, block.image, block.mime, block.params
+                )
+            )
+        else:
+            error = block.error or f"the {source} tool returned no image"
+            events.append(ToolCallFailed(block.id, source, error, block.seconds, block.provenance, block.params))
+    events.append(ArticleDone(article, seconds, article.error))
+    return events

@@ -28,7 +28,7 @@ from storage.recorder import ArticleRecorder
 from storage.views import ProjectInfo, VersionInfo
 from studio.agent import Brief, render_response, write_article
 from studio.article import Article
-from studio.events import ArticleDone, Event
+from studio.events import ArticleDone, Event, replay_events
 from studio.export.sources import sniff_mime
 from studio.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
 from studio.services import Services, build_services
@@ -106,6 +106,7 @@ class RunOptions:
     tools: tuple[str, ...] | None = None  # None: every tool that is on
     wanted_images: int | None = None
     style: str = ""
+    quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
 class Session:
@@ -210,6 +211,9 @@ class Session:
         )
         self.article_id, self.facts = recorder.article_id, {}
         self.view = ArticleView(brief=brief.text, user_images=list(brief.user_images))
+        if response is None and options.quality > 1:
+            yield from self._generate_best(brief, services, options.quality, recorder)
+            return
         if response is None:
             events = write_article(brief, services)
         else:
@@ -218,6 +222,38 @@ class Session:
             apply_event(self.view, event)
             if isinstance(event, ArticleDone):
                 self.reload()
+            yield event, self.view
+
+    def _generate_best(
+        self, brief: Brief, services: Services, candidates: int, recorder: ArticleRecorder
+    ) -> Iterator[tuple[Event, ArticleView]]:
+        """Quality mode: candidates stream into a scratch view; the chosen one is then recorded."""
+        from studio.reward import judges_from_settings
+        from studio.scaling import CandidateEvent, ScalingDone, ScalingNote, write_best_article
+
+        judge, image_judge = judges_from_settings(self.studio.settings)
+        scratch: dict[int, ArticleView] = {}
+        notes: list[str] = []
+        chosen: Article | None = None
+        started = time.monotonic()
+        for item in write_best_article(brief, services, candidates=candidates, judge=judge, image_judge=image_judge):
+            if isinstance(item, CandidateEvent):
+                view = scratch.setdefault(item.candidate, ArticleView(brief=brief.text))
+                apply_event(view, item.event)
+                view.done = False  # only the chosen article is "done"
+                view.note = f"quality mode: candidate {item.candidate + 1} of {candidates}"
+                yield item.event, view
+            elif isinstance(item, ScalingNote):
+                notes.append(item.message)
+            elif isinstance(item, ScalingDone):
+                chosen = item.result.article
+        assert chosen is not None, "write_best_article always ends with ScalingDone"
+        self.view = ArticleView(brief=brief.text, user_images=list(brief.user_images))
+        for event in record(replay_events(chosen, time.monotonic() - started), recorder):
+            apply_event(self.view, event)
+            if isinstance(event, ArticleDone):
+                self.reload()
+                self.view.note = "quality mode: " + "; ".join(notes)
             yield event, self.view
 
     # --- per-block actions --------------------------------------------------------------------

@@ -118,6 +118,10 @@ def build_app(studio: Studio) -> gr.Blocks:
                     )
                     tools_pick = gr.CheckboxGroup(list(SOURCES), value=on_sources, label="Tools allowed")
                     style = gr.Textbox(label="Article-wide style", placeholder="e.g. watercolour, muted colours")
+                    quality = gr.Number(
+                        value=1, precision=0, minimum=1, maximum=8, elem_id="quality",
+                        label="Quality mode: candidates to write, the best is kept (1: off; slower by N)",
+                    )  # fmt: skip
                 write_btn = gr.Button("Write", variant="primary", elem_id="write")
                 progress = gr.Markdown(elem_id="progress")
                 article = gr.HTML(elem_id="article", js_on_load=None)
@@ -166,13 +170,16 @@ def build_app(studio: Studio) -> gr.Blocks:
         # --- writing -------------------------------------------------------------------------
         def generate(
             sess: Session | None, text: str, files: Any, n: float | None, tools: list[str], sty: str,
-            backend: str, base_url: str, model: str,
+            backend: str, base_url: str, model: str, candidates: float | None = 1,
         ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = _session(studio, sess)
             if not (text or "").strip():
                 raise gr.Error("Write a brief first.")
             brief_value = Brief(text.strip(), int(n) if n else None, _read_uploads(files), (sty or "").strip())
-            options = RunOptions(backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "")
+            options = RunOptions(
+                backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
+                quality=max(1, int(candidates or 1)),
+            )  # fmt: skip
             last = 0.0
             for event, view in sess.generate(brief_value, options):
                 now = time.monotonic()
@@ -203,7 +210,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         write_btn.click(
             generate,
-            [state, brief, uploads, wanted, tools_pick, style, set_backend, set_url, set_model],
+            [state, brief, uploads, wanted, tools_pick, style, set_backend, set_url, set_model, quality],
             [*art_outs, project_pick, last_project],
             api_name="generate",
             concurrency_limit=studio.settings.ui_concurrency,

@@ -68,6 +68,7 @@ class ArticleView:
     blocks: list[BlockView] = field(default_factory=list)
     error: str | None = None
     done: bool = False
+    note: str = ""  # e.g. quality mode's candidate and selection reason
 
     def block(self, block_id: str) -> BlockView:
         for b in self.blocks:
@@ -269,6 +270,8 @@ def progress_line(view: ArticleView) -> str:
     line = f"{state}: {words} words, {len(images)} images" + (f" ({detail})" if detail else "")
     if view.error:
         line += f"; the model stopped early: {plain(view.error, 300)}"
+    if view.note:
+        line += f" — {plain(view.note, 600)}"
     return line
 
 
