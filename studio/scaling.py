@@ -48,6 +48,9 @@ class CandidateScore:
     num_score: float  # image-count score, 0..1
     rule_reward: float
     reward: float | None = None  # the paper's R with judge terms; None when no judge answered
+    # R without its image term (0.2 * num + 0.5 * llm): what a text-only judge can say when no
+    # multimodal judge answered; None when the text judge did not answer either
+    text_reward: float | None = None
 
     @property
     def passes_rules(self) -> bool:
@@ -57,7 +60,7 @@ class CandidateScore:
 @dataclass(frozen=True)
 class Selection:
     index: int
-    by: Literal["judge", "rules"]
+    by: Literal["judge", "text-judge", "rules"]
     passed: tuple[int, ...]  # candidates that passed the rule filter
     reason: str
 
@@ -80,6 +83,16 @@ def select_candidate(scores: Sequence[CandidateScore]) -> Selection:
         if len(judged) < len(pool):
             reason += f"; the judge did not answer for {len(pool) - len(judged)}"
         return Selection(best, "judge", passed, reason)
+    text_judged = [i for i in pool if scores[i].text_reward is not None]
+    if text_judged:
+        best = max(text_judged, key=lambda i: (scores[i].text_reward, scores[i].rule_reward, -i))
+        reason = (
+            f"{filter_note}; no image judge score, so the text judge's part of the reward "
+            f"(0.2*num + 0.5*llm) picked candidate {best + 1} ({scores[best].text_reward:.3f})"
+        )
+        if len(text_judged) < len(pool):
+            reason += f"; the text judge did not answer for {len(pool) - len(text_judged)}"
+        return Selection(best, "text-judge", passed, reason)
     best = max(pool, key=lambda i: (scores[i].rule_reward, -i))
     reason = (
         f"{filter_note}; no judge score (none configured or unavailable): "
@@ -94,12 +107,15 @@ def candidate_score(score: Any) -> CandidateScore:
     total = sum(int(v.get("total", 0)) for v in per.values())
     success = sum(int(v.get("success", 0)) for v in per.values())
     reward = score.reward if isinstance(score.reward, int | float) else None
+    llm = getattr(score, "llm", None)
+    text_reward = 0.2 * float(score.num_score) + 0.5 * float(llm) if isinstance(llm, int | float) else None
     return CandidateScore(
         tag_validity=float(score.tag_validity),
         execution_success=success / total if total else 1.0,
         num_score=float(score.num_score),
         rule_reward=float(score.rule_reward),
         reward=reward,
+        text_reward=text_reward,
     )
 
 

@@ -60,6 +60,20 @@ def test_without_judge_the_rule_reward_decides_and_says_so() -> None:
     assert "no judge score" in pick.reason and "rule reward picked candidate 2" in pick.reason
 
 
+def test_a_text_judge_alone_decides_when_no_image_judge_answered() -> None:
+    scores = [
+        CandidateScore(1.0, 1.0, 1.0, 1.0, None, text_reward=0.30),
+        CandidateScore(1.0, 1.0, 1.0, 0.9, None, text_reward=0.55),
+        CandidateScore(1.0, 1.0, 1.0, 1.0, None, text_reward=None),
+    ]
+    pick = select_candidate(scores)
+    assert (pick.index, pick.by) == (1, "text-judge")
+    assert "no image judge score" in pick.reason and "did not answer for 1" in pick.reason
+    # a full R, where any candidate has one, still outranks the text-only part
+    scores.append(CandidateScore(1.0, 1.0, 1.0, 0.5, 0.2, text_reward=0.1))
+    assert (select_candidate(scores).index, select_candidate(scores).by) == (3, "judge")
+
+
 def test_when_nobody_passes_the_filter_all_compete() -> None:
     pick = select_candidate([cs(ok=0.5, rule=0.6), cs(num=0.5, rule=0.7), cs(valid=0.0, rule=0.5)])
     assert pick.passed == () and pick.index == 1 and "none of 3 passed" in pick.reason
