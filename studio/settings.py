@@ -52,7 +52,8 @@ class Settings(BaseSettings):
     judge_timeout_s: float = 60.0  # one whole judge answer
     judge_connect_timeout_s: float = 5.0
     judge_retries: int = 2  # more tries after an answer without usable scores or an HTTP error
-    # multimodal judge: None -> the text judge's endpoint (and its model, when the endpoint is the same)
+    # multimodal judge: None -> the text judge's endpoint (and its model, when the endpoint is the same);
+    # "none" -> no image judge (the text judge's model cannot see images)
     image_judge_base_url: str | None = None
     image_judge_model: str | None = None
     image_judge_api_key: str | None = None

@@ -287,3 +287,5 @@ def test_judges_from_settings() -> None:
     assert image.base_url == "http://127.0.0.1:10/v1"
     result = image.judge_images("p", "a", [PNG])
     assert isinstance(result, JudgeUnavailable) and "STUDIO_IMAGE_JUDGE_BASE_URL" in result.reason
+    text, image = judges_from_settings(Settings(judge_base_url="http://127.0.0.1:9/v1", image_judge_base_url="none"))
+    assert text is not None and text.base_url == "http://127.0.0.1:9/v1" and image is None
