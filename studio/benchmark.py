@@ -152,7 +152,12 @@ def run_brief(
         article, error = result.article, result.article.error
         selection = result.selection.reason
         candidates = [
-            {"index": c.index, "rule_reward": c.summary.rule_reward, "reward": c.summary.reward}
+            {
+                "index": c.index,
+                "rule_reward": c.summary.rule_reward,
+                "reward": c.summary.reward,
+                "text_reward": c.summary.text_reward,
+            }
             for c in result.candidates
         ]
     else:
