@@ -11,25 +11,25 @@ from pathlib import Path
 
 import pytest
 
+from models.weights import resolve_gguf
 from studio.agent import Brief, build_messages, chat_options, write_article
 from studio.events import ArticleDone, TextDelta, ToolCallInvalid
 from studio.protocol import InvalidTag, ToolCall, find_tags
 from studio.services import Services, build_services
-from studio.settings import load_settings
+from studio.settings import default_data_dir, load_settings
 from tests.llama_server import smollm2_gguf
 
 
 def services_for(tmp_path: Path, weights: str, **overrides) -> Services:
-    settings = load_settings(
-        data_dir=tmp_path,
-        embedded_weights=weights,
-        embedded_threads=1,
-        embedded_ctx=4096,
-        allow_downloads=False,
-        tools_enabled=["code", "search", "diffusion", "edit"],
-        **overrides,
-    )
-    return build_services(settings)
+    values = {
+        "data_dir": tmp_path,
+        "embedded_weights": weights,
+        "embedded_threads": 1,
+        "embedded_ctx": 4096,
+        "allow_downloads": False,
+        "tools_enabled": ["code", "search", "diffusion", "edit"],
+    }
+    return build_services(load_settings(**{**values, **overrides}))
 
 
 def offline_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -74,7 +74,9 @@ def test_default_model_writes_the_water_cycle_guide_with_a_chart(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     offline_env(monkeypatch, tmp_path)
-    services = services_for(tmp_path, "qwen2.5-coder-1.5b", embedded_threads=2)
+    # the 1 GB model is assembled once into the user's cache (as the app does), not per test
+    gguf = resolve_gguf("qwen2.5-coder-1.5b", None, default_data_dir() / "models", allow_downloads=False)
+    services = services_for(tmp_path, "qwen2.5-coder-1.5b", embedded_gguf=gguf, embedded_threads=2)
     try:
         brief = Brief("A short illustrated guide to the water cycle with a chart of annual rainfall")
         done = list(write_article(brief, services))[-1]
