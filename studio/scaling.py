@@ -251,12 +251,12 @@ def write_best_article(
     required_tools: Sequence[str] = (),
     ranker: TextRanker | None = None,
 ) -> Iterator[ScalingEvent]:
-    """Quality mode. ``judge``: a models.judge.Judge (text, and images unless ``image_judge`` is given).
+    """Quality mode. ``judge`` / ``image_judge``: models.judge.Judge for the text and the images
+    (``studio.reward.judges_from_settings`` gives both); None leaves that judge out.
 
     Yields CandidateEvent while candidates stream, ScalingNote at each stage, ScalingDone last.
     """
     n = max(1, candidates)
-    image_judge = image_judge if image_judge is not None else judge
     if enhance:
         engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
     else:

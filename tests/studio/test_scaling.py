@@ -229,7 +229,9 @@ def test_the_judge_picks_between_candidates_that_pass(make_services) -> None:
     with JudgeServer(script) as srv:
         judge = Judge(srv.url, timeout_s=10, retries=0)
         brief = Brief("A note on sales with a bar chart", wanted_images=1)
-        result = collect_with(write_best_article(brief, services, candidates=2, judge=judge, polish=False))
+        result = collect_with(
+            write_best_article(brief, services, candidates=2, judge=judge, image_judge=judge, polish=False)
+        )
         judge.close()
     two = next(c.index for c in result.candidates if "Two." in c.article.to_llmi_text())
     assert result.selection.by == "judge" and result.selection.index == two
