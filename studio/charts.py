@@ -56,7 +56,9 @@ _DROP_RE = re.compile(r"^(\s*)plt\.(show|savefig|close)\(.*\)\s*(#.*)?$")
 
 
 def _strip_tags(text: str) -> str:
-    return " ".join(TAG_RE.sub(" [image] ", text).split())
+    """Tags become [image]; Markdown heading marks go (they ended up in chart titles)."""
+    text = re.sub(r"(?m)^\s{0,3}#{1,6}\s+", "", TAG_RE.sub(" [image] ", text))
+    return " ".join(text.split())
 
 
 def _clip(text: str, limit: int, *, keep_end: bool = False) -> str:

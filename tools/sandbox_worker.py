@@ -311,11 +311,18 @@ def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
     return 0
 
 
+def _no_datasets(*_args: object, **_kwargs: object) -> None:
+    raise RuntimeError(
+        "sns.load_dataset() downloads data from the internet, which charts may not do: write the data inline"
+    )
+
+
 def execute(code: str) -> tuple[dict, bytes]:
     """Run the code with plt/pd/sns/np, then render the current figure as PNG."""
     plt.show = lambda *a, **k: None
     plt.savefig = lambda *a, **k: None
     Figure.savefig = lambda self, *a, **k: None
+    sns.load_dataset = _no_datasets  # it downloads; say so plainly (the repair turn reads this)
     namespace = {"__name__": "__main__", "plt": plt, "pd": pd, "sns": sns, "np": np}
     try:
         exec(compile(code, "<chart>", "exec"), namespace)

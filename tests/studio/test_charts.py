@@ -87,11 +87,15 @@ def test_grammar_is_on_by_default_and_can_be_turned_off(backend: OpenAICompatBac
 
 
 def test_messages_carry_description_and_clean_context(backend: OpenAICompatBackend) -> None:
-    context = "Sales rose. <imgen>{'source': 'search', 'description': 'x', 'params': {'query': 'q'}}</imgen>  More."
+    context = (
+        "# Sales report\n\nSales rose. <imgen>{'source': 'search', 'description': 'x', 'params': {'query': 'q'}}"
+        "</imgen>  More."
+    )
     messages = ChartCoder(backend).messages("Bar chart of sales", context)
     last = messages[-1]["content"]
     assert isinstance(last, str)
     assert "Chart: Bar chart of sales" in last and "Sales rose. [image] More." in last and "<imgen>" not in last
+    assert "Sales report Sales rose." in last and "#" not in last  # heading marks ended up in chart titles
     assert messages[0]["role"] == "system" and "plt" in str(messages[0]["content"])
 
 

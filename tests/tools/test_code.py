@@ -345,3 +345,8 @@ def test_worker_outlives_the_thread_that_started_it(tmp_path: Path) -> None:
         assert t._sandbox.pid == pid
     finally:
         t.close()
+
+
+def test_seaborn_datasets_fail_with_a_reason_the_repair_can_use(tool: CodeTool) -> None:
+    result = run(tool, "df = sns.load_dataset('tips')\nsns.barplot(data=df, x='day', y='tip')\n")
+    assert not result.ok and "write the data inline" in (result.error or "")
