@@ -33,9 +33,11 @@ DEFAULT_OPTIONS = ChatOptions(max_tokens=700, temperature=0.2)
 _SYSTEM = (
     "You write Python code that draws exactly one chart with matplotlib. These names are already "
     "imported: plt (matplotlib.pyplot), pd (pandas), sns (seaborn), np (numpy). Write the data "
-    "inline as lists; if the text gives no numbers, use plausible round numbers. Give the chart a "
-    "title and axis labels. Do not call plt.show(), plt.savefig() or plt.close(), do not read or "
-    "write files. Answer with one ```python code block and nothing else."
+    "inline as lists, every list of a series the same length; if the text gives no numbers, use "
+    "plausible round numbers. Give the chart a title and axis labels. If the picture asked for is "
+    "not a data chart, draw it as a simple diagram with matplotlib shapes, colours and text labels. "
+    "Do not call plt.show(), plt.savefig() or plt.close(), do not read or write files, do not "
+    "download anything. Answer with one ```python code block and nothing else."
 )
 _EXAMPLE_USER = (
     "Chart: Line chart of average bicycle commute distance in km, 2015 to 2023\n"

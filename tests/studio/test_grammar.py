@@ -152,3 +152,18 @@ def test_small_model_one_pass_code_tags_parse(backend: OpenAICompatBackend, seed
     messages = [{"role": "system", "content": system}, {"role": "user", "content": "Write about bike sales."}]
     text = complete(backend, messages, ChatOptions(max_tokens=900, temperature=1.0, seed=seed, grammar=grammar))  # type: ignore[arg-type]
     _check_article(text, ["code"], 1, 1)
+
+
+def test_code_grammar_admits_only_a_few_plotting_imports(backend: OpenAICompatBackend) -> None:
+    asked = (
+        "Reply with exactly this code:\n```python\nimport requests\nfrom PIL import Image\nimport os\n"
+        "import requests\nimport requests\nplt.plot([1, 2])\n```"
+    )
+    options = ChatOptions(max_tokens=120, temperature=0.0, seed=1, grammar=code_grammar())
+    out = complete(backend, [{"role": "user", "content": asked}], options)  # type: ignore[arg-type]
+    lines = [line.strip() for line in out.splitlines()]
+    imports = [line for line in lines if line.startswith(("import ", "from "))]
+    assert len(imports) <= 3
+    for line in imports:
+        module = line.split()[1]
+        assert module.split(".")[0] in {"matplotlib", "numpy", "pandas", "seaborn", "math", "random", "datetime"}, line
