@@ -142,14 +142,15 @@ def article_grammar(
 # when a model writes a construct outside the subset): one statement per line; for / if-elif-else
 # blocks up to three levels deep; def at the top level (the only place `return` is allowed).
 _CODE_RULES: dict[str, str] = {
-    # At most three imports, first, and only of plotting/maths modules: the 1.5B model otherwise
-    # looped on `from PIL import ...` / `import requests` lines until its token limit.
-    "root": '"```python\\n" ( import-stmt "\\n" ){0,3} line0{1,60} "```"',
+    "root": '"```python\\n" line0{1,60} "```"',
     "comment": '"#" [^\\n`]{0,100}',
-    "simple": 'assign | expr | "pass" | "del " target',
+    "simple": 'import-stmt | assign | expr | "pass" | "del " target',
     "simple-f": 'simple | "return" ( " " expr ( ", " expr ){0,3} )?',
     "import-stmt": '"import " module ( " as " name )? | "from " module " import " name ( ", " name ){0,5}',
-    "module": '( "matplotlib" | "numpy" | "pandas" | "seaborn" | "math" | "random" | "datetime" ) ( "." name ){0,2}',
+    # Only plotting/maths modules: the 1.5B model otherwise looped on `from PIL import ...` /
+    # `import requests` lines until its token limit (none of them can run in the sandbox anyway).
+    "module": '( "matplotlib" | "mpl_toolkits" | "numpy" | "pandas" | "seaborn" | "math" | "random" | "datetime" )'
+    ' ( "." name ){0,2}',
     "dotted": 'name ( "." name ){0,3}',
     "assign": 'target ( ", " target ){0,3} " = " expr | target " " ( "+=" | "-=" | "*=" | "/=" ) " " expr',
     "target": 'name ( "." name | "[" expr "]" ){0,3}',

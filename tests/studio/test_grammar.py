@@ -154,7 +154,7 @@ def test_small_model_one_pass_code_tags_parse(backend: OpenAICompatBackend, seed
     _check_article(text, ["code"], 1, 1)
 
 
-def test_code_grammar_admits_only_a_few_plotting_imports(backend: OpenAICompatBackend) -> None:
+def test_code_grammar_admits_only_plotting_imports(backend: OpenAICompatBackend) -> None:
     asked = (
         "Reply with exactly this code:\n```python\nimport requests\nfrom PIL import Image\nimport os\n"
         "import requests\nimport requests\nplt.plot([1, 2])\n```"
@@ -163,7 +163,6 @@ def test_code_grammar_admits_only_a_few_plotting_imports(backend: OpenAICompatBa
     out = complete(backend, [{"role": "user", "content": asked}], options)  # type: ignore[arg-type]
     lines = [line.strip() for line in out.splitlines()]
     imports = [line for line in lines if line.startswith(("import ", "from "))]
-    assert len(imports) <= 3
+    allowed = {"matplotlib", "mpl_toolkits", "numpy", "pandas", "seaborn", "math", "random", "datetime"}
     for line in imports:
-        module = line.split()[1]
-        assert module.split(".")[0] in {"matplotlib", "numpy", "pandas", "seaborn", "math", "random", "datetime"}, line
+        assert line.split()[1].split(".")[0] in allowed, line
