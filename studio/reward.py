@@ -108,19 +108,15 @@ def judges_from_settings(settings: Settings) -> tuple[Judge | None, Judge | None
     judge URL is set. The image judge defaults to the text judge's endpoint; where the endpoint is
     the same and nothing else differs, both are one Judge (one connection pool)."""
     base = settings.judge_base_url
-    if (settings.image_judge_base_url or "").lower() in {"none", "off"}:  # a text-only judge endpoint
-        text = Judge(
-            base, settings.judge_model, settings.judge_api_key, timeout_s=settings.judge_timeout_s,
-            retries=settings.judge_retries, connect_timeout_s=settings.judge_connect_timeout_s,
-        ) if base else None  # fmt: skip
-        return text, None
-    image_base = settings.image_judge_base_url or base
     common = {
         "timeout_s": settings.judge_timeout_s,
         "retries": settings.judge_retries,
         "connect_timeout_s": settings.judge_connect_timeout_s,
     }
     text = Judge(base, settings.judge_model, settings.judge_api_key, **common) if base else None
+    if (settings.image_judge_base_url or "").lower() in {"none", "off"}:  # a text-only judge endpoint
+        return text, None
+    image_base = settings.image_judge_base_url or base
     if not image_base:
         return text, None
     same_endpoint = image_base == base
