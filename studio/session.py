@@ -48,8 +48,8 @@ class Studio:
         self.store = store or open_store(settings.database_url, Path(settings.data_dir))
         repo.mark_interrupted(self.store)  # articles a dead process left 'running'
         for tool in self.services.tools.values():
-            # Start warm workers (the chart sandbox) from this long-lived thread: a worker started
-            # from a short-lived pool thread is killed when that thread exits (PR_SET_PDEATHSIG).
+            # Start warm workers (the chart sandbox) now, so the first chart does not pay the
+            # interpreter and matplotlib start-up.
             warm = getattr(tool, "warm", None)
             if callable(warm):
                 with contextlib.suppress(StudioError):  # it starts on first use then, and says why there
