@@ -84,10 +84,15 @@ class EmbeddedBackend:
 
     name = "embedded"
 
-    def __init__(self, gguf: Path, threads: int = 0, ctx: int = 4096, read_timeout_s: float = 600.0) -> None:
+    def __init__(
+        self, gguf: Path, threads: int = 0, ctx: int = 4096, read_timeout_s: float = 600.0, parallel: int = 1
+    ) -> None:
+        """parallel: requests llama.cpp decodes together (slots), e.g. a chart's code call while the
+        article still streams; each slot gets ``ctx`` tokens."""
         self.gguf = Path(gguf)
         self.threads = threads if threads > 0 else default_threads()
         self.ctx = ctx
+        self.parallel = max(1, parallel)
         self.read_timeout_s = read_timeout_s
         self._lock = threading.Lock()
         self._server: LlamaServer | None = None
@@ -96,7 +101,7 @@ class EmbeddedBackend:
     def _ensure_started(self) -> OpenAICompatBackend:
         with self._lock:  # two first requests at once must not load the model twice
             if self._client is None:
-                self._server = LlamaServer(self.gguf, threads=self.threads, ctx=self.ctx)
+                self._server = LlamaServer(self.gguf, threads=self.threads, ctx=self.ctx, parallel=self.parallel)
                 self._client = OpenAICompatBackend(
                     self._server.base_url,
                     model=self.gguf.name,

@@ -41,6 +41,7 @@ def build_backend(settings: Settings) -> ChatBackend:
         threads=settings.embedded_threads,
         ctx=settings.embedded_ctx,
         read_timeout_s=settings.embedded_read_timeout_s,
+        parallel=settings.embedded_parallel,
     )
 
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     embedded_threads: int = 0  # 0: one per physical core, capped at 4
     embedded_ctx: int = 4096
     embedded_read_timeout_s: float = 600.0
+    # llama.cpp slots: 2 lets a chart's code call decode while the article still streams
+    embedded_parallel: int = 2
     max_tokens: int = 1200
     chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7

@@ -73,6 +73,32 @@ def test_concurrent_first_use_starts_one_server(gguf: Path) -> None:
     assert not errors and len(urls) == 2 and urls[0] == urls[1]
 
 
+def test_two_slots_decode_two_requests_at_once(gguf: Path) -> None:
+    """With parallel=2 a second request (a chart's code) streams while the first (the article)
+    is still going; with one slot it would wait for the first to finish."""
+    backend = EmbeddedBackend(gguf, threads=1, ctx=1024, parallel=2)
+    messages: list[Message] = [{"role": "user", "content": "Count from one to one hundred in words."}]
+    long = ChatOptions(max_tokens=200, temperature=0.0, seed=1, extra={"ignore_eos": True})
+    stamps: dict[str, list[float]] = {"long": [], "short": []}
+
+    def read(name: str, options: ChatOptions) -> None:
+        for _ in backend.stream(messages, options):
+            stamps[name].append(time.perf_counter())
+
+    try:
+        backend.start()
+        first = threading.Thread(target=read, args=("long", long))
+        first.start()
+        while not stamps["long"]:
+            time.sleep(0.01)
+        read("short", ChatOptions(max_tokens=5, temperature=0.0, seed=2))
+        first.join()
+    finally:
+        backend.close()
+    assert stamps["short"] and stamps["long"]
+    assert stamps["short"][-1] < stamps["long"][-1]  # the short one finished while the long one streamed
+
+
 def test_restart_after_close(gguf: Path) -> None:
     backend = EmbeddedBackend(gguf, threads=1, ctx=512)
     try:
