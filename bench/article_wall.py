@@ -3,7 +3,7 @@
 Same scripted model stream (fixed delay per chunk) and the same scripted tool delays for all
 three, so the figures compare scheduling only:
 
-- streaming: studio.engine.Engine (tools start as their tag closes, while the model streams)
+- streaming: studio.core.engine.Engine (tools start as their tag closes, while the model streams)
 - after-stream: read the whole stream first, then run the tools on the same pool size with the
   same edit dependency (what the reference does: tools only after the text is written)
 - bound: the best any scheduler can do here: max(stream time, max over tags of the time the
@@ -26,8 +26,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pydantic import BaseModel  # noqa: E402
 
-from studio.engine import Engine, EngineOptions  # noqa: E402
-from studio.protocol import ToolCall, find_tags, format_tag, parse_tag  # noqa: E402
+from studio.core.engine import Engine, EngineOptions
+from studio.core.protocol import ToolCall, find_tags, format_tag, parse_tag  # noqa: E402
+from studio.core.runner import ToolRunner  # noqa: E402
 from tools.base import Tool, ToolContext, ToolResult  # noqa: E402
 from tools.params import PARAMS_BY_SOURCE  # noqa: E402
 
@@ -66,7 +67,9 @@ def timed_stream(chunks: list[str], delay_s: float) -> Iterator[str]:
 
 def run_streaming(chunks: list[str], delay_s: float, tools: dict[str, Tool]) -> float:
     start = time.perf_counter()
-    for _ in Engine(tools, options=EngineOptions(max_concurrent_tools=4)).run(timed_stream(chunks, delay_s)):
+    for _ in Engine(ToolRunner(tools), options=EngineOptions(max_concurrent_tools=4)).run(
+        timed_stream(chunks, delay_s)
+    ):
         pass
     return time.perf_counter() - start
 

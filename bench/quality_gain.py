@@ -23,14 +23,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from models.judge import Judge  # noqa: E402
-from studio.agent import Brief  # noqa: E402
-from studio.article import Article  # noqa: E402
-from studio.benchmark import BenchBrief, load_briefs  # noqa: E402
-from studio.outdir import save_article_dir  # noqa: E402
-from studio.reward import score_article  # noqa: E402
-from studio.scaling import collect_with, write_best_article  # noqa: E402
-from studio.services import build_services  # noqa: E402
-from studio.settings import load_settings  # noqa: E402
+from studio.app.services import build_services  # noqa: E402
+from studio.app.settings import load_settings  # noqa: E402
+from studio.core.agent import Brief  # noqa: E402
+from studio.core.article import Article  # noqa: E402
+from studio.export.outdir import save_article_dir  # noqa: E402
+from studio.quality.benchmark import BenchBrief, load_briefs  # noqa: E402
+from studio.quality.reward import score_article  # noqa: E402
+from studio.quality.scaling import collect_with, write_best_article  # noqa: E402
 
 
 def text_reward(score: dict) -> float | None:

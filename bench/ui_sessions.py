@@ -65,9 +65,9 @@ def main() -> int:
     stop = None
     url = args.url
     if not url:
-        from studio.session import Studio
-        from studio.settings import load_settings
-        from studio.ui import build_app, launch
+        from studio.app.session import Studio
+        from studio.app.settings import load_settings
+        from studio.app.ui import build_app, launch
         from tests.ui.conftest import free_port
 
         settings = load_settings(data_dir=Path(tempfile.mkdtemp(prefix="llmi-bench-")), tools_enabled=["code"])

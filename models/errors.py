@@ -1,13 +1,15 @@
 """The studio's one error tree, documented in one place.
 
-It lives in the bottom layer (models/) because every layer raises these; ``studio.errors``
+It lives in the bottom layer (models/) because every layer raises these; ``studio.core.errors``
 re-exports it. Foreign exceptions (httpx, xllamacpp, diffusers, SQLAlchemy ...) are
 translated into these at the boundary, with a message that says what to set or start.
 
     StudioError            anything the studio raises on purpose
     ├── ConfigError        a setting is missing or wrong (message names the STUDIO_* variable)
     ├── ModelError         a chat / judge / image model cannot be reached or loaded
-    │   └── ModelUnavailable   weights or server absent: the feature is off, not broken
+    │   ├── ModelUnavailable   weights or server absent: the feature is off, not broken
+    │   ├── ModelUnreachable   the server could not be connected to (down, wrong URL, refused)
+    │   └── ModelTimeout       the server was reached but did not answer in time
     ├── ToolError          a tool could not be set up (a tool *run* failure is data, never this)
     └── StorageError       the project store failed
 
@@ -30,6 +32,14 @@ class ModelError(StudioError):
 
 class ModelUnavailable(ModelError):
     """A model is not available on this machine (no weights, no server)."""
+
+
+class ModelUnreachable(ModelError):
+    """A model server could not be connected to (raised at the HTTP boundary)."""
+
+
+class ModelTimeout(ModelError):
+    """A model server was reached but sent nothing within the read (or connect) timeout."""
 
 
 class ToolError(StudioError):

@@ -27,10 +27,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, TypeVar
 
-import httpx
-
 from models.base import ChatOptions, Message
-from models.errors import ModelError
+from models.errors import ModelError, ModelTimeout, ModelUnreachable
 from models.judge_parse import IMAGE_FIELDS, TEXT_FIELDS, excerpt, parse_rubric, parse_scores, sniff_mime
 from models.openai_compat import OpenAICompatBackend
 
@@ -301,11 +299,13 @@ class Judge:
                 if time.monotonic() > deadline:
                     raise _Deadline
         finally:
-            stream.close()
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
         return "".join(chunks)
 
     def _transport_reason(self, exc: ModelError) -> str:
-        if isinstance(exc.__cause__, httpx.ReadTimeout):
+        if isinstance(exc, ModelTimeout):
             return (
                 f"the judge at {self.base_url} sent nothing for {self.timeout_s:g} s ({self._prefix}TIMEOUT_S): "
                 "raise it for a slow judge, or check that the server is not stuck"
@@ -319,7 +319,7 @@ class _Deadline(Exception):
 
 def _is_transport_failure(exc: ModelError) -> bool:
     """Down or too slow: asking again would not help (an HTTP error status or a bad stream might)."""
-    return isinstance(exc.__cause__, httpx.TimeoutException | httpx.TransportError)
+    return isinstance(exc, ModelUnreachable | ModelTimeout)
 
 
 def image_parts(images: Sequence[bytes | None], mimes: Sequence[str] | None = None) -> list[dict[str, Any]]:

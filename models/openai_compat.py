@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from models.base import ChatOptions, Message
-from models.errors import ModelError
+from models.errors import ModelError, ModelTimeout, ModelUnreachable
 
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
 
@@ -178,19 +178,23 @@ class OpenAICompatBackend:
     def _translate(self, exc: httpx.HTTPError) -> ModelError:
         p = self._prefix
         if isinstance(exc, httpx.ConnectTimeout):
-            return ModelError(
+            return ModelUnreachable(
                 f"connecting to the chat server at {self.base_url} timed out after {self.connect_timeout_s:g} s "
                 f"({p}CONNECT_TIMEOUT_S): {self._start_hint}"
             )
         if isinstance(exc, httpx.ConnectError):
-            return ModelError(f"cannot reach the chat server at {self.base_url}: {self._start_hint}")
+            return ModelUnreachable(f"cannot reach the chat server at {self.base_url}: {self._start_hint}")
         if isinstance(exc, httpx.ReadTimeout):
-            return ModelError(
+            return ModelTimeout(
                 f"the chat server at {self.base_url} sent nothing for {self.read_timeout_s:g} s "
                 f"({p}READ_TIMEOUT_S): raise it for slow models or long prompts"
             )
         if isinstance(exc, httpx.TimeoutException):
-            return ModelError(f"the chat server at {self.base_url} timed out ({type(exc).__name__}): {exc}")
+            return ModelTimeout(f"the chat server at {self.base_url} timed out ({type(exc).__name__}): {exc}")
+        if isinstance(exc, httpx.TransportError):
+            return ModelUnreachable(
+                f"talking to the chat server at {self.base_url} failed: {type(exc).__name__}: {exc}"
+            )
         return ModelError(f"talking to the chat server at {self.base_url} failed: {type(exc).__name__}: {exc}")
 
     def _http_error(self, resp: httpx.Response) -> ModelError:

@@ -122,8 +122,11 @@ def block_context(s: Session, block: Block) -> dict[str, Any]:
     blocks = _ordered_blocks(s, block.article_id)
     before = "".join(_current_tag(b) for b in blocks if b.position < block.position)
     after = "".join(_current_tag(b) for b in blocks if b.position > block.position)
+    article = s.get(Article, block.article_id)
+    if article is None:  # the block's article row is gone: the foreign key forbids it
+        raise StorageError(f"block {block.key} has no article {block.article_id}")
     return {
-        **_article_base(s.get(Article, block.article_id)),
+        **_article_base(article),
         "block_id": block.key,
         "block_kind": block.kind,
         "position": block.position,

@@ -157,8 +157,9 @@ class ArticleRecorder:
                     .where(Article.id == self.article_id)
                     .values(status="failed" if error else "done", error=error, seconds=seconds, finished_at=utcnow())
                 )
-                project_id = s.get(Article, self.article_id).project_id
-                s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
+                article = s.get(Article, self.article_id)
+                if article is not None:
+                    s.execute(update(Project).where(Project.id == article.project_id).values(updated_at=utcnow()))
 
     # --- internals -------------------------------------------------------------------------------
 

@@ -12,29 +12,31 @@ Unknown ids raise ``KeyError``; database failures raise ``StorageError``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from storage.db import Store
-from storage.prefs import article_context, block_context, log_event, version_snapshot
+from storage.prefs import article_context, log_event
+from storage.rows import IMAGE_STATUSES, get_row  # noqa: F401 - IMAGE_STATUSES is part of the facade
 from storage.schema import Article, ArticleRating, Block, BlockVersion, Project, utcnow
+from storage.versions import (  # noqa: F401 - re-exported: repo is the one facade callers use
+    accept_version,
+    add_image_version,
+    add_text_version,
+    finish_image_version,
+    list_versions,
+    revert_version,
+)
 from storage.views import (
     ArticleInfo,
-    BlockInfo,
     ProjectInfo,
     RatingInfo,
-    VersionInfo,
     article_info,
-    block_info,
     project_info,
     rating_info,
-    version_info,
 )
-
-IMAGE_STATUSES = ("queued", "running", "ok", "failed", "invalid")
 
 # --- projects ----------------------------------------------------------------------------------
 
@@ -56,12 +58,12 @@ def list_projects(store: Store) -> list[ProjectInfo]:
 
 def get_project(store: Store, project_id: int) -> ProjectInfo:
     with store.read() as s:
-        return project_info(_get(s, Project, project_id))
+        return project_info(get_row(s, Project, project_id))
 
 
 def rename_project(store: Store, project_id: int, name: str) -> ProjectInfo:
     with store.write() as s:
-        project = _get(s, Project, project_id)
+        project = get_row(s, Project, project_id)
         project.name = _clean_name(name)
         project.updated_at = utcnow()
         return project_info(project)
@@ -70,7 +72,7 @@ def rename_project(store: Store, project_id: int, name: str) -> ProjectInfo:
 def delete_project(store: Store, project_id: int) -> None:
     """Delete a project with its articles, blocks and versions (the preference log keeps its copy)."""
     with store.write() as s:
-        s.delete(_get(s, Project, project_id))
+        s.delete(get_row(s, Project, project_id))
 
 
 def duplicate_project(store: Store, project_id: int, name: str | None = None) -> ProjectInfo:
@@ -126,7 +128,7 @@ def _copy_block(b: Block) -> Block:
 def list_articles(store: Store, project_id: int) -> list[ArticleInfo]:
     """The project's articles, oldest first, with their blocks."""
     with store.read() as s:
-        _get(s, Project, project_id)
+        get_row(s, Project, project_id)
         rows = s.scalars(_article_query().where(Article.project_id == project_id).order_by(Article.id))
         return [article_info(a) for a in rows]
 
@@ -170,183 +172,6 @@ def _article_query() -> Any:
     return select(Article).options(selectinload(Article.blocks).selectinload(Block.versions))
 
 
-# --- block versions ----------------------------------------------------------------------------
-
-
-def list_versions(store: Store, article_id: int, block_key: str) -> list[VersionInfo]:
-    with store.read() as s:
-        block = _block(s, article_id, block_key)
-        return [version_info(v, block) for v in block.versions]
-
-
-def add_text_version(
-    store: Store, article_id: int, block_key: str, text: str, *, instruction: str | None = None
-) -> VersionInfo:
-    """A rewrite of a text block: the new version becomes current; logs a 'rewrite' event."""
-    with store.write() as s:
-        block = _block(s, article_id, block_key)
-        if block.kind != "text":
-            raise ValueError(f"block {block_key} is an image block; use add_image_version")
-        version = _append_version(s, block, origin="rewrite", instruction=instruction, text=text)
-        return version_info(version, block)
-
-
-def add_image_version(
-    store: Store,
-    article_id: int,
-    block_key: str,
-    *,
-    source: str,
-    description: str,
-    params: Mapping[str, Any],
-    status: str = "queued",
-    error: str | None = None,
-    image: bytes | None = None,
-    mime: str = "image/png",
-    provenance: Mapping[str, Any] | None = None,
-    seconds: float | None = None,
-    instruction: str | None = None,
-) -> VersionInfo:
-    """A regeneration of an image block (same call with a new seed, edited params, another tool).
-
-    Typically added as 'queued' and completed by ``finish_image_version`` when the tool is done;
-    a finished result can also be passed at once. It becomes current; logs a 'regenerate' event.
-    """
-    _check_status(status)
-    sha = store.assets.put(image) if image else None  # file first: a row never points at nothing
-    with store.write() as s:
-        block = _block(s, article_id, block_key)
-        if block.kind != "image":
-            raise ValueError(f"block {block_key} is a text block; use add_text_version")
-        version = _append_version(
-            s,
-            block,
-            origin="regenerate",
-            instruction=instruction,
-            source=source,
-            description=description,
-            params=dict(params),
-            status=status,
-            error=error,
-            provenance=dict(provenance or {}),
-            asset_sha256=sha,
-            mime=mime if sha else None,
-            seconds=seconds,
-        )
-        return version_info(version, block)
-
-
-def finish_image_version(
-    store: Store,
-    version_id: int,
-    *,
-    status: str,
-    error: str | None = None,
-    image: bytes | None = None,
-    mime: str = "image/png",
-    provenance: Mapping[str, Any] | None = None,
-    params: Mapping[str, Any] | None = None,
-    seconds: float | None = None,
-) -> VersionInfo:
-    """Record a tool's progress or result on a version ('running', then 'ok' / 'failed')."""
-    _check_status(status)
-    sha = store.assets.put(image) if image else None
-    with store.write() as s:
-        version = _get(s, BlockVersion, version_id)
-        version.status = status
-        version.error = error
-        if sha:
-            version.asset_sha256, version.mime = sha, mime
-        if provenance is not None:
-            version.provenance = dict(provenance)
-        if params:
-            version.params = dict(params)
-        if seconds is not None:
-            version.seconds = seconds
-        return version_info(version, version.block)
-
-
-def accept_version(
-    store: Store, article_id: int, block_key: str, number: int | None = None, *, rejected: int | None = None
-) -> BlockInfo:
-    """Accept a version (default: the current one); it becomes current and accepted.
-
-    Logs an 'accept' event: chosen = that version, rejected = ``rejected`` if given, else the
-    version that was current before (when different), else the one it was regenerated from,
-    else the newest other version (None for a block with one version).
-    """
-    with store.write() as s:
-        block = _block(s, article_id, block_key)
-        chosen = _version(block, number or block.current_version)
-        if rejected is None:
-            rejected = _default_rejected(block, chosen)
-        loser = _version(block, rejected) if rejected is not None and rejected != chosen.number else None
-        _log_choice(s, "accept", block, chosen, loser)
-        block.current_version = block.accepted_version = chosen.number
-        _touch(s, block)
-        s.flush()
-        return block_info(block)
-
-
-def revert_version(store: Store, article_id: int, block_key: str, number: int) -> BlockInfo:
-    """Go back to an earlier version: it becomes current (an acceptance of another version is
-    cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
-    with store.write() as s:
-        block = _block(s, article_id, block_key)
-        chosen = _version(block, number)
-        if chosen.number != block.current_version:
-            _log_choice(s, "revert", block, chosen, _version(block, block.current_version))
-            block.current_version = chosen.number
-            if block.accepted_version not in (None, chosen.number):
-                block.accepted_version = None
-            _touch(s, block)
-            s.flush()
-        return block_info(block)
-
-
-def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
-    if block.current_version != chosen.number:
-        return block.current_version
-    if chosen.parent_number is not None:
-        return chosen.parent_number
-    others = [v.number for v in block.versions if v.number != chosen.number]
-    return max(others) if others else None
-
-
-def _append_version(s: Session, block: Block, *, origin: str, **values: Any) -> BlockVersion:
-    previous = _version(block, block.current_version)
-    number = max(v.number for v in block.versions) + 1
-    version = BlockVersion(number=number, parent_number=previous.number, origin=origin, **values)
-    block.versions.append(version)
-    block.current_version = number
-    s.flush()
-    log_event(
-        s,
-        "rewrite" if block.kind == "text" else "regenerate",
-        block=block,
-        chosen=None,
-        rejected=previous,
-        context={
-            **block_context(s, block),
-            "from": version_snapshot(previous),
-            "to": version_snapshot(version),
-            "kept": None,  # not decided yet: the accept / revert that follows says which
-        },
-    )
-    _touch(s, block)
-    return version
-
-
-def _log_choice(s: Session, kind: str, block: Block, chosen: BlockVersion, rejected: BlockVersion | None) -> None:
-    context = {
-        **block_context(s, block),
-        "chosen": version_snapshot(chosen),
-        "rejected": version_snapshot(rejected) if rejected is not None else None,
-        "kept": chosen.number,
-    }
-    log_event(s, kind, block=block, chosen=chosen, rejected=rejected, context=context)
-
-
 # --- ratings -----------------------------------------------------------------------------------
 
 
@@ -379,43 +204,8 @@ def list_ratings(store: Store, article_id: int) -> list[RatingInfo]:
 # --- helpers -----------------------------------------------------------------------------------
 
 
-def _get(s: Session, model: Any, row_id: int) -> Any:
-    row = s.get(model, row_id)
-    if row is None:
-        raise KeyError(f"{model.__tablename__} row {row_id} not found")
-    return row
-
-
-def _block(s: Session, article_id: int, block_key: str) -> Block:
-    block = s.scalars(
-        select(Block)
-        .where(Block.article_id == article_id, Block.key == block_key)
-        .options(selectinload(Block.versions))
-    ).one_or_none()
-    if block is None:
-        raise KeyError(f"block {block_key!r} not found in article {article_id}")
-    return block
-
-
-def _version(block: Block, number: int) -> BlockVersion:
-    for v in block.versions:
-        if v.number == number:
-            return v
-    raise KeyError(f"block {block.key!r} has no version {number}")
-
-
-def _touch(s: Session, block: Block) -> None:
-    project_id = select(Article.project_id).where(Article.id == block.article_id).scalar_subquery()
-    s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
-
-
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())[:200]
     if not name:
         raise ValueError("a project needs a name")
     return name
-
-
-def _check_status(status: str) -> None:
-    if status not in IMAGE_STATUSES:
-        raise ValueError(f"status must be one of {IMAGE_STATUSES}, got {status!r}")

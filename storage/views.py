@@ -16,7 +16,7 @@ TAG_OPEN, TAG_CLOSE = "<imgen>", "</imgen>"
 
 
 def llmi_tag(source: str | None, description: str, params: dict[str, Any] | None, raw: str | None) -> str:
-    """The image call as an LLM-I tag, written like ``studio.protocol.format_tag`` does.
+    """The image call as an LLM-I tag, written like ``studio.core.protocol.format_tag`` does.
 
     storage/ may not import studio/, so the format (a Python-literal dict between ``<imgen>``
     tags, keys in protocol order) is repeated here; params keep the key order they were stored

@@ -1,7 +1,7 @@
-"""``python -m studio ...``: see studio.cli."""
+"""``python -m studio ...``: see studio.app.cli."""
 
 import sys
 
-from studio.cli import main
+from studio.app.cli import main
 
 sys.exit(main())

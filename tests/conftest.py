@@ -1,6 +1,1 @@
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
+"""Shared test set-up: the tests import the installed package (pip install -e .), no sys.path edits."""

@@ -6,12 +6,13 @@ weights): it returns ``ToolResult.failure(reason)`` so the reason lands on the a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -29,6 +30,8 @@ class ToolResult:
     provenance: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     seconds: float = 0.0
+    # The params actually run, when a wrapper filled them in (two-phase chart code); None: the call's.
+    params: dict[str, Any] | None = None
 
     @classmethod
     def success(
@@ -41,7 +44,10 @@ class ToolResult:
         return cls(ok=False, error=error, provenance=provenance or {}, seconds=seconds)
 
     def with_seconds(self, seconds: float) -> ToolResult:
-        return ToolResult(self.ok, self.image, self.mime, self.provenance, self.error, seconds)
+        return dataclasses.replace(self, seconds=seconds)
+
+    def with_params(self, params: dict[str, Any]) -> ToolResult:
+        return dataclasses.replace(self, params=params)
 
 
 @dataclass(frozen=True)
@@ -52,12 +58,17 @@ class ToolContext:
     seed: a fixed seed (regenerate-with-new-seed passes one); None lets the tool choose and record it.
     style: an article-wide style phrase to carry into generative prompts ("" for none).
     result_offset: for search regenerate, skip this many hits (the "next hit").
+    description: the tag's description (the picture asked for), for tools that write their own
+        params from it (two-phase chart code).
+    text_before: the article text before the block, already cut to a context window.
     """
 
     parent_image: bytes | None = None
     seed: int | None = None
     style: str = ""
     result_offset: int = 0
+    description: str = ""
+    text_before: str = ""
 
 
 @dataclass(frozen=True)
@@ -76,9 +87,15 @@ class Availability:
         return cls(False, reason)
 
 
-class Tool(ABC):
-    """Base of the four tools. Subclasses set ``name`` and ``Params``; both are checked at
-    class creation so a mis-declared tool fails at import, not mid-article."""
+P = TypeVar("P", bound=BaseModel)
+
+
+class Tool(ABC, Generic[P]):
+    """Base of the four tools, generic over the params type (``class CodeTool(Tool[CodeParams])``).
+
+    Subclasses set ``name`` and ``Params``; both are checked at class creation so a mis-declared
+    tool fails at import, not mid-article. Callers validate params with ``Params`` before ``run``
+    (the runner does), so ``run`` gets the typed model and checks nothing again."""
 
     name: ClassVar[str]
     Params: ClassVar[type[BaseModel]]
@@ -98,7 +115,7 @@ class Tool(ABC):
         return Availability.on()
 
     @abstractmethod
-    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+    def run(self, params: P, context: ToolContext) -> ToolResult:
         """Do the work. Return ToolResult.failure(reason) instead of raising."""
 
     def close(self) -> None:  # noqa: B027 - optional hook, most tools hold nothing

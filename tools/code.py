@@ -12,8 +12,6 @@ import importlib.util
 import signal
 from pathlib import Path
 
-from pydantic import BaseModel
-
 from models.errors import ToolError
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.params import CodeParams
@@ -22,7 +20,7 @@ from tools.sandbox import Limits, Outcome, Sandbox
 MAX_CODE_CHARS = 100_000
 
 
-class CodeTool(Tool):
+class CodeTool(Tool[CodeParams]):
     """Runs chart code with ``plt``, ``pd``, ``sns``, ``np`` pre-imported in a sandboxed worker.
 
     timeout_s: wall clock per chart; the child is killed when it expires.
@@ -72,9 +70,7 @@ class CodeTool(Tool):
         """``python X / matplotlib Y`` once the worker has started, else ""."""
         return self._sandbox.runtime
 
-    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
-        if not isinstance(params, CodeParams):
-            raise TypeError(f"CodeTool.run needs CodeParams, got {type(params).__name__}")
+    def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
         code = params.code
         with stopwatch() as t:
             if len(code) > MAX_CODE_CHARS:

@@ -13,8 +13,6 @@ import logging
 import secrets
 from typing import Any
 
-from pydantic import BaseModel
-
 from models.errors import StudioError
 from models.images import DIFFUSION_SETTING, is_available, load_text2image, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
@@ -65,7 +63,7 @@ def failure_text(what: str, exc: BaseException) -> str:
     return f"{what} failed: {type(exc).__name__}: {text}"
 
 
-class DiffusionTool(Tool):
+class DiffusionTool(Tool[DiffusionParams]):
     """Text-to-image with a diffusers pipeline loaded (once, shared) from a hub id or folder."""
 
     name = "diffusion"
@@ -103,14 +101,12 @@ class DiffusionTool(Tool):
         """Drop this model's cached pipeline (memory is freed once no other run holds it)."""
         release("text2image", self.model)
 
-    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+    def run(self, params: DiffusionParams, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:
             result = self._run(params, context)
         return result.with_seconds(elapsed[0])
 
-    def _run(self, params: BaseModel, context: ToolContext) -> ToolResult:
-        if not isinstance(params, DiffusionParams):
-            return ToolResult.failure(f"diffusion expects DiffusionParams, not {type(params).__name__}")
+    def _run(self, params: DiffusionParams, context: ToolContext) -> ToolResult:
         seed = context.seed if context.seed is not None else random_seed()
         prompt = styled_prompt(params.prompt, context.style)
         provenance: dict[str, Any] = {

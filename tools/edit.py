@@ -16,8 +16,6 @@ import logging
 import math
 from typing import Any
 
-from pydantic import BaseModel
-
 from models.errors import StudioError
 from models.images import EDIT_SETTING, is_available, load_edit, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
@@ -52,7 +50,7 @@ def decode_parent(data: bytes, size: int) -> Any:
     return image if image.size == target else image.resize(target, Image.Resampling.LANCZOS)
 
 
-class EditTool(Tool):
+class EditTool(Tool[EditParams]):
     """Instruction-driven image editing with a diffusers pipeline (loaded once, shared)."""
 
     name = "edit"
@@ -93,14 +91,12 @@ class EditTool(Tool):
         """Drop this model's cached pipeline (memory is freed once no other run holds it)."""
         release("edit", self.model)
 
-    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+    def run(self, params: EditParams, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:
             result = self._run(params, context)
         return result.with_seconds(elapsed[0])
 
-    def _run(self, params: BaseModel, context: ToolContext) -> ToolResult:
-        if not isinstance(params, EditParams):
-            return ToolResult.failure(f"edit expects EditParams, not {type(params).__name__}")
+    def _run(self, params: EditParams, context: ToolContext) -> ToolResult:
         seed = context.seed if context.seed is not None else random_seed()
         instruction = params.prompt.strip()
         # The article-wide style goes after the instruction, so the instruction leads the prompt.

@@ -188,7 +188,7 @@ def make_audit_hook(scratch: str):
         if isinstance(path, int):
             return True  # an already open descriptor
         try:
-            p = os.fsdecode(os.fspath(path))  # type: ignore[arg-type]
+            p = os.fsdecode(os.fspath(path))  # type: ignore[call-overload]
         except TypeError:
             return True
         if p == os.devnull:
@@ -204,7 +204,7 @@ def make_audit_hook(scratch: str):
         if isinstance(path, int):
             return False
         try:
-            p = os.path.abspath(os.fsdecode(os.fspath(path)))  # type: ignore[arg-type]
+            p = os.path.abspath(os.fsdecode(os.fspath(path)))  # type: ignore[call-overload]
         except TypeError:
             return False
         parts = p.split(os.sep)
@@ -225,6 +225,6 @@ def make_audit_hook(scratch: str):
         elif event in _PATH_EVENTS:
             for arg in args:
                 if isinstance(arg, str | bytes | os.PathLike) and not inside(arg):
-                    raise PermissionError(f"the chart sandbox refuses {event} outside its scratch directory: {arg}")
+                    raise PermissionError(f"the chart sandbox refuses {event} outside its scratch directory: {arg!r}")
 
     return hook

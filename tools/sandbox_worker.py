@@ -321,7 +321,7 @@ def execute(code: str) -> tuple[dict, bytes]:
     """Run the code with plt/pd/sns/np, then render the current figure as PNG."""
     plt.show = lambda *a, **k: None
     plt.savefig = lambda *a, **k: None
-    Figure.savefig = lambda self, *a, **k: None
+    Figure.savefig = lambda self, *a, **k: None  # type: ignore[method-assign]
     sns.load_dataset = _no_datasets  # it downloads; say so plainly (the repair turn reads this)
     namespace = {"__name__": "__main__", "plt": plt, "pd": pd, "sns": sns, "np": np}
     try:

@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel
-
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.download import AllowPrivate, DownloadedImage, DownloadError, fetch_image
 from tools.params import SearchParams
@@ -179,7 +177,7 @@ def _probe(host: str, port: int, timeout_s: float) -> str | None:
     return None
 
 
-class SearchTool(Tool):
+class SearchTool(Tool[SearchParams]):
     """Web image search (ddgs) + safe download of the first usable hit.
 
     Timeouts are seconds. ``min_side``: both sides of the image must be at least this many
@@ -261,7 +259,7 @@ class SearchTool(Tool):
             self._availability = (time.monotonic(), result)
             return result
 
-    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+    def run(self, params: SearchParams, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:
             try:
                 result = self._run(params, context)
@@ -277,9 +275,7 @@ class SearchTool(Tool):
         except Exception as exc:
             raise SearchFailed(describe_search_error(exc, query, self.search_timeout_s)) from exc
 
-    def _run(self, params: BaseModel, context: ToolContext) -> ToolResult:
-        if not isinstance(params, SearchParams):
-            return ToolResult.failure(f"search expects SearchParams, got {type(params).__name__}")
+    def _run(self, params: SearchParams, context: ToolContext) -> ToolResult:
         query = " ".join(params.query.split())
         if not query:
             return ToolResult.failure("the search query is empty")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.article import Article
+from studio.core.article import Article
 from studio.export.html import render_html, write_html
 from studio.export.load import load_article_dir
 

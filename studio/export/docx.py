@@ -23,7 +23,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 from PIL import Image
 
-from studio.article import Article, TextBlock
+from studio.core.article import Article, TextBlock
 from studio.export.sources import Figure, article_title, figures, plain, strip_controls
 
 MAX_WIDTH_IN = 6.0

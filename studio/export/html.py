@@ -24,7 +24,7 @@ import nh3
 from markdown_it import MarkdownIt
 from markupsafe import Markup
 
-from studio.article import Article, TextBlock
+from studio.core.article import Article, TextBlock
 from studio.export.sources import Figure, all_text, article_title, cjk_languages, figures, plain
 
 HERE = Path(__file__).resolve().parent

@@ -15,8 +15,8 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from studio.article import Article, ImageBlock, TextBlock
-from studio.errors import StorageError
+from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.errors import StorageError
 from studio.export.sources import safe_block_id
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024

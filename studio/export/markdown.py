@@ -17,7 +17,7 @@ import re
 import zipfile
 from pathlib import Path
 
-from studio.article import Article, TextBlock
+from studio.core.article import Article, TextBlock
 from studio.export.sources import Figure, article_title, figures, plain, safe_block_id
 
 _ESCAPE_RE = re.compile(r"([\\`*_\[\]()<>#!|~&])")

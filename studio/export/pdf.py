@@ -14,8 +14,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from studio.article import Article
-from studio.errors import ConfigError
+from studio.core.article import Article
+from studio.core.errors import ConfigError
 from studio.export.html import render_html
 from studio.export.sources import all_text, cjk_languages
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from studio.article import Article, ImageBlock, TextBlock
+from studio.core.article import Article, ImageBlock, TextBlock
 
 # Raster formats every target (browser, WeasyPrint, Word after conversion) displays, keyed
 # by the magic bytes that prove them. SVG (script-capable) and everything else are refused.

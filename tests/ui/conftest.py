@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from studio.session import Studio
-from studio.settings import Settings
+from studio.app.session import Studio
+from studio.app.settings import Settings
 
 
 def free_port() -> int:
@@ -20,7 +20,7 @@ def free_port() -> int:
 @contextmanager
 def running_app(settings: Settings, studio: Studio | None = None) -> Iterator[tuple[str, Studio]]:
     """Yield (base URL, studio) of a launched app; closed afterwards."""
-    from studio.ui import build_app, launch
+    from studio.app.ui import build_app, launch
 
     studio = studio or Studio(settings)
     app = build_app(studio)
@@ -35,7 +35,7 @@ def running_app(settings: Settings, studio: Studio | None = None) -> Iterator[tu
 
 def smollm2_settings(data_dir: Path, **extra: object) -> Settings:
     """The fresh-machine case: the tiny embedded model, only the chart tool (no internet, no GPU)."""
-    from studio.settings import load_settings
+    from studio.app.settings import load_settings
 
     values: dict[str, object] = dict(
         data_dir=data_dir,

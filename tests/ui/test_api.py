@@ -9,9 +9,9 @@ import pytest
 from gradio_client import Client
 
 from models.openai_compat import OpenAICompatBackend
-from studio.services import build_services
-from studio.session import Studio
-from studio.settings import load_settings
+from studio.app.services import build_services
+from studio.app.session import Studio
+from studio.app.settings import load_settings
 from tests.llama_server import smollm2_gguf
 from tests.ui.conftest import running_app, smollm2_settings
 

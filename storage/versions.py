@@ -1,0 +1,192 @@
+"""Block versions: regenerate / rewrite add a version, accept / revert choose one. Each choice
+appends a preference event (``storage.prefs``) in the same transaction as the change itself.
+``storage.repo`` re-exports these, so callers keep one facade."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from storage.db import Store
+from storage.prefs import block_context, log_event, version_snapshot
+from storage.rows import block_row, check_status, get_row, touch_project, version_row
+from storage.schema import Block, BlockVersion
+from storage.views import BlockInfo, VersionInfo, block_info, version_info
+
+# --- block versions ----------------------------------------------------------------------------
+
+
+def list_versions(store: Store, article_id: int, block_key: str) -> list[VersionInfo]:
+    with store.read() as s:
+        block = block_row(s, article_id, block_key)
+        return [version_info(v, block) for v in block.versions]
+
+
+def add_text_version(
+    store: Store, article_id: int, block_key: str, text: str, *, instruction: str | None = None
+) -> VersionInfo:
+    """A rewrite of a text block: the new version becomes current; logs a 'rewrite' event."""
+    with store.write() as s:
+        block = block_row(s, article_id, block_key)
+        if block.kind != "text":
+            raise ValueError(f"block {block_key} is an image block; use add_image_version")
+        version = _append_version(s, block, origin="rewrite", instruction=instruction, text=text)
+        return version_info(version, block)
+
+
+def add_image_version(
+    store: Store,
+    article_id: int,
+    block_key: str,
+    *,
+    source: str,
+    description: str,
+    params: Mapping[str, Any],
+    status: str = "queued",
+    error: str | None = None,
+    image: bytes | None = None,
+    mime: str = "image/png",
+    provenance: Mapping[str, Any] | None = None,
+    seconds: float | None = None,
+    instruction: str | None = None,
+) -> VersionInfo:
+    """A regeneration of an image block (same call with a new seed, edited params, another tool).
+
+    Typically added as 'queued' and completed by ``finish_image_version`` when the tool is done;
+    a finished result can also be passed at once. It becomes current; logs a 'regenerate' event.
+    """
+    check_status(status)
+    sha = store.assets.put(image) if image else None  # file first: a row never points at nothing
+    with store.write() as s:
+        block = block_row(s, article_id, block_key)
+        if block.kind != "image":
+            raise ValueError(f"block {block_key} is a text block; use add_text_version")
+        version = _append_version(
+            s,
+            block,
+            origin="regenerate",
+            instruction=instruction,
+            source=source,
+            description=description,
+            params=dict(params),
+            status=status,
+            error=error,
+            provenance=dict(provenance or {}),
+            asset_sha256=sha,
+            mime=mime if sha else None,
+            seconds=seconds,
+        )
+        return version_info(version, block)
+
+
+def finish_image_version(
+    store: Store,
+    version_id: int,
+    *,
+    status: str,
+    error: str | None = None,
+    image: bytes | None = None,
+    mime: str = "image/png",
+    provenance: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    seconds: float | None = None,
+) -> VersionInfo:
+    """Record a tool's progress or result on a version ('running', then 'ok' / 'failed')."""
+    check_status(status)
+    sha = store.assets.put(image) if image else None
+    with store.write() as s:
+        version = get_row(s, BlockVersion, version_id)
+        version.status = status
+        version.error = error
+        if sha:
+            version.asset_sha256, version.mime = sha, mime
+        if provenance is not None:
+            version.provenance = dict(provenance)
+        if params:
+            version.params = dict(params)
+        if seconds is not None:
+            version.seconds = seconds
+        return version_info(version, version.block)
+
+
+def accept_version(
+    store: Store, article_id: int, block_key: str, number: int | None = None, *, rejected: int | None = None
+) -> BlockInfo:
+    """Accept a version (default: the current one); it becomes current and accepted.
+
+    Logs an 'accept' event: chosen = that version, rejected = ``rejected`` if given, else the
+    version that was current before (when different), else the one it was regenerated from,
+    else the newest other version (None for a block with one version).
+    """
+    with store.write() as s:
+        block = block_row(s, article_id, block_key)
+        chosen = version_row(block, number or block.current_version)
+        if rejected is None:
+            rejected = _default_rejected(block, chosen)
+        loser = version_row(block, rejected) if rejected is not None and rejected != chosen.number else None
+        _log_choice(s, "accept", block, chosen, loser)
+        block.current_version = block.accepted_version = chosen.number
+        touch_project(s, block)
+        s.flush()
+        return block_info(block)
+
+
+def revert_version(store: Store, article_id: int, block_key: str, number: int) -> BlockInfo:
+    """Go back to an earlier version: it becomes current (an acceptance of another version is
+    cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
+    with store.write() as s:
+        block = block_row(s, article_id, block_key)
+        chosen = version_row(block, number)
+        if chosen.number != block.current_version:
+            _log_choice(s, "revert", block, chosen, version_row(block, block.current_version))
+            block.current_version = chosen.number
+            if block.accepted_version not in (None, chosen.number):
+                block.accepted_version = None
+            touch_project(s, block)
+            s.flush()
+        return block_info(block)
+
+
+def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
+    if block.current_version != chosen.number:
+        return block.current_version
+    if chosen.parent_number is not None:
+        return chosen.parent_number
+    others = [v.number for v in block.versions if v.number != chosen.number]
+    return max(others) if others else None
+
+
+def _append_version(s: Session, block: Block, *, origin: str, **values: Any) -> BlockVersion:
+    previous = version_row(block, block.current_version)
+    number = max(v.number for v in block.versions) + 1
+    version = BlockVersion(number=number, parent_number=previous.number, origin=origin, **values)
+    block.versions.append(version)
+    block.current_version = number
+    s.flush()
+    log_event(
+        s,
+        "rewrite" if block.kind == "text" else "regenerate",
+        block=block,
+        chosen=None,
+        rejected=previous,
+        context={
+            **block_context(s, block),
+            "from": version_snapshot(previous),
+            "to": version_snapshot(version),
+            "kept": None,  # not decided yet: the accept / revert that follows says which
+        },
+    )
+    touch_project(s, block)
+    return version
+
+
+def _log_choice(s: Session, kind: str, block: Block, chosen: BlockVersion, rejected: BlockVersion | None) -> None:
+    context = {
+        **block_context(s, block),
+        "chosen": version_snapshot(chosen),
+        "rejected": version_snapshot(rejected) if rejected is not None else None,
+        "kept": chosen.number,
+    }
+    log_event(s, kind, block=block, chosen=chosen, rejected=rejected, context=context)

@@ -1,0 +1,1 @@
+"""The app: settings, wiring (services), sessions, block regeneration, store adapter, CLI and UI."""

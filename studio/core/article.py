@@ -1,0 +1,159 @@
+"""The article: ordered text and image blocks with stable ids.
+
+An image block keeps its call (source, description, params, the raw tag), its result
+(image bytes, provenance), a status and the error reason. Blocks are mutated only by the
+engine; consumers read them through events or ``Article.to_dict``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, format_tag
+
+CONTEXT_CHARS = 1500  # how much text either side of a block its writers see
+
+ImageStatus = Literal["queued", "running", "ok", "failed", "invalid"]
+FINAL_STATUSES = ("ok", "failed", "invalid")
+
+
+@dataclass
+class TextBlock:
+    id: str
+    text: str = ""
+    kind: Literal["text"] = "text"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": "text", "text": self.text}
+
+
+@dataclass
+class ImageBlock:
+    id: str
+    image_index: int  # position in the img_index list (user images first)
+    source: str | None
+    description: str
+    params: dict[str, Any]
+    raw: str
+    status: ImageStatus = "queued"
+    error: str | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)
+    image: bytes | None = None
+    mime: str = "image/png"
+    seconds: float = 0.0
+    kind: Literal["image"] = "image"
+
+    @classmethod
+    def from_tag(cls, block_id: str, image_index: int, tag: ParsedTag) -> ImageBlock:
+        if isinstance(tag, ToolCall):
+            return cls(block_id, image_index, tag.source, tag.description, tag.params_dict(), tag.raw)
+        assert isinstance(tag, InvalidTag)
+        return cls(block_id, image_index, tag.source, tag.description, {}, tag.raw, status="invalid", error=tag.reason)
+
+    @property
+    def image_sha256(self) -> str | None:
+        return hashlib.sha256(self.image).hexdigest() if self.image else None
+
+    def to_tag(self) -> str:
+        """The block as an LLM-I tag (the raw text where the tag was invalid)."""
+        if self.status == "invalid" or self.source is None:
+            return self.raw
+        return format_tag(self.source, self.description, self.params)
+
+    def data_url(self) -> str | None:
+        if not self.image:
+            return None
+        return f"data:{self.mime};base64,{base64.b64encode(self.image).decode('ascii')}"
+
+    def to_dict(self, image_path: str | None = None) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": "image",
+            "image_index": self.image_index,
+            "source": self.source,
+            "description": self.description,
+            "params": self.params,
+            "status": self.status,
+            "error": self.error,
+            "provenance": self.provenance,
+            "seconds": round(self.seconds, 3),
+            "image": image_path,
+            "image_sha256": self.image_sha256,
+            "mime": self.mime if self.image else None,
+            "raw": self.raw,
+        }
+
+
+Block = TextBlock | ImageBlock
+
+
+@dataclass
+class Article:
+    brief: str = ""
+    user_images: list[bytes] = field(default_factory=list)
+    blocks: list[Block] = field(default_factory=list)
+    error: str | None = None  # set when the model stream itself broke; blocks stay
+    _next_id: int = 0
+
+    def new_id(self) -> str:
+        self._next_id += 1
+        return f"b{self._next_id}"
+
+    def add_text(self) -> TextBlock:
+        block = TextBlock(self.new_id())
+        self.blocks.append(block)
+        return block
+
+    def add_image(self, tag: ParsedTag) -> ImageBlock:
+        index = len(self.user_images) + len(self.image_blocks())
+        block = ImageBlock.from_tag(self.new_id(), index, tag)
+        self.blocks.append(block)
+        return block
+
+    def block(self, block_id: str) -> Block:
+        for block in self.blocks:
+            if block.id == block_id:
+                return block
+        raise KeyError(block_id)
+
+    def image_blocks(self) -> list[ImageBlock]:
+        return [b for b in self.blocks if isinstance(b, ImageBlock)]
+
+    def image_at(self, index: int) -> ImageBlock | None:
+        """The generated image block at a global img_index (None for user images)."""
+        offset = index - len(self.user_images)
+        images = self.image_blocks()
+        return images[offset] if 0 <= offset < len(images) else None
+
+    def text_around(self, block_id: str, chars: int = CONTEXT_CHARS) -> tuple[str, str]:
+        """The text before and after a block (current versions), the ``chars`` nearest it on each
+        side: the one context window the chart writer, regeneration and quality mode share."""
+        position = [b.id for b in self.blocks].index(block_id)
+        before = "".join(b.text for b in self.blocks[:position] if isinstance(b, TextBlock))
+        after = "".join(b.text for b in self.blocks[position + 1 :] if isinstance(b, TextBlock))
+        return (before[-chars:] if chars else ""), after[:chars]
+
+    def to_llmi_text(self) -> str:
+        """The article in the LLM-I response format (text with tags)."""
+        return "".join(b.text if isinstance(b, TextBlock) else b.to_tag() for b in self.blocks)
+
+    def source_stats(self) -> dict[str, dict[str, float]]:
+        """Per source {total, success, success_rate}, as the reference reports."""
+        stats: dict[str, dict[str, float]] = {}
+        for source in ("search", "diffusion", "code", "edit"):
+            blocks = [b for b in self.image_blocks() if b.source == source]
+            ok = sum(b.status == "ok" for b in blocks)
+            stats[source] = {"total": len(blocks), "success": ok, "success_rate": ok / len(blocks) if blocks else 1.0}
+        return stats
+
+    def to_dict(self, image_paths: dict[str, str] | None = None) -> dict[str, Any]:
+        paths = image_paths or {}
+        return {
+            "brief": self.brief,
+            "error": self.error,
+            "blocks": [b.to_dict() if isinstance(b, TextBlock) else b.to_dict(paths.get(b.id)) for b in self.blocks],
+            "stats": self.source_stats(),
+        }

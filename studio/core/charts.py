@@ -1,0 +1,231 @@
+"""Phase 2 of two-phase code: chart code written by a dedicated model call.
+
+Small models cannot write a chart's code inside the article's tag (measured by the team: the
+1.5B model closes the tag early or fills the string with junk), so the article grammar makes
+them leave ``{'code': ''}`` and put the chart's type and numbers in the description. The
+engine then asks a ChartCoder for the code, compile-checks it, runs it in the sandbox and, on
+an error, asks for one repair with the traceback:
+
+    code = coder.write(description, context)     # plain Python, data inline
+    error = compile_check(code)                   # None, or a readable last line
+    ... run on the sandbox; on failure: code = coder.repair(code, error, description, context)
+
+``ChartWritingTool`` (at the end) is the wrapper the tool runner sees: the engine, regeneration
+and quality mode all get two-phase charts through it, without knowing the code tool by name.
+
+The call is a few-shot chat (one worked example) and, by default, the ``code_grammar`` GBNF,
+which admits one ```python block of a Python subset that compiles. The grammar is ignored by
+servers that do not support it; ``clean_code`` then extracts the code from whatever came back.
+Model output is hostile text: it is only ever compiled here, never run (the sandbox runs it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+from models.base import ChatBackend, ChatOptions, Message, complete
+from models.errors import StudioError
+from studio.core.grammar import code_grammar
+from studio.core.protocol import TAG_RE
+from tools.base import Availability, Tool, ToolContext, ToolResult
+from tools.params import CodeParams
+
+MAX_CODE_CHARS = 20_000  # longer output is a runaway model, not a chart
+MAX_CONTEXT_CHARS = 1_200
+MAX_ERROR_CHARS = 1_500
+DEFAULT_OPTIONS = ChatOptions(max_tokens=700, temperature=0.2)
+FRESH_TEMPERATURE = 0.8  # "again": new code at a new seed, so sample more freely
+
+_SYSTEM = (
+    "You write Python code that draws exactly one chart with matplotlib. These names are already "
+    "imported: plt (matplotlib.pyplot), pd (pandas), sns (seaborn), np (numpy). Write the data "
+    "inline as lists, every list of a series the same length; if the text gives no numbers, use "
+    "plausible round numbers. Give the chart a title and axis labels. If the picture asked for is "
+    "not a data chart, draw it as a simple diagram with matplotlib shapes, colours and text labels. "
+    "Do not call plt.show(), plt.savefig() or plt.close(), do not read or write files, do not "
+    "download anything. Answer with one ```python code block and nothing else."
+)
+_EXAMPLE_USER = (
+    "Chart: Line chart of average bicycle commute distance in km, 2015 to 2023\n"
+    "Text around it: Commutes by bicycle have grown longer as e-bikes spread."
+)
+_EXAMPLE_CODE = (
+    "years = [2015, 2017, 2019, 2021, 2023]\n"
+    "distance = [4.1, 4.4, 4.9, 5.8, 6.5]\n"
+    'plt.figure(figsize=(7, 4))\nplt.plot(years, distance, marker="o", color="teal")\n'
+    'plt.title("Average bicycle commute distance")\nplt.xlabel("Year")\nplt.ylabel("Distance (km)")\n'
+    "plt.grid(alpha=0.3)\nplt.tight_layout()"
+)
+
+_FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
+# Lines the runtime must not see: it saves the current figure itself, so showing, saving to a
+# path of the model's choosing, or closing the figure would lose or misplace the chart.
+_DROP_RE = re.compile(r"^(\s*)plt\.(show|savefig|close)\(.*\)\s*(#.*)?$")
+
+
+def _strip_tags(text: str) -> str:
+    """Tags become [image]; Markdown heading marks go (they ended up in chart titles)."""
+    text = re.sub(r"(?m)^\s{0,3}#{1,6}\s+", "", TAG_RE.sub(" [image] ", text))
+    return " ".join(text.split())
+
+
+def _clip(text: str, limit: int, *, keep_end: bool = False) -> str:
+    if len(text) <= limit:
+        return text
+    return "..." + text[-limit:] if keep_end else text[:limit] + "..."
+
+
+def _compiles(code: str) -> bool:
+    try:
+        compile(code, "<chart>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def _drop_runtime_calls(code: str) -> str:
+    out = []
+    for line in code.split("\n"):
+        m = _DROP_RE.match(line)
+        if m is None:
+            out.append(line)
+        elif m.group(1):  # inside a block: keep the block non-empty
+            out.append(m.group(1) + "pass")
+    return "\n".join(out)
+
+
+def clean_code(text: str) -> str:
+    """Plain Python from a model answer: the first fenced block if any (an unclosed fence from a
+    cut-off answer counts), without plt.show()/savefig()/close(), with leading prose and a
+    trailing cut-off line trimmed where that makes it compile. Imports are kept (harmless: the
+    modules are pre-imported in the sandbox). Never raises; may return code that does not compile.
+    """
+    text = text[:MAX_CODE_CHARS].replace("\r\n", "\n")
+    blocks = list(_FENCE_RE.finditer(text))
+    if blocks:
+        python = [b for b in blocks if b.group(1).lower() in ("python", "py", "python3")]
+        text = (python or blocks)[0].group(2)
+    code = _drop_runtime_calls(text).strip("\n")
+    code = "\n".join(line.rstrip() for line in code.split("\n")).strip("\n")
+    if not code.strip() or _compiles(code):
+        return code
+    lines = code.split("\n")
+    # Leading prose ("Here is the code:") and a trailing half line (max_tokens hit) are the usual
+    # damage; a few cheap compile attempts find the largest window that compiles.
+    for start in range(min(4, len(lines))):
+        for end in range(len(lines), max(start, len(lines) - 6), -1):
+            candidate = "\n".join(lines[start:end]).strip("\n")
+            if candidate.strip() and _compiles(candidate):
+                return candidate
+    return code
+
+
+def compile_check(code: str) -> str | None:
+    """None when the code compiles, else one readable line (what and where)."""
+    if not code.strip():
+        return "the chart code is empty"
+    try:
+        compile(code, "<chart>", "exec")
+    except SyntaxError as exc:
+        where = f" (line {exc.lineno})" if exc.lineno else ""
+        text = (exc.text or "").strip()
+        shown = f": {_clip(text, 80)}" if text else ""
+        return f"{type(exc).__name__}: {exc.msg}{where}{shown}"
+    except ValueError as exc:  # e.g. a NUL byte in the source
+        return f"ValueError: {exc}"
+    return None
+
+
+class ChartCoder:
+    """Writes and repairs chart code with a chat backend (see the module docstring)."""
+
+    def __init__(self, backend: ChatBackend, options: ChatOptions | None = None, *, use_grammar: bool = True) -> None:
+        """options: sampling defaults (max_tokens, temperature, seed...); use_grammar adds the code
+        GBNF, which llama.cpp servers enforce and others ignore."""
+        self.backend = backend
+        base = options or DEFAULT_OPTIONS
+        self.options = dataclasses.replace(base, grammar=code_grammar()) if use_grammar else base
+
+    def messages(self, description: str, context: str) -> list[Message]:
+        """The few-shot chat for one chart: system rules, one worked example, the request."""
+        return [
+            {"role": "system", "content": _SYSTEM},
+            {"role": "user", "content": _EXAMPLE_USER},
+            {"role": "assistant", "content": f"```python\n{_EXAMPLE_CODE}\n```"},
+            {"role": "user", "content": self._request(description, context)},
+        ]
+
+    def write(self, description: str, context: str, *, seed: int | None = None) -> str:
+        """Chart code for a tag's description, given the text around the tag. Raises ModelError.
+
+        ``seed``: sample fresh code at this seed (regenerate "again"); None uses the defaults."""
+        options = self.options
+        if seed is not None:
+            options = dataclasses.replace(options, temperature=FRESH_TEMPERATURE, seed=seed)
+        return clean_code(complete(self.backend, self.messages(description, context), options))
+
+    def repair(self, code: str, error: str, description: str, context: str) -> str:
+        """One repair turn: the failed code and its error go back to the model. Raises ModelError."""
+        messages = self.messages(description, context)
+        messages.append({"role": "assistant", "content": f"```python\n{_clip(code, MAX_CODE_CHARS)}\n```"})
+        messages.append(
+            {
+                "role": "user",
+                "content": "That code failed with this error:\n"
+                f"{_clip(error.strip(), MAX_ERROR_CHARS, keep_end=True)}\n"
+                "Write the whole corrected code, in one ```python block.",
+            }
+        )
+        return clean_code(complete(self.backend, messages, self.options))
+
+    @staticmethod
+    def _request(description: str, context: str) -> str:
+        chart = " ".join(description.split()) or "a chart that fits the text"
+        around = _clip(_strip_tags(context), MAX_CONTEXT_CHARS)
+        return f"Chart: {chart}\nText around it: {around}" if around else f"Chart: {chart}"
+
+
+class ChartWritingTool(Tool[CodeParams]):
+    """Two-phase chart code as a tool wrapper: a code call with an empty ``code`` gets its code
+    from the ChartCoder (description + the text before the block, from the context), runs it on
+    the wrapped code tool, and on a failure asks for one repair with the error.
+
+    A context seed means "again" (regenerate): the code is sampled fresh at that seed. The
+    result carries the code that ran in ``params``, so the block records what was drawn. Code
+    that is already there runs as it is, so LLM-I checkpoints that write their own code are
+    untouched.
+    """
+
+    name = "code"
+    Params = CodeParams
+
+    def __init__(self, base: Tool[CodeParams], coder: ChartCoder) -> None:
+        self.base = base
+        self.coder = coder
+
+    def availability(self) -> Availability:
+        return self.base.availability()
+
+    def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
+        if params.code.strip():
+            return self.base.run(params, context)
+        try:
+            code = self.coder.write(context.description, context.text_before, seed=context.seed)
+        except StudioError as exc:
+            return ToolResult.failure(f"could not get chart code from the model: {exc}")
+        result = self._run(code, context)
+        if result.ok:
+            return result
+        try:
+            repaired = self.coder.repair(code, result.error or "", context.description, context.text_before)
+        except StudioError as exc:
+            failure = ToolResult.failure(f"{result.error} (and the repair request failed: {exc})", result.provenance)
+            return failure.with_params({"code": code})
+        return self._run(repaired, context)
+
+    def _run(self, code: str, context: ToolContext) -> ToolResult:
+        return self.base.run(CodeParams(code=code), context).with_params({"code": code})
+
+    def close(self) -> None:
+        self.base.close()

@@ -1,0 +1,227 @@
+"""The orchestrator: model chunks in, typed events out, an article built on the way.
+
+Each valid tag starts on its tool the moment it closes, on a bounded thread pool, while the
+model keeps streaming; an edit waits only for its target image (chained on that image's
+future, so a waiting edit holds no worker); one failing tool never stops the article.
+
+Threads: a reader thread drains the model stream and schedules tools; workers run tools;
+the caller's thread only yields events from a queue. All article mutation happens under
+one lock, and every event is a value snapshot.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from models.errors import StudioError
+from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.events import (
+    ArticleDone,
+    Event,
+    TextDelta,
+    ToolCallFailed,
+    ToolCallFinished,
+    ToolCallInvalid,
+    ToolCallQueued,
+    ToolCallStarted,
+)
+from studio.core.protocol import InvalidTag, ToolCall, parse_tag
+from studio.core.runner import ToolRunner, text_before
+from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
+from tools.base import ToolContext, ToolResult
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    max_concurrent_tools: int = 3
+    style: str = ""
+
+
+_STREAM_DONE = object()
+
+
+class Engine:
+    """Runs tags on the tool runner. One Engine may serve many articles (it holds no
+    per-article state). It knows no tool by name: an edit is any call whose params name an
+    ``img_index``, and tool-specific work (two-phase chart code) lives in tool wrappers."""
+
+    def __init__(self, runner: ToolRunner, *, options: EngineOptions | None = None) -> None:
+        self.runner = runner
+        self.options = options or EngineOptions()
+
+    def run(self, chunks: Iterable[str], article: Article | None = None) -> Iterator[Event]:
+        """Consume model chunks, yield events; the last event is always ArticleDone."""
+        return _Run(self, article or Article()).events(chunks)
+
+
+class _Run:
+    """The state of one article being written."""
+
+    def __init__(self, engine: Engine, article: Article) -> None:
+        self.engine = engine
+        self.article = article
+        self.lock = threading.Lock()
+        self.events_q: queue.Queue[object] = queue.Queue()
+        self.pool = ThreadPoolExecutor(max(1, engine.options.max_concurrent_tools), thread_name_prefix="tool")
+        self.futures: dict[int, Future[ToolResult | None]] = {}
+        self.outstanding = 0
+        self.stopped = threading.Event()
+        self.text_block: TextBlock | None = None
+        self.tag_position = 0
+
+    # --- the caller's side -------------------------------------------------------------
+    def events(self, chunks: Iterable[str]) -> Iterator[Event]:
+        started = time.perf_counter()
+        reader = threading.Thread(target=self._read, args=(chunks,), name="model-stream", daemon=True)
+        reader.start()
+        stream_done = False
+        try:
+            while True:
+                with self.lock:
+                    if stream_done and self.outstanding == 0 and self.events_q.empty():
+                        break
+                item = self.events_q.get()
+                if item is _STREAM_DONE:
+                    stream_done = True
+                    continue
+                yield item  # type: ignore[misc]
+            yield ArticleDone(self.article, time.perf_counter() - started, self.article.error)
+        finally:
+            self.stopped.set()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _emit(self, event: Event) -> None:
+        self.events_q.put(event)
+
+    # --- the model stream ----------------------------------------------------------------
+    def _read(self, chunks: Iterable[str]) -> None:
+        lexer = TagStreamLexer()
+        try:
+            for chunk in chunks:
+                if self.stopped.is_set():
+                    return
+                for piece in lexer.feed(chunk):
+                    self._on_piece(piece)
+        except StudioError as exc:
+            self.article.error = str(exc)
+        except Exception as exc:  # a backend bug must not lose the article written so far
+            self.article.error = f"the model stream broke: {type(exc).__name__}: {exc}"
+        finally:
+            for piece in lexer.close():
+                self._on_piece(piece)
+            self.events_q.put(_STREAM_DONE)
+
+    def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
+        if isinstance(piece, Text):
+            with self.lock:
+                if self.text_block is None:
+                    self.text_block = self.article.add_text()
+                self.text_block.text += piece.text
+                self._emit(TextDelta(self.text_block.id, piece.text))
+            return
+        if isinstance(piece, Tag):
+            tag = parse_tag(piece.raw, tag_position=self.tag_position, user_image_count=len(self.article.user_images))
+        else:
+            tag = InvalidTag(piece.raw, UNTERMINATED_REASON)
+        self.tag_position += 1
+        with self.lock:
+            self.text_block = None
+            block = self.article.add_image(tag)
+            if isinstance(tag, ToolCall):
+                self.outstanding += 1
+                self._emit(
+                    ToolCallQueued(block.id, block.image_index, block.source or "", block.description, block.params)
+                )
+            else:
+                self._emit(
+                    ToolCallInvalid(block.id, block.image_index, tag.raw, tag.reason, tag.source, tag.description)
+                )
+        if isinstance(tag, ToolCall):
+            self._schedule(block, tag)
+
+    # --- tools ---------------------------------------------------------------------------
+    def _schedule(self, block: ImageBlock, call: ToolCall) -> None:
+        future: Future[ToolResult | None] = Future()
+        self.futures[block.image_index] = future
+        index = getattr(call.params, "img_index", None)
+        if not isinstance(index, int):
+            self._submit(block, call, future, None)
+            return
+        if index < len(self.article.user_images):
+            self._submit(block, call, future, self.article.user_images[index])
+            return
+        target = self.futures.get(index)
+        if target is None:  # the target's tag was invalid: it has no image
+            self._finish(block, call, future, self._missing_parent(index, self.article.image_at(index)))
+            return
+
+        def after_target(done: Future[ToolResult | None]) -> None:
+            result = None if done.cancelled() else done.result()
+            if result is None or not result.ok:
+                self._finish(block, call, future, self._missing_parent(index, self.article.image_at(index)))
+            else:
+                self._submit(block, call, future, result.image)
+
+        target.add_done_callback(after_target)
+
+    @staticmethod
+    def _missing_parent(index: int, parent: ImageBlock | None) -> ToolResult:
+        why = parent.error if parent is not None and parent.error else "it has no image"
+        return ToolResult.failure(f"the image to edit (index {index}) failed to generate: {why}")
+
+    def _submit(
+        self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], parent: bytes | None
+    ) -> None:
+        if self.stopped.is_set():
+            future.set_result(None)
+            return
+        try:
+            self.pool.submit(self._work, block, call, future, parent)
+        except RuntimeError:  # pool shut down: the caller stopped reading
+            future.set_result(None)
+
+    def _work(self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], parent: bytes | None) -> None:
+        with self.lock:
+            block.status = "running"
+            self._emit(ToolCallStarted(block.id, call.source))
+        self._finish(block, call, future, self._run_tool(block, call, parent))
+
+    def _run_tool(self, block: ImageBlock, call: ToolCall, parent: bytes | None) -> ToolResult:
+        context = ToolContext(
+            parent_image=parent,
+            style=self.engine.options.style,
+            description=call.description,
+            text_before=self._context_before(block),
+        )
+        return self.engine.runner.run(call.source, call.params, context)
+
+    def _context_before(self, block: ImageBlock) -> str:
+        with self.lock:
+            return text_before(self.article, block.id)
+
+    def _finish(self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], result: ToolResult) -> None:
+        with self.lock:
+            block.seconds = result.seconds
+            block.provenance = dict(result.provenance)
+            if result.params is not None:  # a wrapper filled the params in (two-phase chart code)
+                block.params = dict(result.params)
+            if result.ok and result.image:
+                block.status, block.image, block.mime, block.error = "ok", result.image, result.mime, None
+                event: Event = ToolCallFinished(
+                    block.id, call.source, result.seconds, block.provenance, result.image, result.mime, block.params
+                )
+            else:
+                block.status = "failed"
+                block.error = result.error or f"the {call.source} tool returned no image"
+                event = ToolCallFailed(
+                    block.id, call.source, block.error, result.seconds, block.provenance, block.params
+                )
+            # decrement before emitting: when the consumer sees the last final event, the count is 0
+            self.outstanding -= 1
+            self._emit(event)
+        future.set_result(result)

@@ -1,0 +1,211 @@
+"""GBNF grammars (llama.cpp) that let a small model write only valid LLM-I articles.
+
+``article_grammar`` admits: a Markdown title line, then paragraphs interleaved with between
+``min_images`` and ``max_images`` tags, each tag on its own line and exactly of the form
+``<imgen>{'source': 'S', 'description': '...', 'params': {...}}</imgen>`` with the per-source
+keys of docs/protocol.md. Every tag the grammar admits parses as a valid ToolCall with
+``studio.core.protocol.find_tags``:
+
+- string contents exclude ``'``, ``\\``, ``<`` and newlines, so no string can close early or
+  swallow the closing tag; search/diffusion/edit strings start with a visible character (the
+  protocol rejects blank ones);
+- an edit's ``img_index`` is enumerated per tag position: the tag at 0-based position k may
+  point at 0..(user_image_count + k - 1) only, so an edit first with no user images is
+  impossible;
+- only the sources passed in ``available`` have rules at all.
+
+Two-phase code (the default): code tags carry ``{'code': ''}`` and the chart code comes from a
+dedicated call (studio.core.charts.ChartCoder, with ``code_grammar``). Measured by the team: a
+code string inside the article grammar steered the 0.5B model well but made the 1.5B model try
+to close the tag early and fill the string with junk, so the one-pass code rule is kept only
+for models that do not need two phases.
+
+``code_grammar`` admits one fenced Python block (the shape coder models write on their own)
+drawn from a small Python subset that always compiles: assignments, calls, imports, comments
+and one-level ``for`` loops, with strings, numbers, lists, tuples, dicts and simple f-strings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from tools.params import SOURCES
+
+# Length caps of tag strings (characters). Generous for a caption / query / prompt, small
+# enough that a looping model is cut off quickly.
+DESCRIPTION_MAX = 120
+QUERY_MAX = 120
+PROMPT_MAX = 300
+TITLE_MAX = 100
+# One-pass code string (two_phase_code=False): lines and characters per line.
+CODE_MAX_LINES = 40
+CODE_LINE_MAX = 160
+# Paragraphs between two tags (and before the first / after the last).
+PARAGRAPHS_PER_GAP = 2
+
+
+def _text(first: str, rest: str, max_len: int) -> str:
+    """A GBNF run: one ``first`` char then up to max_len - 1 ``rest`` chars."""
+    return f"{first} {rest}{{0,{max_len - 1}}}"
+
+
+def _lit(text: str) -> str:
+    """A GBNF string literal."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def _positions(available: Sequence[str], max_images: int, user_image_count: int) -> list[list[str]]:
+    """For each tag position, which sources can be used there (edit needs an earlier image)."""
+    out = []
+    for k in range(max_images):
+        here = [s for s in SOURCES if s in available and (s != "edit" or user_image_count + k > 0)]
+        if not here:
+            break  # no tag can stand here, so none can follow either
+        out.append(here)
+    return out
+
+
+def article_grammar(
+    available: Sequence[str],
+    *,
+    min_images: int,
+    max_images: int,
+    user_image_count: int = 0,
+    max_paragraph_chars: int = 700,
+    two_phase_code: bool = True,
+) -> str:
+    """GBNF for a whole article; raises ValueError when the request cannot be met."""
+    unknown = sorted(set(available) - set(SOURCES))
+    if unknown:
+        raise ValueError(f"unknown tool source(s): {', '.join(unknown)}; known: {', '.join(SOURCES)}")
+    if not 0 <= min_images <= max_images:
+        raise ValueError(f"need 0 <= min_images <= max_images, got {min_images}, {max_images}")
+    if user_image_count < 0 or max_paragraph_chars < 2:
+        raise ValueError("user_image_count must be >= 0 and max_paragraph_chars >= 2")
+    positions = _positions(available, max_images, user_image_count)
+    if len(positions) < min_images:
+        raise ValueError(
+            f"cannot place {min_images} image(s) with sources {list(available)} "
+            f"and {user_image_count} user image(s): an edit needs an earlier image"
+        )
+    rules: dict[str, str] = {
+        "root": 'title "\\n\\n" gap seq0',
+        "title": '"# " ' + _text("[^\\n<#` ]", "[^\\n<`]", TITLE_MAX),
+        # No '<' (no stray tags or HTML), no backtick (no code fences), one line per paragraph.
+        "para": _text("[^\\n<` ]", "[^\\n<`]", max_paragraph_chars),
+        "gap": f'para ("\\n\\n" para){{0,{PARAGRAPHS_PER_GAP - 1}}}',
+        # Caption: no quote of either kind (the protocol's code fallback forbids both).
+        "desc": _text("[^'\"\\\\<\\n ]", "[^'\"\\\\<\\n]", DESCRIPTION_MAX),
+        "query": _text("[^'\\\\<\\n ]", "[^'\\\\<\\n]", QUERY_MAX),
+        "prompt": _text("[^'\\\\<\\n ]", "[^'\\\\<\\n]", PROMPT_MAX),
+    }
+    head = "\"<imgen>{'source': '"
+    mid = "', 'description': '\" desc \"', 'params': {"
+    bodies = {
+        "search": f"{head}search{mid}'query': '\" query \"'}}}}</imgen>\"",
+        "diffusion": f"{head}diffusion{mid}'prompt': '\" prompt \"'}}}}</imgen>\"",
+        "code": (
+            f"{head}code{mid}'code': ''}}}}</imgen>\""
+            if two_phase_code
+            else f"{head}code{mid}'code': '\" code-body \"'}}}}</imgen>\""
+        ),
+    }
+    for name, body in bodies.items():
+        if name in available:
+            rules[f"tag-{name}"] = body
+    if not two_phase_code and "code" in available:
+        # Any char but the quote, '<' and backslash: the string cannot close early, cannot hold
+        # </imgen>, and the protocol's fallback reads its raw newlines verbatim.
+        rules["code-body"] = f'cline ("\\n" cline){{0,{CODE_MAX_LINES - 1}}}'
+        rules["cline"] = f"[^'\\\\<\\n]{{0,{CODE_LINE_MAX}}}"
+    for k, here in enumerate(positions):
+        options = [f"tag-{s}" for s in here if s != "edit"]
+        if "edit" in here:
+            limit = user_image_count + k
+            indices = " | ".join(_lit(str(i)) for i in range(limit))
+            rules[f"tag-edit{k}"] = (
+                f"{head}edit{mid}'img_index': \" ( {indices} ) \", 'prompt': '\" prompt \"'}}}}</imgen>\""
+            )
+            options.append(f"tag-edit{k}")
+        rules[f"tag{k}"] = " | ".join(options)
+        more = f'"\\n\\n" tag{k} "\\n\\n" gap seq{k + 1}'
+        rules[f"seq{k}"] = f'{more} | ""' if k >= min_images else more
+    n = len(positions)
+    rules[f"seq{n}"] = '""'
+    return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
+
+
+# --- phase 2: chart code ------------------------------------------------------------------
+
+# A Python subset that always compiles (unless a keyword is used as a name, which only happens
+# when a model writes a construct outside the subset): one statement per line; for / if-elif-else
+# blocks up to three levels deep; def at the top level (the only place `return` is allowed).
+_CODE_RULES: dict[str, str] = {
+    "root": '"```python\\n" line0{1,60} "```"',
+    "comment": '"#" [^\\n`]{0,100}',
+    "simple": 'import-stmt | assign | expr | "pass" | "del " target',
+    "simple-f": 'simple | "return" ( " " expr ( ", " expr ){0,3} )?',
+    "import-stmt": '"import " module ( " as " name )? | "from " module " import " name ( ", " name ){0,5}',
+    # Only plotting/maths modules: the 1.5B model otherwise looped on `from PIL import ...` /
+    # `import requests` lines until its token limit (none of them can run in the sandbox anyway).
+    "module": '( "matplotlib" | "mpl_toolkits" | "numpy" | "pandas" | "seaborn" | "math" | "random" | "datetime" )'
+    ' ( "." name ){0,2}',
+    "dotted": 'name ( "." name ){0,3}',
+    "assign": 'target ( ", " target ){0,3} " = " expr | target " " ( "+=" | "-=" | "*=" | "/=" ) " " expr',
+    "target": 'name ( "." name | "[" expr "]" ){0,3}',
+    "for-head": '"for " name ( ", " name ){0,2} " in " expr ":\\n"',
+    "params": 'name ( "=" expr )? ( ", " name ( "=" expr )? ){0,6}',
+    "expr": 'unary ( binop unary ){0,8} ( " if " unary ( binop unary )? " else " unary )?',
+    "binop": '" + " | " - " | " * " | " / " | " // " | " % " | " ** " | " == " | " != " | " < " | " > " '
+    '| " <= " | " >= " | " and " | " or " | " in " | " not in " | " is " | " is not "',
+    # A number takes no trailers: 2022.shape is a syntax error ("invalid decimal literal").
+    "unary": '( "-" | "not " )? ( number | postfix )',
+    "postfix": 'atom ( "." name | "(" args? ")" | "[" subscript "]" ){0,6}',
+    "atom": 'name | string | fstring | list | paren | dict | "lambda " name ": " expr',
+    "subscript": 'expr | expr? ":" expr?',
+    "args": 'arg ( ", " arg ){0,15}',
+    "arg": 'name "=" expr | expr | "*" name | "**" name',
+    "list": '"[" ( expr ( ", " expr ){0,40} | expr " for " name ( ", " name )? " in " expr )? "]"',
+    "paren": '"(" ( expr ( "," ( " " expr ( ", " expr ){0,10} )? )? )? ")"',
+    "dict": '"{" ( expr ": " expr ( ", " expr ": " expr ){0,30} )? "}"',
+    "name": "[a-zA-Z_] [a-zA-Z0-9_]{0,30}",
+    "number": '[0-9]{1,12} ( "." [0-9]{1,8} )? ( "e" "-"? [0-9]{1,3} )?',
+    "string": '"\'" [^\'\\\\\\n`]{0,80} "\'" | "\\"" [^"\\\\\\n`]{0,80} "\\""',
+    # f-strings: plain chars, or a {name.attr} / {name:.1f} field (nothing that could nest quotes).
+    "fstring": '"f\\"" ( [^"\\\\\\n`{}] | "{" dotted ( ":" [.0-9a-z,%]{1,6} )? "}" ){0,60} "\\""',
+}
+_CODE_DEPTH = 3
+
+
+def _code_block_rules() -> dict[str, str]:
+    """Lines per indentation level; suffix -f marks a function body (where return is legal)."""
+    rules: dict[str, str] = {}
+    for level in range(_CODE_DEPTH):
+        for in_def in (False, True) if level else (False,):
+            sfx = f"{level}{'-f' if in_def else ''}"
+            ind = _lit("    " * level) + " " if level else ""
+            simple = "simple-f" if in_def else "simple"
+            stmt = [f'{ind}{simple} "\\n"']
+            if level + 1 < _CODE_DEPTH:
+                inner = f"{level + 1}{'-f' if in_def else ''}"
+                body = f"body{inner}"
+                stmt.append(f"{ind}for-head {body}")
+                stmt.append(
+                    f'{ind}"if " expr ":\\n" {body} ( {ind}"elif " expr ":\\n" {body} ){{0,4}} '
+                    f'( {ind}"else:\\n" {body} )?'
+                )
+                if level == 0:
+                    stmt.append('"def " name "(" params? "):\\n" body1-f')
+            rules[f"stmt{sfx}"] = " | ".join(f"( {s} )" for s in stmt)
+            rules[f"line{sfx}"] = f'stmt{sfx} | {ind}comment "\\n"'
+            if level:
+                # A block needs a statement; comments alone do not make one.
+                rules[f"body{sfx}"] = f'( {ind}comment "\\n" ){{0,2}} stmt{sfx} line{sfx}{{0,11}}'
+    return rules
+
+
+def code_grammar() -> str:
+    """GBNF for phase 2: one ```python fenced block in a compiling Python subset."""
+    rules = {**_CODE_RULES, **_code_block_rules()}
+    return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"

@@ -1,0 +1,1 @@
+"""Quality: scoring (reward), ranking search hits, test-time scaling, the benchmark harness."""

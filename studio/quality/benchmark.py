@@ -1,0 +1,323 @@
+"""The benchmark harness: write every brief of a JSONL set, score it the paper's way, report.
+
+    python -m studio bench bench/briefs.jsonl --out DIR [--limit N] [--quality N]
+
+Per brief: the article (DIR/<id>/article.{json,html}, images), tag validity, per-source
+execution success, image-count compliance (evaluation variant: exact count), the rule reward,
+and the judge's scores and rubric when a judge is configured (STUDIO_JUDGE_BASE_URL). Then
+DIR/results.jsonl, DIR/summary.json, a table on the terminal and DIR/report.html.
+
+A brief line: {"id", "prompt", "wanted_images", "tools": [...], "category", "rubric": [...], "style"}.
+Brief text and model output are untrusted: the report goes through Jinja2's autoescape under the
+export's Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from models.errors import ConfigError
+from studio.core.agent import Brief, write_article
+from studio.core.events import ArticleDone
+from studio.export.outdir import save_article_dir
+from studio.quality.scaling import QualityServices
+from tools.params import SOURCES
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+
+
+@dataclass(frozen=True)
+class BenchBrief:
+    id: str
+    prompt: str
+    wanted_images: int
+    tools: tuple[str, ...] = ()
+    category: str = ""
+    rubric: tuple[str, ...] = ()
+    style: str = ""
+
+
+def load_briefs(path: Path) -> list[BenchBrief]:
+    """Read and check a briefs JSONL file; a bad line raises ConfigError naming it."""
+    briefs: list[BenchBrief] = []
+    seen: set[str] = set()
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{where}: not JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise ConfigError(f"{where}: a brief must be a JSON object")
+        brief_id, prompt, wanted = row.get("id"), row.get("prompt"), row.get("wanted_images")
+        tools, rubric = row.get("tools", []), row.get("rubric", [])
+        if not isinstance(brief_id, str) or not _ID.match(brief_id) or brief_id in seen:
+            raise ConfigError(f"{where}: 'id' must be a unique name of letters, digits, - and _")
+        if not isinstance(prompt, str) or not prompt.strip():
+            raise ConfigError(f"{where}: 'prompt' must be a non-empty string")
+        if not isinstance(wanted, int) or isinstance(wanted, bool) or wanted < -1:
+            raise ConfigError(f"{where}: 'wanted_images' must be -1, 0, 99 or a positive count")
+        if not isinstance(tools, list) or any(t not in SOURCES for t in tools):
+            raise ConfigError(f"{where}: 'tools' must list sources among {list(SOURCES)}")
+        if not isinstance(rubric, list) or not all(isinstance(c, str) for c in rubric) or len(rubric) > 10:
+            raise ConfigError(f"{where}: 'rubric' must be a list of at most 10 criteria")
+        seen.add(brief_id)
+        briefs.append(
+            BenchBrief(
+                brief_id,
+                prompt.strip(),
+                wanted,
+                tuple(tools),
+                str(row.get("category", "")),
+                tuple(rubric),
+                str(row.get("style", "")),
+            )
+        )
+    if not briefs:
+        raise ConfigError(f"{path}: no briefs")
+    return briefs
+
+
+@dataclass
+class BenchRow:
+    id: str
+    category: str
+    seconds: float
+    article_dir: str
+    score: dict[str, Any]
+    quality: int = 1
+    selection: str = ""
+    error: str | None = None
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def execution_success(self) -> float:
+        per = self.score.get("per_source", {})
+        total = sum(v["total"] for v in per.values())
+        return sum(v["success"] for v in per.values()) / total if total else 1.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "category": self.category,
+            "seconds": round(self.seconds, 2),
+            "article_dir": self.article_dir,
+            "quality": self.quality,
+            "selection": self.selection,
+            "error": self.error,
+            "execution_success": self.execution_success,
+            "score": self.score,
+            "candidates": self.candidates,
+        }
+
+
+Progress = Callable[[str], None]
+
+
+def run_brief(
+    item: BenchBrief,
+    services: QualityServices,
+    out_dir: Path,
+    *,
+    quality: int = 1,
+    judge: Any = None,
+    image_judge: Any = None,
+    progress: Progress | None = None,
+) -> BenchRow:
+    """Write, save and score one brief (quality > 1: quality mode with that many candidates)."""
+    from studio.quality.reward import score_article
+
+    say = progress or (lambda _msg: None)
+    brief = Brief(item.prompt, wanted_images=item.wanted_images if item.wanted_images > 0 else None, style=item.style)
+    started = time.perf_counter()
+    selection, candidates = "", []
+    if quality > 1:
+        from studio.quality.scaling import ScalingNote, collect_with, write_best_article
+
+        events = write_best_article(
+            brief, services, candidates=quality, judge=judge, image_judge=image_judge, required_tools=item.tools
+        )
+        result = collect_with(events, lambda e: say(f"  {e.message}") if isinstance(e, ScalingNote) else None)
+        article, error = result.article, result.article.error
+        selection = result.selection.reason
+        candidates = [
+            {
+                "index": c.index,
+                "rule_reward": c.summary.rule_reward,
+                "reward": c.summary.reward,
+                "text_reward": c.summary.text_reward,
+            }
+            for c in result.candidates
+        ]
+    else:
+        done = [e for e in write_article(brief, services) if isinstance(e, ArticleDone)][-1]
+        article, error = done.article, done.error
+    seconds = time.perf_counter() - started
+    target = out_dir / item.id
+    save_article_dir(article, target)
+    scored = score_article(
+        article,
+        prompt=item.prompt,
+        wanted_images=item.wanted_images,
+        required_tools=item.tools,
+        text_judge=judge,
+        image_judge=image_judge,
+        rubric=item.rubric,
+        evaluation=True,
+    )
+    return BenchRow(
+        item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates
+    )
+
+
+def run_benchmark(
+    briefs: Sequence[BenchBrief],
+    services: QualityServices,
+    out_dir: Path,
+    *,
+    quality: int = 1,
+    judge: Any = None,
+    image_judge: Any = None,
+    progress: Progress | None = None,
+) -> list[BenchRow]:
+    """Every brief in order; results.jsonl grows as they finish (a crash keeps the finished ones)."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    say = progress or (lambda _msg: None)
+    rows: list[BenchRow] = []
+    with (out_dir / "results.jsonl").open("w", encoding="utf-8") as results:
+        for number, item in enumerate(briefs, start=1):
+            say(f"[{number}/{len(briefs)}] {item.id}")
+            row = run_brief(
+                item, services, out_dir, quality=quality, judge=judge, image_judge=image_judge, progress=say
+            )
+            rows.append(row)
+            results.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
+            results.flush()
+    summary = summarize(rows)
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    write_report(rows, summary, out_dir / "report.html")
+    return rows
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    got = [v for v in values if v is not None]
+    return sum(got) / len(got) if got else None
+
+
+def _rubric_fraction(score: dict[str, Any]) -> float | None:
+    rubric = score.get("rubric") or {}
+    return rubric.get("fraction") if rubric.get("kind") == "rubric" else None
+
+
+def summarize(rows: Sequence[BenchRow]) -> dict[str, Any]:
+    """Means over the briefs; judge figures over the briefs the judge answered (with that count)."""
+    per_source: dict[str, dict[str, float]] = {}
+    for source in SOURCES:
+        total = sum(r.score["per_source"][source]["total"] for r in rows)
+        success = sum(r.score["per_source"][source]["success"] for r in rows)
+        per_source[source] = {"total": total, "success": success, "success_rate": success / total if total else 1.0}
+    rewards = [r.score.get("reward") for r in rows]
+    rubrics = [_rubric_fraction(r.score) for r in rows]
+    return {
+        "briefs": len(rows),
+        "quality": rows[0].quality if rows else 1,
+        "tag_validity": _mean([r.score["tag_validity"] for r in rows]),
+        "execution_success": _mean([r.execution_success for r in rows]),
+        "image_count_compliance": _mean([r.score["num_score"] for r in rows]),
+        "rule_reward": _mean([r.score["rule_reward"] for r in rows]),
+        "judge_reward": _mean(rewards),
+        "judged": sum(v is not None for v in rewards),
+        "rubric": _mean(rubrics),
+        "rubric_judged": sum(v is not None for v in rubrics),
+        "per_source": per_source,
+        "seconds": sum(r.seconds for r in rows),
+        "stream_errors": sum(r.error is not None for r in rows),
+    }
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+COLUMNS = ("brief", "valid", "exec", "images", "count", "rule R", "judge R", "rubric", "s")
+
+
+def table_rows(rows: Sequence[BenchRow]) -> list[list[str]]:
+    out = []
+    for r in rows:
+        s = r.score
+        out.append([
+            r.id, _fmt(s["tag_validity"]), _fmt(r.execution_success), f"{s['image_count']}/{s['wanted_images']}",
+            _fmt(s["num_score"]), _fmt(s["rule_reward"]), _fmt(s.get("reward")), _fmt(_rubric_fraction(s)),
+            f"{r.seconds:.0f}",
+        ])  # fmt: skip
+    return out
+
+
+def format_table(rows: Sequence[BenchRow], summary: dict[str, Any]) -> str:
+    """A fixed-width table for the terminal, with a mean row."""
+    body = table_rows(rows)
+    mean = ["MEAN", _fmt(summary["tag_validity"]), _fmt(summary["execution_success"]), "",
+            _fmt(summary["image_count_compliance"]), _fmt(summary["rule_reward"]), _fmt(summary["judge_reward"]),
+            _fmt(summary["rubric"]), f"{summary['seconds']:.0f}"]  # fmt: skip
+    grid = [list(COLUMNS), *body, mean]
+    widths = [max(len(row[i]) for row in grid) for i in range(len(COLUMNS))]
+    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths,
+             strict=True))) for row in grid]  # fmt: skip
+    lines.insert(1, "-" * len(lines[0]))
+    lines.insert(len(lines) - 1, "-" * len(lines[0]))
+    per = ", ".join(f"{k} {v['success']}/{v['total']}" for k, v in summary["per_source"].items())
+    lines.append(f"execution success by source: {per}")
+    if summary["judged"] == 0:
+        lines.append("judge: none configured or unavailable (set STUDIO_JUDGE_BASE_URL for judge scores)")
+    return "\n".join(lines)
+
+
+_REPORT = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<title>LLM-I Studio benchmark</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em}table{border-collapse:collapse}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text-align:left}</style>
+</head><body>
+<h1>Benchmark: {{ summary.briefs }} briefs, quality {{ summary.quality }}</h1>
+<p>Image-count compliance uses the evaluation variant (exact count). Judge scores appear only where a
+judge answered ({{ summary.judged }} of {{ summary.briefs }}).</p>
+<table><thead><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}<th>note</th></tr></thead><tbody>
+{% for row, r in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}
+<td>{{ r.error or r.selection }}</td></tr>{% endfor %}
+</tbody></table>
+<h2>Execution success by source</h2><ul>
+{% for k, v in summary.per_source.items() %}<li>{{ k }}: {{ v.success }}/{{ v.total }}</li>{% endfor %}</ul>
+<h2>Judge remarks</h2><dl>
+{% for r in results %}{% if r.score.text %}<dt>{{ r.id }}</dt><dd>{{ r.score.text.get('reason', '') }}</dd>
+{% endif %}{% endfor %}</dl>
+</body></html>
+"""
+
+
+def write_report(rows: Sequence[BenchRow], summary: dict[str, Any], path: Path) -> Path:
+    """The HTML report; every value is autoescaped and the CSP forbids scripts and fetches."""
+    from studio.export.html import CSP
+
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    html = env.from_string(_REPORT).render(
+        csp=CSP,
+        summary=summary,
+        columns=COLUMNS,
+        rows=list(zip(table_rows(rows), rows, strict=True)),
+        results=[r.to_dict() for r in rows],
+    )
+    Path(path).write_text(html, encoding="utf-8")
+    return Path(path)

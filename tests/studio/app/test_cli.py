@@ -1,0 +1,71 @@
+"""The CLI end to end: render a response holding all four tag kinds on this offline machine."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.app.cli import main
+
+RESPONSE = Path(__file__).resolve().parents[2] / "data" / "response-four-tools.txt"
+
+
+@pytest.fixture
+def offline_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No internet here; make sure no cached diffusers weights are picked up either."""
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STUDIO_ALLOW_DOWNLOADS", "false")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return tmp_path
+
+
+def test_render_gives_each_block_its_status_and_reason(offline_settings: Path, capsys) -> None:
+    out = offline_settings / "out"
+    code = main(["render", str(RESPONSE), "--out", str(out)])
+    assert code == 0
+    article = json.loads((out / "article.json").read_text())
+    images = [b for b in article["blocks"] if b["kind"] == "image"]
+    by_source = {b["source"]: b for b in images}
+    assert [b["source"] for b in images] == ["search", "code", "diffusion", "edit"]
+
+    chart = by_source["code"]
+    assert chart["status"] == "ok" and chart["error"] is None
+    assert (out / chart["image"]).read_bytes().startswith(b"\x89PNG")
+    assert "staffed" in chart["provenance"]["code"]
+
+    search = by_source["search"]
+    assert search["status"] == "failed" and "search" in search["error"] and "internet" in search["error"]
+    diffusion = by_source["diffusion"]
+    assert diffusion["status"] == "failed" and "STUDIO_DIFFUSION_MODEL" in diffusion["error"]
+    edit = by_source["edit"]
+    assert edit["status"] == "failed" and "image to edit (index 2)" in edit["error"]
+
+    html = (out / "article.html").read_text()
+    assert "data:image/png;base64," in html and "Guardians of the Coast" in html
+    assert article["stats"]["code"] == {"total": 1, "success": 1, "success_rate": 1.0}
+    stdout = capsys.readouterr().out
+    assert str(out / "article.html") in stdout
+
+
+def test_render_reports_invalid_tags(offline_settings: Path) -> None:
+    response = offline_settings / "bad.txt"
+    response.write_text(
+        "Intro <imgen>{'source': 'code', 'description': 'x', 'params': {'code': 'plt.plot([1])', 'x': 1}}</imgen>"
+        " and <imgen>{'source': 'edit', 'description': 'e', 'params': {'img_index': 4, 'prompt': 'p'}}</imgen>"
+        " and the end <imgen>{'source': 'code'"
+    )
+    out = offline_settings / "out"
+    assert main(["render", str(response), "--out", str(out), "--tools", "code"]) == 0
+    blocks = [b for b in json.loads((out / "article.json").read_text())["blocks"] if b["kind"] == "image"]
+    assert [b["status"] for b in blocks] == ["invalid", "invalid", "invalid"]
+    assert "unexpected key 'x'" in blocks[0]["error"]
+    assert "img_index 4" in blocks[1]["error"]
+    assert "never closed" in blocks[2]["error"]
+
+
+def test_missing_response_file_is_a_clear_error(offline_settings: Path, capsys) -> None:
+    assert main(["render", str(offline_settings / "nope.txt"), "--out", str(offline_settings / "o")]) == 2
+    assert "nope.txt" in capsys.readouterr().err

@@ -1,0 +1,69 @@
+"""CLI commands over the project store: export a stored project, export the preference log."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from docx import Document
+
+from models.openai_compat import OpenAICompatBackend
+from studio.app.cli import main
+from studio.app.services import build_services
+from studio.app.session import Session, Studio
+from studio.app.settings import load_settings
+from studio.core.agent import Brief
+
+RESPONSE = (
+    "# Tides\n\nThe moon pulls the sea.\n\n"
+    "<imgen>{'source': 'code', 'description': 'Tide height', 'params': {'code': 'plt.plot([0, 2, 0, 2])'}}</imgen>"
+    "\n\nTwice a day."
+)
+
+
+@pytest.fixture
+def stored_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    settings = load_settings(tools_enabled=["code"], backend="openai")
+    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
+    studio = Studio(settings, services=services)
+    try:
+        session = Session(studio)
+        for _ in session.generate(Brief("tides"), response=RESPONSE):
+            pass
+        session.regenerate("b2", "params", params={"code": "plt.bar(['low', 'high'], [0, 2])"})
+        session.accept("b2")
+        project_id = session.project_id
+    finally:
+        studio.close()
+    assert project_id is not None
+    return project_id
+
+
+def test_export_a_stored_project_by_id(stored_project: int, tmp_path: Path) -> None:
+    project_id = stored_project
+    out = tmp_path / "tides.docx"
+    assert main(["export", str(project_id), "--format", "docx", "--out", str(out)]) == 0
+    doc = Document(str(out))
+    text = "\n".join(p.text for p in doc.paragraphs)
+    assert "The moon pulls the sea." in text and "Tide height" in text
+    assert len(doc.inline_shapes) == 1
+
+
+def test_export_of_an_unknown_project_says_what_exists(stored_project: int, tmp_path: Path, capsys) -> None:
+    assert main(["export", "no-such-project", "--format", "html", "--out", str(tmp_path / "x.html")]) == 2
+    err = capsys.readouterr().err
+    assert "neither an article directory" in err and str(stored_project) in err
+
+
+def test_prefs_export_holds_the_accepted_pair_with_both_images(stored_project, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "prefs"
+    assert main(["prefs", "export", "--out", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
+    assert len(rows) == 1
+    row = rows[0]
+    assert "plt.bar" in row["chosen"] and "plt.plot" in row["rejected"] and "tides" in row["prompt"]
+    for key in ("chosen_image", "rejected_image"):
+        assert (out / row[key]).read_bytes().startswith(b"\x89PNG")
+    assert str(out / "preferences.jsonl") in capsys.readouterr().out

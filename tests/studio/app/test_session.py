@@ -1,0 +1,120 @@
+"""Session controller on a real SQLite store with the real chart sandbox (no model needed:
+articles come from an existing LLM-I response, as ``python -m studio render`` does)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from models.openai_compat import OpenAICompatBackend
+from storage.prefs import list_preference_events
+from studio.app.services import build_services
+from studio.app.session import Session, Studio
+from studio.app.settings import load_settings
+from studio.core.agent import Brief
+from studio.core.events import ArticleDone, ToolCallFinished
+
+CHART = "plt.bar(['a', 'b'], [1, 2])"
+RESPONSE = (
+    "# Lighthouses\n\nThey guide ships.\n\n"
+    "<imgen>{'source': 'code', 'description': 'Lights by decade', 'params': {'code': \"" + CHART + '"}}</imgen>'
+    "\n\nMore text.\n\n"
+    "<imgen>{'source': 'diffusion', 'description': 'A storm', 'params': {'prompt': 'storm'}}</imgen>\n\nEnd."
+)
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
+    data = tmp_path_factory.mktemp("studio")
+    settings = load_settings(data_dir=data, tools_enabled=["code"], backend="openai")
+    # The model is never asked here; a backend pointed at a closed port proves it.
+    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
+    studio = Studio(settings, services=services)
+    yield studio
+    studio.close()
+
+
+def write(session: Session, response: str = RESPONSE) -> list[object]:
+    return [event for event, _ in session.generate(Brief("lighthouses"), response=response)]
+
+
+def test_generate_persists_every_block_and_reopens_in_a_new_session(studio: Studio) -> None:
+    session = Session(studio)
+    events = write(session)
+    assert isinstance(events[-1], ArticleDone)
+    assert any(isinstance(e, ToolCallFinished) for e in events)
+    statuses = {b.id: b.status for b in session.view.blocks if b.kind == "image"}
+    assert statuses == {"b2": "ok", "b4": "failed"}
+    assert "diffusion tool is off" in (session.view.block("b4").error or "")
+
+    other = Session(studio)  # a reload / another tab: everything comes back from the store
+    view = other.open_project(session.project_id)  # type: ignore[arg-type]
+    assert [(b.id, b.kind, b.status) for b in view.blocks] == [(b.id, b.kind, b.status) for b in session.view.blocks]
+    assert view.block("b2").image == session.view.block("b2").image and view.block("b2").image
+    assert view.block("b1").text.startswith("# Lighthouses")
+
+
+def test_regenerate_accept_revert_are_logged_with_context(studio: Studio, tmp_path: Path) -> None:
+    session = Session(studio)
+    write(session)
+    first = session.view.block("b2").image
+    before = len(list_preference_events(studio.store))
+
+    view = session.regenerate("b2", "params", params={"code": "plt.plot([3, 1, 2])"})
+    b2 = view.block("b2")
+    assert (b2.version, b2.version_count, b2.status) == (2, 2, "ok") and b2.image != first
+    view = session.accept("b2")
+    assert view.block("b2").accepted
+    view = session.revert("b2", 1)
+    assert view.block("b2").version == 1 and view.block("b2").image == first and not view.block("b2").accepted
+
+    events = list_preference_events(studio.store)[before:]
+    assert [e.kind for e in events] == ["regenerate", "accept", "revert"]
+    accept = events[1]
+    assert accept.context["brief"] == "lighthouses" and accept.context["kept"] == 2
+    assert "plt.plot([3, 1, 2])" in json.dumps(accept.context["chosen"]) and CHART in json.dumps(accept.context)
+
+    out = session.export_preferences(tmp_path / "prefs")
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    mine = [r for r in rows if r["meta"]["article_id"] == session.article_id]
+    assert mine and all((out.parent / r["chosen_image"]).is_file() for r in mine)
+    assert all((out.parent / r["rejected_image"]).is_file() for r in mine)
+
+
+def test_bad_params_become_a_failed_version_not_an_exception(studio: Studio) -> None:
+    session = Session(studio)
+    write(session)
+    view = session.regenerate("b2", "params", params={"code": 3})
+    assert view.block("b2").status == "failed" and "code" in (view.block("b2").error or "")
+    view = session.regenerate("b4", "tool", source="code", params={"code": CHART})
+    assert view.block("b4").status == "ok" and view.block("b4").source == "code"
+    with pytest.raises(ValueError):
+        session.regenerate("b1")  # a text block is rewritten, not regenerated
+
+
+def test_projects_rename_duplicate_delete_and_isolation(studio: Studio) -> None:
+    a, b = Session(studio), Session(studio)
+    a.new_project("alpha")
+    write(a)
+    b.new_project("beta")
+    assert a.project_id != b.project_id and b.article_id is None  # no cross-talk
+    assert a.rename("  alpha   two ").name == "alpha two"
+    copy = a.duplicate()
+    assert a.project_id == copy.id and [x.id for x in a.view.blocks] == ["b1", "b2", "b3", "b4", "b5"]
+    a.delete()
+    assert a.project_id is None and copy.id not in {p.id for p in a.projects()}
+    with pytest.raises(ValueError):
+        a.rate(thumbs=1)  # nothing open
+
+
+def test_rating_is_stored(studio: Studio) -> None:
+    session = Session(studio)
+    write(session)
+    session.rate(thumbs=1, stars=4, comment="nice <b>")
+    rating = [e for e in list_preference_events(studio.store) if e.kind == "rating"][-1]
+    assert rating.article_id == session.article_id and rating.context["comment"] == "nice <b>"
+    with pytest.raises(ValueError):
+        session.rate(thumbs=3)

@@ -1,0 +1,168 @@
+"""GBNF grammars: rule text, and real llama.cpp (SmolLM2-135M) writing under them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+
+from models.base import ChatOptions, complete
+from models.errors import ModelError
+from models.openai_compat import OpenAICompatBackend
+from studio.core.grammar import article_grammar, code_grammar
+from studio.core.prompts import system_prompt, user_prompt
+from studio.core.protocol import ToolCall, find_tags
+from tests.llama_server import llama_server  # noqa: F401  (session fixture)
+
+ALL = ["search", "diffusion", "code", "edit"]
+
+
+@pytest.fixture(scope="module")
+def backend(llama_server: str) -> Iterator[OpenAICompatBackend]:  # noqa: F811
+    client = OpenAICompatBackend(llama_server, read_timeout_s=120)
+    yield client
+    client.close()
+
+
+def _write(backend: OpenAICompatBackend, available: list[str], grammar: str, seed: int, *, user_images: int = 0) -> str:
+    system = system_prompt({s: None for s in available}, max_images=3, compact=True)
+    user = user_prompt("Write a short article about bicycles.", wanted_images=None, user_image_count=user_images)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
+    options = ChatOptions(max_tokens=700, temperature=1.0, seed=seed, grammar=grammar)
+    return complete(backend, messages, options)  # type: ignore[arg-type]
+
+
+# --- rule text ------------------------------------------------------------------------------
+
+
+def test_only_available_sources_have_rules() -> None:
+    text = article_grammar(["search", "code"], min_images=1, max_images=3)
+    assert "'source': 'search'" in text and "'source': 'code'" in text
+    assert "diffusion" not in text and "edit" not in text and "img_index" not in text
+
+
+def test_two_phase_code_tag_has_empty_code() -> None:
+    assert "'params': {'code': ''}}</imgen>\"" in article_grammar(["code"], min_images=1, max_images=1)
+    one_pass = article_grammar(["code"], min_images=1, max_images=1, two_phase_code=False)
+    assert "{'code': ''}" not in one_pass and "code-body" in one_pass
+
+
+def test_edit_indices_are_enumerated_per_position() -> None:
+    text = article_grammar(["search", "edit"], min_images=0, max_images=3)
+    rules = dict(line.split(" ::= ", 1) for line in text.strip().split("\n"))
+    assert "tag-edit0" not in rules and "tag-edit0" not in rules["tag0"]  # nothing to edit yet
+    assert re.findall(r'"(\d+)"', rules["tag-edit1"]) == ["0"]
+    assert re.findall(r'"(\d+)"', rules["tag-edit2"]) == ["0", "1"]
+    with_user = dict(
+        line.split(" ::= ", 1)
+        for line in article_grammar(["edit"], min_images=1, max_images=2, user_image_count=2).strip().split("\n")
+    )
+    assert re.findall(r'"(\d+)"', with_user["tag-edit0"]) == ["0", "1"]
+    assert re.findall(r'"(\d+)"', with_user["tag-edit1"]) == ["0", "1", "2"]
+
+
+def test_impossible_requests_are_errors() -> None:
+    with pytest.raises(ValueError, match="edit needs an earlier image"):
+        article_grammar(["edit"], min_images=1, max_images=2)
+    with pytest.raises(ValueError, match="min_images"):
+        article_grammar(["search"], min_images=3, max_images=2)
+    with pytest.raises(ValueError, match="unknown tool source"):
+        article_grammar(["video"], min_images=0, max_images=1)
+    with pytest.raises(ValueError):
+        article_grammar([], min_images=1, max_images=1)
+
+
+def test_no_sources_means_text_only() -> None:
+    text = article_grammar([], min_images=0, max_images=3)
+    assert "imgen" not in text and 'seq0 ::= ""' in text
+
+
+# --- real llama.cpp ----------------------------------------------------------------------
+
+
+def test_llama_cpp_rejects_a_bad_grammar(backend: OpenAICompatBackend) -> None:
+    # The acceptance checks below mean something only if a broken grammar is an error.
+    with pytest.raises(ModelError):
+        complete(backend, [{"role": "user", "content": "hi"}], ChatOptions(max_tokens=2, grammar='root ::= "a" [b'))
+
+
+@pytest.mark.parametrize(
+    "grammar",
+    [
+        article_grammar(ALL, min_images=1, max_images=4, user_image_count=1, two_phase_code=False),
+        article_grammar(ALL, min_images=0, max_images=6),
+        code_grammar(),
+    ],
+    ids=["one-pass", "two-phase", "code"],
+)
+def test_llama_cpp_accepts_our_grammars(backend: OpenAICompatBackend, grammar: str) -> None:
+    out = complete(backend, [{"role": "user", "content": "hi"}], ChatOptions(max_tokens=3, grammar=grammar))
+    assert out
+
+
+def _check_article(text: str, available: list[str], lo: int, hi: int, user_images: int = 0) -> list[ToolCall]:
+    tags = find_tags(text, user_image_count=user_images)
+    assert all(isinstance(t, ToolCall) for t in tags), [t for t in tags if not isinstance(t, ToolCall)]
+    assert lo <= len(tags) <= hi, text
+    assert {t.source for t in tags} <= set(available)  # type: ignore[union-attr]
+    assert text.startswith("# ") and "```" not in text
+    # Outside the tags there is no '<' at all (no stray or half tags, no HTML).
+    assert "<" not in re.sub(r"<imgen>.*?</imgen>", "", text, flags=re.DOTALL)
+    return tags  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_small_model_writes_only_valid_tags(backend: OpenAICompatBackend, seed: int) -> None:
+    available = ["search", "code", "diffusion"]
+    grammar = article_grammar(available, min_images=1, max_images=2, max_paragraph_chars=120)
+    tags = _check_article(_write(backend, available, grammar, seed), available, 1, 2)
+    for tag in tags:
+        if tag.source == "code":
+            assert tag.params_dict() == {"code": ""}
+
+
+def test_edit_positions_with_small_model(backend: OpenAICompatBackend) -> None:
+    # Edit only, one user image: tag 0 may edit image 0, tag 1 images 0..1 (found valid by the
+    # parser with the same position rule).
+    grammar = article_grammar(["edit"], min_images=2, max_images=2, user_image_count=1, max_paragraph_chars=80)
+    tags = _check_article(_write(backend, ["edit"], grammar, 3, user_images=1), ["edit"], 2, 2, user_images=1)
+    assert tags[0].params_dict()["img_index"] == 0
+
+
+@pytest.mark.slow
+def test_search_before_edit_when_no_user_images(backend: OpenAICompatBackend) -> None:
+    grammar = article_grammar(["search", "edit"], min_images=2, max_images=2, max_paragraph_chars=80)
+    tags = _check_article(_write(backend, ["search", "edit"], grammar, 4), ["search", "edit"], 2, 2)
+    assert tags[0].source == "search"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3, 9))
+def test_small_model_all_tools_many_seeds(backend: OpenAICompatBackend, seed: int) -> None:
+    grammar = article_grammar(ALL, min_images=2, max_images=3, max_paragraph_chars=200)
+    _check_article(_write(backend, ALL, grammar, seed), ALL, 2, 3)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(3))
+def test_small_model_one_pass_code_tags_parse(backend: OpenAICompatBackend, seed: int) -> None:
+    grammar = article_grammar(["code"], min_images=1, max_images=1, max_paragraph_chars=120, two_phase_code=False)
+    system = system_prompt({"code": None}, max_images=1, compact=True, two_phase_code=False)
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": "Write about bike sales."}]
+    text = complete(backend, messages, ChatOptions(max_tokens=900, temperature=1.0, seed=seed, grammar=grammar))  # type: ignore[arg-type]
+    _check_article(text, ["code"], 1, 1)
+
+
+def test_code_grammar_admits_only_plotting_imports(backend: OpenAICompatBackend) -> None:
+    asked = (
+        "Reply with exactly this code:\n```python\nimport requests\nfrom PIL import Image\nimport os\n"
+        "import requests\nimport requests\nplt.plot([1, 2])\n```"
+    )
+    options = ChatOptions(max_tokens=120, temperature=0.0, seed=1, grammar=code_grammar())
+    out = complete(backend, [{"role": "user", "content": asked}], options)  # type: ignore[arg-type]
+    lines = [line.strip() for line in out.splitlines()]
+    imports = [line for line in lines if line.startswith(("import ", "from "))]
+    allowed = {"matplotlib", "mpl_toolkits", "numpy", "pandas", "seaborn", "math", "random", "datetime"}
+    for line in imports:
+        assert line.split()[1].split(".")[0] in allowed, line
