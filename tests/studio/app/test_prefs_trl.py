@@ -146,6 +146,12 @@ def captured() -> Iterator[list[str]]:
         trl_logger.removeHandler(handler)
 
 
+def no_data_warnings(messages: list[str]) -> bool:
+    """Nothing about the data: no prompt-boundary warning, and nothing else but the library's own
+    deprecation notices (transformers 5.23 renames gradient_checkpointing)."""
+    return not [m for m in messages if BOUNDARY_WARNING in m or "deprecated" not in m]
+
+
 def trained(trainer: Any) -> None:
     result = trainer.train()
     assert trainer.state.global_step == 2 and math.isfinite(result.training_loss)
@@ -185,7 +191,7 @@ def test_dpo_two_steps(export_dir: Path, tokenizer: Any, tmp_path: Path) -> None
             processing_class=tok,
         )
         trained(trainer)
-    assert not [m for m in messages if BOUNDARY_WARNING in m]
+    assert no_data_warnings(messages)
     # EOS falls at the real end of the article: the tokenized completion ends "The end.<|im_end|>"
     ids = trainer.train_dataset[0]["chosen_ids"]
     assert tok.decode(ids).rstrip().endswith("The end.<|im_end|>")
@@ -203,7 +209,7 @@ def test_reward_model_steps(export_dir: Path, tokenizer: Any, tmp_path: Path) ->
             processing_class=tok,
         )
         trained(trainer)
-    assert not [m for m in messages if BOUNDARY_WARNING in m]
+    assert no_data_warnings(messages)
 
 
 def test_kto_steps_on_ratings(export_dir: Path, tokenizer: Any, tmp_path: Path) -> None:
@@ -222,7 +228,7 @@ def test_kto_steps_on_ratings(export_dir: Path, tokenizer: Any, tmp_path: Path) 
             processing_class=tok,
         )
         trained(trainer)
-    assert not [m for m in messages if BOUNDARY_WARNING in m]
+    assert no_data_warnings(messages)
 
 
 MULTIMODAL_CHATML = (
@@ -293,4 +299,4 @@ def test_vision_dpo_steps(export_dir: Path, tokenizer: Any, tmp_path: Path) -> N
             processing_class=processor,
         )
         trained(trainer)
-    assert not [m for m in messages if BOUNDARY_WARNING in m]
+    assert no_data_warnings(messages)
