@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from models.errors import StorageError
 from storage.db import Store
 from storage.pref_rows import MAX_ARTICLE_CHARS, ImageRef, Scope, preference_rows, rating_row, vision_rows
@@ -232,6 +230,8 @@ def dataset_card(counts: ExportCounts, features: dict[str, Any]) -> str:
     """README.md: the configs and their fixed features (YAML header), then how to use them.
 
     A config without rows is left out: ``datasets`` cannot load a split with no data."""
+    import yaml  # with datasets: the "prefs" extra, not needed to start the CLI
+
     present = [name for name in CONFIGS if getattr(counts, name)]
     header = {
         "configs": [
@@ -285,6 +285,14 @@ def export_preferences(
 ) -> PreferenceExport:
     """Write the dataset directory (format above) for all events, a project or an article."""
     out_dir = Path(out_dir)
+    try:
+        import datasets  # noqa: F401
+        import yaml  # noqa: F401
+    except ImportError as exc:
+        raise StorageError(
+            f"the preference export needs datasets and pyyaml ({exc}): pip install -r requirements.txt "
+            "(or pip install 'llmi-studio[prefs]')"
+        ) from exc
     try:
         out_dir.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         rows, dropped = _build(store, scope, keep_identical, max_chars)
