@@ -4,16 +4,18 @@
 
     out_dir/README.md            dataset card: configs (preferences = default, ratings, vision),
                                  fixed features, how to load and train
-    out_dir/preferences.parquet  conversational prompt / chosen / rejected (DPO, reward models)
-    out_dir/ratings.parquet      conversational prompt / completion / label (KTO)
-    out_dir/vision.parquet       prompt / chosen / rejected + images (vision-language DPO)
+    out_dir/preferences-<sha>.parquet  conversational prompt / chosen / rejected (DPO, reward models)
+    out_dir/ratings-<sha>.parquet      conversational prompt / completion / label (KTO)
+    out_dir/vision-<sha>.parquet       prompt / chosen / rejected + images (vision-language DPO)
     out_dir/*.jsonl              the same rows as JSON lines, images as paths into images/
     out_dir/images/              the images the JSONL names (sha256 file names)
 
 The Parquet files embed every image as bytes (``Image`` features), so the directory is portable
 and ``datasets.load_dataset(out_dir)`` needs nothing else; the card declares every feature, so
 two exports (even one without any image) load with the same types and concatenate. Files are
-0644. Rows are built by ``storage.pref_rows`` (its docstring has the row format).
+0644. Parquet files are named by their content hash: ``datasets`` caches a local directory by
+its name and its card, not its content, so a new export under an old name (``prefs/``) would
+otherwise load the old rows from the cache. Rows are built by ``storage.pref_rows`` (its docstring has the row format).
 
 Chosen / rejected *images* feed no TRL trainer (TRL has no place for images in completions):
 they are there for a custom multimodal reward model. ``vision``'s ``images`` are the user's
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from models.errors import StorageError
+from storage.assets import sha256_hex
 from storage.db import Store
 from storage.pref_rows import MAX_ARTICLE_CHARS, ImageRef, Scope, preference_rows, rating_row, vision_rows
 from storage.prefs import list_preference_events
@@ -197,6 +200,10 @@ class _Images:
         return f"images/{target.name}"
 
 
+def sha256_file(path: Path) -> str:
+    return sha256_hex(path.read_bytes())
+
+
 def _replace(tmp: str, path: Path) -> None:
     os.chmod(tmp, FILE_MODE)
     os.replace(tmp, path)  # a reader never sees half a file
@@ -210,11 +217,12 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     _replace(tmp, path)
 
 
-def _write_parquet(path: Path, rows: list[dict[str, Any]], features: Any) -> None:
+def _write_parquet(out_dir: Path, name: str, rows: list[dict[str, Any]], features: Any) -> str:
+    """Write ``<name>-<sha256 prefix>.parquet``; returns its file name."""
     from datasets import Dataset
     from datasets.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=out_dir)
     os.close(fd)
     quiet = are_progress_bars_disabled()
     disable_progress_bars()  # a bar per file on the app's stderr says nothing
@@ -223,10 +231,12 @@ def _write_parquet(path: Path, rows: list[dict[str, Any]], features: Any) -> Non
     finally:
         if not quiet:
             enable_progress_bars()
-    _replace(tmp, path)
+    file_name = f"{name}-{sha256_file(Path(tmp))[:16]}.parquet"
+    _replace(tmp, out_dir / file_name)
+    return file_name
 
 
-def dataset_card(counts: ExportCounts, features: dict[str, Any]) -> str:
+def dataset_card(counts: ExportCounts, features: dict[str, Any], files: dict[str, str]) -> str:
     """README.md: the configs and their fixed features (YAML header), then how to use them.
 
     A config without rows is left out: ``datasets`` cannot load a split with no data."""
@@ -238,7 +248,7 @@ def dataset_card(counts: ExportCounts, features: dict[str, Any]) -> str:
             {
                 "config_name": name,
                 **({"default": True} if name == present[0] else {}),
-                "data_files": [{"split": "train", "path": f"{name}.parquet"}],
+                "data_files": [{"split": "train", "path": files[name]}],
             }
             for name in present
         ],
@@ -299,18 +309,20 @@ def export_preferences(
         counts = _counts(rows, dropped)
         features = _features()
         images = _Images(store, out_dir)
+        files: dict[str, str] = {}
         for name in CONFIGS:
-            (out_dir / f"{name}.parquet").unlink(missing_ok=True)  # from an earlier export into this directory
+            for old in out_dir.glob(f"{name}*.parquet"):  # from an earlier export into this directory
+                old.unlink()
             if not rows[name]:
                 _write_jsonl(out_dir / f"{name}.jsonl", [])
                 continue
             embedded = [{k: _map_images(v, images.embedded) for k, v in r.items()} for r in rows[name]]
-            _write_parquet(out_dir / f"{name}.parquet", embedded, features[name])
+            files[name] = _write_parquet(out_dir, name, embedded, features[name])
             plain = [{k: _map_images(v, images.path) for k, v in r.items()} for r in rows[name]]
             _write_jsonl(out_dir / f"{name}.jsonl", plain)
         fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".md", dir=out_dir)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(dataset_card(counts, features))
+            fh.write(dataset_card(counts, features, files))
         _replace(tmp, out_dir / "README.md")
     except OSError as exc:
         raise StorageError(f"cannot write the preference export to {out_dir}: {exc}") from exc

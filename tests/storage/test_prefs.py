@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -114,9 +115,10 @@ def test_export_rows_hold_the_whole_article(store: Store, article: tuple[int, in
 
     again = export_preferences(store, tmp_path / "export")  # re-export overwrites cleanly
     assert _jsonl(again.out_dir / "preferences.jsonl") == rows
-    assert sorted(p.name for p in root.iterdir()) == [
-        "README.md", "images", "preferences.jsonl", "preferences.parquet",
-        "ratings.jsonl", "ratings.parquet", "vision.jsonl", "vision.parquet",
+    names = sorted(re.sub(r"-[0-9a-f]{16}\.parquet$", "-SHA.parquet", p.name) for p in root.iterdir())
+    assert names == [
+        "README.md", "images", "preferences-SHA.parquet", "preferences.jsonl",
+        "ratings-SHA.parquet", "ratings.jsonl", "vision-SHA.parquet", "vision.jsonl",
     ]  # fmt: skip
 
 

@@ -127,7 +127,8 @@ def test_rows_hold_the_writer_prompt_and_the_whole_article(sessions: tuple[Sessi
 def test_images_are_embedded_bytes(export_a: Path) -> None:
     import pyarrow.parquet as pq
 
-    table = pq.read_table(export_a / "preferences.parquet").to_pylist()
+    (parquet,) = export_a.glob("preferences-*.parquet")
+    table = pq.read_table(parquet).to_pylist()
     for row in table:
         data = row["chosen_image"]["bytes"]
         assert data.startswith(b"\x89PNG") and hashlib.sha256(data).hexdigest() == row["chosen_image_sha256"]
@@ -165,7 +166,21 @@ def test_files_are_0644_and_two_exports_concatenate(
     assert card.startswith("---\nconfigs:") and "custom multimodal reward model" in card
     # B's vision config has no rows: datasets cannot load an empty split, so the card leaves it out
     assert "config_name: vision" not in (tmp_path / "b" / "README.md").read_text()
-    assert not (tmp_path / "b" / "vision.parquet").exists() and (tmp_path / "b" / "vision.jsonl").read_text() == ""
+    assert not list((tmp_path / "b").glob("vision*.parquet")) and (tmp_path / "b" / "vision.jsonl").read_text() == ""
+
+
+def test_a_new_export_under_an_old_name_loads_the_new_rows(sessions: tuple[Session, Session], tmp_path: Path) -> None:
+    """datasets caches a local directory by its name and card, not its content: the Parquet
+    files are named by content hash so a re-export (here: another directory of the same name,
+    and the same directory again) never loads stale rows."""
+    a, b = sessions
+    a.export_preferences(tmp_path / "one" / "prefs", "article")
+    b.export_preferences(tmp_path / "two" / "prefs", "article")
+    assert load_dataset(str(tmp_path / "one" / "prefs"), split="train")["brief"] == ["lighthouses"] * 2
+    assert load_dataset(str(tmp_path / "two" / "prefs"), split="train")["brief"] == ["tides"]
+    b.export_preferences(tmp_path / "one" / "prefs", "article")  # overwrite in place
+    assert load_dataset(str(tmp_path / "one" / "prefs"), split="train")["brief"] == ["tides"]
+    assert len(list((tmp_path / "one" / "prefs").glob("preferences*.parquet"))) == 1
 
 
 def test_scopes_and_counts(sessions: tuple[Session, Session]) -> None:

@@ -42,12 +42,15 @@ def test_rows_carry_what_the_writer_wrote_and_the_filled_code_apart(studio: Stud
     assert first.params and first.params["code"].strip()  # the chart writer filled the code in
     session.regenerate("b2", "again", seed=7)  # new chart code from the chart writer
     session.accept("b2")
+    v1, v2 = repo.list_versions(studio.store, session.article_id, "b2")  # type: ignore[arg-type]
+    assert v1.params == first.params
+    assert v2.provenance and v2.provenance["written_params"] == {"code": ""}
 
     result = session.export_preferences(tmp_path / "out", "article", keep_identical=True)
     assert result.counts.preferences == 1
     (row,) = load_dataset(str(tmp_path / "out"), split="train")
     assert row["chosen_text"] == row["rejected_text"] == WRITTEN  # what the writer emitted: code left empty
     assert row["same_text"] and row["chosen"][0]["content"] == RESPONSE
-    assert row["rejected_filled_code"] == first.params["code"]
-    assert row["chosen_filled_code"] and row["chosen_filled_code"] not in row["chosen"][0]["content"]
+    assert (row["chosen_filled_code"], row["rejected_filled_code"]) == (v2.params["code"], v1.params["code"])  # type: ignore[index]
+    assert row["chosen_filled_code"] not in row["chosen"][0]["content"]
     assert row["writer_backend"] == "embedded" and row["generation"]["two_phase_code"] is True
