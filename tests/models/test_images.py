@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import images
+from models import image_weights, images
 from models.errors import ConfigError, ModelUnavailable
 from tests.tiny_pipelines import tiny_instruct_pix2pix_dir, tiny_text2image_dir
 
@@ -61,10 +61,10 @@ def test_uncached_hub_id_depends_on_downloads_and_offline(monkeypatch: pytest.Mo
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=False)
     assert not ok and "downloads are off" in why
     # the live hub cannot be reached from here: its reachability is the one thing replaced
-    monkeypatch.setattr(images, "hub_reachable", lambda: True)
+    monkeypatch.setattr(image_weights, "hub_reachable", lambda: True)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert ok and "downloaded on first use" in why
-    monkeypatch.setattr(images, "hub_reachable", lambda: False)
+    monkeypatch.setattr(image_weights, "hub_reachable", lambda: False)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert not ok and "unreachable" in why
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
