@@ -184,8 +184,8 @@ def _hint(exc: BaseException, device: str, offload: str) -> str:
     if _is_oom(exc):
         return "Out of memory: close other programs or set {setting} to a smaller model"
     return (
-        "If its files are damaged or incomplete, fetch them again (a hub id: remove it with `hf cache delete` "
-        "and let the studio download it), or set {setting} to another model"
+        "If its files are damaged or incomplete, fetch them again (a hub id: `hf cache rm model/ID`, then let "
+        "the studio download it), or set {setting} to another model"
     )
 
 
@@ -264,11 +264,14 @@ def _load_base(kind: Kind, model: str, device: str, offload: str, allow_download
         try:
             pipe = _from_pretrained(source, dtype, local_only, variant)
         except (ValueError, OSError) as exc:
-            if variant is None or "variant" not in str(exc):
+            # CUDA: no fp16 files, load the main ones. Elsewhere: only fp16 files (fetched on a GPU
+            # machine), load them upcast to float32.
+            other = None if variant else "fp16"
+            if not _missing_files(exc, variant):
                 raise
-            log.info("%s has no fp16 variant; loading its main files", model)
-            variant = None
-            pipe = _from_pretrained(source, dtype, local_only, None)
+            log.info("%s has no %s files; loading its %s files", model, variant or "main", other or "main")
+            variant = other
+            pipe = _from_pretrained(source, dtype, local_only, other)
         used = _place(pipe, device, offload)
         pipe.set_progress_bar_config(disable=True)
     except Exception as exc:  # noqa: BLE001 - any failure here is "model unavailable", never a crash
@@ -292,6 +295,12 @@ def _load_base(kind: Kind, model: str, device: str, offload: str, allow_download
         variant=variant,
         load_s=elapsed,
     )
+
+
+def _missing_files(exc: BaseException, variant: str | None) -> bool:
+    """diffusers' words for "these weight files are not there" (a variant, or the main files)."""
+    text = str(exc)
+    return ("variant" in text and variant is not None) or (variant is None and "no file named" in text)
 
 
 def _is_absent(exc: BaseException) -> bool:
