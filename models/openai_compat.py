@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from models.base import ChatOptions, Message
+from models.base import ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
 from models.thinking import ThinkFilter
 
@@ -80,8 +80,9 @@ class OpenAICompatBackend:
         self._resolved_model: str | None = model or None
 
     # ----------------------------------------------------------------------------- public
-    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
-        """Yield content deltas as they arrive. Raises ModelError on any failure."""
+    def stream(self, messages: list[Message], options: ChatOptions) -> FinishStream:
+        """Yield content deltas as they arrive; return the finish reason ("stop", "length", ...).
+        Raises ModelError on any failure."""
         body = self.request_body(messages, options, self.resolve_model())
         url = f"{self.base_url}/chat/completions"
         try:
@@ -89,7 +90,7 @@ class OpenAICompatBackend:
                 if resp.status_code >= 400:
                     resp.read()
                     raise self._http_error(resp)
-                yield from _without_thinking(self._parse_sse(resp.iter_lines()))
+                return (yield from _without_thinking(self._parse_sse(resp.iter_lines())))
         except httpx.HTTPError as exc:
             raise self._translate(exc) from exc
 
@@ -172,7 +173,8 @@ class OpenAICompatBackend:
         self._client.close()
 
     # ---------------------------------------------------------------------------- helpers
-    def _parse_sse(self, lines: Iterator[str]) -> Iterator[str]:
+    def _parse_sse(self, lines: Iterator[str]) -> FinishStream:
+        finish: str | None = None
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
                 raise self._mid_answer(line[6:].strip())
@@ -180,7 +182,7 @@ class OpenAICompatBackend:
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
             if payload == "[DONE]":
-                return
+                return finish
             try:
                 chunk = json.loads(payload)
             except ValueError as exc:
@@ -194,6 +196,9 @@ class OpenAICompatBackend:
                 content = (choice.get("delta") or {}).get("content")
                 if isinstance(content, str) and content:
                     yield content
+                if isinstance(choice.get("finish_reason"), str):
+                    finish = choice["finish_reason"]
+        return finish
 
     def _mid_answer(self, payload: str) -> ModelError:
         return ModelError(f"{self._where} failed mid-answer (model {self._resolved_model}): {_message_of(payload)}")
@@ -232,7 +237,7 @@ class OpenAICompatBackend:
         return ModelError(where)
 
 
-def _without_thinking(chunks: Iterator[str]) -> Iterator[str]:
+def _without_thinking(chunks: FinishStream) -> FinishStream:
     """``chunks`` with <think> blocks removed; the generator's return value is passed on."""
     thinking = ThinkFilter()
     while True:

@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     # article length limit in tokens; None: 4096 for the openai backend (LLM-I models write chart
     # code inside their tags), 1200 for the small embedded models
     max_tokens: int | None = None
+    max_continuations: int = 1  # more requests when the model stops at max_tokens (no grammar in force)
     chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)

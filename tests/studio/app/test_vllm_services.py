@@ -110,3 +110,45 @@ def test_gpu_with_cpu_torch_is_a_loud_startup_warning(
         assert len(services.warnings) == 1 and "CPU-only build" in services.warnings[0]
         assert any("CPU-only build" in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
     assert no_images.warnings == []
+
+
+THINK_THEN_CUT = ["<think>Long plan: a chart, then", " a picture.</think>\n\n", "# Bees\n\nBees dance to", " share"]
+
+
+def test_a_length_stop_from_vllm_is_continued_without_the_thinking(tmp_path: Path) -> None:
+    """vLLM's stream shape: role chunk, content chunks with finish_reason null, a last empty chunk
+    with finish_reason "length"; the continuation carries the article so far, never the <think>."""
+    script = [Stream(THINK_THEN_CUT, finish_reason="length"), Stream([" news.\n\nThe end."], finish_reason="stop")]
+    with ChatServer(script) as srv:
+        services = build_services(settings(tmp_path, srv.url, openai_enable_thinking=False))
+        try:
+            done = write(services)
+        finally:
+            services.close()
+    first, second = srv.bodies
+    assert not done.cut_off and done.article.continuations == 1
+    assert done.article.to_llmi_text() == "# Bees\n\nBees dance to share news.\n\nThe end."
+    assert second["messages"][-1] == {"role": "assistant", "content": "# Bees\n\nBees dance to share"}
+    assert second["continue_final_message"] is True and second["add_generation_prompt"] is False
+    assert second["chat_template_kwargs"] == {"enable_thinking": False} and second["max_tokens"] == 4096
+
+
+def test_a_length_stop_still_cut_off_is_marked_in_the_cli_and_article_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from studio.app.cli import main
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("STUDIO_MAX_CONTINUATIONS", "0")
+    with ChatServer([Stream(THINK_THEN_CUT, finish_reason="length")]) as srv:
+        out = tmp_path / "out"
+        argv = ["write", "bees", "--out", str(out), "--backend", "openai", "--base-url", srv.url, "--tools", "code"]
+        assert main(argv) == 0
+    assert len(srv.bodies) == 1
+    assert "CUT OFF" in capsys.readouterr().err
+    manifest = json.loads((out / "article.json").read_text())
+    assert manifest["cut_off"] is True
+    text = " ".join(b.get("text", "") for b in manifest["blocks"])
+    assert "Bees dance to share" in text and "plan" not in text
