@@ -100,7 +100,8 @@ def test_two_slots_decode_two_requests_at_once(gguf: Path) -> None:
 
 
 def test_restart_after_close(gguf: Path) -> None:
-    backend = EmbeddedBackend(gguf, threads=1, ctx=512)
+    backend = EmbeddedBackend(gguf, threads=1, ctx=512, gpu_layers=0)  # STUDIO_EMBEDDED_GPU_LAYERS=0: CPU only
+    assert "GPU layers 0" in backend.describe()
     try:
         backend.start()
         first = backend.base_url

@@ -105,3 +105,25 @@ def test_warm_image_models_loads_both_pipelines_when_the_studio_starts(
     finally:
         studio.close()
         images.release()
+
+
+def test_image_settings_reach_the_tools(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from studio.app.services import build_tools
+    from studio.app.settings import load_settings
+
+    monkeypatch.setenv("STUDIO_DIFFUSION_GUIDANCE", "0")
+    monkeypatch.setenv("STUDIO_EDIT_GUIDANCE", "1.5")
+    monkeypatch.setenv("STUDIO_DIFFUSION_OFFLOAD", "sequential")
+    monkeypatch.setenv("STUDIO_WARM_IMAGE_MODELS", "1")
+    tools = build_tools(load_settings(data_dir=tmp_path, diffusion_model=str(tmp_path / "plain-sd"), edit_model="x/y"))
+    diffusion, edit = tools["diffusion"], tools["edit"]
+    assert diffusion.guidance == 0.0 and edit.guidance == 1.5  # type: ignore[attr-defined]
+    assert diffusion.offload == edit.offload == "sequential"  # type: ignore[attr-defined]
+    assert diffusion.warm_on_start and edit.warm_on_start  # type: ignore[attr-defined]
+    for name in ("STUDIO_DIFFUSION_GUIDANCE", "STUDIO_EDIT_GUIDANCE"):
+        monkeypatch.delenv(name)
+    defaults = build_tools(load_settings(data_dir=tmp_path, diffusion_model="a/plain-model"))
+    assert defaults["diffusion"].guidance == 7.5 and defaults["edit"].guidance is None  # type: ignore[attr-defined]
+    monkeypatch.setenv("STUDIO_DIFFUSION_OFFLOAD", "disk")
+    with pytest.raises(ValueError, match="diffusion_offload"):
+        load_settings(data_dir=tmp_path)
