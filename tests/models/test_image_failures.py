@@ -17,7 +17,7 @@ import torch
 from diffusers import DiffusionPipeline
 from PIL import Image
 
-from models import image_weights, images
+from models import image_loading, image_weights, images
 from models.errors import ModelUnavailable
 from tests.tiny_pipelines import TEST_DEVICE, TEST_DTYPE, tiny_text2image_dir
 from tools.base import ToolContext
@@ -51,13 +51,13 @@ def _fresh_cache() -> Iterator[None]:
 def loads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any]]:
     """Every from_pretrained the studio makes: (source, variant)."""
     calls: list[tuple[str, Any]] = []
-    real = images._from_pretrained
+    real = image_loading._from_pretrained
 
     def counting(source: str, dtype: Any, local_only: bool, variant: str | None) -> Any:
         calls.append((source, variant))
         return real(source, dtype, local_only, variant)
 
-    monkeypatch.setattr(images, "_from_pretrained", counting)
+    monkeypatch.setattr(image_loading, "_from_pretrained", counting)
     return calls
 
 
@@ -95,10 +95,10 @@ def test_out_of_memory_on_placement_fails_once_with_a_hint_and_drops_the_pipelin
 
 def test_the_gpu_hint_names_vllm_offload_and_a_smaller_model() -> None:
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 MiB")
-    hint = images._hint(oom, "cuda", "none").format(setting="STUDIO_DIFFUSION_MODEL")
+    hint = image_loading.load_hint(oom, "cuda", "none").format(setting="STUDIO_DIFFUSION_MODEL")
     assert "--gpu-memory-utilization" in hint and "STUDIO_DIFFUSION_OFFLOAD=model" in hint
     assert "STUDIO_DIFFUSION_MODEL to a smaller model" in hint
-    assert "STUDIO_DIFFUSION_OFFLOAD=sequential" in images._hint(oom, "cuda", "model")
+    assert "STUDIO_DIFFUSION_OFFLOAD=sequential" in image_loading.load_hint(oom, "cuda", "model")
 
 
 def test_an_exception_inside_the_load_is_remembered_not_retried_per_tag(
@@ -148,7 +148,7 @@ def test_fp16_variant_is_asked_for_and_falls_back_to_the_main_files(
     t2i_dir: Path, tmp_path: Path, loads: list, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Only CUDA asks for the variant; pretend this device is one that does.
-    monkeypatch.setattr(images, "variant_for", lambda device: "fp16")
+    monkeypatch.setattr(image_loading, "variant_for", lambda device: "fp16")
     plain = images.load_text2image(str(t2i_dir), device=TEST_DEVICE)
     assert loads == [(str(t2i_dir), "fp16"), (str(t2i_dir), None)] and plain.variant is None
     only_fp16 = tmp_path / "fp16"
@@ -157,7 +157,7 @@ def test_fp16_variant_is_asked_for_and_falls_back_to_the_main_files(
     assert loads[-1] == (str(only_fp16), "fp16") and loaded.variant == "fp16"
     assert loaded.provenance()["variant"] == "fp16"
     # Off CUDA the main files come first; a folder with only fp16 files still loads (upcast).
-    monkeypatch.setattr(images, "variant_for", lambda device: None)
+    monkeypatch.setattr(image_loading, "variant_for", lambda device: None)
     images.release()
     upcast = images.load_text2image(str(only_fp16), device=TEST_DEVICE)
     assert loads[-2:] == [(str(only_fp16), None), (str(only_fp16), "fp16")] and upcast.variant == "fp16"
@@ -172,7 +172,7 @@ def test_no_download_attempt_when_the_hub_is_unreachable(
     monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(images, "hub_reachable", lambda: False)
+    monkeypatch.setattr(image_loading, "hub_reachable", lambda: False)
     tool = DiffusionTool("llmi-studio-tests/not-cached", device=TEST_DEVICE, allow_downloads=True)
     result = tool.run(PROMPT, ToolContext(seed=1))
     assert not result.ok and "huggingface.co is unreachable" in (result.error or "")
