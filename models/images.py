@@ -16,8 +16,9 @@ remembered for FAILURE_TTL_S (so four tags do not wait four times for a network 
 other exception while loading or placing (CUDA out of memory, a damaged safetensors file, an
 unknown pipeline class) becomes ``ModelUnavailable`` with the reason and a hint, remembered
 until ``release()``: every later tag fails at once with the same reason instead of reloading
-gigabytes. The half-built pipeline is dropped and the CUDA cache emptied (models.image_loading). Where the weights are
-(availability, devices) lives in models.image_weights; names are re-exported here.
+gigabytes. The half-built pipeline is dropped and the CUDA cache emptied. One load, its
+placement and its failure reasons are models.image_loading; where the weights are
+(availability, devices) is models.image_weights; names are re-exported here.
 """
 
 from __future__ import annotations
