@@ -90,7 +90,7 @@ class OpenAICompatBackend:
                 if resp.status_code >= 400:
                     resp.read()
                     raise self._http_error(resp)
-                return (yield from _without_thinking(self._parse_sse(resp.iter_lines())))
+                return (yield from self._without_thinking(self._parse_sse(resp.iter_lines())))
         except httpx.HTTPError as exc:
             raise self._translate(exc) from exc
 
@@ -200,6 +200,32 @@ class OpenAICompatBackend:
                     finish = choice["finish_reason"]
         return finish
 
+    def _without_thinking(self, chunks: FinishStream) -> FinishStream:
+        """``chunks`` with <think> blocks removed; the finish reason is passed on. An answer that
+        is nothing but unfinished thinking is an error that says what to change."""
+        thinking = ThinkFilter()
+        written = False
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration as stop:
+                tail = thinking.flush()
+                if tail:
+                    yield tail
+                if thinking.inside and not (written or tail):
+                    off = "STUDIO_OPENAI_ENABLE_THINKING=false" if self._prefix == "STUDIO_OPENAI_" else "another model"
+                    raise ModelError(
+                        f"{self._where} (model {self._resolved_model}) spent the whole answer thinking "
+                        f"({thinking.dropped} characters in an unfinished <think> block, finish reason "
+                        f"{stop.value!r}): raise STUDIO_MAX_TOKENS, or turn thinking off ({off}, or vLLM's "
+                        "--reasoning-parser)"
+                    ) from None
+                return stop.value
+            text = thinking.feed(chunk)
+            if text:
+                written = True
+                yield text
+
     def _mid_answer(self, payload: str) -> ModelError:
         return ModelError(f"{self._where} failed mid-answer (model {self._resolved_model}): {_message_of(payload)}")
 
@@ -235,22 +261,6 @@ class OpenAICompatBackend:
                 f"empty; and does {self._prefix}BASE_URL end in /v1?)"
             )
         return ModelError(where)
-
-
-def _without_thinking(chunks: FinishStream) -> FinishStream:
-    """``chunks`` with <think> blocks removed; the generator's return value is passed on."""
-    thinking = ThinkFilter()
-    while True:
-        try:
-            chunk = next(chunks)
-        except StopIteration as stop:
-            tail = thinking.flush()
-            if tail:
-                yield tail
-            return stop.value
-        text = thinking.feed(chunk)
-        if text:
-            yield text
 
 
 def _message_of(text: str) -> str:

@@ -6,7 +6,8 @@ never contain it, so every chat stream goes through ``ThinkFilter``: text outsid
 passes through as it arrives, at most ``len("</think>") - 1`` characters are held back while
 they could still be the start of a tag, and the whitespace right after a closing tag goes too
 (models put a blank line there). An unclosed block swallows the rest of the answer: that text
-was never meant for the reader.
+was never meant for the reader (the HTTP client turns an answer that was nothing but unfinished
+thinking into an error that says so).
 
 A model whose chat template opens the block in the prompt (so the answer starts inside it,
 with no ``<think>`` of its own) needs the server's reasoning parser; that text is already
@@ -75,6 +76,11 @@ class ThinkFilter:
             text = text[start + len(OPEN) :]
             self._inside = True
         return "".join(out)
+
+    @property
+    def inside(self) -> bool:
+        """True while a <think> block is open (at the end: the answer stopped while thinking)."""
+        return self._inside
 
     def flush(self) -> str:
         """What is left at the end: a held-back partial tag is plain text; an open block is dropped."""

@@ -80,3 +80,12 @@ def test_http_errors_name_the_server_and_the_embedded_label() -> None:
         label = "the embedded llama.cpp server"
         with pytest.raises(ModelError, match=f"{label} at {srv.url}"):
             complete(OpenAICompatBackend(srv.url, model="m", server_label=label), HELLO, ChatOptions())
+
+
+def test_an_answer_that_is_only_unfinished_thinking_is_an_error_that_says_what_to_change() -> None:
+    thinking = Stream(["<think>Let me think about bees", " for a very long time"], finish_reason="length")
+    with ChatServer([thinking]) as srv, pytest.raises(ModelError) as err:
+        list(OpenAICompatBackend(srv.url).stream(HELLO, ChatOptions(max_tokens=16)))
+    message = str(err.value)
+    assert "spent the whole answer thinking" in message and "'length'" in message
+    assert "STUDIO_MAX_TOKENS" in message and "STUDIO_OPENAI_ENABLE_THINKING=false" in message and srv.url in message

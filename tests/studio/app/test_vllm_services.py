@@ -152,3 +152,15 @@ def test_a_length_stop_still_cut_off_is_marked_in_the_cli_and_article_json(
     assert manifest["cut_off"] is True
     text = " ".join(b.get("text", "") for b in manifest["blocks"])
     assert "Bees dance to share" in text and "plan" not in text
+
+
+def test_thinking_through_the_whole_limit_ends_the_article_with_the_reason(tmp_path: Path) -> None:
+    with ChatServer([Stream(["<think>Hmm, bees.", " Let me plan"], finish_reason="length")]) as srv:
+        services = build_services(settings(tmp_path, srv.url))
+        try:
+            done = write(services)
+        finally:
+            services.close()
+    assert len(srv.bodies) == 1  # no continuation of an empty article
+    assert done.error is not None and "spent the whole answer thinking" in done.error
+    assert done.article.to_llmi_text() == ""
