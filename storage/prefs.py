@@ -21,7 +21,7 @@ explicit prompt* that TRL's ``DPOTrainer`` and ``RewardTrainer`` read (``dataset
      "chosen": "<kept version>", "rejected": "<other version>",
      "chosen_image": "images/<sha256>.png" | null, "rejected_image": ... | null,
      "prompt_images": ["images/<sha256>.png", ...],             # the user's input images
-     "meta": {"event_id", "event", "created_at", "project_id", "article_id", "block_id",
+     "meta": {"event_id", "event", "created_at", "user", "project_id", "article_id", "block_id",
               "block_kind", "chosen_version", "rejected_version", "chosen_status",
               "rejected_status", "text_after"}}
 
@@ -34,6 +34,8 @@ explicit prompt* that TRL's ``DPOTrainer`` and ``RewardTrainer`` read (``dataset
 - Image paths are relative to the JSONL; the files are copies of the assets in ``images/``.
   They are deliberately not named ``images``: TRL treats an ``images`` column as the prompt's
   vision input and would demand a processor from a text-only model.
+- ``meta.user`` is the account whose choice it was (reward-data provenance). An export is for
+  one user (``owner=``) or, for an admin, for everyone (``owner=None``).
 - Rows come from ``accept`` and ``revert`` events that name a rejected version. The same two
   versions of a block judged again (accept B over A, later revert to A) give one row, the
   latest judgement. Article text before the block is cut to its last 4,000 characters.
@@ -63,7 +65,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.errors import StorageError
 from storage.db import Store
-from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent
+from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent, Project
 from storage.views import PreferenceEventInfo, version_info
 
 CONTEXT_BEFORE_CHARS = 4000
@@ -162,8 +164,12 @@ def log_event(
         raise ValueError(f"unknown preference event kind {kind!r}")
     if article is None and block is not None:
         article = s.get(Article, block.article_id)
+    owner = s.scalar(select(Project.owner).where(Project.id == article.project_id)) if article else None
+    if owner is None:
+        raise StorageError(f"a {kind!r} preference event needs the article it is about")
     event = PreferenceEvent(
         kind=kind,
+        owner=owner,
         project_id=article.project_id if article else None,
         article_id=article.id if article else None,
         block_key=block.key if block else None,
@@ -176,12 +182,16 @@ def log_event(
     return event
 
 
-def list_preference_events(store: Store, since_id: int = 0, kind: str | None = None) -> list[PreferenceEventInfo]:
-    """Events with id > ``since_id`` in log order (optionally of one kind)."""
+def list_preference_events(
+    store: Store, since_id: int = 0, kind: str | None = None, owner: str | None = None
+) -> list[PreferenceEventInfo]:
+    """Events with id > ``since_id`` in log order (optionally of one kind, of one user)."""
     with store.read() as s:
         query = select(PreferenceEvent).where(PreferenceEvent.id > since_id).order_by(PreferenceEvent.id)
         if kind is not None:
             query = query.where(PreferenceEvent.kind == kind)
+        if owner is not None:
+            query = query.where(PreferenceEvent.owner == owner)
         return [
             PreferenceEventInfo(
                 e.id,
@@ -193,6 +203,7 @@ def list_preference_events(store: Store, since_id: int = 0, kind: str | None = N
                 e.chosen_version_id,
                 e.rejected_version_id,
                 dict(e.context),
+                e.owner,
             )
             for e in s.scalars(query)
         ]
@@ -237,6 +248,7 @@ def _pair_rows(events: list[PreferenceEventInfo], bundle: _Bundler) -> list[dict
                 "event_id": e.id,
                 "event": e.kind,
                 "created_at": e.created_at.isoformat(),
+                "user": e.owner,
                 "project_id": e.project_id,
                 "article_id": e.article_id,
                 "block_id": e.block_key,
@@ -273,6 +285,7 @@ def _rating_rows(events: list[PreferenceEventInfo], bundle: _Bundler) -> list[di
                 "meta": {
                     "event_id": e.id,
                     "created_at": e.created_at.isoformat(),
+                    "user": e.owner,
                     "project_id": e.project_id,
                     "article_id": e.article_id,
                 },
@@ -289,15 +302,16 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)  # a reader never sees half a file
 
 
-def export_preferences(store: Store, out_dir: Path) -> Path:
-    """Write ``preferences.jsonl``, ``ratings.jsonl`` and ``images/`` into ``out_dir`` (format above).
+def export_preferences(store: Store, out_dir: Path, owner: str | None = None) -> Path:
+    """Write ``preferences.jsonl``, ``ratings.jsonl`` and ``images/`` into ``out_dir`` (format above):
+    the events of ``owner``, or of every user for ``None`` (an admin's export).
 
     Returns the path of ``preferences.jsonl``; ``ratings.jsonl`` lies beside it.
     """
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        events = list_preference_events(store)
+        events = list_preference_events(store, owner=owner)
         bundle = _Bundler(store, out_dir)
         prefs_path = out_dir / "preferences.jsonl"
         _write_jsonl(prefs_path, _pair_rows(events, bundle))

@@ -1,15 +1,40 @@
+"""Every storage test runs on both backends: SQLite (WAL) and a real PostgreSQL 15 cluster
+(``tests.pg``), through the parametrized ``db_url`` fixture (None: SQLite in the data dir)."""
+
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import ArticleRecorder, Store, open_store, repo
+from tests.pg import MISSING, PostgresCluster, find_bin_dir
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    if find_bin_dir() is None:
+        if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
+            pytest.fail(MISSING)
+        pytest.skip(MISSING)
+    with PostgresCluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the test's data dir) or the URL of a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = open_store(None, tmp_path / "data")
+def store(tmp_path: Path, db_url: str | None) -> Iterator[Store]:
+    s = open_store(db_url, tmp_path / "data")
     yield s
     s.close()
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from models.errors import StorageError
 from storage import Store, export_preferences, list_preference_events, repo
@@ -18,7 +18,7 @@ def test_preference_log_refuses_update_and_delete(store: Store, article: tuple[i
     before = list_preference_events(store)
     assert len(before) == 2
     for sql in ("UPDATE preference_events SET kind = 'accept'", "DELETE FROM preference_events"):
-        with pytest.raises(IntegrityError, match="append-only"), store.engine.begin() as conn:
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(sql))
     with pytest.raises(StorageError, match="append-only"), store.write() as s:
         s.execute(text("DELETE FROM preference_events WHERE id = 1"))
