@@ -225,7 +225,7 @@ def cmd_prefs_export(args: argparse.Namespace) -> int:
     settings = _settings_from(args)
     store = open_store(settings.database_url, Path(settings.data_dir))
     try:
-        path = export_preferences(store, Path(args.out))
+        path = export_preferences(store, Path(args.out), args.user)
     finally:
         store.close()
     print(path)
@@ -302,7 +302,12 @@ def build_parser() -> argparse.ArgumentParser:
         "export", help="write preferences.jsonl (prompt/chosen/rejected, for TRL DPO and reward trainers)"
     )
     prefs_export.add_argument("--out", required=True, help="output directory (images are bundled beside)")
+    prefs_export.add_argument("--user", default=None, help="only this user's events (default: every user's)")
     prefs_export.set_defaults(func=cmd_prefs_export)
+
+    from studio.app.users_cli import add_users_parser
+
+    add_users_parser(sub)
 
     try:
         from studio.app.export_cli import add_export_parser
