@@ -23,6 +23,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 MISSING = "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql-15 (Debian)"
@@ -102,3 +103,19 @@ class PostgresCluster:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+try:  # the pytest fixture (tests/storage and tests/team import it into their conftest)
+    import pytest
+except ImportError:  # pragma: no cover - the bench runs without pytest
+    pass
+else:
+
+    @pytest.fixture(scope="session")
+    def pg_cluster() -> Iterator[PostgresCluster]:
+        if find_bin_dir() is None:
+            if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
+                pytest.fail(MISSING)
+            pytest.skip(MISSING)
+        with PostgresCluster() as cluster:
+            yield cluster

@@ -3,24 +3,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import ArticleRecorder, Store, open_store, repo
-from tests.pg import MISSING, PostgresCluster, find_bin_dir
-
-
-@pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
-    if find_bin_dir() is None:
-        if os.environ.get("STUDIO_REQUIRE_POSTGRES") == "1":
-            pytest.fail(MISSING)
-        pytest.skip(MISSING)
-    with PostgresCluster() as cluster:
-        yield cluster
+from tests.pg import PostgresCluster, pg_cluster  # noqa: F401 - pg_cluster: the session's cluster
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
