@@ -156,7 +156,9 @@ class OpenAICompatBackend:
     def _parse_sse(self, lines: Iterator[str]) -> Iterator[str]:
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
-                raise ModelError(f"the chat server failed mid-answer: {_message_of(line[6:].strip())}")
+                raise ModelError(
+                    f"the chat server at {self.base_url} failed mid-answer: {_message_of(line[6:].strip())}"
+                )
             if not line.startswith("data:"):
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
@@ -165,11 +167,13 @@ class OpenAICompatBackend:
             try:
                 chunk = json.loads(payload)
             except ValueError as exc:
-                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}") from exc
+                raise ModelError(
+                    f"the chat server at {self.base_url} sent a malformed event: {payload[:200]!r}"
+                ) from exc
             if not isinstance(chunk, dict):
-                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}")
+                raise ModelError(f"the chat server at {self.base_url} sent a malformed event: {payload[:200]!r}")
             if "error" in chunk:
-                raise ModelError(f"the chat server failed mid-answer: {_message_of(payload)}")
+                raise ModelError(f"the chat server at {self.base_url} failed mid-answer: {_message_of(payload)}")
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
                 if isinstance(content, str) and content:
