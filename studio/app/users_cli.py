@@ -20,8 +20,12 @@ from studio.app.settings import load_settings
 def _password(args: argparse.Namespace) -> str:
     if args.password_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    first = getpass.getpass(f"password for {args.name}: ")
-    if getpass.getpass("again: ") != first:
+    try:
+        first = getpass.getpass(f"password for {args.name}: ")
+        again = getpass.getpass("again: ")
+    except EOFError as exc:
+        raise AccountError("no password typed (in a script, pipe it with --password-stdin); nothing changed") from exc
+    if again != first:
         raise AccountError("the two passwords differ; nothing changed")
     return first
 
