@@ -16,6 +16,7 @@ After each run the stored rows and files are counted against what the workload m
 from __future__ import annotations
 
 import argparse
+import shutil
 import statistics
 import sys
 import tempfile
@@ -35,27 +36,39 @@ USERS = {f"u{n}": f"password-{n}-long" for n in range(4)}
 
 
 def run(processes: int, database: str, clients: int, actions: int, pg: PostgresCluster | None) -> dict[str, float]:
-    with tempfile.TemporaryDirectory(prefix="llmi-bench-team-") as tmp:
-        data_dir = Path(tmp) / "data"
-        add_users(data_dir, USERS)
-        url = pg.new_database("bench") if pg else None
-        with ExitStack() as stack:
-            apps = [stack.enter_context(AppProcess(data_dir, url)) for _ in range(processes)]
-            start = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                futures = [
-                    pool.submit(run_client, apps[n % processes].url, n, f"u{n % 4}", USERS[f"u{n % 4}"], actions)
-                    for n in range(clients)
-                ]
-                runs = [f.result() for f in futures]
-            wall = time.perf_counter() - start
-        store = open_store(url, data_dir)
-        events = len(list_preference_events(store))
-        store.close()
-        if events != expected(clients, actions)["events"]:
-            raise SystemExit(
-                f"{processes} x {database}: {events} preference events, expected {expected(clients, actions)}"
-            )
+    tmp = tempfile.mkdtemp(prefix="llmi-bench-team-")
+    try:
+        return _run(Path(tmp), processes, database, clients, actions, pg)
+    except BaseException:
+        shutil.copytree(tmp, tmp + "-failed", dirs_exist_ok=True)
+        for log in sorted(Path(tmp).glob("app-*.log")):  # the copy ("-failed") keeps them
+            print(f"--- {log} (last lines)\n" + "\n".join(log.read_text().splitlines()[-15:]), file=sys.stderr)
+        raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(
+    tmp: Path, processes: int, database: str, clients: int, actions: int, pg: PostgresCluster | None
+) -> dict[str, float]:
+    data_dir = tmp / "data"
+    add_users(data_dir, USERS)
+    url = pg.new_database("bench") if pg else None
+    with ExitStack() as stack:
+        apps = [stack.enter_context(AppProcess(data_dir, url)) for _ in range(processes)]
+        start = time.perf_counter()
+        with ThreadPoolExecutor(clients) as pool:
+            futures = [
+                pool.submit(run_client, apps[n % processes].url, n, f"u{n % 4}", USERS[f"u{n % 4}"], actions)
+                for n in range(clients)
+            ]
+            runs = [f.result() for f in futures]
+        wall = time.perf_counter() - start
+    store = open_store(url, data_dir)
+    events = len(list_preference_events(store))
+    store.close()
+    if events != expected(clients, actions)["events"]:
+        raise SystemExit(f"{processes} x {database}: {events} preference events, expected {expected(clients, actions)}")
     latencies = sorted(x for r in runs for x in r.latencies)
     return {
         "actions_per_s": len(latencies) / wall,
@@ -69,16 +82,19 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--actions", type=int, default=50)
+    parser.add_argument("--only", help="one configuration, e.g. 1:postgresql (default: all four)")
     args = parser.parse_args()
     results: dict[tuple[int, str], dict[str, float]] = {}
     with PostgresCluster() as pg:
         for database in ("sqlite", "postgresql"):
             for processes in (1, 2):
+                if args.only and args.only != f"{processes}:{database}":
+                    continue
                 results[(processes, database)] = run(
                     processes, database, args.clients, args.actions, pg if database == "postgresql" else None
                 )
                 print(f"done: {processes} process(es), {database}: {results[(processes, database)]}", flush=True)
-    base = results[(1, "sqlite")]["actions_per_s"]
+    base = results[(1, "sqlite")]["actions_per_s"] if (1, "sqlite") in results else float("nan")
     print(
         f"\n{args.clients} clients x {args.actions} block actions (each run includes the article render per client)\n"
     )
