@@ -1,4 +1,4 @@
-"""The Gradio app (the only module that imports gradio).
+"""The Gradio app (with ui_team.py, its login wiring, the only modules that import gradio).
 
 Every handler is a thin shell: it takes the browser session's ``Session`` from ``gr.State``
 (one per browser tab or API client, never a global), calls it, and turns the result into
