@@ -1,4 +1,4 @@
-"""The Gradio app (the only module that imports gradio).
+"""The Gradio app (with ui_team.py, its login wiring, the only modules that import gradio).
 
 Every handler is a thin shell: it takes the browser session's ``Session`` from ``gr.State``
 (one per browser tab or API client, never a global), calls it, and turns the result into
@@ -23,6 +23,7 @@ from models.errors import StudioError
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_model import CSS, ArticleView, article_html, block_choices, event_dict, progress_line, view_dict
 from studio.app.ui_prefs import add_preference_export
+from studio.app.ui_team import request_user
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
@@ -31,7 +32,9 @@ TEXT_UPDATE_S = 0.15  # at most this often re-render while only text streams in
 
 
 def _session(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
+    """This request's session: the tab's own, or a new one; never a session of another user."""
+    user = request_user()
+    return sess if sess is not None and sess.user == user else Session(studio, user)
 
 
 def _article_json(sess: Session) -> dict[str, Any]:
@@ -246,7 +249,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         revert_btn.click(act(do_revert, "Revert"), [state, block_pick, version_pick], art_outs, api_name="revert")
 
         def pick_block(sess: Session | None, block_id: str | None) -> tuple[Any, Any]:
-            if sess is None or not block_id or sess.article_id is None:
+            if sess is None or sess.user != request_user() or not block_id or sess.article_id is None:
                 return gr.update(choices=[], value=None), ""
             try:
                 versions = sess.versions(block_id)
@@ -369,9 +372,18 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"Not working: {exc}"
 
 
-def launch(app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64) -> Any:
-    """Queue (position shown to waiting users) and serve on host:port."""
+def launch(
+    app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64, **options: Any
+) -> Any:
+    """Queue (position shown to waiting users) and serve on host:port. ``options``: more
+    ``gr.Blocks.launch`` arguments (the login options of ``ui_team.launch_options``)."""
     app.queue(max_size=max_size, default_concurrency_limit=8)
     return app.launch(
-        server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS, show_error=True, quiet=True
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        css=CSS,
+        show_error=True,
+        quiet=True,
+        **options,
     )
