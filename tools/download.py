@@ -289,7 +289,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float, time
     return bytes(buffer)
 
 
-def _decode(data: bytes, max_pixels: int, min_side: int) -> tuple[str, int, int]:
+def decode_image(data: bytes, max_pixels: int, min_side: int) -> tuple[str, int, int]:
     """Check ``data`` is a sane raster image; return (mime, width, height).
 
     The pixel limit is checked from the header before anything is decoded. (Pillow's own
@@ -372,6 +372,6 @@ def fetch_image(
                 raise DownloadError(f"{host} timed out ({type(exc).__name__})", "timed out") from exc
             except httpx.HTTPError as exc:
                 raise DownloadError(f"cannot fetch from {host}: {exc or type(exc).__name__}", "unreachable") from exc
-            mime, width, height = _decode(data, max_pixels, min_side)
+            mime, width, height = decode_image(data, max_pixels, min_side)
             return DownloadedImage(data, mime, width, height, str(current))
     raise DownloadError(f"too many redirects (more than {MAX_REDIRECTS})", "too many redirects")

@@ -44,10 +44,8 @@ import io
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import time
@@ -64,52 +62,29 @@ import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-HEADER = struct.Struct(">II")  # json length, blob length
 MAX_SLOTS = 64
 MAX_INCHES = (16.0, 12.0)
 DPI = 100
 MAX_PNG_BYTES = 8 * 1024 * 1024
 
 
-def _load_lockdown():  # noqa: ANN202 - a module object
-    """Load tools/sandbox_lockdown.py by path: tools/ must not go on sys.path (code.py there
-    would shadow the stdlib module of that name)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_lockdown.py")
-    spec = importlib.util.spec_from_file_location("sandbox_lockdown", path)
+def _load(name: str):  # noqa: ANN202 - a module object
+    """Load tools/<name>.py by path: tools/ must not go on sys.path (code.py there would shadow
+    the stdlib module of that name)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-lockdown = _load_lockdown()
+lockdown = _load("sandbox_lockdown")
+jail = _load("sandbox_jail")
+child = _load("sandbox_child")
+pack = child.pack
 _SAVEFIG = Figure.savefig  # the real one; the code only ever sees a no-op
-
-
-def pack(meta: dict, blob: bytes = b"") -> bytes:
-    data = json.dumps(meta).encode()
-    return HEADER.pack(len(data), len(blob)) + data + blob
-
-
-def read_frame(sock: socket.socket, limit: int = 1 << 20) -> dict:
-    """Read one frame (the request) from a blocking socket."""
-    head = _read_exact(sock, HEADER.size)
-    n, m = HEADER.unpack(head)
-    if n + m > limit:
-        raise ValueError("request too large")
-    meta = json.loads(_read_exact(sock, n))
-    _read_exact(sock, m)
-    return meta
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("short read")
-        buf += chunk
-    return bytes(buf)
 
 
 # ---------------------------------------------------------------- zygote
@@ -161,9 +136,10 @@ def _warm_up() -> None:
 
 
 class Zygote:
-    def __init__(self, control_fd: int, base_dir: str) -> None:
+    def __init__(self, control_fd: int, base_dir: str, mode: str) -> None:
         self.ctrl = socket.socket(fileno=control_fd)
         self.base_dir = base_dir
+        self.mode = mode
         self.jobs: dict[int, dict] = {}  # pid -> {slot, deadline, status sock, scratch, timed_out}
         self.free_slots = list(range(MAX_SLOTS))
         self.wake_r, self.wake_w = os.pipe()
@@ -208,10 +184,12 @@ class Zygote:
             return True
         job = json.loads(msg)
         slot = self.free_slots.pop()
-        scratch = tempfile.mkdtemp(prefix="job-", dir=self.base_dir)
         uid = lockdown.UID_BASE + slot if os.geteuid() == 0 else None
-        if uid is not None:
-            os.chown(scratch, uid, lockdown.NOGROUP)
+        scratch = None  # the jail's scratch is a tmpfs inside its own mount namespace
+        if self.mode != "jail":
+            scratch = tempfile.mkdtemp(prefix="job-", dir=self.base_dir)
+            if uid is not None:
+                os.chown(scratch, uid, lockdown.NOGROUP)
         pid = os.fork()
         if pid == 0:
             code = 70
@@ -223,7 +201,7 @@ class Zygote:
                 for other in self.jobs.values():
                     with contextlib.suppress(OSError):
                         os.close(other["status"].fileno())
-                code = run_child(result_fd, scratch, uid)
+                code = child.run_child(result_fd, scratch, uid, self.mode, execute)
             finally:
                 os._exit(code)
         os.close(result_fd)
@@ -253,7 +231,8 @@ class Zygote:
                 "timed_out": job["timed_out"],
                 "cpu_s": usage.ru_utime + usage.ru_stime,
             }
-            shutil.rmtree(job["scratch"], ignore_errors=True)  # before the report: gone when run() returns
+            if job["scratch"] is not None:  # before the report: gone when run() returns
+                lockdown.remove_tree(job["scratch"])
             with contextlib.suppress(OSError):
                 job["status"].sendall(pack(report))
             job["status"].close()
@@ -277,38 +256,7 @@ class Zygote:
             time.sleep(0.01)
 
 
-# ---------------------------------------------------------------- child
-
-
-def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
-    """Lock down, run one job, write one result frame. Returns the exit code."""
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    lockdown.set_parent_death_signal()  # a fork does not inherit it: die with the zygote
-    gc.freeze()  # the inherited heap is never collected here: no scans, no copy-on-write faults from gc
-    started = time.monotonic()
-    sock = socket.socket(fileno=result_fd)
-    request = read_frame(sock)
-    os.chdir(scratch)
-    lockdown.isolate_namespaces(request["max_file_mb"])
-    lockdown.drop_privileges(uid)
-    lockdown.set_limits(request)
-    os.environ["HOME"] = scratch
-    os.environ["TMPDIR"] = scratch
-    tempfile.tempdir = scratch
-    sys.addaudithook(lockdown.make_audit_hook(os.path.realpath(scratch)))
-    ready = time.monotonic()
-    meta, png = execute(request["code"])
-    # Where the time went, for benchmarks and slow-chart diagnosis (seconds).
-    meta["timings"] = {
-        "sandbox_setup": ready - started,
-        "run_and_render": time.monotonic() - ready,
-        "cpu": time.process_time(),  # this child's user+sys CPU since the fork
-    }
-    sock.sendall(pack(meta, png))
-    sock.close()
-    return 0
+# ---------------------------------------------------------------- the code
 
 
 def _no_datasets(*_args: object, **_kwargs: object) -> None:
@@ -359,7 +307,7 @@ def execute(code: str) -> tuple[dict, bytes]:
 
 
 def main() -> None:
-    control_fd, base_dir = int(sys.argv[1]), sys.argv[2]
+    control_fd, base_dir, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     # SIGTERM (not SIGKILL) when the studio dies, so the running jobs are killed and the scratch
     # tree is removed even when nobody called Sandbox.close().
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -370,12 +318,12 @@ def main() -> None:
             return  # the studio died while we were starting
         _configure_matplotlib()
         gc.freeze()  # keep the warm image's objects out of the children's collections (copy-on-write friendly)
-        zygote = Zygote(control_fd, base_dir)
+        zygote = Zygote(control_fd, base_dir, mode)
         zygote.serve()
     finally:
         if zygote is not None:
             zygote._shutdown()
-        shutil.rmtree(base_dir, ignore_errors=True)
+        lockdown.remove_tree(base_dir)
 
 
 if __name__ == "__main__":
