@@ -153,6 +153,12 @@ def build_root(scratch_mb: int, scratch_inodes: int, owner: tuple[int, int] | No
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     held = open_sources()  # in this mount namespace: a bind from another one is refused
     _mount("tmpfs", ROOT, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,nr_inodes=4096,mode=0755")
+    # Scratch first: a source below /tmp (an interpreter or venv there) is bound inside it, read-only.
+    os.makedirs(ROOT + "/tmp", mode=0o700)
+    opts = f"size={scratch_mb}m,nr_inodes={scratch_inodes},mode=0700"
+    if owner is not None:
+        opts += f",uid={owner[0]},gid={owner[1]}"
+    _mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
     for fd, path, is_dir in held:
         dest = ROOT + path
         os.makedirs(os.path.dirname(dest), mode=0o755, exist_ok=True)
@@ -167,11 +173,6 @@ def build_root(scratch_mb: int, scratch_inodes: int, owner: tuple[int, int] | No
         _mount(f"/proc/self/fd/{fd}", dest, None, MS_BIND | MS_REC)
         _mount(None, dest, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
         os.close(fd)
-    os.makedirs(ROOT + "/tmp", mode=0o700)
-    opts = f"size={scratch_mb}m,nr_inodes={scratch_inodes},mode=0700"
-    if owner is not None:
-        opts += f",uid={owner[0]},gid={owner[1]}"
-    _mount("tmpfs", ROOT + "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, opts)
     os.mkdir(ROOT + "/.oldroot", 0o700)
     _mount(None, ROOT, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
     _check(_syscall("pivot_root", ROOT.encode(), (ROOT + "/.oldroot").encode()) == 0, "pivot_root")

@@ -321,6 +321,9 @@ def main() -> None:
         zygote = Zygote(control_fd, base_dir, mode)
         zygote.serve()
     finally:
+        # The studio's death comes as EOF on the control socket and as SIGTERM at once: the
+        # second must not interrupt the cleanup the first started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if zygote is not None:
             zygote._shutdown()
         lockdown.remove_tree(base_dir)
