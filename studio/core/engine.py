@@ -30,7 +30,7 @@ from studio.core.events import (
     ToolCallQueued,
     ToolCallStarted,
 )
-from studio.core.protocol import InvalidTag, ToolCall, parse_tag
+from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
 from tools.base import ToolContext, ToolResult
@@ -38,8 +38,13 @@ from tools.base import ToolContext, ToolResult
 
 @dataclass(frozen=True)
 class EngineOptions:
+    """max_response_chars / max_tags: per-article caps; past either the model stream is no longer
+    read, the article keeps everything before it and says why (``Article.error``)."""
+
     max_concurrent_tools: int = 3
     style: str = ""
+    max_response_chars: int = 2_000_000
+    max_tags: int = 200
 
 
 _STREAM_DONE = object()
@@ -101,12 +106,28 @@ class _Run:
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
         lexer = TagStreamLexer()
+        options = self.engine.options
+        read = 0
         try:
             for chunk in chunks:
                 if self.stopped.is_set():
                     return
+                if read + len(chunk) > options.max_response_chars:
+                    chunk = chunk[: max(0, options.max_response_chars - read)]
+                    self.article.error = (
+                        f"the model's response passed the {options.max_response_chars:,}-character limit "
+                        "for one article; the rest was not read"
+                    )
+                read += len(chunk)
                 for piece in lexer.feed(chunk):
+                    if self.tag_position >= options.max_tags and not isinstance(piece, Text):
+                        self.article.error = (
+                            f"the response holds more than {options.max_tags} tags; the rest was not read"
+                        )
+                        break
                     self._on_piece(piece)
+                if self.article.error:
+                    break
         except StudioError as exc:
             self.article.error = str(exc)
         except Exception as exc:  # a backend bug must not lose the article written so far
@@ -124,10 +145,12 @@ class _Run:
                 self.text_block.text += piece.text
                 self._emit(TextDelta(self.text_block.id, piece.text))
             return
-        if isinstance(piece, Tag):
+        if isinstance(piece, Tag) and piece.size is not None:
+            tag: ParsedTag = oversized_tag(piece.raw, piece.size)
+        elif isinstance(piece, Tag):
             tag = parse_tag(piece.raw, tag_position=self.tag_position, user_image_count=len(self.article.user_images))
         else:
-            tag = InvalidTag(piece.raw, UNTERMINATED_REASON)
+            tag = InvalidTag(piece.raw[:2048], UNTERMINATED_REASON)
         self.tag_position += 1
         with self.lock:
             self.text_block = None
