@@ -21,8 +21,9 @@ What it guards against, and how:
   body is streamed and abandoned the moment it passes the cap (also for chunked bodies and
   lying headers). Content-Encoding other than identity/gzip/deflate is refused; gzip/deflate
   are inflated with a bounded output so a compression bomb cannot blow past the cap.
-- Time: explicit httpx timeouts per operation plus one overall deadline, so a server that
-  trickles a byte a second cannot hold us forever.
+- Time: explicit httpx timeouts per operation plus one overall deadline that every socket
+  operation is cut to (connect, TLS, request, headers, body: ``_DeadlineStream``), so a server
+  that trickles its headers or body a byte a second is cut off at the deadline.
 - Content: the Content-Type must be image/* (SVG refused: not raster, may carry script);
   Pillow must recognise a raster format we allow, the pixel count is checked from the header
   BEFORE decoding (decompression bombs), then the image is verified and fully decoded. Only
@@ -187,12 +188,50 @@ def check_host(host: str, port: int, policy: AddressPolicy, timeout_s: float) ->
     return addresses
 
 
+def _left(deadline: float | None, timeout: float | None) -> float | None:
+    """The time an operation may take: its own timeout, cut to what is left before the deadline."""
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise httpcore.ReadTimeout("the download's overall deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A connection whose every read and write (TLS handshake, headers, body) ends by the deadline,
+    so a server that trickles its headers a byte at a time is cut off at the deadline too."""
+
+    def __init__(self, inner: httpcore.NetworkStream, deadline: float | None) -> None:
+        self._inner = inner
+        self._deadline = deadline
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _left(self._deadline, timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _left(self._deadline, timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(ssl_context, server_hostname, _left(self._deadline, timeout))
+        return _DeadlineStream(inner, self._deadline)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve + check + connect to the checked address, in one step (no rebinding window)."""
 
-    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float) -> None:
+    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float, deadline: float | None = None) -> None:
         self._policy = policy
         self._resolve_timeout_s = resolve_timeout_s
+        self._deadline = deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -203,11 +242,15 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = check_host(host, port, self._policy, self._resolve_timeout_s)
+        resolve_s = _left(self._deadline, self._resolve_timeout_s) or self._resolve_timeout_s
+        addresses = check_host(host, port, self._policy, resolve_s)
         last: Exception | None = None
         for ip in addresses:
             try:
-                return self._inner.connect_tcp(str(ip), port, timeout, local_address, socket_options)
+                stream = self._inner.connect_tcp(
+                    str(ip), port, _left(self._deadline, timeout), local_address, socket_options
+                )
+                return _DeadlineStream(stream, self._deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
@@ -227,14 +270,14 @@ class _GuardedTransport(httpx.HTTPTransport):
     pinned in requirements.txt; tests/tools/test_download.py fails loudly if this breaks).
     """
 
-    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float) -> None:
+    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float, deadline: float | None = None) -> None:
         ssl_context = httpx.create_ssl_context(trust_env=False)
         super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=4,
             max_keepalive_connections=2,
-            network_backend=_GuardedBackend(policy, resolve_timeout_s),
+            network_backend=_GuardedBackend(policy, resolve_timeout_s, deadline),
         )
 
 
@@ -350,7 +393,7 @@ def fetch_image(
     current = _validate_url(url)
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
     headers = {"User-Agent": _USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "identity"}
-    transport = _GuardedTransport(policy, resolve_timeout_s=min(timeout_s, 5.0))
+    transport = _GuardedTransport(policy, resolve_timeout_s=min(timeout_s, 5.0), deadline=deadline)
     with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             host = current.host
@@ -369,6 +412,8 @@ def fetch_image(
                     _check_content_type(response, host)
                     data = _read_capped(response, max_bytes, deadline, timeout_s)
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline:
+                    raise DownloadError(f"download took longer than {timeout_s:.3g} s", "timed out") from exc
                 raise DownloadError(f"{host} timed out ({type(exc).__name__})", "timed out") from exc
             except httpx.HTTPError as exc:
                 raise DownloadError(f"cannot fetch from {host}: {exc or type(exc).__name__}", "unreachable") from exc
