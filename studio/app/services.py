@@ -222,7 +222,7 @@ class Services:
 
 def build_services(settings: Settings, *, backend: ChatBackend | None = None) -> Services:
     """Construct everything once. ``backend`` overrides the one named by settings (tests)."""
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # the store makes it 0700
     if backend is None:
         backend = build_backend(settings)
     tools = build_tools(settings)
