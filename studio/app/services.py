@@ -77,6 +77,8 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             cpu_s=settings.code_cpu_s,
             memory_mb=settings.code_memory_mb,
             max_file_mb=settings.code_max_file_mb,
+            weak_sandbox=settings.code_weak_sandbox,
+            max_pixels=settings.download_max_pixels,
         )
     if "search" in enabled:
         from tools.search import SearchTool
