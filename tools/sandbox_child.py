@@ -64,6 +64,7 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     lockdown.set_parent_death_signal()  # a fork does not inherit it: die with the zygote
+    zygote = os.getppid()
     gc.freeze()  # the inherited heap is never collected here: no scans, no copy-on-write faults from gc
     started = time.monotonic()
     sock = socket.socket(fileno=result_fd)
@@ -73,12 +74,19 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
         seccomp = jail.seccomp_filter(int(request["max_processes"]), None if mode == "jail" else os.getpid())
         if mode == "jail":
             jail.enter(uid, lockdown.NOGROUP, int(request["max_file_mb"]), jail.SCRATCH_INODES)
+            # A uid change clears the parent-death signal: set it again, and stop if the zygote
+            # died before it was set (nothing would end this job then).
+            lockdown.set_parent_death_signal()
+            if os.getppid() != zygote:
+                os._exit(71)
             _spawn_in_pid_namespace(sock)  # returns in the process that runs the code
             scratch = "/tmp"
         else:
             assert scratch is not None
             os.chdir(scratch)
             lockdown.drop_privileges(uid)
+            if os.getppid() != zygote:
+                os._exit(71)
         jail.seal(seccomp)
     except (jail.JailError, OSError, ValueError) as exc:
         sock.sendall(pack({"ok": False, "kind": "sandbox", "error": f"the chart sandbox could not be set up: {exc}"}))

@@ -9,30 +9,27 @@ and writes its result into it) and ``status`` (the zygote writes the exit status
 child). Forking gives every chart a fresh copy of the warm interpreter, so nothing leaks from one
 chart to the next, and the zygote itself never runs model-written code.
 
-The child locks itself down (``tools/sandbox_lockdown.py``) before it runs the code, in this
-order (what each layer guarantees):
+Each job's child builds its isolation before the code runs (``sandbox_child.run_child``):
 
-1. ``unshare(CLONE_NEWNET | CLONE_NEWNS)`` (needs root / CAP_SYS_ADMIN): a new network namespace
-   with only a loopback that is down, so no connection can be made, not even to 127.0.0.1; a new
-   mount namespace where /tmp, /var/tmp, /dev/shm and /run/lock are fresh private tmpfs, so
-   world-writable places are empty and vanish with the child; /root, /home and any closed
-   directory above the interpreter are covered by an empty tmpfs with only the interpreter's
-   stdlib and site-packages bound back in, read-only.
-   Skipped when not permitted. Other world-readable files (the repository, /etc) stay readable:
-   keep secrets in files only the studio's user can read (mode 600).
-2. Drop to a per-job unprivileged uid (``lockdown.UID_BASE + slot``) and gid nogroup, no supplementary
-   groups, ``no_new_privs``: the kernel refuses writes to files owned by others (the repository,
-   the home directory), reading ``/proc/<pid>/environ`` of any other process, and signalling or
-   tracing the concurrent jobs (each has its own uid). Skipped when not root.
-3. rlimits: CPU seconds (SIGXCPU, then SIGKILL), address space (MemoryError), processes, file size,
-   open files, no core dumps. Hard limits are lowered too, so the code cannot raise them again.
-4. An audit hook (PEP 578) that refuses sockets, process creation, signals, ctypes, and writing,
-   deleting or renaming anything outside the scratch directory. Audit hooks are NOT a security
-   boundary on their own (CPython says so); they give clear errors and a second line of defence.
-   They are the only network barrier where layer 1 is not permitted.
+1. The jail (``sandbox_jail``), the same for a root studio and a normal user: fresh user, PID,
+   mount, network, IPC, UTS and cgroup namespaces; a read-only root holding only /usr, the
+   interpreter's stdlib and site-packages, a few /etc files and /dev/null & co.; a size- and
+   inode-capped private tmpfs at /tmp as scratch; no /proc, /sys or /home. The code runs as PID 2
+   of its own PID namespace with no capabilities, ``no_new_privs`` and a seccomp filter (libseccomp)
+   that refuses sockets, ptrace, SysV/POSIX IPC, namespace and mount calls, keyctl, bpf,
+   perf_event_open, io_uring, exec and (with max_processes 1) any new process or thread.
+   Where the kernel refuses unprivileged namespaces the code tool is off, unless the studio was
+   started with the weak mode (``STUDIO_CODE_WEAK_SANDBOX``): no namespaces, a root studio still
+   drops to the job's own uid, and the seccomp filter (which then also confines signals to the
+   job itself), rlimits and the audit hook apply.
+2. rlimits: CPU seconds, address space (MemoryError), file size, open files, no core dumps.
+3. An audit hook (PEP 578) with clear errors for sockets, processes, signals, ctypes and writes
+   outside scratch. A convenience layer only: the code can switch it off, and nothing relies on it.
 
 The environment is built from scratch by the parent, so the child's ``os.environ`` holds no
 secrets; the wall-clock timeout is enforced here by the zygote (SIGKILL) and again by the parent.
+The zygote survives anything a job leaves behind: a job's scratch lives in its own mount
+namespace and vanishes with it (the weak mode's on-disk scratch is removed iteratively).
 """
 
 from __future__ import annotations

@@ -144,3 +144,35 @@ tool.close()
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, env=env)
     assert done.stdout.split() == ["weak", "True", "True", "True", "True"], done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_worker_killed_mid_chart_gives_the_true_reason_and_the_next_chart_restarts_it(tmp_path: Path) -> None:
+    import threading
+
+    from tools.base import ToolContext
+    from tools.code import CodeTool
+    from tools.params import CodeParams
+
+    tool = CodeTool(timeout_s=30, scratch_root=tmp_path)
+    try:
+        tool.warm()
+        zygote = tool._sandbox.pid if tool._sandbox else None
+        assert zygote is not None
+        box: list[object] = []
+        worker = threading.Thread(
+            target=lambda: box.append(tool.run(CodeParams(code="import time\ntime.sleep(20)"), ToolContext()))
+        )
+        worker.start()
+        time.sleep(1.0)  # the chart is running (not a speed check: any point mid-chart will do)
+        os.kill(zygote, signal.SIGKILL)
+        worker.join(60)
+        result = box[0]
+        assert not result.ok  # type: ignore[attr-defined]
+        assert result.error == (  # type: ignore[attr-defined]
+            "the chart worker was killed by SIGKILL while running this code; the next chart starts a new one"
+        )
+        after = tool.run(CodeParams(code="plt.plot([1, 2])"), ToolContext())
+        assert after.ok, after.error
+        assert tool._sandbox is not None and tool._sandbox.pid not in (None, zygote)
+    finally:
+        tool.close()
