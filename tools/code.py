@@ -147,7 +147,9 @@ class CodeTool(Tool[CodeParams]):
             return "off"
 
     def availability(self) -> Availability:
-        missing = [m for m in ("matplotlib", "pandas", "seaborn", "numpy") if importlib.util.find_spec(m) is None]
+        missing = [
+            m for m in ("matplotlib", "pandas", "seaborn", "numpy", "pyseccomp") if importlib.util.find_spec(m) is None
+        ]
         if missing:
             return Availability.off(f"the code tool needs {', '.join(missing)}: pip install -r requirements.txt")
         try:

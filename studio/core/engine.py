@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
@@ -50,6 +51,14 @@ class EngineOptions:
 _STREAM_DONE = object()
 
 
+class _Stopped(Exception):
+    """The caller stopped reading: end the reader without touching the article."""
+
+
+class _Capped(Exception):
+    """The response passed a per-article cap (``Article.error`` says which): stop reading it."""
+
+
 class Engine:
     """Runs tags on the tool runner. One Engine may serve many articles (it holds no
     per-article state). It knows no tool by name: an edit is any call whose params name an
@@ -77,7 +86,8 @@ class _Run:
         self.outstanding = 0
         self.stopped = threading.Event()
         self.text_block: TextBlock | None = None
-        self.tag_position = 0
+        # tags count from the images already there, so a continued article keeps its img_index order
+        self.tag_position = len(article.image_blocks())
 
     # --- the caller's side -------------------------------------------------------------
     def events(self, chunks: Iterable[str]) -> Iterator[Event]:
@@ -95,7 +105,8 @@ class _Run:
                     stream_done = True
                     continue
                 yield item  # type: ignore[misc]
-            yield ArticleDone(self.article, time.perf_counter() - started, self.article.error)
+            seconds = time.perf_counter() - started
+            yield ArticleDone(self.article, seconds, self.article.error, self.article.cut_off)
         finally:
             self.stopped.set()
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -107,34 +118,40 @@ class _Run:
     def _read(self, chunks: Iterable[str]) -> None:
         lexer = TagStreamLexer()
         options = self.engine.options
-        read = 0
-        try:
-            for chunk in chunks:
-                if self.stopped.is_set():
-                    return
-                if read + len(chunk) > options.max_response_chars:
-                    chunk = chunk[: max(0, options.max_response_chars - read)]
-                    self.article.error = (
-                        f"the model's response passed the {options.max_response_chars:,}-character limit "
-                        "for one article; the rest was not read"
-                    )
-                read += len(chunk)
-                for piece in lexer.feed(chunk):
-                    if self.tag_position >= options.max_tags and not isinstance(piece, Text):
-                        self.article.error = (
-                            f"the response holds more than {options.max_tags} tags; the rest was not read"
-                        )
-                        break
-                    self._on_piece(piece)
-                if self.article.error:
+        read = [0]
+
+        def feed(chunk: str) -> None:
+            if self.stopped.is_set():
+                raise _Stopped
+            if read[0] + len(chunk) > options.max_response_chars:
+                chunk = chunk[: max(0, options.max_response_chars - read[0])]
+                self.article.error = (
+                    f"the model's response passed the {options.max_response_chars:,}-character limit "
+                    "for one article; the rest was not read"
+                )
+            read[0] += len(chunk)
+            for piece in lexer.feed(chunk):
+                if self.tag_position >= options.max_tags and not isinstance(piece, Text):
+                    self.article.error = f"the response holds more than {options.max_tags} tags; the rest was not read"
                     break
+                self._on_piece(piece)
+            if self.article.error:
+                raise _Capped
+
+        try:
+            self.article.cut_off = drain(chunks, feed) == FINISH_LENGTH
+        except _Stopped:
+            return
+        except _Capped:
+            pass
         except StudioError as exc:
             self.article.error = str(exc)
         except Exception as exc:  # a backend bug must not lose the article written so far
             self.article.error = f"the model stream broke: {type(exc).__name__}: {exc}"
         finally:
             for piece in lexer.close():
-                self._on_piece(piece)
+                if isinstance(piece, Text) or self.tag_position < options.max_tags:
+                    self._on_piece(piece)
             self.events_q.put(_STREAM_DONE)
 
     def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
