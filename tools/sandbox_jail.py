@@ -69,8 +69,9 @@ def python_paths() -> list[str]:
     """The interpreter's stdlib and site-packages (never the project: its files stay out)."""
     import sysconfig
 
+    # Only these: a .pth file may put the project on sys.path, and the project (with its .env or
+    # data folder) must stay out of the jail.
     paths = {sysconfig.get_path(k) for k in ("stdlib", "platstdlib", "purelib", "platlib")}
-    paths |= {p for p in sys.path if p and os.path.isdir(p) and ("python" in p.lower() or "site-packages" in p)}
     return sorted({os.path.realpath(p) for p in paths if p and os.path.isdir(p)})
 
 

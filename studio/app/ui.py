@@ -162,10 +162,14 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = _session(studio, sess)
             if not (text or "").strip():
                 raise gr.Error("Write a brief first.")
-            brief_value = Brief(text.strip(), int(n) if n else None, _read_uploads(files), (sty or "").strip())
+            try:
+                wanted_n, quality_n = int(n) if n else None, max(1, int(candidates or 1))
+            except (OverflowError, ValueError) as exc:
+                raise gr.Error(failure_sentence("Writing", ValueError("the numbers must be whole numbers"))) from exc
+            brief_value = Brief(text.strip(), wanted_n, _read_uploads(files), (sty or "").strip())
             options = RunOptions(
                 backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
-                quality=max(1, int(candidates or 1)),
+                quality=quality_n,
             )  # fmt: skip
             last = 0.0
             for event, view in sess.generate(brief_value, options):

@@ -149,6 +149,14 @@ FILES = [
         "def walk():\n    for fd in range(3, 64):\n        try:\n            os.listdir(os.open('..', os.O_RDONLY, dir_fd=fd))\n            return fd\n        except OSError:\n            pass\nattempt('fd-walk', walk, truthy=True)",
     ),
     (
+        "read-repo",
+        "attempt('repo-readme', lambda: open({repo!r} + '/tests/sandbox/payloads.py').read())\nattempt('repo-env', lambda: open({repo!r} + '/.env').read())",
+    ),
+    (
+        "read-homes",
+        "attempt('root-home', lambda: os.listdir('/root'))\nattempt('homes', lambda: os.listdir('/home'))\nattempt('etc-passwd', lambda: open('/etc/passwd').read())",
+    ),
+    (
         "mknod",
         "attempt('mknod', lambda: os.mknod('sda', 0o600 | 0o060000, os.makedev(8, 0)) or open('sda','rb').read(512))",
     ),

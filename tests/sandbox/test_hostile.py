@@ -149,9 +149,25 @@ def fill(code: str, tool: CodeTool, host: Host) -> str:
     return (payloads.PRELUDE + code + "\n" + payloads.EPILOGUE).format(**values)
 
 
+def job_uids() -> set[int]:
+    return {*range(UID_BASE, UID_BASE + 64)} | ({os.getuid()} if os.getuid() != 0 else set())
+
+
+def shm_files() -> set[str]:
+    """/dev/shm entries owned by a job's uid."""
+    found = set()
+    with contextlib.suppress(OSError):
+        for entry in os.scandir("/dev/shm"):
+            with contextlib.suppress(OSError):
+                if entry.stat(follow_symlinks=False).st_uid in job_uids():
+                    found.add(entry.name)
+    return found
+
+
 def ipc_objects() -> set[str]:
-    """SysV IPC objects on the host created by this uid or a job uid (other users' come and go)."""
-    ours = {os.getuid(), *range(UID_BASE, UID_BASE + 64)}
+    """SysV IPC objects on the host created by a job's uid (as root: the per-job uids; otherwise
+    this user). Other processes on the machine come and go; root's own are not the jobs'."""
+    ours = job_uids()
     found = set()
     for name in ("shm", "sem", "msg"):
         with contextlib.suppress(OSError):
@@ -197,7 +213,7 @@ def run_batch(tool: CodeTool, host: Host, batch: list[tuple[str, str]]) -> list[
     escapes: list[str] = []
     zygote = tool._sandbox.pid if tool._sandbox else None
     ipc_before = ipc_objects()
-    shm_before = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    shm_before = shm_files()
     for name, code in batch:
         result = run(tool, fill(code, tool, host))
         error = result.error or ""
@@ -217,8 +233,8 @@ def run_batch(tool: CodeTool, host: Host, batch: list[tuple[str, str]]) -> list[
         escapes.append(f"host servers were reached: {host.seen}")
     if ipc_objects() - ipc_before:
         escapes.append(f"SysV IPC objects were left: {ipc_objects() - ipc_before}")
-    if os.path.isdir("/dev/shm") and set(os.listdir("/dev/shm")) - shm_before:
-        escapes.append(f"POSIX shm objects were left: {set(os.listdir('/dev/shm')) - shm_before}")
+    if shm_files() - shm_before:
+        escapes.append(f"POSIX shm objects were left: {shm_files() - shm_before}")
     return escapes
 
 
