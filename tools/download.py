@@ -22,8 +22,8 @@ What it guards against, and how:
   lying headers). Content-Encoding other than identity/gzip/deflate is refused; gzip/deflate
   are inflated with a bounded output so a compression bomb cannot blow past the cap.
 - Time: explicit httpx timeouts per operation plus one overall deadline that every socket
-  operation is cut to (connect, TLS, request, headers, body: ``_DeadlineStream``), so a server
-  that trickles its headers or body a byte a second is cut off at the deadline.
+  operation is cut to (connect, TLS, request, headers, body: ``tools.deadline.DeadlineStream``),
+  so a server that trickles its headers or body a byte a second is cut off at the deadline.
 - Content: the Content-Type must be image/* (SVG refused: not raster, may carry script);
   Pillow must recognise a raster format we allow, the pixel count is checked from the header
   BEFORE decoding (decompression bombs), then the image is verified and fully decoded. Only
@@ -46,6 +46,8 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 from PIL import Image
+
+from tools.deadline import DeadlineStream, time_left
 
 MAX_REDIRECTS = 5
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -188,43 +190,6 @@ def check_host(host: str, port: int, policy: AddressPolicy, timeout_s: float) ->
     return addresses
 
 
-def _left(deadline: float | None, timeout: float | None) -> float | None:
-    """The time an operation may take: its own timeout, cut to what is left before the deadline."""
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise httpcore.ReadTimeout("the download's overall deadline passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    """A connection whose every read and write (TLS handshake, headers, body) ends by the deadline,
-    so a server that trickles its headers a byte at a time is cut off at the deadline too."""
-
-    def __init__(self, inner: httpcore.NetworkStream, deadline: float | None) -> None:
-        self._inner = inner
-        self._deadline = deadline
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._inner.read(max_bytes, _left(self._deadline, timeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._inner.write(buffer, _left(self._deadline, timeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        inner = self._inner.start_tls(ssl_context, server_hostname, _left(self._deadline, timeout))
-        return _DeadlineStream(inner, self._deadline)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve + check + connect to the checked address, in one step (no rebinding window)."""
 
@@ -242,15 +207,15 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        resolve_s = _left(self._deadline, self._resolve_timeout_s) or self._resolve_timeout_s
+        resolve_s = time_left(self._deadline, self._resolve_timeout_s) or self._resolve_timeout_s
         addresses = check_host(host, port, self._policy, resolve_s)
         last: Exception | None = None
         for ip in addresses:
             try:
                 stream = self._inner.connect_tcp(
-                    str(ip), port, _left(self._deadline, timeout), local_address, socket_options
+                    str(ip), port, time_left(self._deadline, timeout), local_address, socket_options
                 )
-                return _DeadlineStream(stream, self._deadline)
+                return DeadlineStream(stream, self._deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
