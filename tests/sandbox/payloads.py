@@ -154,7 +154,7 @@ FILES = [
     ),
     (
         "read-homes",
-        "attempt('root-home', lambda: os.listdir('/root'))\nattempt('homes', lambda: os.listdir('/home'))\nattempt('etc-passwd', lambda: open('/etc/passwd').read())",
+        "attempt('root-files', lambda: [e for e in os.listdir('/root') if e != '.pyenv'], truthy=True)\nattempt('bashrc', lambda: open('/root/.bashrc').read())\nattempt('homes', lambda: os.listdir('/home'), truthy=True)\nattempt('etc-passwd', lambda: open('/etc/passwd').read())",
     ),
     (
         "mknod",
