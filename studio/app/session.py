@@ -17,19 +17,20 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
 from storage import repo
 from storage.db import Store, open_store
-from storage.prefs import export_preferences
+from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
+from storage.pref_rows import Scope
 from storage.recorder import ArticleRecorder
 from storage.views import ProjectInfo, VersionInfo
 from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
-from studio.app.store_adapter import VersionFacts, load_article, record
+from studio.app.store_adapter import VersionFacts, load_article, record, writer_record
 from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
@@ -37,6 +38,8 @@ from studio.core.events import ArticleDone, Event, replay_events
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
+
+PrefScope = Literal["article", "project", "all"]
 
 
 class Studio:
@@ -187,13 +190,7 @@ class Session:
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = {
-            "backend": services.backend.name,
-            "model": services.backend.describe(),
-            "tools": services.available_sources(),
-            "wanted_images": brief.wanted_images,
-            "style": brief.style,
-        }
+        settings = writer_record(brief, services, response=response, quality=options.quality)
         recorder = ArticleRecorder(
             self.store,
             self._project(),
@@ -278,6 +275,11 @@ class Session:
             style=style,
         )
         r = new.result
+        provenance = dict(r.provenance)
+        if seed is not None:
+            provenance["seed"] = r.provenance.get("seed", seed)
+        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
+            provenance["written_params"] = new.written_params
         repo.add_image_version(
             self.store,
             article_id,
@@ -289,7 +291,7 @@ class Session:
             error=None if new.status == "ok" else (r.error or "the tool returned no image"),
             image=r.image if new.status == "ok" else None,
             mime=r.mime,
-            provenance={**r.provenance, "seed": r.provenance.get("seed", seed)} if seed is not None else r.provenance,
+            provenance=provenance,
             seconds=r.seconds,
             instruction=new.instruction,
         )
@@ -332,5 +334,21 @@ class Session:
         out_dir.mkdir(parents=True, exist_ok=True)
         return export_article(article, fmt, out_dir / f"article-{self.article_id}{FORMATS[fmt]}")
 
-    def export_preferences(self, out_dir: Path) -> Path:
-        return export_preferences(self.store, out_dir)
+    def preference_scope(self, scope: PrefScope = "project") -> Scope:
+        """``article``: the open article; ``project``: the open project; ``all``: every project."""
+        if scope == "article":
+            return Scope(article_id=self._article()[0])
+        if scope == "project":
+            return Scope(project_id=self._project())
+        if scope == "all":
+            return Scope()
+        raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
+
+    def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:
+        return count_preferences(self.store, self.preference_scope(scope), keep_identical=keep_identical)
+
+    def export_preferences(
+        self, out_dir: Path, scope: PrefScope = "project", *, keep_identical: bool = False
+    ) -> PreferenceExport:
+        """The preference data of the open article / project / all, as a TRL dataset directory."""
+        return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ import gradio as gr
 from models.errors import StudioError
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_model import CSS, ArticleView, article_html, block_choices, event_dict, progress_line, view_dict
+from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
@@ -145,8 +145,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     with gr.Row():
                         fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                         export_btn = gr.Button("Export article", elem_id="export")
-                        prefs_btn = gr.Button("Export preferences (TRL JSONL)", elem_id="export-prefs")
                     download = gr.File(label="Download", elem_id="download")
+                    add_preference_export(studio, state, download)
 
         def article_outputs(sess: Session, msg: str, keep: str | None = None) -> tuple[Any, ...]:
             return (sess, article_html(sess.view), _progress(sess.view), _blocks_update(sess.view, keep),
@@ -284,14 +284,6 @@ def build_app(studio: Studio) -> gr.Blocks:
                 raise gr.Error(failure_sentence("Export", exc)) from exc
 
         export_btn.click(export, [state, fmt], download, api_name="export")
-
-        def export_prefs(sess: Session | None) -> str:
-            sess = _session(studio, sess)
-            out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
-            sess.export_preferences(out / "preferences")
-            return shutil.make_archive(str(out / "preferences"), "zip", out / "preferences")
-
-        prefs_btn.click(export_prefs, [state], download, api_name="export_preferences")
 
         # --- projects ----------------------------------------------------------------------------------
         def project_outputs(sess: Session, msg: str) -> tuple[Any, ...]:
