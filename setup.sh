@@ -19,10 +19,13 @@ fi
 .venv/bin/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
-  if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list :lang=zh | grep -q .; then
-    echo "installing system packages: chromium chromium-driver poppler-utils fonts-noto-cjk"
+  if ! command -v chromium >/dev/null || ! command -v pdftoppm >/dev/null || ! fc-list :lang=zh | grep -q . \
+    || ! ldconfig -p | grep -q libseccomp.so.2 || ! /usr/bin/python3 -c "import ensurepip, venv" 2>/dev/null; then
+    # libseccomp2: the chart sandbox's seccomp filter; python3-venv: CI's normal-user hostile suite
+    echo "installing system packages: chromium chromium-driver poppler-utils fonts-noto-cjk libseccomp2 python3-venv"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils fonts-noto-cjk >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils fonts-noto-cjk \
+      libseccomp2 python3-venv >/dev/null
   fi
   # PostgreSQL 15 server binaries (initdb, pg_ctl): the storage and team tests start throwaway
   # clusters with them, and the README's team set-up runs on Debian's 15/main cluster.
@@ -33,6 +36,7 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "note: not root (or no apt): install chromium, poppler-utils and fonts-noto-cjk yourself for"
-  echo "      the browser tests and CJK text in PDF exports, and postgresql-15 for the PostgreSQL tests."
+  echo "      the browser tests and CJK text in PDF exports, postgresql-15 for the PostgreSQL tests,"
+  echo "      and libseccomp2 for the chart sandbox."
 fi
 echo "ready: .venv/bin/python app.py"

@@ -26,6 +26,7 @@ at the head revision.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -153,6 +154,22 @@ def migrate(engine: Engine) -> None:
         raise StorageError(f"cannot migrate the project store ({engine.url!r}): {exc}") from exc
 
 
+def private_dir(path: Path) -> None:
+    """Create ``path`` (and parents) and make it 0700 when this user owns it: the data folder
+    holds the database, the assets and the preference log."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(0o700)
+
+
+def private_file(path: Path) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, often 0644);
+    SQLite gives its -wal and -shm files the database file's mode."""
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600))
+    if path.stat().st_uid == os.geteuid():
+        path.chmod(0o600)
+
+
 def open_store(url: str | None, data_dir: Path, *, run_migrations: bool = True) -> Store:
     """Open (and migrate) the store: ``url`` or, when None/empty, SQLite in ``data_dir``.
 
@@ -160,7 +177,9 @@ def open_store(url: str | None, data_dir: Path, *, run_migrations: bool = True) 
     """
     data_dir = Path(data_dir)
     try:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(data_dir)
+        if not url:
+            private_file(data_dir / "studio.db")
     except OSError as exc:
         raise StorageError(f"cannot create the data folder {data_dir}: {exc} (set STUDIO_DATA_DIR)") from exc
     try:

@@ -9,7 +9,8 @@
 
 ``body`` is bytes (sent with Content-Length unless ``headers`` sets one) or an iterable of
 bytes chunks (sent chunked). Unknown paths answer 404. ``requests`` lists the paths asked for,
-in order, so a test can prove that a request never reached the server.
+in order, so a test can prove that a request never reached the server; ``request_headers`` logs
+each request's headers (key-leak tests).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         path = self.path.split("?", 1)[0]
         with self.server.lock:
             self.server.seen.append(path)
+            self.server.headers_seen.append((path, dict(self.headers.items())))
             route = self.server.routes.get(path, _Route(404, {"Content-Type": "text/plain"}, b"not found"))
         # The client may hang up early on purpose (size caps); that is not an error here.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
@@ -73,6 +75,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.routes: dict[str, _Route] = {}
         self.seen: list[str] = []
+        self.headers_seen: list[tuple[str, dict[str, str]]] = []
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         # Clients in these tests hang up mid-response or mid-keep-alive on purpose.
@@ -118,3 +121,9 @@ class LocalServer:
     def requests(self) -> list[str]:
         with self._server.lock:
             return list(self._server.seen)
+
+    @property
+    def request_headers(self) -> list[tuple[str, dict[str, str]]]:
+        """(path, headers) of every request, in order: what a client sent, keys included."""
+        with self._server.lock:
+            return list(self._server.headers_seen)

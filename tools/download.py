@@ -21,8 +21,9 @@ What it guards against, and how:
   body is streamed and abandoned the moment it passes the cap (also for chunked bodies and
   lying headers). Content-Encoding other than identity/gzip/deflate is refused; gzip/deflate
   are inflated with a bounded output so a compression bomb cannot blow past the cap.
-- Time: explicit httpx timeouts per operation plus one overall deadline, so a server that
-  trickles a byte a second cannot hold us forever.
+- Time: explicit httpx timeouts per operation plus one overall deadline that every socket
+  operation is cut to (connect, TLS, request, headers, body: ``tools.deadline.DeadlineStream``),
+  so a server that trickles its headers or body a byte a second is cut off at the deadline.
 - Content: the Content-Type must be image/* (SVG refused: not raster, may carry script);
   Pillow must recognise a raster format we allow, the pixel count is checked from the header
   BEFORE decoding (decompression bombs), then the image is verified and fully decoded. Only
@@ -45,6 +46,8 @@ from urllib.parse import urljoin
 import httpcore
 import httpx
 from PIL import Image
+
+from tools.deadline import DeadlineStream, time_left
 
 MAX_REDIRECTS = 5
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -190,9 +193,10 @@ def check_host(host: str, port: int, policy: AddressPolicy, timeout_s: float) ->
 class _GuardedBackend(httpcore.NetworkBackend):
     """Resolve + check + connect to the checked address, in one step (no rebinding window)."""
 
-    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float) -> None:
+    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float, deadline: float | None = None) -> None:
         self._policy = policy
         self._resolve_timeout_s = resolve_timeout_s
+        self._deadline = deadline
         self._inner = httpcore.SyncBackend()
 
     def connect_tcp(
@@ -203,11 +207,15 @@ class _GuardedBackend(httpcore.NetworkBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        addresses = check_host(host, port, self._policy, self._resolve_timeout_s)
+        resolve_s = time_left(self._deadline, self._resolve_timeout_s) or self._resolve_timeout_s
+        addresses = check_host(host, port, self._policy, resolve_s)
         last: Exception | None = None
         for ip in addresses:
             try:
-                return self._inner.connect_tcp(str(ip), port, timeout, local_address, socket_options)
+                stream = self._inner.connect_tcp(
+                    str(ip), port, time_left(self._deadline, timeout), local_address, socket_options
+                )
+                return DeadlineStream(stream, self._deadline)
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 last = exc
         assert last is not None
@@ -227,14 +235,14 @@ class _GuardedTransport(httpx.HTTPTransport):
     pinned in requirements.txt; tests/tools/test_download.py fails loudly if this breaks).
     """
 
-    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float) -> None:
+    def __init__(self, policy: AddressPolicy, resolve_timeout_s: float, deadline: float | None = None) -> None:
         ssl_context = httpx.create_ssl_context(trust_env=False)
         super().__init__(verify=ssl_context, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=ssl_context,
             max_connections=4,
             max_keepalive_connections=2,
-            network_backend=_GuardedBackend(policy, resolve_timeout_s),
+            network_backend=_GuardedBackend(policy, resolve_timeout_s, deadline),
         )
 
 
@@ -289,7 +297,7 @@ def _read_capped(response: httpx.Response, max_bytes: int, deadline: float, time
     return bytes(buffer)
 
 
-def _decode(data: bytes, max_pixels: int, min_side: int) -> tuple[str, int, int]:
+def decode_image(data: bytes, max_pixels: int, min_side: int) -> tuple[str, int, int]:
     """Check ``data`` is a sane raster image; return (mime, width, height).
 
     The pixel limit is checked from the header before anything is decoded. (Pillow's own
@@ -350,7 +358,7 @@ def fetch_image(
     current = _validate_url(url)
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
     headers = {"User-Agent": _USER_AGENT, "Accept": _ACCEPT, "Accept-Encoding": "identity"}
-    transport = _GuardedTransport(policy, resolve_timeout_s=min(timeout_s, 5.0))
+    transport = _GuardedTransport(policy, resolve_timeout_s=min(timeout_s, 5.0), deadline=deadline)
     with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False, trust_env=False) as client:
         for _hop in range(MAX_REDIRECTS + 1):
             host = current.host
@@ -369,9 +377,11 @@ def fetch_image(
                     _check_content_type(response, host)
                     data = _read_capped(response, max_bytes, deadline, timeout_s)
             except httpx.TimeoutException as exc:
+                if time.monotonic() >= deadline:
+                    raise DownloadError(f"download took longer than {timeout_s:.3g} s", "timed out") from exc
                 raise DownloadError(f"{host} timed out ({type(exc).__name__})", "timed out") from exc
             except httpx.HTTPError as exc:
                 raise DownloadError(f"cannot fetch from {host}: {exc or type(exc).__name__}", "unreachable") from exc
-            mime, width, height = _decode(data, max_pixels, min_side)
+            mime, width, height = decode_image(data, max_pixels, min_side)
             return DownloadedImage(data, mime, width, height, str(current))
     raise DownloadError(f"too many redirects (more than {MAX_REDIRECTS})", "too many redirects")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -28,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import ToolError
+from tools.sandbox_lockdown import remove_tree
 
 _HEADER_SIZE = 8
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
@@ -45,6 +45,7 @@ class Limits:
     memory_mb: int = 1024
     max_file_mb: int = 16
     max_processes: int = 1
+    audit_hook: bool = True  # the convenience layer (clear errors); tests switch it off to prove it is not needed
 
 
 @dataclass(frozen=True)
@@ -55,7 +56,8 @@ class Outcome:
     status: {} when the child reported (its report is final); otherwise the zygote's report on
     the child ({"exit", "signal", "timed_out", "cpu_s"}), {"timed_out": True} when our own
     backstop fired, {"worker_died": True} when the zygote vanished mid-job, or {"error": ...}
-    when it refused the job.
+    when it refused the job. A dead zygote's own end is added as ``worker_exit`` (its exit
+    status, negative for a signal) when it could be read.
     """
 
     result: dict | None
@@ -141,7 +143,10 @@ class Sandbox:
     Thread-safe: ``run`` may be called from many threads; each job has its own channels.
     """
 
-    def __init__(self, scratch_root: Path | None = None) -> None:
+    def __init__(self, scratch_root: Path | None = None, *, mode: str = "jail") -> None:
+        if mode not in ("jail", "weak"):
+            raise ToolError(f"unknown sandbox mode {mode!r}")
+        self.mode = mode
         self._scratch_root = scratch_root
         self._lock = threading.Lock()  # guards start/stop and the control socket
         self._proc: subprocess.Popen[bytes] | None = None
@@ -179,7 +184,7 @@ class Sandbox:
             # *thread* that forked it exits, and tool calls come from short-lived pool threads.
             proc = _LAUNCHER.submit(
                 subprocess.Popen,
-                [sys.executable, "-I", str(_WORKER), str(theirs.fileno()), base],
+                [sys.executable, "-I", str(_WORKER), str(theirs.fileno()), base, self.mode],
                 env=_minimal_env(base),
                 cwd=base,
                 stdin=subprocess.DEVNULL,
@@ -191,7 +196,7 @@ class Sandbox:
             ).result()
         except OSError as exc:
             ours.close()
-            shutil.rmtree(base, ignore_errors=True)
+            remove_tree(base)
             raise ToolError(f"cannot start the chart worker: {exc}") from exc
         finally:
             theirs.close()
@@ -225,7 +230,7 @@ class Sandbox:
                 self._proc.wait()
             self._proc = None
         if self._base_dir is not None:
-            shutil.rmtree(self._base_dir, ignore_errors=True)
+            remove_tree(self._base_dir)
             self._base_dir = None
 
     # ----------------------------------------------------------- jobs
@@ -244,6 +249,7 @@ class Sandbox:
                 "memory_mb": limits.memory_mb,
                 "max_file_mb": limits.max_file_mb,
                 "max_processes": limits.max_processes,
+                "audit_hook": limits.audit_hook,
             }
             deadline = time.monotonic() + limits.timeout_s + _GRACE_S
             with contextlib.suppress(OSError):  # a child killed before reading: the status says why
@@ -267,7 +273,9 @@ class Sandbox:
             status = {"timed_out": True}  # our own backstop fired: the zygote did not answer in time
         else:
             status = {"worker_died": True}  # EOF without a status: the zygote vanished mid-job
-            self._restart_if_dead()
+            exit_status = self._restart_if_dead()
+            if exit_status is not None:
+                status["worker_exit"] = exit_status
         return Outcome(result=None, png=b"", status=status)
 
     def _submit(self, limits: Limits, result_fd: int, status_fd: int) -> None:
@@ -284,7 +292,15 @@ class Sandbox:
                         raise ToolError("the chart worker is not accepting jobs") from None
                     self._stop_locked()
 
-    def _restart_if_dead(self) -> None:
+    def _restart_if_dead(self) -> int | None:
+        """Clean up a dead zygote (the next job starts a new one); its exit status, if it died."""
         with self._lock:
-            if self._proc is not None and not self._alive():
-                self._stop_locked()
+            proc = self._proc
+            if proc is None:
+                return None
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=1.0)  # the zygote's EOF comes a moment before its exit status
+            if proc.poll() is None:
+                return None
+            self._stop_locked()
+            return proc.returncode

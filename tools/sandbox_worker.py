@@ -9,30 +9,27 @@ and writes its result into it) and ``status`` (the zygote writes the exit status
 child). Forking gives every chart a fresh copy of the warm interpreter, so nothing leaks from one
 chart to the next, and the zygote itself never runs model-written code.
 
-The child locks itself down (``tools/sandbox_lockdown.py``) before it runs the code, in this
-order (what each layer guarantees):
+Each job's child builds its isolation before the code runs (``sandbox_child.run_child``):
 
-1. ``unshare(CLONE_NEWNET | CLONE_NEWNS)`` (needs root / CAP_SYS_ADMIN): a new network namespace
-   with only a loopback that is down, so no connection can be made, not even to 127.0.0.1; a new
-   mount namespace where /tmp, /var/tmp, /dev/shm and /run/lock are fresh private tmpfs, so
-   world-writable places are empty and vanish with the child; /root, /home and any closed
-   directory above the interpreter are covered by an empty tmpfs with only the interpreter's
-   stdlib and site-packages bound back in, read-only.
-   Skipped when not permitted. Other world-readable files (the repository, /etc) stay readable:
-   keep secrets in files only the studio's user can read (mode 600).
-2. Drop to a per-job unprivileged uid (``lockdown.UID_BASE + slot``) and gid nogroup, no supplementary
-   groups, ``no_new_privs``: the kernel refuses writes to files owned by others (the repository,
-   the home directory), reading ``/proc/<pid>/environ`` of any other process, and signalling or
-   tracing the concurrent jobs (each has its own uid). Skipped when not root.
-3. rlimits: CPU seconds (SIGXCPU, then SIGKILL), address space (MemoryError), processes, file size,
-   open files, no core dumps. Hard limits are lowered too, so the code cannot raise them again.
-4. An audit hook (PEP 578) that refuses sockets, process creation, signals, ctypes, and writing,
-   deleting or renaming anything outside the scratch directory. Audit hooks are NOT a security
-   boundary on their own (CPython says so); they give clear errors and a second line of defence.
-   They are the only network barrier where layer 1 is not permitted.
+1. The jail (``sandbox_jail``), the same for a root studio and a normal user: fresh user, PID,
+   mount, network, IPC, UTS and cgroup namespaces; a read-only root holding only /usr, the
+   interpreter's stdlib and site-packages, a few /etc files and /dev/null & co.; a size- and
+   inode-capped private tmpfs at /tmp as scratch; no /proc, /sys or /home. The code runs as PID 2
+   of its own PID namespace with no capabilities, ``no_new_privs`` and a seccomp filter (libseccomp)
+   that refuses sockets, ptrace, SysV/POSIX IPC, namespace and mount calls, keyctl, bpf,
+   perf_event_open, io_uring, exec and (with max_processes 1) any new process or thread.
+   Where the kernel refuses unprivileged namespaces the code tool is off, unless the studio was
+   started with the weak mode (``STUDIO_CODE_WEAK_SANDBOX``): no namespaces, a root studio still
+   drops to the job's own uid, and the seccomp filter (which then also confines signals to the
+   job itself), rlimits and the audit hook apply.
+2. rlimits: CPU seconds, address space (MemoryError), file size, open files, no core dumps.
+3. An audit hook (PEP 578) with clear errors for sockets, processes, signals, ctypes and writes
+   outside scratch. A convenience layer only: the code can switch it off, and nothing relies on it.
 
 The environment is built from scratch by the parent, so the child's ``os.environ`` holds no
 secrets; the wall-clock timeout is enforced here by the zygote (SIGKILL) and again by the parent.
+The zygote survives anything a job leaves behind: a job's scratch lives in its own mount
+namespace and vanishes with it (the weak mode's on-disk scratch is removed iteratively).
 """
 
 from __future__ import annotations
@@ -44,10 +41,8 @@ import io
 import json
 import os
 import selectors
-import shutil
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import time
@@ -64,52 +59,29 @@ import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-HEADER = struct.Struct(">II")  # json length, blob length
 MAX_SLOTS = 64
 MAX_INCHES = (16.0, 12.0)
 DPI = 100
 MAX_PNG_BYTES = 8 * 1024 * 1024
 
 
-def _load_lockdown():  # noqa: ANN202 - a module object
-    """Load tools/sandbox_lockdown.py by path: tools/ must not go on sys.path (code.py there
-    would shadow the stdlib module of that name)."""
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sandbox_lockdown.py")
-    spec = importlib.util.spec_from_file_location("sandbox_lockdown", path)
+def _load(name: str):  # noqa: ANN202 - a module object
+    """Load tools/<name>.py by path: tools/ must not go on sys.path (code.py there would shadow
+    the stdlib module of that name)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.py")
+    spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 
 
-lockdown = _load_lockdown()
+lockdown = _load("sandbox_lockdown")
+jail = _load("sandbox_jail")
+child = _load("sandbox_child")
+pack = child.pack
 _SAVEFIG = Figure.savefig  # the real one; the code only ever sees a no-op
-
-
-def pack(meta: dict, blob: bytes = b"") -> bytes:
-    data = json.dumps(meta).encode()
-    return HEADER.pack(len(data), len(blob)) + data + blob
-
-
-def read_frame(sock: socket.socket, limit: int = 1 << 20) -> dict:
-    """Read one frame (the request) from a blocking socket."""
-    head = _read_exact(sock, HEADER.size)
-    n, m = HEADER.unpack(head)
-    if n + m > limit:
-        raise ValueError("request too large")
-    meta = json.loads(_read_exact(sock, n))
-    _read_exact(sock, m)
-    return meta
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("short read")
-        buf += chunk
-    return bytes(buf)
 
 
 # ---------------------------------------------------------------- zygote
@@ -161,9 +133,10 @@ def _warm_up() -> None:
 
 
 class Zygote:
-    def __init__(self, control_fd: int, base_dir: str) -> None:
+    def __init__(self, control_fd: int, base_dir: str, mode: str) -> None:
         self.ctrl = socket.socket(fileno=control_fd)
         self.base_dir = base_dir
+        self.mode = mode
         self.jobs: dict[int, dict] = {}  # pid -> {slot, deadline, status sock, scratch, timed_out}
         self.free_slots = list(range(MAX_SLOTS))
         self.wake_r, self.wake_w = os.pipe()
@@ -208,10 +181,12 @@ class Zygote:
             return True
         job = json.loads(msg)
         slot = self.free_slots.pop()
-        scratch = tempfile.mkdtemp(prefix="job-", dir=self.base_dir)
         uid = lockdown.UID_BASE + slot if os.geteuid() == 0 else None
-        if uid is not None:
-            os.chown(scratch, uid, lockdown.NOGROUP)
+        scratch = None  # the jail's scratch is a tmpfs inside its own mount namespace
+        if self.mode != "jail":
+            scratch = tempfile.mkdtemp(prefix="job-", dir=self.base_dir)
+            if uid is not None:
+                os.chown(scratch, uid, lockdown.NOGROUP)
         pid = os.fork()
         if pid == 0:
             code = 70
@@ -223,7 +198,7 @@ class Zygote:
                 for other in self.jobs.values():
                     with contextlib.suppress(OSError):
                         os.close(other["status"].fileno())
-                code = run_child(result_fd, scratch, uid)
+                code = child.run_child(result_fd, scratch, uid, self.mode, execute)
             finally:
                 os._exit(code)
         os.close(result_fd)
@@ -253,7 +228,8 @@ class Zygote:
                 "timed_out": job["timed_out"],
                 "cpu_s": usage.ru_utime + usage.ru_stime,
             }
-            shutil.rmtree(job["scratch"], ignore_errors=True)  # before the report: gone when run() returns
+            if job["scratch"] is not None:  # before the report: gone when run() returns
+                lockdown.remove_tree(job["scratch"])
             with contextlib.suppress(OSError):
                 job["status"].sendall(pack(report))
             job["status"].close()
@@ -277,38 +253,7 @@ class Zygote:
             time.sleep(0.01)
 
 
-# ---------------------------------------------------------------- child
-
-
-def run_child(result_fd: int, scratch: str, uid: int | None) -> int:
-    """Lock down, run one job, write one result frame. Returns the exit code."""
-    signal.set_wakeup_fd(-1)
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    lockdown.set_parent_death_signal()  # a fork does not inherit it: die with the zygote
-    gc.freeze()  # the inherited heap is never collected here: no scans, no copy-on-write faults from gc
-    started = time.monotonic()
-    sock = socket.socket(fileno=result_fd)
-    request = read_frame(sock)
-    os.chdir(scratch)
-    lockdown.isolate_namespaces(request["max_file_mb"])
-    lockdown.drop_privileges(uid)
-    lockdown.set_limits(request)
-    os.environ["HOME"] = scratch
-    os.environ["TMPDIR"] = scratch
-    tempfile.tempdir = scratch
-    sys.addaudithook(lockdown.make_audit_hook(os.path.realpath(scratch)))
-    ready = time.monotonic()
-    meta, png = execute(request["code"])
-    # Where the time went, for benchmarks and slow-chart diagnosis (seconds).
-    meta["timings"] = {
-        "sandbox_setup": ready - started,
-        "run_and_render": time.monotonic() - ready,
-        "cpu": time.process_time(),  # this child's user+sys CPU since the fork
-    }
-    sock.sendall(pack(meta, png))
-    sock.close()
-    return 0
+# ---------------------------------------------------------------- the code
 
 
 def _no_datasets(*_args: object, **_kwargs: object) -> None:
@@ -359,7 +304,7 @@ def execute(code: str) -> tuple[dict, bytes]:
 
 
 def main() -> None:
-    control_fd, base_dir = int(sys.argv[1]), sys.argv[2]
+    control_fd, base_dir, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
     # SIGTERM (not SIGKILL) when the studio dies, so the running jobs are killed and the scratch
     # tree is removed even when nobody called Sandbox.close().
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -370,12 +315,15 @@ def main() -> None:
             return  # the studio died while we were starting
         _configure_matplotlib()
         gc.freeze()  # keep the warm image's objects out of the children's collections (copy-on-write friendly)
-        zygote = Zygote(control_fd, base_dir)
+        zygote = Zygote(control_fd, base_dir, mode)
         zygote.serve()
     finally:
+        # The studio's death comes as EOF on the control socket and as SIGTERM at once: the
+        # second must not interrupt the cleanup the first started.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         if zygote is not None:
             zygote._shutdown()
-        shutil.rmtree(base_dir, ignore_errors=True)
+        lockdown.remove_tree(base_dir)
 
 
 if __name__ == "__main__":

@@ -96,6 +96,8 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             cpu_s=settings.code_cpu_s,
             memory_mb=settings.code_memory_mb,
             max_file_mb=settings.code_max_file_mb,
+            weak_sandbox=settings.code_weak_sandbox,
+            max_pixels=settings.download_max_pixels,
         )
     if "search" in enabled:
         from tools.search import SearchTool
@@ -259,7 +261,7 @@ class Services:
 
 def build_services(settings: Settings, *, backend: ChatBackend | None = None) -> Services:
     """Construct everything once. ``backend`` overrides the one named by settings (tests)."""
-    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    Path(settings.data_dir).mkdir(mode=0o700, parents=True, exist_ok=True)  # the store makes it 0700
     if backend is None:
         backend = build_backend(settings)
     tools = build_tools(settings)

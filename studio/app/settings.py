@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     code_cpu_s: int = 20
     code_memory_mb: int = 1024
     code_max_file_mb: int = 20
+    # where the kernel refuses unprivileged user namespaces: run charts anyway in the weaker
+    # sandbox (no namespaces; see README "Security"). Off: the code tool is off with the reason.
+    code_weak_sandbox: bool = False
     # search
     search_timeout_s: float = 8.0
     search_max_results: int = 8

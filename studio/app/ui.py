@@ -24,6 +24,7 @@ from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_model import CSS, ArticleView, article_html, block_choices, event_dict, progress_line, view_dict
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_team import request_user
+from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
@@ -86,13 +87,13 @@ def build_app(studio: Studio) -> gr.Blocks:
                     rename_btn = gr.Button("Rename", elem_id="project-rename", size="sm")
                     dup_btn = gr.Button("Duplicate", elem_id="project-duplicate", size="sm")
                     del_btn = gr.Button("Delete", elem_id="project-delete", size="sm", variant="stop")
-                project_msg = gr.Markdown(elem_id="project-msg")
+                project_msg = gr.HTML(elem_id="project-msg")
                 with gr.Accordion("Settings", open=False):
                     set_backend = gr.Radio(["embedded", "openai"], value=studio.settings.backend, label="Backend")
                     set_url = gr.Textbox(value=studio.settings.openai_base_url, label="OpenAI-compatible base URL")
                     set_model = gr.Textbox(value=studio.settings.openai_model, label="Model (empty: first listed)")
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
-                    test_msg = gr.Markdown(elem_id="test-msg")
+                    test_msg = gr.HTML(elem_id="test-msg")
                     gr.Markdown(f"Model: {services.backend.describe()}\n\nTools:\n{tool_notes}")
             with gr.Column(scale=3):
                 brief = gr.Textbox(
@@ -112,7 +113,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                         label="Quality mode: candidates to write, the best is kept (1: off; slower by N)",
                     )  # fmt: skip
                 write_btn = gr.Button("Write", variant="primary", elem_id="write")
-                progress = gr.Markdown(elem_id="progress")
+                progress = gr.HTML(elem_id="progress")
                 article = gr.HTML(elem_id="article", js_on_load=None)
                 with gr.Accordion("Block actions", open=True):
                     with gr.Row():
@@ -137,7 +138,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                             label="Version", choices=[], elem_id="version-pick", scale=3, allow_custom_value=True
                         )
                         revert_btn = gr.Button("Go back to this version", elem_id="revert", scale=1)
-                    action_msg = gr.Markdown(elem_id="action-msg")
+                    action_msg = gr.HTML(elem_id="action-msg")
                 with gr.Accordion("Rate and export", open=False):
                     with gr.Row():
                         thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
@@ -151,8 +152,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     add_preference_export(studio, state, download)
 
         def article_outputs(sess: Session, msg: str, keep: str | None = None) -> tuple[Any, ...]:
-            return (sess, article_html(sess.view), progress_line(sess.view), _blocks_update(sess.view, keep), msg,
-                    _article_json(sess))  # fmt: skip
+            return (sess, article_html(sess.view), _progress(sess.view), _blocks_update(sess.view, keep),
+                    text_html(msg), _article_json(sess))  # fmt: skip
 
         art_outs = [state, article, progress, block_pick, action_msg, api_out]
 
@@ -164,10 +165,14 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = _session(studio, sess)
             if not (text or "").strip():
                 raise gr.Error("Write a brief first.")
-            brief_value = Brief(text.strip(), int(n) if n else None, _read_uploads(files), (sty or "").strip())
+            try:
+                wanted_n, quality_n = int(n) if n else None, max(1, int(candidates or 1))
+            except (OverflowError, ValueError) as exc:
+                raise gr.Error(failure_sentence("Writing", ValueError("the numbers must be whole numbers"))) from exc
+            brief_value = Brief(text.strip(), wanted_n, _read_uploads(files), (sty or "").strip())
             options = RunOptions(
                 backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
-                quality=max(1, int(candidates or 1)),
+                quality=quality_n,
             )  # fmt: skip
             last = 0.0
             for event, view in sess.generate(brief_value, options):
@@ -176,7 +181,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     continue
                 last = now
                 payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
-                yield (sess, article_html(view), progress_line(view), _blocks_update(view), "", payload,
+                yield (sess, article_html(view), _progress(view), _blocks_update(view), "", payload,
                        _projects_update(sess), str(sess.project_id))  # fmt: skip
 
         def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
@@ -184,7 +189,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = _session(studio, sess)
             for event, view in sess.generate(Brief((text or "").strip(), style=sty or ""), response=response or ""):
                 payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
-                yield (sess, article_html(view), progress_line(view), _blocks_update(view), "", payload,
+                yield (sess, article_html(view), _progress(view), _blocks_update(view), "", payload,
                        _projects_update(sess), str(sess.project_id))  # fmt: skip
 
         response_box = gr.Textbox(visible=False)
@@ -214,14 +219,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                     raise gr.Error("Pick a block first.")
                 try:
                     msg = fn(sess, block_id, *args)
-                except (StudioError, ValueError, KeyError) as exc:
-                    raise gr.Error(f"{verb} failed: {exc}") from exc
+                except Exception as exc:  # every failure is a sentence (see ui_text)
+                    raise gr.Error(failure_sentence(verb, exc)) from exc
                 return article_outputs(sess, msg, block_id)
 
             return handler
 
         def do_regen(sess: Session, block_id: str, how: str, params_json: str, src: str | None) -> str:
-            params = json.loads(params_json) if (params_json or "").strip() and how != "again" else None
+            params = params_object(params_json) if (params_json or "").strip() and how != "again" else None
             sess.regenerate(block_id, how, params=params, source=src if how == "tool" else None)  # type: ignore[arg-type]
             b = sess.view.block(block_id)
             stale = sess.stale_edits(block_id)
@@ -239,7 +244,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def do_revert(sess: Session, block_id: str, version: str | None) -> str:
             if not version:
                 raise ValueError("pick a version")
-            sess.revert(block_id, int(version))
+            sess.revert(block_id, whole_number(version, "the version"))
             return f"{block_id}: back to version {version}."
 
         regen_btn.click(act(do_regen, "Regenerate"), [state, block_pick, mode, params_box, source], art_outs,
@@ -266,9 +271,10 @@ def build_app(studio: Studio) -> gr.Blocks:
         def rate(sess: Session | None, th: str, st: float, text: str) -> tuple[Any, ...]:
             sess = _session(studio, sess)
             try:
-                sess.rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None, comment=text or "")
-            except (ValueError, KeyError) as exc:
-                raise gr.Error(f"Rating failed: {exc}") from exc
+                stars = whole_number(int(st) if isinstance(st, float) and st.is_integer() else st or 0, "stars")
+                sess.rate(thumbs={"up": 1, "down": -1}.get(th), stars=stars or None, comment=text or "")
+            except Exception as exc:
+                raise gr.Error(failure_sentence("Rating", exc)) from exc
             return article_outputs(sess, "Thanks: rating saved.")
 
         rate_btn.click(rate, [state, thumbs, stars, comment], art_outs, api_name="rate")
@@ -277,15 +283,15 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = _session(studio, sess)
             try:
                 return str(sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-"))))
-            except (StudioError, ValueError) as exc:
-                raise gr.Error(f"Export failed: {exc}") from exc
+            except Exception as exc:
+                raise gr.Error(failure_sentence("Export", exc)) from exc
 
         export_btn.click(export, [state, fmt], download, api_name="export")
 
         # --- projects ----------------------------------------------------------------------------------
         def project_outputs(sess: Session, msg: str) -> tuple[Any, ...]:
             name = next((p.name for p in sess.projects() if p.id == sess.project_id), "")
-            return (*article_outputs(sess, ""), _projects_update(sess), name, msg,
+            return (*article_outputs(sess, ""), _projects_update(sess), name, text_html(msg),
                     str(sess.project_id) if sess.project_id else None)  # fmt: skip
 
         proj_outs = [*art_outs, project_pick, project_name, project_msg, last_project]
@@ -295,8 +301,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 sess = _session(studio, sess)
                 try:
                     return project_outputs(sess, fn(sess, *args))
-                except (StudioError, ValueError, KeyError) as exc:
-                    raise gr.Error(str(exc)) from exc
+                except Exception as exc:
+                    raise gr.Error(failure_sentence("The project action", exc)) from exc
 
             return handler
 
@@ -306,7 +312,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def p_open(sess: Session, pid: str | None) -> str:
             if not pid:
                 raise ValueError("pick a project")
-            sess.open_project(int(pid))
+            sess.open_project(whole_number(pid, "the project id"))
             return "" if sess.article_id else "This project has no article yet: write one."
 
         def p_rename(sess: Session, name: str) -> str:
@@ -341,10 +347,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         app.load(on_load, [state, last_project], proj_outs, api_visibility="private")
 
         def test_connection(backend: str, base_url: str, model: str) -> str:
-            return connection_report(studio, backend, base_url, model)
+            return text_html(connection_report(studio, backend, base_url, model))
 
         test_btn.click(test_connection, [set_backend, set_url, set_model], test_msg, api_name="test_connection")
     return app
+
+
+def _progress(view: ArticleView) -> str:
+    return text_html(progress_line(view))
 
 
 def connection_report(studio: Studio, backend: str, base_url: str, model: str) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 import gradio as gr
 
-from models.errors import StudioError
 from studio.app.session import PrefScope, Session, Studio
+from studio.app.ui_text import failure_sentence
 
 SCOPES: list[tuple[str, PrefScope]] = [
     ("this article", "article"),
@@ -59,8 +59,8 @@ def add_preference_export(studio: Studio, state: Any, download: Any) -> None:
         out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
         try:
             result = sess.export_preferences(out / "preferences", which, keep_identical=keep_identical)
-        except (StudioError, ValueError) as exc:
-            raise gr.Error(f"Preference export failed: {exc}") from exc
+        except Exception as exc:  # every failure is a sentence (see ui_text)
+            raise gr.Error(failure_sentence("Preference export", exc)) from exc
         archive = shutil.make_archive(str(out / "preferences"), "zip", result.out_dir)
         return sess, archive, f"Exported {dict((v, k) for k, v in SCOPES)[which]}: {result.counts.summary()}."
 

@@ -31,7 +31,7 @@ from studio.core.events import (
     ToolCallQueued,
     ToolCallStarted,
 )
-from studio.core.protocol import InvalidTag, ToolCall, parse_tag
+from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
 from tools.base import ToolContext, ToolResult
@@ -39,8 +39,13 @@ from tools.base import ToolContext, ToolResult
 
 @dataclass(frozen=True)
 class EngineOptions:
+    """max_response_chars / max_tags: per-article caps; past either the model stream is no longer
+    read, the article keeps everything before it and says why (``Article.error``)."""
+
     max_concurrent_tools: int = 3
     style: str = ""
+    max_response_chars: int = 2_000_000
+    max_tags: int = 200
 
 
 _STREAM_DONE = object()
@@ -48,6 +53,10 @@ _STREAM_DONE = object()
 
 class _Stopped(Exception):
     """The caller stopped reading: end the reader without touching the article."""
+
+
+class _Capped(Exception):
+    """The response passed a per-article cap (``Article.error`` says which): stop reading it."""
 
 
 class Engine:
@@ -108,24 +117,41 @@ class _Run:
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
         lexer = TagStreamLexer()
+        options = self.engine.options
+        read = [0]
 
         def feed(chunk: str) -> None:
             if self.stopped.is_set():
                 raise _Stopped
+            if read[0] + len(chunk) > options.max_response_chars:
+                chunk = chunk[: max(0, options.max_response_chars - read[0])]
+                self.article.error = (
+                    f"the model's response passed the {options.max_response_chars:,}-character limit "
+                    "for one article; the rest was not read"
+                )
+            read[0] += len(chunk)
             for piece in lexer.feed(chunk):
+                if self.tag_position >= options.max_tags and not isinstance(piece, Text):
+                    self.article.error = f"the response holds more than {options.max_tags} tags; the rest was not read"
+                    break
                 self._on_piece(piece)
+            if self.article.error:
+                raise _Capped
 
         try:
             self.article.cut_off = drain(chunks, feed) == FINISH_LENGTH
         except _Stopped:
             return
+        except _Capped:
+            pass
         except StudioError as exc:
             self.article.error = str(exc)
         except Exception as exc:  # a backend bug must not lose the article written so far
             self.article.error = f"the model stream broke: {type(exc).__name__}: {exc}"
         finally:
             for piece in lexer.close():
-                self._on_piece(piece)
+                if isinstance(piece, Text) or self.tag_position < options.max_tags:
+                    self._on_piece(piece)
             self.events_q.put(_STREAM_DONE)
 
     def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
@@ -136,10 +162,12 @@ class _Run:
                 self.text_block.text += piece.text
                 self._emit(TextDelta(self.text_block.id, piece.text))
             return
-        if isinstance(piece, Tag):
+        if isinstance(piece, Tag) and piece.size is not None:
+            tag: ParsedTag = oversized_tag(piece.raw, piece.size)
+        elif isinstance(piece, Tag):
             tag = parse_tag(piece.raw, tag_position=self.tag_position, user_image_count=len(self.article.user_images))
         else:
-            tag = InvalidTag(piece.raw, UNTERMINATED_REASON)
+            tag = InvalidTag(piece.raw[:2048], UNTERMINATED_REASON)
         self.tag_position += 1
         with self.lock:
             self.text_block = None

@@ -24,6 +24,8 @@ from tools.params import PARAMS_BY_SOURCE, SOURCES
 
 OPEN = "<imgen>"
 CLOSE = "</imgen>"
+MAX_TAG_CHARS = 64 * 1024  # a whole tag, markers included; longer ones are invalid before any parsing
+_MAX_RAW_KEPT = 2048  # what an over-long tag keeps of itself on its block
 TAG_RE = re.compile(r"<imgen>(.*?)</imgen>", re.DOTALL)
 TOP_KEYS = ("source", "description", "params")
 
@@ -101,6 +103,17 @@ def _read_payload(payload: str) -> tuple[Any, str | None]:
     )
 
 
+def _short(value: object, limit: int = 60) -> str:
+    """A value for a reason: repr, cut; huge integers by their size (str() of one raises)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
+        return f"<an integer of {value.bit_length()} bits>"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a repr that fails (huge int inside a list)
+        text = f"<a {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe_param_error(source: str, error: ValidationError) -> str:
     expected = ", ".join(
         f"'{name}' ({field.annotation.__name__})"  # type: ignore[union-attr]
@@ -108,7 +121,7 @@ def _describe_param_error(source: str, error: ValidationError) -> str:
     )
     problems = []
     for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"]) or "params"
+        where = ".".join(p if isinstance(p, str) else _short(p) for p in item["loc"]) or "params"
         kind = item["type"]
         if kind == "extra_forbidden":
             problems.append(f"unexpected key '{where}'")
@@ -130,7 +143,7 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
     if not isinstance(payload, dict):
         return InvalidTag(raw, f"the payload is a {type(payload).__name__}, not a dict")
     keys = set(payload)
-    extra = sorted(str(k) for k in keys - set(TOP_KEYS))
+    extra = sorted(_short(k) for k in keys - set(TOP_KEYS))
     missing = [k for k in TOP_KEYS if k not in keys]
     source = payload.get("source")
     description = payload.get("description")
@@ -139,14 +152,14 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
     if extra or missing:
         parts = []
         if extra:
-            parts.append("unexpected key(s) " + ", ".join(repr(k) for k in extra))
+            parts.append("unexpected key(s) " + ", ".join(extra[:10]) + (", ..." if len(extra) > 10 else ""))
         if missing:
             parts.append("missing key(s) " + ", ".join(repr(k) for k in missing))
         return InvalidTag(
             raw, "; ".join(parts) + "; a tag has exactly 'source', 'description', 'params'", src_text, desc_text
         )
-    if source not in PARAMS_BY_SOURCE:
-        return InvalidTag(raw, f"unknown source {source!r}; use one of {', '.join(SOURCES)}", None, desc_text)
+    if not isinstance(source, str) or source not in PARAMS_BY_SOURCE:
+        return InvalidTag(raw, f"unknown source {_short(source)}; use one of {', '.join(SOURCES)}", None, desc_text)
     if not isinstance(description, str):
         return InvalidTag(raw, "'description' must be a string (a short caption)", source)
     params = payload["params"]
@@ -166,7 +179,7 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
             known = "no image exists before this tag" if limit == 0 else f"only images 0..{limit - 1} exist before it"
             return InvalidTag(
                 raw,
-                f"edit img_index {index} does not point at an earlier image: {known} "
+                f"edit img_index {_short(index)} does not point at an earlier image: {known} "
                 f"({user_image_count} supplied by the user, {tag_position} generated earlier)",
                 source,
                 desc_text,
@@ -174,15 +187,38 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
     return ToolCall(source=source, description=description, params=typed, raw=raw)
 
 
+def oversized_tag(head: str, size: int) -> InvalidTag:
+    """The block of a tag longer than ``MAX_TAG_CHARS``; only its start is kept."""
+    return InvalidTag(
+        head[:_MAX_RAW_KEPT] + ("…" if len(head) > _MAX_RAW_KEPT else ""),
+        f"the tag is {size:,} characters long, over the {MAX_TAG_CHARS // 1024} KB limit for one tag; "
+        "keep chart code and data short",
+    )
+
+
 def parse_tag(raw: str, *, tag_position: int = 0, user_image_count: int = 0) -> ParsedTag:
-    """Parse one complete tag ``<imgen>...</imgen>`` (or its bare payload)."""
-    payload = raw
-    if raw.startswith(OPEN) and raw.endswith(CLOSE):
-        payload = raw[len(OPEN) : -len(CLOSE)]
-    obj, reason = _read_payload(payload)
-    if reason is not None:
-        return InvalidTag(raw, reason)
-    return validate_payload(obj, raw, tag_position=tag_position, user_image_count=user_image_count)
+    """Parse one complete tag ``<imgen>...</imgen>`` (or its bare payload).
+
+    Never raises: every input gives a ToolCall or an InvalidTag with a reason.
+    """
+    if not isinstance(raw, str):
+        return InvalidTag(repr(raw)[:_MAX_RAW_KEPT], f"the tag is a {type(raw).__name__}, not text")
+    if len(raw) > MAX_TAG_CHARS:
+        return oversized_tag(raw, len(raw))
+    try:
+        payload = raw
+        if raw.startswith(OPEN) and raw.endswith(CLOSE):
+            payload = raw[len(OPEN) : -len(CLOSE)]
+        obj, reason = _read_payload(payload)
+        if reason is not None:
+            return InvalidTag(raw, reason)
+        return validate_payload(obj, raw, tag_position=tag_position, user_image_count=user_image_count)
+    except (RecursionError, MemoryError):
+        return InvalidTag(raw, "the tag is nested too deeply to read; write a flat dict")
+    except Exception:  # a parser bug must cost one block, never the article
+        return InvalidTag(
+            raw, "the tag could not be read; expected {'source': ..., 'description': ..., 'params': {...}}"
+        )
 
 
 def find_tags(text: str, *, user_image_count: int = 0) -> list[ParsedTag]:

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from storage import ArticleRecorder, Store, list_preference_events, repo
 from storage.schema import Block, BlockVersion
@@ -123,3 +126,26 @@ def test_mark_interrupted(store: Store) -> None:
     assert repo.mark_interrupted(store) == 1
     a = repo.open_article(store, rec.article_id)
     assert a.status == "interrupted" and a.blocks[0].current.status == "failed"
+
+
+def test_data_dir_is_0700_and_database_0600(tmp_path: Path) -> None:
+    import stat
+
+    from storage.db import open_store
+
+    data = tmp_path / "fresh" / "data"
+    old = os.umask(0o022)
+    try:
+        store = open_store(None, data)
+        try:
+            with store.write() as s:
+                s.execute(text("select 1"))
+        finally:
+            store.close()
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(data.stat().st_mode) == 0o700
+    assert stat.S_IMODE((data / "studio.db").stat().st_mode) == 0o600
+    for extra in ("studio.db-wal", "studio.db-shm"):
+        if (data / extra).exists():
+            assert stat.S_IMODE((data / extra).stat().st_mode) & 0o077 == 0

@@ -6,8 +6,6 @@ import io
 import os
 import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -113,28 +111,26 @@ def test_figures_do_not_leak_between_charts(tool: CodeTool) -> None:
 
 
 def test_refuses_writing_outside_scratch(tool: CodeTool) -> None:
-    outside_tmp = f"/tmp/x_outside_{uuid.uuid4().hex}"
     in_repo = ROOT / f"x_outside_{uuid.uuid4().hex}"
-    for path in (outside_tmp, str(in_repo)):
+    var_tmp = f"/var/tmp/x_outside_{uuid.uuid4().hex}"
+    for path in (var_tmp, str(in_repo)):
         result = run(tool, f"plt.plot([1])\nopen({path!r}, 'w').write('pwned')\n")
         assert not result.ok
         assert result.error.startswith("PermissionError"), result.error
         assert not os.path.exists(path)
-    low_level = f"import os\nfd = os.open({outside_tmp!r}, os.O_WRONLY | os.O_CREAT)\nos.write(fd, b'x')\n"
+    low_level = f"import os\nfd = os.open({var_tmp!r}, os.O_WRONLY | os.O_CREAT)\nos.write(fd, b'x')\n"
     assert not run(tool, low_level).ok
-    assert not os.path.exists(outside_tmp)
+    assert not os.path.exists(var_tmp)
 
 
-def test_scratch_dir_is_cwd_and_deleted_afterwards(tool: CodeTool) -> None:
-    code = "import os\nopen('data.csv', 'w').write('a,b\\n1,2\\n')\nraise ValueError(os.getcwd())\n"
+def test_scratch_is_a_private_tmp_that_the_next_chart_never_sees(tool: CodeTool) -> None:
+    name = f"x_{uuid.uuid4().hex}.csv"
+    code = f"import os\nopen({name!r}, 'w').write('a,b\\n1,2\\n')\nraise ValueError(os.getcwd())\n"
     result = run(tool, code)
-    assert result.error is not None and result.error.startswith("ValueError: ")
-    scratch = result.error.removeprefix("ValueError: ")
-    assert os.path.basename(scratch).startswith("job-")
-    deadline = time.monotonic() + 3  # the worker reaps the child and deletes its dir right after it reports
-    while os.path.exists(scratch) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    assert not os.path.exists(scratch)
+    assert result.error == "ValueError: /tmp"
+    assert not os.path.exists(f"/tmp/{name}")  # the host's /tmp never saw it
+    seen = run(tool, f"import os\nraise ValueError(os.path.exists({name!r}))\n")
+    assert seen.error == "ValueError: False"
 
 
 def test_network_is_refused(tool: CodeTool) -> None:
@@ -200,8 +196,6 @@ def test_endless_loop_ends_by_timeout(tmp_path: Path) -> None:
         elapsed = time.monotonic() - start
         assert result.error == "the code ran longer than the 1.5 s time limit and was stopped"
         assert 1.4 < elapsed < 4.0
-        # The child was reaped and its scratch dir removed before the failure came back; the next chart works.
-        assert not [p for p in next(tmp_path.iterdir()).iterdir() if p.name.startswith("job-")]
         assert assert_png(run(tight, CHART))
         # A CPU-time limit below the wall clock ends a busy loop too.
         cpu_tool = CodeTool(timeout_s=10, cpu_s=1, scratch_root=tmp_path)
@@ -232,7 +226,8 @@ raise RuntimeError(' | '.join(found))
     assert result.error is not None and result.error.startswith("RuntimeError: ")
     assert SECRET not in result.error
     assert "STUDIO_OPENAI_API_KEY" not in result.error
-    assert result.error.count("PermissionError") >= 2  # the zygote's and the studio's environ
+    # the audit hook refuses the other processes' files; without it, the jail has no /proc at all
+    assert result.error.count("PermissionError") >= 2
 
 
 def test_concurrent_charts_all_succeed(tool: CodeTool) -> None:
@@ -268,62 +263,6 @@ def test_close_stops_the_worker(tmp_path: Path) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
     assert list(tmp_path.iterdir()) == []
-
-
-KERNEL_PROBE = """
-import os, socket, sys
-sys.path.insert(0, sys.argv[1])
-import sandbox_lockdown as w
-port, scratch = int(sys.argv[2]), sys.argv[3]
-os.chown(scratch, w.UID_BASE, w.NOGROUP)
-parent = os.getpid()
-pid = os.fork()
-if pid == 0:
-    os.chdir(scratch)
-    w.isolate_namespaces(4)
-    w.drop_privileges(w.UID_BASE)
-    report = []
-    for name, attempt in [
-        ("environ", lambda: open(f"/proc/{parent}/environ", "rb").read()),
-        ("connect", lambda: socket.socket().connect(("127.0.0.1", port))),
-        ("repo", lambda: open(os.path.join(sys.argv[1], "x_kernel_probe"), "w")),
-        ("tmp", lambda: open("/tmp/x_kernel_probe", "w").write("x")),
-    ]:
-        try:
-            attempt()
-            report.append(name + "=allowed")
-        except OSError as exc:
-            report.append(name + "=" + type(exc).__name__)
-    print(" ".join(report), flush=True)
-    os._exit(0)
-os.waitpid(pid, 0)
-"""
-
-
-@pytest.mark.skipif(os.geteuid() != 0, reason="the namespace and uid layers need root")
-def test_kernel_layers_hold_without_the_audit_hook(tmp_path: Path) -> None:
-    """The layers below the audit hook, alone: netns, private /tmp, unprivileged uid."""
-    server = socket.create_server(("127.0.0.1", 0))
-    server.settimeout(0.3)
-    env = {"PATH": "/usr/bin:/bin", "STUDIO_OPENAI_API_KEY": SECRET}
-    args = [str(ROOT / "tools"), str(server.getsockname()[1]), str(tmp_path)]
-    try:
-        out = subprocess.run(
-            [sys.executable, "-I", "-c", KERNEL_PROBE, *args], env=env, capture_output=True, text=True, timeout=60
-        )
-        with pytest.raises(TimeoutError):
-            server.accept()
-    finally:
-        server.close()
-    environ, connect, repo, tmp = out.stdout.split() or [out.stderr] * 4
-    assert environ == "environ=PermissionError", out.stderr
-    assert connect == "connect=OSError", out.stderr  # ENETUNREACH: the new namespace's loopback is down
-    # EACCES for another uid's checkout; EROFS (plain OSError) when the checkout lies under /tmp and
-    # is bound back into the private /tmp read-only
-    assert repo in ("repo=PermissionError", "repo=OSError"), out.stderr
-    assert tmp == "tmp=allowed", out.stderr  # ... but into a private tmpfs that the host never sees:
-    assert not os.path.exists("/tmp/x_kernel_probe")
-    assert not (ROOT / "tools" / "x_kernel_probe").exists()
 
 
 def test_code_may_import_modules_the_worker_did_not(tool: CodeTool) -> None:

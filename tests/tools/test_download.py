@@ -268,3 +268,47 @@ def test_policy_allows_only_the_listed_networks():
     assert policy.problem(ipaddress.ip_address("10.0.0.1")) == "private"
     assert AddressPolicy(True).problem(ipaddress.ip_address("10.0.0.1")) is None
     assert AddressPolicy(False).problem(ipaddress.ip_address("127.0.0.1")) == "loopback"
+
+
+def test_slow_headers_server_is_cut_off_at_the_deadline():
+    """A real TCP server on 127.0.0.1 that sends its status line, then one header byte every
+    0.1 s for 60 s: each read is quick, so only the overall deadline can end the download."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    sent: list[int] = []
+    done = threading.Event()
+
+    def serve_until_hangup() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n")
+            conn.settimeout(0.1)
+            for _ in range(600):
+                try:
+                    conn.sendall(b"X")
+                except OSError:
+                    break
+                sent.append(1)
+                try:
+                    if conn.recv(1) == b"":
+                        break  # the client hung up
+                except TimeoutError:
+                    continue
+                except OSError:
+                    break
+        done.set()
+
+    thread = threading.Thread(target=serve_until_hangup, daemon=True)
+    thread.start()
+    try:
+        with pytest.raises(DownloadError) as err:
+            fetch(f"http://127.0.0.1:{port}/slow-headers.png", timeout_s=1.0)
+        assert err.value.kind == "timed out"
+        assert done.wait(30)
+        assert 0 < len(sent) < 600  # the server saw us hang up long before it finished its headers
+    finally:
+        listener.close()

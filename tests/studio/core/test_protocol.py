@@ -76,7 +76,8 @@ def test_unescape_keeps_non_ascii_and_other_backslashes() -> None:
             "<imgen>{'source': 'code', 'description': 'x', 'params': {'code': open('/etc/passwd').read()}}</imgen>",
             "not a Python or JSON dict",
         ),
-        ("<imgen>" + "[" * 100000 + "]" * 100000 + "</imgen>", "not a Python or JSON dict"),
+        ("<imgen>" + "[" * 30000 + "]" * 30000 + "</imgen>", "not a Python or JSON dict"),
+        ("<imgen>" + "[" * 100000 + "]" * 100000 + "</imgen>", "200,015 characters long, over the 64 KB limit"),
     ],
 )
 def test_rejections_say_why(raw: str, needle: str) -> None:
