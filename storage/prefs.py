@@ -109,7 +109,7 @@ def _article_base(article: Article) -> dict[str, Any]:
 
 def _ordered_blocks(s: Session, article_id: int) -> list[Block]:
     query = select(Block).where(Block.article_id == article_id).order_by(Block.position)
-    return [b for b in s.scalars(query.options(selectinload(Block.versions))) if b.versions]
+    return [b for b in s.scalars(query.options(selectinload(Block.versions))) if b.versions and b.deleted_at is None]
 
 
 def _current_tag(b: Block) -> str:
@@ -223,7 +223,8 @@ def _pair_rows(events: list[PreferenceEventInfo], bundle: _Bundler) -> list[dict
     for e in events:
         c = e.context
         chosen, rejected = c.get("chosen"), c.get("rejected")
-        if e.kind not in ("accept", "revert") or not chosen or not rejected:
+        manual = e.kind == "rewrite" and bool(c.get("manual"))  # the user's own edit beats the text it replaced
+        if (e.kind not in ("accept", "revert") and not manual) or not chosen or not rejected:
             continue
         before = c.get("text_before") or ""
         row = {
@@ -235,7 +236,7 @@ def _pair_rows(events: list[PreferenceEventInfo], bundle: _Bundler) -> list[dict
             "prompt_images": [p for i in c.get("input_images", []) if (p := bundle(i["sha256"], i["mime"]))],
             "meta": {
                 "event_id": e.id,
-                "event": e.kind,
+                "event": "edit" if manual else e.kind,
                 "created_at": e.created_at.isoformat(),
                 "project_id": e.project_id,
                 "article_id": e.article_id,
@@ -289,15 +290,16 @@ def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
     os.replace(tmp, path)  # a reader never sees half a file
 
 
-def export_preferences(store: Store, out_dir: Path) -> Path:
+def export_preferences(store: Store, out_dir: Path, *, article_id: int | None = None) -> Path:
     """Write ``preferences.jsonl``, ``ratings.jsonl`` and ``images/`` into ``out_dir`` (format above).
 
-    Returns the path of ``preferences.jsonl``; ``ratings.jsonl`` lies beside it.
+    ``article_id``: only that article's events (default: the whole log). Returns the path of
+    ``preferences.jsonl``; ``ratings.jsonl`` lies beside it.
     """
     out_dir = Path(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        events = list_preference_events(store)
+        events = [e for e in list_preference_events(store) if article_id is None or e.article_id == article_id]
         bundle = _Bundler(store, out_dir)
         prefs_path = out_dir / "preferences.jsonl"
         _write_jsonl(prefs_path, _pair_rows(events, bundle))

@@ -147,15 +147,17 @@ class ArticleRecorder:
 
     # --- end -----------------------------------------------------------------------------------------
 
-    def done(self, error: str | None = None, seconds: float | None = None) -> None:
-        """The stream ended; ``error`` where the model stream broke (the blocks stay)."""
+    def done(self, error: str | None = None, seconds: float | None = None, *, stopped: bool = False) -> None:
+        """The stream ended; ``error`` where the model stream broke (the blocks stay).
+        ``stopped``: the user stopped it (status 'interrupted', what was written is kept)."""
+        status = "interrupted" if stopped else ("failed" if error else "done")
         with self._lock:
             self._flush_locked()
             with self.store.write() as s:
                 s.execute(
                     update(Article)
                     .where(Article.id == self.article_id)
-                    .values(status="failed" if error else "done", error=error, seconds=seconds, finished_at=utcnow())
+                    .values(status=status, error=error, seconds=seconds, finished_at=utcnow())
                 )
                 article = s.get(Article, self.article_id)
                 if article is not None:

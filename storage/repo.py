@@ -18,6 +18,16 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import selectinload
 
 from storage.db import Store
+from storage.edits import (  # noqa: F401 - re-exported: repo is the one facade callers use
+    article_title,
+    delete_block,
+    delete_project,
+    insert_text_block,
+    move_block,
+    purge_deleted_projects,
+    restore_block,
+    restore_project,
+)
 from storage.prefs import article_context, log_event
 from storage.rows import IMAGE_STATUSES, get_row  # noqa: F401 - IMAGE_STATUSES is part of the facade
 from storage.schema import Article, ArticleRating, Block, BlockVersion, Project, utcnow
@@ -25,6 +35,7 @@ from storage.versions import (  # noqa: F401 - re-exported: repo is the one faca
     accept_version,
     add_image_version,
     add_text_version,
+    discard_candidate,
     finish_image_version,
     list_versions,
     revert_version,
@@ -50,15 +61,20 @@ def create_project(store: Store, name: str) -> ProjectInfo:
 
 
 def list_projects(store: Store) -> list[ProjectInfo]:
-    """All projects, most recently changed first."""
+    """All projects not deleted, most recently changed first."""
     with store.read() as s:
-        rows = s.scalars(select(Project).order_by(Project.updated_at.desc(), Project.id.desc()))
+        query = select(Project).where(Project.deleted_at.is_(None))
+        rows = s.scalars(query.order_by(Project.updated_at.desc(), Project.id.desc()))
         return [project_info(p) for p in rows]
 
 
 def get_project(store: Store, project_id: int) -> ProjectInfo:
+    """A project; KeyError when there is none or it was deleted."""
     with store.read() as s:
-        return project_info(get_row(s, Project, project_id))
+        project = get_row(s, Project, project_id)
+        if project.deleted_at is not None:
+            raise KeyError(f"project {project_id} was deleted")
+        return project_info(project)
 
 
 def rename_project(store: Store, project_id: int, name: str) -> ProjectInfo:
@@ -67,12 +83,6 @@ def rename_project(store: Store, project_id: int, name: str) -> ProjectInfo:
         project.name = _clean_name(name)
         project.updated_at = utcnow()
         return project_info(project)
-
-
-def delete_project(store: Store, project_id: int) -> None:
-    """Delete a project with its articles, blocks and versions (the preference log keeps its copy)."""
-    with store.write() as s:
-        s.delete(get_row(s, Project, project_id))
 
 
 def duplicate_project(store: Store, project_id: int, name: str | None = None) -> ProjectInfo:
@@ -118,11 +128,25 @@ def _copy_block(b: Block) -> Block:
         image_index=b.image_index,
         current_version=b.current_version,
         accepted_version=b.accepted_version,
+        candidate_version=b.candidate_version,
+        deleted_at=b.deleted_at,
         versions=versions,
     )
 
 
 # --- articles ----------------------------------------------------------------------------------
+
+
+def article_summaries(store: Store, project_id: int) -> list[tuple[int, str, str, str | None]]:
+    """(article id, brief, status, error) of each article of a project, oldest first: a cheap list."""
+    with store.read() as s:
+        get_row(s, Project, project_id)
+        rows = s.execute(
+            select(Article.id, Article.brief, Article.status, Article.error)
+            .where(Article.project_id == project_id)
+            .order_by(Article.id)
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
 def list_articles(store: Store, project_id: int) -> list[ArticleInfo]:

@@ -25,14 +25,29 @@ def list_versions(store: Store, article_id: int, block_key: str) -> list[Version
 
 
 def add_text_version(
-    store: Store, article_id: int, block_key: str, text: str, *, instruction: str | None = None
+    store: Store,
+    article_id: int,
+    block_key: str,
+    text: str,
+    *,
+    instruction: str | None = None,
+    candidate: bool = False,
+    manual: bool = False,
 ) -> VersionInfo:
-    """A rewrite of a text block: the new version becomes current; logs a 'rewrite' event."""
+    """A new text for a text block; logs a 'rewrite' event.
+
+    ``candidate``: a model's rewrite, shown beside the current text (as a diff) until it is
+    accepted (``accept_version``) or discarded (``discard_candidate``). ``manual``: the user's
+    own edit, which becomes current at once and is logged as chosen over the text it replaced.
+    """
     with store.write() as s:
         block = block_row(s, article_id, block_key)
         if block.kind != "text":
             raise ValueError(f"block {block_key} is an image block; use add_image_version")
-        version = _append_version(s, block, origin="rewrite", instruction=instruction, text=text)
+        origin = "edit" if manual else "rewrite"
+        version = _append_version(
+            s, block, origin=origin, make_current=not candidate, chosen=manual, instruction=instruction, text=text
+        )
         return version_info(version, block)
 
 
@@ -51,14 +66,20 @@ def add_image_version(
     provenance: Mapping[str, Any] | None = None,
     seconds: float | None = None,
     instruction: str | None = None,
+    origin: str = "regenerate",
+    asset_sha256: str | None = None,
 ) -> VersionInfo:
-    """A regeneration of an image block (same call with a new seed, edited params, another tool).
+    """A regeneration of an image block (same call with a new seed, edited params, another tool),
+    or the user's own image (``origin='upload'``) or caption (``origin='caption'``, reusing the
+    current image by ``asset_sha256``).
 
-    Typically added as 'queued' and completed by ``finish_image_version`` when the tool is done;
-    a finished result can also be passed at once. It becomes current; logs a 'regenerate' event.
+    A version that came out ok (or is still on its way) becomes current. One that failed or is
+    invalid never replaces the current image: it is kept as the block's candidate, shown beside
+    it (``finish_image_version`` moves a queued version there when it fails). Logs a
+    'regenerate' event.
     """
     check_status(status)
-    sha = store.assets.put(image) if image else None  # file first: a row never points at nothing
+    sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
     with store.write() as s:
         block = block_row(s, article_id, block_key)
         if block.kind != "image":
@@ -66,7 +87,8 @@ def add_image_version(
         version = _append_version(
             s,
             block,
-            origin="regenerate",
+            origin=origin,
+            make_current=status not in ("failed", "invalid"),
             instruction=instruction,
             source=source,
             description=description,
@@ -108,7 +130,10 @@ def finish_image_version(
             version.params = dict(params)
         if seconds is not None:
             version.seconds = seconds
-        return version_info(version, version.block)
+        block = version.block
+        if status == "failed" and block.current_version == version.number and version.parent_number is not None:
+            block.current_version, block.candidate_version = version.parent_number, version.number
+        return version_info(version, block)
 
 
 def accept_version(
@@ -123,11 +148,13 @@ def accept_version(
     with store.write() as s:
         block = block_row(s, article_id, block_key)
         chosen = version_row(block, number or block.current_version)
+        _check_usable(block, chosen, "accepted")
         if rejected is None:
             rejected = _default_rejected(block, chosen)
         loser = version_row(block, rejected) if rejected is not None and rejected != chosen.number else None
         _log_choice(s, "accept", block, chosen, loser)
         block.current_version = block.accepted_version = chosen.number
+        block.candidate_version = None
         touch_project(s, block)
         s.flush()
         return block_info(block)
@@ -139,14 +166,42 @@ def revert_version(store: Store, article_id: int, block_key: str, number: int) -
     with store.write() as s:
         block = block_row(s, article_id, block_key)
         chosen = version_row(block, number)
+        _check_usable(block, chosen, "made current")
         if chosen.number != block.current_version:
             _log_choice(s, "revert", block, chosen, version_row(block, block.current_version))
             block.current_version = chosen.number
+            block.candidate_version = None
             if block.accepted_version not in (None, chosen.number):
                 block.accepted_version = None
             touch_project(s, block)
             s.flush()
         return block_info(block)
+
+
+def discard_candidate(store: Store, article_id: int, block_key: str) -> BlockInfo:
+    """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
+    current version, rejected = the candidate)."""
+    with store.write() as s:
+        block = block_row(s, article_id, block_key)
+        if block.candidate_version is None:
+            raise ValueError(f"block {block_key} has nothing waiting to be accepted or discarded")
+        _log_choice(
+            s, "revert", block, version_row(block, block.current_version), version_row(block, block.candidate_version)
+        )
+        block.candidate_version = None
+        touch_project(s, block)
+        s.flush()
+        return block_info(block)
+
+
+def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:
+    """Only an image version that came out ok may be accepted or become current."""
+    if block.kind == "image" and version.status != "ok":
+        why = f": {version.error}" if version.error else ""
+        raise ValueError(
+            f"version {version.number} of {block.key} has no image ({version.status}{why}); "
+            f"only a version that came out ok can be {verb}"
+        )
 
 
 def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
@@ -158,24 +213,34 @@ def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
     return max(others) if others else None
 
 
-def _append_version(s: Session, block: Block, *, origin: str, **values: Any) -> BlockVersion:
+def _append_version(
+    s: Session, block: Block, *, origin: str, make_current: bool = True, chosen: bool = False, **values: Any
+) -> BlockVersion:
     previous = version_row(block, block.current_version)
     number = max(v.number for v in block.versions) + 1
     version = BlockVersion(number=number, parent_number=previous.number, origin=origin, **values)
     block.versions.append(version)
-    block.current_version = number
+    if make_current:
+        block.current_version = number
+        block.candidate_version = None
+    else:
+        block.candidate_version = number
     s.flush()
     log_event(
         s,
         "rewrite" if block.kind == "text" else "regenerate",
         block=block,
-        chosen=None,
+        chosen=version if chosen else None,
         rejected=previous,
         context={
             **block_context(s, block),
             "from": version_snapshot(previous),
             "to": version_snapshot(version),
-            "kept": None,  # not decided yet: the accept / revert that follows says which
+            # a manual edit is decided (the user wrote it); otherwise the accept / revert /
+            # discard that follows says which was kept
+            "kept": number if chosen else None,
+            "manual": chosen,
+            **({"chosen": version_snapshot(version), "rejected": version_snapshot(previous)} if chosen else {}),
         },
     )
     touch_project(s, block)

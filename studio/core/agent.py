@@ -7,7 +7,8 @@ valid, and hands the chunks to the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -100,16 +101,24 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
     return ChatOptions(max_tokens=limits.max_tokens, temperature=limits.temperature, grammar=grammar)
 
 
-def write_article(brief: Brief, services: WriterServices) -> Iterator[Event]:
-    """Stream the article for a brief. The last event is ArticleDone, whatever fails."""
+def write_article(brief: Brief, services: WriterServices, *, stop: threading.Event | None = None) -> Iterator[Event]:
+    """Stream the article for a brief. The last event is ArticleDone, whatever fails.
+    ``stop``: set it to end the article early, keeping what was written (see ``Engine.run``)."""
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     chunks = services.backend.stream(build_messages(brief, services), chat_options(brief, services))
-    return services.engine(style=brief.style).run(chunks, article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop)
 
 
 def render_response(
-    text: str, services: WriterServices, *, user_images: Sequence[bytes] = (), style: str = ""
+    text: str,
+    services: WriterServices,
+    *,
+    user_images: Sequence[bytes] = (),
+    style: str = "",
+    stop: threading.Event | None = None,
+    chunks: Iterable[str] | None = None,
 ) -> Iterator[Event]:
-    """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output)."""
+    """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output).
+    ``chunks``: the response in pieces (as a model would stream it); default: all at once."""
     article = Article(brief="", user_images=list(user_images))
-    return services.engine(style=style).run([text], article)
+    return services.engine(style=style).run(chunks if chunks is not None else [text], article, stop=stop)

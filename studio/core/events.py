@@ -71,6 +71,7 @@ class ArticleDone:
     article: Article
     seconds: float
     error: str | None = None  # the model stream broke; the blocks written so far are kept
+    stopped: bool = False  # the user stopped the article (error says so); what was written is kept
 
 
 Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
