@@ -35,6 +35,7 @@ from storage.versions import (  # noqa: F401 - re-exported: repo is the one faca
     accept_version,
     add_image_version,
     add_text_version,
+    article_versions,
     discard_candidate,
     finish_image_version,
     list_versions,

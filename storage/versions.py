@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
@@ -22,6 +23,13 @@ def list_versions(store: Store, article_id: int, block_key: str) -> list[Version
     with store.read() as s:
         block = block_row(s, article_id, block_key)
         return [version_info(v, block) for v in block.versions]
+
+
+def article_versions(store: Store, article_id: int) -> dict[str, list[VersionInfo]]:
+    """Every version of every block of an article (for the history shown on each card), by key."""
+    with store.read() as s:
+        rows = s.scalars(select(Block).where(Block.article_id == article_id).options(selectinload(Block.versions)))
+        return {b.key: [version_info(v, b) for v in b.versions] for b in rows}
 
 
 def add_text_version(
@@ -68,6 +76,7 @@ def add_image_version(
     instruction: str | None = None,
     origin: str = "regenerate",
     asset_sha256: str | None = None,
+    current: bool | None = None,
 ) -> VersionInfo:
     """A regeneration of an image block (same call with a new seed, edited params, another tool),
     or the user's own image (``origin='upload'``) or caption (``origin='caption'``, reusing the
@@ -76,7 +85,7 @@ def add_image_version(
     A version that came out ok (or is still on its way) becomes current. One that failed or is
     invalid never replaces the current image: it is kept as the block's candidate, shown beside
     it (``finish_image_version`` moves a queued version there when it fails). Logs a
-    'regenerate' event.
+    'regenerate' event. ``current``: force it to become current or not (a new caption on any image).
     """
     check_status(status)
     sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
@@ -88,7 +97,7 @@ def add_image_version(
             s,
             block,
             origin=origin,
-            make_current=status not in ("failed", "invalid"),
+            make_current=current if current is not None else status not in ("failed", "invalid"),
             instruction=instruction,
             source=source,
             description=description,

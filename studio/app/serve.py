@@ -29,7 +29,7 @@ def serve() -> int:
         return 2
     print(f"LLM-I Studio on http://{settings.ui_host}:{settings.ui_port} (model: {studio.services.backend.describe()})")
     try:
-        launch(build_app(studio), settings.ui_host, settings.ui_port)
+        launch(build_app(studio), settings.ui_host, settings.ui_port, studio=studio)
     finally:
         studio.close()
     return 0

@@ -15,9 +15,8 @@ import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 from models.base import ChatBackend
 from models.errors import StudioError
@@ -26,11 +25,11 @@ from storage.db import Store, open_store
 from storage.prefs import export_preferences
 from storage.recorder import ArticleRecorder
 from storage.views import ProjectInfo, VersionInfo
-from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
+from studio.app.editing import BlockActions
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, load_article, record
-from studio.app.ui_model import ArticleView, apply_event, view_from_article
+from studio.app.ui_model import ArticleView, VersionView, apply_event, image_url, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
@@ -56,6 +55,28 @@ class Studio:
                     warm()
         self._backends: dict[tuple[str, str], ChatBackend] = {}
         self._lock = threading.Lock()
+        self._running: dict[int, threading.Event] = {}  # article id -> its stop flag, while written
+
+    def start_writing(self, article_id: int) -> threading.Event:
+        with self._lock:
+            return self._running.setdefault(article_id, threading.Event())
+
+    def finish_writing(self, article_id: int) -> None:
+        with self._lock:
+            self._running.pop(article_id, None)
+
+    def is_writing(self, article_id: int) -> bool:
+        with self._lock:
+            return article_id in self._running
+
+    def stop(self, article_id: int) -> bool:
+        """Ask the run writing this article to stop (from any tab); False when none runs."""
+        with self._lock:
+            flag = self._running.get(article_id)
+        if flag is None:
+            return False
+        flag.set()
+        return True
 
     def backend_for(self, kind: str = "", base_url: str = "", model: str = "") -> ChatBackend:
         """The default backend, or a shared OpenAI-compatible client for another server/model."""
@@ -101,8 +122,8 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session:
-    """One user's working state. Not shared between sessions."""
+class Session(BlockActions):
+    """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio) -> None:
         self.studio = studio
@@ -112,6 +133,7 @@ class Session:
         self.facts: dict[str, VersionFacts] = {}
         self.view = ArticleView()
         self.options = RunOptions()
+        self.writing = False  # this session is writing its article now
 
     @property
     def store(self) -> Store:
@@ -132,6 +154,25 @@ class Session:
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
+    def open_article(self, article_id: int, project_id: int | None = None) -> ArticleView:
+        """Open one article (KeyError when it, or its project, is gone or does not match)."""
+        info = repo.open_article(self.store, article_id)
+        if project_id is not None and info.project_id != project_id:
+            raise KeyError(f"article {article_id} is not in project {project_id}")
+        repo.get_project(self.store, info.project_id)
+        self._set_project(info.project_id, article_id)
+        return self.view
+
+    def articles(self) -> list[tuple[int, str, str]]:
+        """(id, label, status) of the open project's articles, newest first."""
+        if self.project_id is None:
+            return []
+        out = []
+        for number, (aid, brief, status, _) in enumerate(repo.article_summaries(self.store, self.project_id), 1):
+            label = " ".join(brief.split())[:60] or "(rendered response)"
+            out.append((aid, f"{number}. {label}", status))
+        return out[::-1]
+
     def rename(self, name: str) -> ProjectInfo:
         return repo.rename_project(self.store, self._project(), name)
 
@@ -140,9 +181,16 @@ class Session:
         self.open_project(copy.id)
         return copy
 
-    def delete(self) -> None:
-        repo.delete_project(self.store, self._project())
+    def delete(self) -> ProjectInfo:
+        """Hide the open project (soft delete: ``restore`` brings it back)."""
+        info = repo.delete_project(self.store, self._project())
         self._set_project(None, None)
+        return info
+
+    def restore(self, project_id: int) -> ProjectInfo:
+        info = repo.restore_project(self.store, project_id)
+        self.open_project(project_id)
+        return info
 
     def _project(self) -> int:
         if self.project_id is None:
@@ -151,7 +199,7 @@ class Session:
 
     def _set_project(self, project_id: int | None, article_id: int | None) -> None:
         self.project_id, self.article_id = project_id, article_id
-        self.article, self.facts, self.view = None, {}, ArticleView()
+        self.article, self.facts, self.view = None, {}, ArticleView(project_id=project_id)
         if article_id is not None:
             self.reload()
 
@@ -159,14 +207,23 @@ class Session:
         """Read the article back from the store (the truth) and rebuild the view."""
         if self.article_id is None:
             return self.view
-        _, self.article, self.facts = load_article(self.store, self.article_id)
-        self.view = view_from_article(self.article)
-        for block in self.view.blocks:
-            fact = self.facts.get(block.id)
-            if fact:
-                block.version, block.version_count = fact.current, fact.count
-                block.accepted = fact.accepted is not None and fact.accepted == fact.current
-        return self.view
+        info, self.article, self.facts = load_article(self.store, self.article_id)
+        histories = repo.article_versions(self.store, self.article_id)
+        view = view_from_article(self.article)
+        view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
+        view.elapsed = info.seconds
+        view.stopped = info.status == "interrupted"
+        if info.status == "running":
+            view.done = False
+            view.elsewhere = not self.writing
+            view.started = info.created_at.timestamp()
+        for block, stored in zip(view.blocks, info.blocks, strict=True):
+            block.version, block.version_count = stored.current_version, stored.version_count
+            block.accepted = stored.accepted_version is not None and stored.accepted_version == stored.current_version
+            block.candidate = version_view(stored.candidate) if stored.candidate else None
+            block.history = [version_view(v) for v in histories.get(block.id, [])]
+        self.view = view
+        return view
 
     # --- writing ------------------------------------------------------------------------------
     def services(self, options: RunOptions | None = None) -> Services:
@@ -175,13 +232,21 @@ class Session:
         return self.studio.services_for(backend, o.tools)
 
     def generate(
-        self, brief: Brief, options: RunOptions | None = None, *, response: str | None = None
-    ) -> Iterator[tuple[Event, ArticleView]]:
-        """Write an article into the open project (a new one named after the brief if none is).
+        self,
+        brief: Brief,
+        options: RunOptions | None = None,
+        *,
+        response: str | None = None,
+        chunks: Iterable[str] | None = None,
+    ) -> Iterator[tuple[Event | None, ArticleView]]:
+        """Write a new article into the open project (a new one named after the brief if none is);
+        the project's other articles stay as they are.
 
         ``response``: an existing LLM-I response to execute instead of asking the model (the
-        CLI's ``render``; evaluations, tests). Yields each event with the view after it; every
-        event is saved before it is yielded.
+        CLI's ``render``; evaluations, tests), optionally in ``chunks`` as a model would stream
+        it. Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
+        each event with the view after it; every event is saved before it is yielded. Any tab
+        can stop it with ``Studio.stop(article_id)``.
         """
         options = options or self.options
         if self.project_id is None:
@@ -201,20 +266,36 @@ class Session:
             input_images=[(data, sniff_mime(data) or "image/png") for data in brief.user_images],
             settings=settings,
         )
-        self.article_id, self.facts = recorder.article_id, {}
-        self.view = ArticleView(brief=brief.text, user_images=list(brief.user_images))
-        if response is None and options.quality > 1:
-            yield from self._generate_best(brief, services, options.quality, recorder)
-            return
-        if response is None:
-            events = write_article(brief, services)
-        else:
-            events = render_response(response, services, user_images=brief.user_images, style=brief.style)
-        for event in record(events, recorder):
-            apply_event(self.view, event)
-            if isinstance(event, ArticleDone):
-                self.reload()
-            yield event, self.view
+        self.article_id, self.facts, self.article = recorder.article_id, {}, None
+        self.view = ArticleView(
+            brief=brief.text,
+            user_images=list(brief.user_images),
+            project_id=self.project_id,
+            article_id=self.article_id,
+            started=time.time(),
+        )
+        stop = self.studio.start_writing(recorder.article_id)
+        self.writing = True
+        try:
+            yield None, self.view
+            if response is None and options.quality > 1:
+                yield from self._generate_best(brief, services, options.quality, recorder)
+                return
+            if response is None:
+                events = write_article(brief, services, stop=stop)
+            else:
+                events = render_response(
+                    response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
+                )
+            for event in record(events, recorder):
+                apply_event(self.view, event)
+                if isinstance(event, ArticleDone):
+                    self.writing = False
+                    self.reload()
+                yield event, self.view
+        finally:
+            self.writing = False
+            self.studio.finish_writing(recorder.article_id)
 
     def _generate_best(
         self, brief: Brief, services: Services, candidates: int, recorder: ArticleRecorder
@@ -247,90 +328,62 @@ class Session:
                 self.view.note = "quality mode: " + "; ".join(notes)
             yield event, self.view
 
-    # --- per-block actions --------------------------------------------------------------------
-    def _article(self) -> tuple[int, Article]:
-        if self.article_id is None or self.article is None:
-            raise ValueError("no article is open: write one first")
-        return self.article_id, self.article
-
-    def regenerate(
-        self,
-        block_id: str,
-        mode: Mode = "again",
-        *,
-        params: dict[str, Any] | None = None,
-        source: str | None = None,
-        description: str | None = None,
-        seed: int | None = None,
-    ) -> ArticleView:
-        """A new version of one image block (see studio.app.regenerate); it becomes current."""
-        article_id, article = self._article()
-        style = str(repo.open_article(self.store, article_id).settings.get("style") or "")
-        new = regenerate_image(
-            article,
-            block_id,
-            self.services(),
-            mode=mode,
-            params=params,
-            source=source,
-            description=description,
-            seed=seed,
-            style=style,
-        )
-        r = new.result
-        repo.add_image_version(
-            self.store,
-            article_id,
-            block_id,
-            source=new.source,
-            description=new.description,
-            params=new.params,
-            status=new.status,
-            error=None if new.status == "ok" else (r.error or "the tool returned no image"),
-            image=r.image if new.status == "ok" else None,
-            mime=r.mime,
-            provenance={**r.provenance, "seed": r.provenance.get("seed", seed)} if seed is not None else r.provenance,
-            seconds=r.seconds,
-            instruction=new.instruction,
-        )
-        return self.reload()
-
-    def stale_edits(self, block_id: str) -> list[str]:
-        """Edit blocks made from this block's image (re-run them after it changed)."""
-        _, article = self._article()
-        return [b.id for b in dependent_edits(article, block_id)]
-
-    def rewrite(self, block_id: str, instruction: str = "", *, seed: int | None = None) -> ArticleView:
-        article_id, article = self._article()
-        text = rewrite_text(article, block_id, self.services(), instruction, seed=seed)
-        repo.add_text_version(self.store, article_id, block_id, text, instruction=instruction or None)
-        return self.reload()
-
-    def accept(self, block_id: str, number: int | None = None) -> ArticleView:
-        article_id, _ = self._article()
-        repo.accept_version(self.store, article_id, block_id, number)
-        return self.reload()
-
-    def revert(self, block_id: str, number: int) -> ArticleView:
-        article_id, _ = self._article()
-        repo.revert_version(self.store, article_id, block_id, number)
-        return self.reload()
-
-    def versions(self, block_id: str) -> list[VersionInfo]:
-        article_id, _ = self._article()
-        return repo.list_versions(self.store, article_id, block_id)
-
+    # --- article-wide ----------------------------------------------------------------------
     def rate(self, *, thumbs: int | None = None, stars: int | None = None, comment: str = "") -> None:
         article_id, _ = self._article()
         repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment)
 
     # --- export -------------------------------------------------------------------------------
-    def export(self, fmt: str, out_dir: Path) -> Path:
+    def title(self) -> str:
+        if self.article_id is None:
+            return ""
+        return repo.article_title(repo.open_article(self.store, self.article_id))
+
+    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True) -> Path:
+        """The open article as ``fmt``, in a file named after its title."""
         from studio.export import FORMATS, export_article
 
         _, article = self._article()
         out_dir.mkdir(parents=True, exist_ok=True)
-        return export_article(article, fmt, out_dir / f"article-{self.article_id}{FORMATS[fmt]}")
+        name = file_stem(self.title()) or f"article-{self.article_id}"
+        return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
 
-    def export_preferences(self, out_dir: Path) -> Path:
+    def export_preferences(self, out_dir: Path, *, article_only: bool = True) -> Path:
+        """The preference log of the open article (``article_only``) or of the whole store."""
+        if article_only:
+            article_id, _ = self._article()
+            return export_preferences(self.store, out_dir, article_id=article_id)
         return export_preferences(self.store, out_dir)
+
+    def markdown(self) -> str:
+        """The open article as Markdown text, images by their asset URL (for copying)."""
+        self._article()
+        parts = []
+        for view in self.view.blocks:
+            if view.kind == "text":
+                parts.append(view.text)
+            elif view.status == "ok" and view.sha256:
+                alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
+                parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
+        return "".join(parts).strip() + "\n"
+
+
+def file_stem(title: str) -> str:
+    """A file name from a title: letters, digits and dashes (any script), at most 60 characters."""
+    import re
+
+    stem = re.sub(r"[^\w]+", "-", title, flags=re.UNICODE).strip("-_")[:60]
+    return stem
+
+
+def version_view(v: VersionInfo) -> VersionView:
+    return VersionView(
+        number=v.number,
+        origin=v.origin,
+        status=v.status,
+        error=v.error,
+        sha256=v.asset.sha256 if v.asset else None,
+        text=v.text,
+        instruction=v.instruction,
+        source=v.source,
+    )

@@ -62,7 +62,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
                 seconds=event.seconds,
             )
         case ArticleDone():
-            recorder.done(event.error, event.seconds)
+            recorder.done(event.error, event.seconds, stopped=event.stopped)
         case _:
             assert_never(event)
 
