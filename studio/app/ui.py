@@ -11,17 +11,14 @@ exactly that article. Named API endpoints keep the app scriptable with gradio_cl
 from __future__ import annotations
 
 import contextlib
-import json
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
 from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
@@ -29,79 +26,29 @@ from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
 from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
-from studio.app.ui_assets import CSS, SCRIPT, TEMPLATE
-from studio.app.ui_model import ASSET_ROUTE, event_dict, view_dict
+from studio.app.ui_assets import SCRIPT, TEMPLATE
+from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
+from studio.app.ui_projects import wire_projects
+from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
+    api_endpoints,
+    article_json,
+    chips_html,
+    connection_report,
+    launch,
+    read_uploads,
+    session_of,
+    upload_paths,
+)
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
-from studio.export.sources import sniff_mime
 from tools.params import SOURCES
 
 TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs about the new text)
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
 )
-
-
-def _session(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
-
-
-def _article_json(sess: Session) -> dict[str, Any]:
-    return {"project_id": sess.project_id, "article_id": sess.article_id, "article": view_dict(sess.view)}
-
-
-def _paths(files: Any) -> list[str]:
-    items = files if isinstance(files, list) else ([files] if files else [])
-    return [item if isinstance(item, str) else getattr(item, "name", None) or item.get("path") for item in items]
-
-
-def _read_uploads(files: Any) -> tuple[bytes, ...]:
-    """Brief images, each checked with Pillow (UploadRefused says which and why)."""
-    out = []
-    for path in _paths(files):
-        data = Path(path).read_bytes()
-        check_image(data, repr(Path(path).name[-80:]))
-        out.append(data)
-    return tuple(out)
-
-
-def chips_html(studio: Studio) -> str:
-    """Tool status chips: on, or off with why and how to turn it on (title and text)."""
-    from markupsafe import Markup
-
-    parts = []
-    for source, availability in studio.services.availability.items():
-        name = TOOL_NAMES.get(source, source)
-        if availability.ok:
-            parts.append(Markup('<span class="chip chip-on" title="on">{} ✓</span>').format(name))
-        else:
-            parts.append(
-                Markup('<span class="chip chip-off" title="{}">{} off</span>').format(availability.reason, name)
-            )
-    off = [f"{TOOL_NAMES.get(s, s)}: {a.reason}" for s, a in studio.services.availability.items() if not a.ok]
-    details = Markup("<details><summary>why some tools are off</summary><ul>{}</ul></details>").format(
-        Markup("").join(Markup("<li>{}</li>").format(line) for line in off)
-    )
-    return str(Markup('<div class="chips">{}</div>').format(Markup(" ").join(parts)) + (details if off else ""))
-
-
-def asset_route(studio: Studio) -> APIRoute:
-    """GET /studio-asset/<sha256>: an image from the content-hash store (immutable, cacheable)."""
-
-    def serve(sha: str) -> Response:
-        try:
-            data = studio.store.assets.read(sha) if studio.store.assets.exists(sha) else None
-        except StudioError:
-            data = None
-        mime = sniff_mime(data)
-        if data is None or mime is None:
-            return Response(status_code=404)
-        headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
-        return Response(data, media_type=mime, headers=headers)
-
-    return APIRoute(ASSET_ROUTE + "/{sha}", serve, methods=["GET"])
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -242,7 +189,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         # --- card actions ------------------------------------------------------------------------
         def on_act(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
-            sess = _session(studio, sess)
+            sess = session_of(studio, sess)
             data = dict(getattr(evt, "_data", None) or {})
             skip_editor = [gr.skip()] * len(ed_outs)
             if data.get("act") == "edit_call":
@@ -254,7 +201,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             if mark_busy(sess.view, data):
                 yield (sess, view_page(sess), gr.skip(), *skip_editor)
             perform(sess, data, upload_roots)
-            yield (sess, view_page(sess), _article_json(sess), *skip_editor)
+            yield (sess, view_page(sess), article_json(sess), *skip_editor)
 
         article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
                     concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
@@ -270,7 +217,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
                      index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-            sess = _session(studio, sess)
+            sess = session_of(studio, sess)
             try:
                 b = sess.view.block(block_id)
                 params = params_for(tool, query, prompt, code, index)
@@ -288,7 +235,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             ok = b.candidate is None or b.candidate.number != b.version_count
             msg = f"Version {b.version} is shown." if ok else f"This attempt failed: {b.candidate.error}"  # type: ignore[union-attr]
             b.notice, b.notice_error = msg, not ok
-            yield sess, view_page(sess), _article_json(sess), gr.update(visible=not ok), msg
+            yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
 
         ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
@@ -305,7 +252,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     continue
                 last = now
                 if isinstance(event, ArticleDone):
-                    payload: Any = _article_json(sess)
+                    payload: Any = article_json(sess)
                     buttons = (gr.update(visible=False), gr.update(interactive=True))
                 else:
                     payload = event_dict(event) if event is not None else {"type": "started"}
@@ -315,13 +262,13 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess: Session | None, text: str, files: Any, n: float | None, tools: list[str], sty: str,
             backend: str, base_url: str, model: str, candidates: float | None = 1,
         ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-            sess = _session(studio, sess)
+            sess = session_of(studio, sess)
             idle = (gr.update(visible=False), gr.update(interactive=True))
             if not (text or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Write a brief first: what should the article be about?", *idle)
                 return
             try:
-                images = _read_uploads(files)
+                images = read_uploads(files)
             except (UploadRefused, OSError) as exc:
                 yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle)
                 return
@@ -332,7 +279,7 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
             """Execute an existing LLM-I response (text with tags) as a new article."""
-            sess = _session(studio, sess)
+            sess = session_of(studio, sess)
             if not (response or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
                        gr.update(visible=False), gr.update(interactive=True))  # fmt: skip
@@ -343,7 +290,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         lists_outs = [project_pick, article_list]
 
         def lists(sess: Session | None) -> tuple[Any, Any]:
-            sess = _session(studio, sess)
+            sess = session_of(studio, sess)
             projects = [(p.name, p.id) for p in sess.projects()]
             arts = [
                 (label if status != "running" else f"{label} (writing)", aid) for aid, label, status in sess.articles()
@@ -366,7 +313,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         stop_btn.click(stop, [state], write_msg, api_name="stop", show_progress="hidden")
 
         def attach(files: Any, current: list[str]) -> tuple[list[str], str]:
-            paths = list(current or []) + _paths(files)
+            paths = list(current or []) + upload_paths(files)
             kept, refused = [], []
             for path in paths:
                 try:
@@ -380,210 +327,6 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
-        # --- projects and articles -----------------------------------------------------------------
-        def opened(sess: Session, msg: str = "") -> tuple[Any, ...]:
-            name = next((p.name for p in sess.projects() if p.id == sess.project_id), "")
-            return (sess, view_page(sess), _article_json(sess), *lists(sess), name, msg,
-                    gr.Timer(active=sess.view.elsewhere))  # fmt: skip
-
-        open_outs = [state, article, api_out, project_pick, article_list, project_name, project_msg, follow]
-
-        def guarded(fn: Any) -> Any:
-            def handler(sess: Session | None, *args: Any) -> tuple[Any, ...]:
-                sess = _session(studio, sess)
-                try:
-                    msg = fn(sess, *args)
-                except (StudioError, ValueError, KeyError) as exc:
-                    return (sess, *[gr.skip()] * 5, f"Not done: {str(exc).strip(chr(39))}", gr.skip())
-                return opened(sess, msg)
-
-            return handler
-
-        def p_open(sess: Session, pid: Any) -> str:
-            if pid in (None, ""):
-                raise ValueError("pick a project")
-            if int(pid) != sess.project_id:
-                sess.open_project(int(pid))
-            return "" if sess.article_id else "This project has no article yet: write one."
-
-        def a_open(sess: Session, aid: Any) -> str:
-            if aid not in (None, "") and int(aid) != sess.article_id:
-                sess.open_article(int(aid))
-            return ""
-
-        project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_name="open_project")
-        article_list.input(guarded(a_open), [state, article_list], open_outs, api_name="open_article")
-        new_btn.click(guarded(lambda s, name: f"Created {s.new_project(name or '').name}."), [state, project_name],
-                      open_outs, api_name="new_project")  # fmt: skip
-        rename_btn.click(guarded(lambda s, name: f"Renamed to {s.rename(name or '').name}."), [state, project_name],
-                         open_outs, api_name="rename_project")  # fmt: skip
-        dup_btn.click(guarded(lambda s: f"Opened the copy {s.duplicate().name}."), [state], open_outs,
-                      api_name="duplicate_project")  # fmt: skip
-        del_btn.click(lambda s: (gr.update(visible=s is not None and s.project_id is not None),
-                                 "" if s and s.project_id else "No project is open."),
-                      [state], [confirm_row, project_msg])  # fmt: skip
-        del_no.click(lambda: gr.update(visible=False), None, confirm_row)
-
-        def p_delete(sess: Session | None) -> tuple[Any, ...]:
-            sess = _session(studio, sess)
-            try:
-                info = sess.delete()
-            except (StudioError, ValueError, KeyError) as exc:
-                return (*opened(sess, f"Not deleted: {exc}"), gr.update(visible=False), gr.skip(), gr.skip())
-            msg = f"Deleted “{info.name}”. It stays restorable until it is purged."
-            return (*opened(sess, msg), gr.update(visible=False), info.id, gr.update(visible=True))
-
-        del_yes.click(p_delete, [state], [*open_outs, confirm_row, deleted_id, undo_btn], api_name="delete_project")
-
-        def p_undo(sess: Session | None, pid: int | None) -> tuple[Any, ...]:
-            sess = _session(studio, sess)
-            if pid is None:
-                return (*opened(sess, "Nothing to undo."), gr.update(visible=False))
-            info = sess.restore(int(pid))
-            return (*opened(sess, f"Restored “{info.name}”."), gr.update(visible=False))
-
-        undo_btn.click(p_undo, [state, deleted_id], [*open_outs, undo_btn], api_name="restore_project")
-
-        def on_load(sess: Session | None, request: gr.Request) -> tuple[Any, ...]:
-            """A new tab: its own session, opening the project/article its URL names."""
-            sess = _session(studio, sess)
-            q = dict(request.query_params) if request is not None else {}
-            msg = ""
-            try:
-                if q.get("article"):
-                    sess.open_article(int(q["article"]), int(q["project"]) if q.get("project") else None)
-                elif q.get("project"):
-                    sess.open_project(int(q["project"]))
-            except (KeyError, ValueError) as exc:
-                msg = f"Could not open the page's address ({exc}); pick a project from the list."
-            return opened(sess, msg)
-
-        app.load(on_load, [state], open_outs, api_visibility="private")
-
-        def follow_tick(sess: Session | None) -> tuple[Any, ...]:
-            if sess is None or sess.article_id is None or not sess.view.elsewhere:
-                return sess, gr.skip(), gr.Timer(active=False)
-            sess.reload()
-            return sess, view_page(sess), gr.Timer(active=sess.view.elsewhere)
-
-        follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden")
-
-        # --- article-wide: markdown, rating, export ------------------------------------------------
-        def to_markdown(sess: Session | None) -> tuple[str, str]:
-            try:
-                return _session(studio, sess).markdown(), "Copied as Markdown."
-            except ValueError as exc:
-                return "", f"Nothing copied: {exc}"
-
-        copy_btn.click(to_markdown, [state], [markdown_out, copy_msg], api_name="markdown").then(
-            None, [markdown_out], None,
-            js="(t) => { if (t && navigator.clipboard) navigator.clipboard.writeText(t).catch(() => {}); }",
-        )  # fmt: skip
-
-        def rate(sess: Session | None, th: str, st: float, text: str) -> str:
-            try:
-                _session(studio, sess).rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None,
-                                            comment=text or "")  # fmt: skip
-            except (ValueError, KeyError) as exc:
-                return f"Not rated: {exc}"
-            return "Thanks: rating saved."
-
-        rate_btn.click(rate, [state, thumbs, stars, comment], rate_msg, api_name="rate")
-
-        def export(sess: Session | None, f: str, with_appendix: bool) -> tuple[Any, str]:
-            sess = _session(studio, sess)
-            try:
-                path = sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-")), appendix=bool(with_appendix))
-            except (StudioError, ValueError) as exc:
-                return None, f"Not exported: {exc}"
-            return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
-
-        export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")
-
-        def export_prefs(sess: Session | None) -> tuple[Any, str]:
-            sess = _session(studio, sess)
-            out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
-            try:
-                sess.export_preferences(out / "preferences")
-            except (StudioError, ValueError) as exc:
-                return None, f"Not exported: {exc}"
-            archive = shutil.make_archive(
-                str(out / f"preferences-article-{sess.article_id}"), "zip", out / "preferences"
-            )
-            return archive, f"Preferences of “{sess.title()}” (article {sess.article_id})."
-
-        prefs_btn.click(export_prefs, [state], [download, export_msg], api_name="export_preferences")
-
-        def test_connection(backend: str, base_url: str, model: str) -> str:
-            return connection_report(studio, backend, base_url, model)
-
-        test_btn.click(test_connection, [set_backend, set_url, set_model], test_msg, api_name="test_connection")
-        _api_endpoints(studio, state, api_out)
+        wire_projects(studio, SimpleNamespace(**locals()))
+        api_endpoints(studio, state, api_out)
     return app
-
-
-def _api_endpoints(studio: Studio, state: Any, api_out: Any) -> None:
-    """Scripting endpoints (gradio_client) for the card actions and the project list."""
-
-    def api_act(act: str) -> Any:
-        def handler(sess: Session | None, block_id: str, *args: Any) -> tuple[Any, Any]:
-            sess = _session(studio, sess)
-            if act == "regenerate":
-                how, params_json, src = (list(args) + [None, None, None])[:3]
-                params = json.loads(params_json) if (params_json or "").strip() and how != "again" else None
-                sess.regenerate(block_id, how or "again", params=params, source=src if how == "tool" else None)
-            elif act == "accept":
-                sess.accept(block_id)
-            elif act == "revert":
-                sess.revert(block_id, int(args[0]))
-            elif act == "rewrite":
-                sess.rewrite(block_id, args[0] or "")
-            return sess, _article_json(sess)
-
-        return handler
-
-    hidden = gr.Textbox(visible=False)
-    for act, extra in (("regenerate", 3), ("accept", 0), ("revert", 1), ("rewrite", 1)):
-        inputs = [state, hidden, *[gr.Textbox(visible=False) for _ in range(extra)]]
-        gr.Button(visible=False).click(api_act(act), inputs, [state, api_out], api_name=act)
-
-    def list_projects(sess: Session | None) -> list[dict[str, Any]]:
-        return [{"id": p.id, "name": p.name} for p in _session(studio, sess).projects()]
-
-    gr.Button(visible=False).click(list_projects, [state], api_out, api_name="projects")
-
-
-def connection_report(studio: Studio, backend: str, base_url: str, model: str) -> str:
-    """One sentence: the backend works, or exactly what is wrong (never raises)."""
-    if backend == "openai":
-        from studio.app.services import openai_backend
-
-        # the configured key goes only to the configured server (openai_backend)
-        client = openai_backend(studio.settings, base_url, model)
-        try:
-            ok, message = client.test_connection()
-        finally:
-            client.close()
-        return ("OK: " if ok else "Not working: ") + message
-    current = studio.services.backend
-    if current.name == "embedded":
-        return f"OK: {current.describe()}"
-    try:
-        from models.weights import resolve_gguf
-
-        s = studio.settings
-        path = resolve_gguf(s.embedded_weights, s.embedded_gguf, s.data_dir / "models", s.allow_downloads)
-        return f"OK: the embedded model file is at {path} (restart with STUDIO_BACKEND=embedded to use it)"
-    except StudioError as exc:
-        return f"Not working: {exc}"
-
-
-def launch(app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64,
-           studio: Studio | None = None) -> Any:  # fmt: skip
-    """Queue (position shown to waiting users) and serve on host:port, with the asset route."""
-    app.queue(max_size=max_size, default_concurrency_limit=8)
-    routes = [asset_route(studio)] if studio is not None else []
-    return app.launch(
-        server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS, show_error=True, quiet=True,
-        app_kwargs={"routes": routes},
-    )  # fmt: skip

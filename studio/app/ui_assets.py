@@ -115,6 +115,7 @@ CSS = """
 .card-params { font-size: 0.8rem; display: grid; grid-template-columns: auto 1fr; gap: 0 0.6rem; margin: 0.3rem 0; }
 .card-params dt { color: #666; } .card-params dd { margin: 0; }
 .card-candidate { border: 1px dashed #d88; border-radius: 6px; padding: 0.4rem; margin-top: 0.4rem; }
+.card-before img.thumb { max-height: 140px; border-radius: 4px; cursor: zoom-in; }
 .card-label { font-size: 0.8rem; color: #666; }
 .card-placeholder { padding: 2rem; text-align: center; color: #888; background: #f6f6f6; border-radius: 6px; }
 .actions { display: flex; flex-wrap: wrap; gap: 0.3rem; margin: 0.4rem 0; font-size: 0.85rem; }

@@ -16,6 +16,7 @@ through Jinja2 with autoescape, links pass ``safe_url`` (http/https only).
 from __future__ import annotations
 
 import difflib
+import hashlib
 import re
 from functools import cache
 from typing import Any
@@ -34,6 +35,8 @@ _TEMPLATES = {
     "card": """\
 <figure class="card card-{{ status }}" id="card-{{ id }}" data-status="{{ status }}">
 <div class="card-media">
+{% if before %}<div class="card-before"><div class="card-label">before</div><img class="thumb" src="{{ before }}" \
+alt="the image this one edits" data-act="lightbox"></div><div class="card-label">after</div>{% endif %}
 {% if url %}<img class="card-img" src="{{ url }}" alt="{{ alt }}" data-act="lightbox" loading="lazy">\
 {% else %}<div class="card-placeholder">{{ placeholder }}</div>{% endif %}
 {% if candidate %}<div class="card-candidate" data-version="{{ candidate.number }}">\
@@ -187,7 +190,16 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "image"
 
 
-def image_card(b: BlockView, editable: bool) -> Markup:
+def _before(b: BlockView, view: ArticleView | None) -> str | None:
+    """For an edit: the URL of the image it changes (user images and blocks are in the asset store)."""
+    index = b.params.get("img_index")
+    if b.source != "edit" or view is None or not isinstance(index, int):
+        return None
+    data = view.image_at(index)
+    return image_url(hashlib.sha256(data).hexdigest()) if data else None
+
+
+def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) -> Markup:
     url = image_url(b.sha256) if b.status == "ok" else None
     cand = b.candidate
     link = safe_url(b.provenance.get("page_url")) if b.source == "search" else None
@@ -199,6 +211,7 @@ def image_card(b: BlockView, editable: bool) -> Markup:
     return _render(
         "card",
         id=b.id,
+        before=_before(b, view),
         status=b.status if b.status in ("queued", "running", "ok", "failed", "invalid") else "failed",
         status_text=_status_text(b),
         url=url,
@@ -290,17 +303,17 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
     return html + _notice(view)
 
 
-def block_dict(b: BlockView, editable: bool) -> dict[str, Any]:
+def block_dict(b: BlockView, editable: bool, view: ArticleView | None = None) -> dict[str, Any]:
     if b.kind == "text":
         body = [str(markdown_to_safe_html(p)) for p in paragraphs(b.text)]
         return {"id": b.id, "kind": "text", "body": body, "tools": str(text_tools(b, editable)) if editable else ""}
-    return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable))], "tools": ""}
+    return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tools": ""}
 
 
 def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
     """The value of the article component (see the module docstring)."""
     editable = view.done and not view.elsewhere and view.article_id is not None
-    blocks = [block_dict(b, editable) for b in view.blocks if b.kind == "image" or b.text.strip() or editable]
+    blocks = [block_dict(b, editable, view) for b in view.blocks if b.kind == "image" or b.text.strip() or editable]
     return {
         "project": view.project_id,
         "article": view.article_id,
