@@ -251,12 +251,16 @@ def build_app(studio: Studio) -> gr.Blocks:
                 if isinstance(event, TextDelta) and now - last < TEXT_UPDATE_S:
                     continue
                 last = now
+                listed: tuple[Any, Any] = (gr.skip(), gr.skip())
+                if event is None:  # the article exists now: list it (the only list refresh while writing)
+                    listed = lists(sess)
                 if isinstance(event, ArticleDone):
                     payload: Any = article_json(sess)
                     buttons = (gr.update(visible=False), gr.update(interactive=True))
+                    listed = lists(sess)
                 else:
                     payload = event_dict(event) if event is not None else {"type": "started"}
-                yield (sess, view_page(sess), payload, "", *buttons)
+                yield (sess, view_page(sess), payload, "", *buttons, *listed)
 
         def generate(
             sess: Session | None, text: str, files: Any, n: float | None, tools: list[str], sty: str,
@@ -265,12 +269,13 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = session_of(studio, sess)
             idle = (gr.update(visible=False), gr.update(interactive=True))
             if not (text or "").strip():
-                yield (sess, gr.skip(), gr.skip(), "Write a brief first: what should the article be about?", *idle)
+                yield (sess, gr.skip(), gr.skip(), "Write a brief first: what should the article be about?", *idle,
+                       gr.skip(), gr.skip())  # fmt: skip
                 return
             try:
                 images = read_uploads(files)
             except (UploadRefused, OSError) as exc:
-                yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle)
+                yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
                 return
             brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())
             options = RunOptions(backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
@@ -282,12 +287,11 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = session_of(studio, sess)
             if not (response or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
-                       gr.update(visible=False), gr.update(interactive=True))  # fmt: skip
+                       gr.update(visible=False), gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
             yield from stream(sess, sess.generate(Brief((text or "").strip(), style=sty or ""), response=response))
 
-        write_outs = [state, article, api_out, write_msg, stop_btn, write_btn]
-        lists_outs = [project_pick, article_list]
+        write_outs = [state, article, api_out, write_msg, stop_btn, write_btn, project_pick, article_list]
 
         def lists(sess: Session | None) -> tuple[Any, Any]:
             sess = session_of(studio, sess)
@@ -300,10 +304,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         limit = studio.settings.ui_concurrency
         write_inputs = [state, brief, attached, wanted, tools_pick, style, set_backend, set_url, set_model, quality]
         write_btn.click(generate, write_inputs, write_outs, api_name="generate", concurrency_limit=limit,
-                        concurrency_id="generate", show_progress="hidden").then(lists, [state], lists_outs)  # fmt: skip
+                        concurrency_id="generate", show_progress="hidden")  # fmt: skip
         render_btn.click(render, [state, brief, response_box, style], write_outs, api_name="render",
-                         concurrency_limit=limit, concurrency_id="generate", show_progress="hidden").then(
-            lists, [state], lists_outs)  # fmt: skip
+                         concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def stop(sess: Session | None) -> str:
             if sess is None or sess.article_id is None or not studio.stop(sess.article_id):

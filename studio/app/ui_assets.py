@@ -63,14 +63,16 @@ element.addEventListener('keydown', (e) => {
     if (primary) { e.preventDefault(); send(primary); }
   }
 });
-if (!window.__studioTicks) {
-  window.__studioTicks = setInterval(() => {
-    document.querySelectorAll('#article [data-since]').forEach(el => {
-      const since = Number(el.dataset.since);
-      const out = el.querySelector('.elapsed');
-      if (since && out) out.textContent = Math.max(0, Math.round(Date.now() / 1000 - since)) + ' s';
-    });
-  }, 500);
+const tick = () => {
+  element.querySelectorAll('[data-since]').forEach(el => {
+    const since = Number(el.dataset.since);
+    const out = el.querySelector('.elapsed');
+    if (since && out) out.textContent = Math.max(0, Math.round(Date.now() / 1000 - since)) + ' s';
+  });
+};
+setInterval(tick, 500);
+if (!window.__studioKeys) {
+  window.__studioKeys = true;
   document.addEventListener('keydown', (e) => {
     if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && e.target.closest('#brief')) {
       e.preventDefault();
@@ -85,7 +87,7 @@ const syncUrl = () => {
   const want = '?project=' + v.project + (v.article ? '&article=' + v.article : '');
   if (window.location.search !== want) history.replaceState(null, '', window.location.pathname + want);
 };
-watch('value', syncUrl);
+watch('value', () => { syncUrl(); tick(); });
 syncUrl();
 """
 
@@ -95,7 +97,11 @@ CSS = """
 .chips { display: flex; flex-wrap: wrap; gap: 0.4rem; margin: 0.2rem 0; }
 .chip { border-radius: 999px; padding: 0.1rem 0.7rem; font-size: 0.85rem; border: 1px solid; cursor: help; }
 .chip-on { border-color: #2a7; color: #185; } .chip-off { border-color: #bbb; color: #777; }
-#article { font-size: 17px; line-height: 1.6; }
+#article, #article .prose { font-size: 17px; line-height: 1.65; }
+#article .studio-article p, #article .studio-article li { font-size: 17px; line-height: 1.65; }
+#article .studio-article .card-meta, #article .studio-article .card-label { font-size: 13px; }
+#article .studio-article .notice, #article .studio-article .busy { font-size: 14px; }
+#article .studio-article button, #article .studio-article .btn { font-weight: 400; font-size: 13px; }
 .studio-article, .studio-head { max-width: 70ch; margin: 0 auto; }
 .studio-head .state { font-weight: 600; margin: 0.3rem 0; }
 .studio-head .state-running { color: #a60; } .studio-head .state-interrupted { color: #a33; }

@@ -157,17 +157,17 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
 
 
 def word_diff(old: str, new: str) -> Markup:
-    """Word-level diff as safe HTML: <del> for removed words, <ins> for added ones."""
-    a, b = re.findall(r"\S+|\s+", old), re.findall(r"\S+|\s+", new)
+    """Word-level diff as safe HTML (for reading; spacing normalised): <del> removed, <ins> added."""
+    a, b = old.split(), new.split()
     parts: list[str] = []
     for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
         if op in ("delete", "replace"):
-            parts.append(f"<del>{escape(''.join(a[i1:i2]))}</del>")
+            parts.append(f"<del>{escape(' '.join(a[i1:i2]))}</del>")
         if op in ("insert", "replace"):
-            parts.append(f"<ins>{escape(''.join(b[j1:j2]))}</ins>")
+            parts.append(f"<ins>{escape(' '.join(b[j1:j2]))}</ins>")
         if op == "equal":
-            parts.append(str(escape("".join(a[i1:i2]))))
-    return Markup("".join(parts))
+            parts.append(str(escape(" ".join(a[i1:i2]))))
+    return Markup(" ".join(parts))
 
 
 def _notice(b: BlockView | ArticleView) -> Markup:

@@ -233,7 +233,12 @@ def test_text_edit_rewrite_caption_insert_move_delete(app: tuple[str, Studio, Pa
     text.get_by_role("button", name="Save").click()
     notice(page, "b3", "Saved as version 2")
     assert "much" in text.locator("strong").inner_text()
-    assert repo.open_article(studio.store, aid).block("b3").current.text.strip().startswith("Bike lanes make riders **much**")
+    assert (
+        repo.open_article(studio.store, aid)
+        .block("b3")
+        .current.text.strip()
+        .startswith("Bike lanes make riders **much**")
+    )
 
     text.get_by_role("button", name="Rewrite…").click()
     text.locator(".rewrite-form input").fill("shorter")
