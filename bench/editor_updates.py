@@ -60,7 +60,9 @@ def article(marked: bool = False) -> str:
                 n += 1
                 words.append(f"MK{n:04d}")
         parts.append(" ".join(words) + ".\n\n")
-        parts.append(f"<imgen>{{'source': 'code', 'description': 'Chart {i + 1}', 'params': {{'code': \"{code}\"}}}}</imgen>\n\n")
+        parts.append(
+            f"<imgen>{{'source': 'code', 'description': 'Chart {i + 1}', 'params': {{'code': \"{code}\"}}}}</imgen>\n\n"
+        )
     parts.append("The end.\n")
     return "".join(parts)
 
@@ -73,7 +75,9 @@ def chunks(text: str, size: int = 12) -> list[str]:
 
 
 def load_main_ui_model() -> Any:
-    source = subprocess.run(["git", "show", "main:studio/app/ui_model.py"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    source = subprocess.run(
+        ["git", "show", "main:studio/app/ui_model.py"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout
     path = Path(tempfile.mkdtemp()) / "main_ui_model.py"
     path.write_text(source)
     spec = importlib.util.spec_from_file_location("main_ui_model", path)
@@ -178,7 +182,8 @@ OBSERVER = """
 window.__seen = {};
 new MutationObserver(() => {
   const text = document.querySelector('#article').innerText;
-  for (const m of text.matchAll(/S\\d\\dK\\d{4}/g)) if (!(m[0] in window.__seen)) window.__seen[m[0]] = Date.now() / 1000;
+  const now = Date.now() / 1000;
+  for (const m of text.matchAll(/S\\d\\dK\\d{4}/g)) if (!(m[0] in window.__seen)) window.__seen[m[0]] = now;
 }).observe(document.querySelector('#article'), {childList: true, subtree: true, characterData: true});
 """
 
@@ -216,7 +221,7 @@ def bench_latency(sessions: int) -> dict[str, Any]:
             seen.update(p.evaluate("window.__seen"))
     server.shutdown()
     lat = []
-    for (stream_id, token), sent in _Stream.sent.items():
+    for (_, token), sent in _Stream.sent.items():
         if token in seen:
             lat.append(seen[token] - sent)
     lat.sort()

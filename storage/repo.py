@@ -139,15 +139,16 @@ def _copy_block(b: Block) -> Block:
 
 
 def article_summaries(store: Store, project_id: int) -> list[tuple[int, str, str, str | None]]:
-    """(article id, brief, status, error) of each article of a project, oldest first: a cheap list."""
+    """(article id, brief, status, error) of each article of a project, oldest first: a cheap list.
+    A finished article the model ended at its token limit has the status 'cut off'."""
     with store.read() as s:
         get_row(s, Project, project_id)
         rows = s.execute(
-            select(Article.id, Article.brief, Article.status, Article.error)
+            select(Article.id, Article.brief, Article.status, Article.error, Article.settings)
             .where(Article.project_id == project_id)
             .order_by(Article.id)
         )
-        return [(r[0], r[1], r[2], r[3]) for r in rows]
+        return [(r[0], r[1], "cut off" if r[2] == "done" and (r[4] or {}).get("cut_off") else r[2], r[3]) for r in rows]
 
 
 def list_articles(store: Store, project_id: int) -> list[ArticleInfo]:

@@ -32,6 +32,7 @@ class Reply:
     hang_up: bool = False  # close the connection without any response
     chunk_delay_s: float = 0.0  # wait before each streamed chunk (a judge that trickles)
     chunk_chars: int = 0  # > 0: stream in chunks of this many characters (default: three chunks)
+    finish_reason: str | None = "stop"  # sent in a last chunk, as OpenAI/vLLM do ("length": cut at max_tokens)
 
 
 Script = Sequence[Reply | str] | Callable[[int, dict[str, Any]], Reply | str]
@@ -106,6 +107,9 @@ class _Handler(BaseHTTPRequestHandler):
                 with self.server.lock:
                     self.server.hung_up += 1
                 return
+        if reply.finish_reason is not None:
+            last = {"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}
+            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:

@@ -164,7 +164,8 @@ class Session(BlockActions):
         return self.view
 
     def articles(self) -> list[tuple[int, str, str]]:
-        """(id, label, status) of the open project's articles, newest first."""
+        """(id, label, status) of the open project's articles, newest first (status 'cut off' for an
+        article the model ended at its token limit)."""
         if self.project_id is None:
             return []
         out = []
@@ -213,6 +214,7 @@ class Session(BlockActions):
         view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
         view.elapsed = info.seconds
         view.stopped = info.status == "interrupted"
+        view.cut_off = bool(info.settings.get("cut_off"))
         if info.status == "running":
             view.done = False
             view.elsewhere = not self.writing

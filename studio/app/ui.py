@@ -45,6 +45,7 @@ from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
 
+_SUFFIX = {"running": " (writing)", "interrupted": " (stopped)", "failed": " (stopped early)", "cut off": " (cut off)"}
 TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs about the new text)
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
@@ -296,9 +297,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def lists(sess: Session | None) -> tuple[Any, Any]:
             sess = session_of(studio, sess)
             projects = [(p.name, p.id) for p in sess.projects()]
-            arts = [
-                (label if status != "running" else f"{label} (writing)", aid) for aid, label, status in sess.articles()
-            ]
+            arts = [(label + _SUFFIX.get(status, ""), aid) for aid, label, status in sess.articles()]
             return gr.update(choices=projects, value=sess.project_id), gr.update(choices=arts, value=sess.article_id)
 
         limit = studio.settings.ui_concurrency

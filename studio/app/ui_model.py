@@ -22,6 +22,7 @@ from studio.core.events import (
     ToolCallStarted,
 )
 
+CUT_OFF_NOTE = "cut off: the model stopped at its token limit, so the article may end mid-sentence"
 STATUSES = ("queued", "running", "ok", "failed", "invalid")
 ASSET_ROUTE = "/studio-asset"
 
@@ -80,6 +81,7 @@ class ArticleView:
     blocks: list[BlockView] = field(default_factory=list)
     error: str | None = None
     done: bool = False
+    cut_off: bool = False  # the model stopped at its token limit
     note: str = ""  # e.g. quality mode's candidate and selection reason
     project_id: int | None = None
     article_id: int | None = None
@@ -156,7 +158,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
             else:
                 b.status, b.error = "failed", event.error
         case ArticleDone():
-            view.done, view.error, view.stopped = True, event.error, event.stopped
+            view.done, view.error, view.stopped, view.cut_off = True, event.error, event.stopped, event.cut_off
             view.elapsed = event.seconds
             view.status = "interrupted" if event.stopped else ("failed" if event.error else "done")
         case _:
@@ -168,6 +170,7 @@ def view_from_article(article: Article) -> ArticleView:
     """A view of a whole article (after a run, or rebuilt from the store)."""
     view = ArticleView(brief=article.brief, user_images=list(article.user_images), error=article.error, done=True)
     view.status = "failed" if article.error else "done"
+    view.cut_off = article.cut_off
     for block in article.blocks:
         if isinstance(block, TextBlock):
             view.blocks.append(BlockView(block.id, "text", text=block.text))
@@ -207,7 +210,7 @@ def image_url(sha256: str | None) -> str | None:
 def event_dict(event: Event) -> dict[str, Any]:
     """An event as JSON-able data (images as sha256 + size; the final article carries them)."""
     if isinstance(event, ArticleDone):
-        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error}
+        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error, "cut_off": event.cut_off}
     data: dict[str, Any] = {"type": type(event).__name__}
     for key, value in vars(event).items():
         if isinstance(value, bytes):
@@ -251,5 +254,6 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
         "done": view.done,
         "status": view.status,
         "stopped": view.stopped,
+        "cut_off": view.cut_off,
         "blocks": blocks,
     }

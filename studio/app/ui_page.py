@@ -24,7 +24,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from studio.app.ui_model import ArticleView, BlockView, VersionView, image_url
+from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
 
@@ -263,6 +263,8 @@ def text_tools(b: BlockView, editable: bool) -> Markup:
 def stage(view: ArticleView, two_phase_code: bool = False) -> str:
     """What is happening now, in words."""
     if view.done:
+        if view.cut_off and view.status == "done":
+            return "cut off"
         return {"interrupted": "stopped", "failed": "stopped early"}.get(view.status, "done")
     if view.elsewhere:
         return "being written in another tab (this view follows it)"
@@ -291,13 +293,16 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
     if view.done:
         took = f" in {view.elapsed:.0f} s" if view.elapsed else ""
         line = f"{what}{took}: {words} words, {done_images} of {len(images)} images ok"
-        html = Markup('<p class="state state-{}">{}</p>').format(view.status, line)
+        state = "cut-off" if view.cut_off and view.status == "done" else view.status
+        html = Markup('<p class="state state-{}">{}</p>').format(state, line)
     else:
         html = Markup('<p class="state state-running" data-since="{}">{}… <span class="elapsed"></span></p>').format(
             view.started, what
         )
     if view.error:
         html += Markup('<p class="article-error">{}</p>').format(plain(view.error, 1000))
+    if view.cut_off:
+        html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
     return html + _notice(view)

@@ -72,6 +72,7 @@ class ArticleDone:
     seconds: float
     error: str | None = None  # the model stream broke; the blocks written so far are kept
     stopped: bool = False  # the user stopped the article (error says so); what was written is kept
+    cut_off: bool = False  # the model stopped at its token limit: the article may end mid-sentence
 
 
 Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
@@ -103,5 +104,5 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
         else:
             error = block.error or f"the {source} tool returned no image"
             events.append(ToolCallFailed(block.id, source, error, block.seconds, block.provenance, block.params))
-    events.append(ArticleDone(article, seconds, article.error))
+    events.append(ArticleDone(article, seconds, article.error, article.cut_off))
     return events
