@@ -115,7 +115,7 @@ class _Run:
                     continue
                 yield item  # type: ignore[misc]
             seconds = time.perf_counter() - started
-            yield ArticleDone(self.article, seconds, self.article.error, self.article.cut_off)
+            yield ArticleDone(self.article, seconds, self.article.error, cut_off=self.article.cut_off)
         finally:
             self.stopped.set()
             self.pool.shutdown(wait=False, cancel_futures=True)
