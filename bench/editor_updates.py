@@ -112,21 +112,48 @@ def bench_bytes() -> dict[str, Any]:
     new_prev = old_prev = None
     new_sizes, old_sizes = [], []
     text = article()
-    for event, view in sess.generate(Brief("rivers"), response=text, chunks=chunks(text)):
+
+    def paced() -> Any:  # as a model streams it: ~12 characters every 20 ms
+        for piece in chunks(text):
+            time.sleep(0.02)
+            yield piece
+
+    last = 0.0
+    pending_chars = 0
+    text_chars: list[int] = []
+    sample: Any = None
+    for event, view in sess.generate(Brief("rivers"), response=text, chunks=paced()):
         if event is None:
             continue
+        now = time.monotonic()
+        if isinstance(event, TextDelta):
+            pending_chars += len(event.text)
+        if isinstance(event, TextDelta) and now - last < 0.1:  # the UI's own throttle (TEXT_UPDATE_S)
+            old.apply_event(old_view, event)
+            continue
+        last = now
         old.apply_event(old_view, event)
         new_value = page(view)
         old_value = old.article_html(old_view)
         n, o = wire_bytes(new_prev, new_value), wire_bytes(old_prev, old_value)
+        prev_new = new_prev
         new_prev, old_prev = new_value, old_value
         images_done = sum(b.status == "ok" for b in view.blocks if b.kind == "image")
-        if isinstance(event, TextDelta) and images_done >= 3:  # text updates once the article carries images
+        if isinstance(event, TextDelta) and images_done >= 1:  # text updates once the article carries images
             new_sizes.append(n)
             old_sizes.append(o)
+            text_chars.append(pending_chars)
+            if sample is None and pending_chars > 20:  # one real diff, to look at with a debugger
+                from gradio.utils import diff
+
+                sample = diff(prev_new, new_value)
+        if isinstance(event, TextDelta):
+            pending_chars = 0
     studio.close()
     return {
+        "images_ok_at_end": sum(b.status == "ok" for b in sess.view.blocks if b.kind == "image"),
         "text_updates": len(new_sizes),
+        "new_text_chars_mean": round(statistics.mean(text_chars), 1),
         "new_bytes_median": statistics.median(new_sizes),
         "new_bytes_mean": round(statistics.mean(new_sizes)),
         "old_bytes_median": statistics.median(old_sizes),

@@ -12,7 +12,8 @@ from __future__ import annotations
 TEMPLATE = """\
 ${value && value.blocks ? `<div class="studio-head">${value.head}</div>\
 <article class="studio-article">${value.blocks.map(b => `<section class="blk blk-${b.kind}" \
-data-block="${b.id}">${b.body.join('')}${b.tools}</section>`).join('')}</article>\
+data-block="${b.id}">${b.body.join('')}${b.tail ? `<p class="streaming">${b.tail}</p>` : ''}${b.tools}</section>`)\
+.join('')}</article>\
 <div class="lightbox" hidden><img alt=""></div>` : ''}"""
 
 SCRIPT = r"""
@@ -142,6 +143,7 @@ CSS = """
 .history ol { list-style: none; padding: 0; display: flex; flex-wrap: wrap; gap: 0.5rem; font-size: 0.8rem; }
 .history li { display: flex; flex-direction: column; align-items: flex-start; gap: 0.2rem; }
 .history img.thumb { width: 96px; height: 72px; object-fit: cover; border-radius: 4px; border: 1px solid #ccc; }
+.streaming { white-space: pre-wrap; }
 .busy { color: #a60; font-size: 0.9rem; margin: 0.3rem 0; }
 .lightbox { position: fixed; inset: 0; background: rgba(0, 0, 0, 0.85); z-index: 1000; display: flex;
   align-items: center; justify-content: center; cursor: zoom-out; }

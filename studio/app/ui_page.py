@@ -308,17 +308,33 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
     return html + _notice(view)
 
 
-def block_dict(b: BlockView, editable: bool, view: ArticleView | None = None) -> dict[str, Any]:
+def block_dict(
+    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False
+) -> dict[str, Any]:
+    """One block of the page. ``streaming``: the block the model is writing now; its unfinished
+    last paragraph is sent as escaped plain text (``tail``) that only ever grows, so each
+    update's diff is an append of the new characters; it is rendered as Markdown once the
+    paragraph is complete."""
     if b.kind == "text":
-        body = [str(markdown_to_safe_html(p)) for p in paragraphs(b.text)]
-        return {"id": b.id, "kind": "text", "body": body, "tools": str(text_tools(b, editable)) if editable else ""}
-    return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tools": ""}
+        pieces = paragraphs(b.text)
+        tail = ""
+        if streaming and pieces and not b.text.endswith("\n\n"):
+            tail = str(escape(pieces.pop()))
+        body = [str(markdown_to_safe_html(p)) for p in pieces]
+        tools = str(text_tools(b, editable)) if editable else ""
+        return {"id": b.id, "kind": "text", "body": body, "tail": tail, "tools": tools}
+    return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tail": "", "tools": ""}
 
 
 def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
     """The value of the article component (see the module docstring)."""
     editable = view.done and not view.elsewhere and view.article_id is not None
-    blocks = [block_dict(b, editable, view) for b in view.blocks if b.kind == "image" or b.text.strip() or editable]
+    last = view.blocks[-1].id if view.blocks and not view.done else None
+    blocks = [
+        block_dict(b, editable, view, streaming=b.id == last)
+        for b in view.blocks
+        if b.kind == "image" or b.text.strip() or editable
+    ]
     return {
         "project": view.project_id,
         "article": view.article_id,
