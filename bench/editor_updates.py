@@ -255,6 +255,7 @@ def bench_latency(sessions: int) -> dict[str, Any]:
     total = len(_Stream.sent)
     return {
         "sessions": sessions,
+        "model_streams": _Stream.counter[0],
         "markers_sent": total,
         "markers_seen": len(lat),
         "p50_s": round(lat[len(lat) // 2], 3),

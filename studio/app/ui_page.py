@@ -18,7 +18,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 import jinja2
@@ -115,12 +115,13 @@ class="primary">Accept</button> \
 
 
 @cache
-def _env() -> jinja2.Environment:
-    return jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+def _template(name: str) -> jinja2.Template:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(_TEMPLATES[name])
 
 
 def _render(name: str, **values: Any) -> Markup:
-    return Markup(_env().from_string(_TEMPLATES[name]).render(**values))
+    return Markup(_template(name).render(**values))
 
 
 def paragraphs(text: str) -> list[str]:
@@ -139,6 +140,13 @@ def paragraphs(text: str) -> list[str]:
     if current:
         out.append("\n".join(current))
     return [p for p in out if p.strip()]
+
+
+@lru_cache(maxsize=4096)
+def _markdown(text: str) -> str:
+    """A finished paragraph's safe HTML (cached: while an article streams, every update would
+    otherwise render and sanitize every paragraph again)."""
+    return str(markdown_to_safe_html(text))
 
 
 def card_fields(block: BlockView) -> list[tuple[str, str]]:
@@ -320,7 +328,7 @@ def block_dict(
         tail = ""
         if streaming and pieces and not b.text.endswith("\n\n"):
             tail = str(escape(pieces.pop()))
-        body = [str(markdown_to_safe_html(p)) for p in pieces]
+        body = [_markdown(p) for p in pieces]
         tools = str(text_tools(b, editable)) if editable else ""
         return {"id": b.id, "kind": "text", "body": body, "tail": tail, "tools": tools}
     return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tail": "", "tools": ""}

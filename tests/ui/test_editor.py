@@ -317,3 +317,39 @@ def test_stop_reload_two_tabs_and_articles_kept(app: tuple[str, Studio, Path], b
     page.locator("#article-list label", has_text="Bicycles").click()
     page.locator("#article section", has_text="Bike lanes").wait_for(timeout=30_000)
     assert f"article={first}" in page.url and f"project={pid}" in page.url
+
+
+def test_ctrl_enter_writes_delete_asks_and_undoes_export_is_named(app: tuple[str, Studio, Path], page: Any) -> None:
+    url, studio, _ = app
+    page.goto(url)
+    page.locator("#brief textarea").fill("Bicycles again")
+    page.locator("#brief textarea").press("Control+Enter")  # writes, like the Write button
+    wait_done(page)
+    pid = int(page.evaluate("new URLSearchParams(window.location.search).get('project')"))
+    assert "Bicycles in cities" in page.locator("#article h1").inner_text()
+
+    page.locator("#article img.card-img").first.click()  # the lightbox shows the image large
+    box = page.locator("#article .lightbox")
+    assert box.is_visible() and box.locator("img").get_attribute("src").startswith("/studio-asset/")
+    box.click()
+    assert not box.is_visible()
+    page.locator("#copy-md").click()
+    page.locator("#copy-msg", has_text="Copied as Markdown").wait_for()
+
+    page.locator("#export-box").click()
+    page.locator("#export").click()
+    page.locator("#export-msg", has_text="Exported").wait_for()
+    assert "Bicycles-in-cities.html" in page.locator("#export-msg").inner_text()
+    page.locator("#export-prefs").click()
+    page.locator("#export-msg", has_text="Preferences of").wait_for()
+
+    page.locator("#project-box").click()
+    page.locator("#project-delete").click()
+    page.locator("#project-delete-yes").wait_for()  # it asks first
+    page.locator("#project-delete-yes").click()
+    page.locator("#project-msg", has_text="Deleted").wait_for()
+    assert pid not in [p.id for p in repo.list_projects(studio.store)]
+    page.locator("#project-undo").click()
+    page.locator("#project-msg", has_text="Restored").wait_for()
+    assert pid in [p.id for p in repo.list_projects(studio.store)]
+    page.locator("#article h1", has_text="Bicycles in cities").wait_for()
