@@ -23,9 +23,9 @@ the shared system-prompt prefix is not decoded again.
 from __future__ import annotations
 
 import argparse
-import os
 import importlib.util
 import json
+import os
 import statistics
 import subprocess
 import sys
