@@ -179,7 +179,7 @@ def rewrite_text(
 ) -> str:
     """A new text for one text block (tags stripped). Raises ModelError when the backend fails."""
     block = article.block(block_id)
-    limit = max(64, min(services.settings.max_tokens, 2 * len(getattr(block, "text", "")) // 3 + 200))
+    limit = max(64, min(services.limits.max_tokens, 2 * len(getattr(block, "text", "")) // 3 + 200))
     options = ChatOptions(max_tokens=limit, temperature=services.settings.temperature, seed=seed)
     text = complete(services.backend, rewrite_messages(article, block_id, instruction), options)
     text = TAG_RE.sub("", text).replace("<imgen>", "").replace("</imgen>", "")
