@@ -43,8 +43,13 @@ class ArticleRecorder:
         flush_interval_s: float = 0.25,
         flush_every: int = 32,
         clock: Callable[[], float] = time.monotonic,
+        resume: int | None = None,
     ) -> None:
-        """Create the article row (status 'running') at once, with its input images as assets."""
+        """Create the article row (status 'running') at once, with its input images as assets.
+
+        ``resume``: an existing article's id instead: it is marked 'running' again and new blocks
+        are appended after its last one (a cut-off article being continued); ``brief``,
+        ``input_images`` and ``settings`` are then ignored."""
         self.store = store
         self.flush_interval_s = flush_interval_s
         self.flush_every = flush_every
@@ -55,6 +60,16 @@ class ArticleRecorder:
         self._pending_count = 0
         self._last_commit = clock()
         self._position = 0
+        if resume is not None:
+            with store.write() as s:
+                article = s.get(Article, resume)
+                if article is None:
+                    raise KeyError(f"article {resume} not found")
+                positions = [b.position for b in article.blocks]
+                self._position = max(positions, default=-1) + 1
+                article.status, article.error, article.finished_at = "running", None, None
+                self.article_id: int = article.id
+            return
         refs = []
         for item in input_images:
             data, mime = item if isinstance(item, tuple) else (item, "image/png")
@@ -64,7 +79,7 @@ class ArticleRecorder:
             s.add(article)
             s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
             s.flush()
-            self.article_id: int = article.id
+            self.article_id = article.id
 
     # --- text ------------------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ exactly that article. Named API endpoints keep the app scriptable with gradio_cl
 from __future__ import annotations
 
 import contextlib
+import itertools
 import tempfile
 import time
 from collections.abc import Iterator
@@ -24,6 +25,7 @@ from gradio.utils import get_upload_folder
 from models.errors import StudioError
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
+from studio.app.continuing import continue_writing
 from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
@@ -313,6 +315,21 @@ def build_app(studio: Studio) -> gr.Blocks:
             return "Stopping: what was written is kept."
 
         stop_btn.click(stop, [state], write_msg, api_name="stop", show_progress="hidden")
+
+        def resume(sess: Session | None, backend: str, base_url: str, model: str) -> Iterator[tuple[Any, ...]]:
+            sess = session_of(studio, sess)
+            try:
+                events = continue_writing(sess, RunOptions(backend, base_url, model))
+                first = next(events)
+            except (StudioError, ValueError, KeyError) as exc:
+                yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
+                       gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
+                return
+            yield from stream(sess, itertools.chain([first], events))
+
+        continue_btn = gr.Button("continue", elem_id="continue-btn", elem_classes=["hidden-trigger"])
+        continue_btn.click(resume, [state, set_backend, set_url, set_model], write_outs, api_name="continue",
+                           concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def attach(files: Any, current: list[str]) -> tuple[list[str], str]:
             paths = list(current or []) + upload_paths(files)

@@ -43,6 +43,7 @@ element.addEventListener('click', (e) => {
     return;
   }
   e.preventDefault();
+  if (act === 'continue') { const go = document.querySelector('#continue-btn'); if (go) go.click(); return; }
   send(btn);
 });
 element.addEventListener('click', (e) => {
@@ -153,4 +154,6 @@ CSS = """
   z-index: 900; background: var(--background-fill-primary); box-shadow: -4px 0 16px rgba(0, 0, 0, 0.2);
   padding: 1rem; }
 #brief-row { align-items: flex-end; }
+.hidden-trigger { display: none !important; }
+.studio-head button.primary { background: #2563eb; color: #fff; border: 0; border-radius: 5px; padding: 0.2rem 0.8rem; }
 """

@@ -311,6 +311,8 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="article-error">{}</p>').format(plain(view.error, 1000))
     if view.cut_off:
         html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
+        if view.done and not view.elsewhere:
+            html += Markup('<p><button type="button" data-act="continue" class="primary">Continue writing</button></p>')
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
     return html + _notice(view)

@@ -49,10 +49,18 @@ def png(color: str, size: tuple[int, int] = (320, 240)) -> bytes:
     return buf.getvalue()
 
 
+RAIN = [("# Rain\n\nRain falls when", "length"), (" droplets grow", "length"), (" heavy.\n\nThe end.", "stop")]
+rain_calls: list[int] = []
+
+
 def model_script(index: int, body: dict[str, Any]) -> Reply | str:
     system = body["messages"][0]["content"]
     if "rewrite one passage" in system:
         return REWRITTEN
+    if "Rain" in body["messages"][1]["content"]:  # cut off twice (the write and its own continuation), then ends
+        rain_calls.append(index)
+        text, finish = RAIN[min(len(rain_calls), len(RAIN)) - 1]
+        return Reply(text, finish_reason=finish)
     if "Trains" in json.dumps(body["messages"]):
         return Reply(LONG, chunk_chars=12, chunk_delay_s=0.15)
     return RESPONSE
@@ -353,3 +361,22 @@ def test_ctrl_enter_writes_delete_asks_and_undoes_export_is_named(app: tuple[str
     page.locator("#project-msg", has_text="Restored").wait_for()
     assert pid in [p.id for p in repo.list_projects(studio.store)]
     page.locator("#article h1", has_text="Bicycles in cities").wait_for()
+
+
+def test_a_cut_off_article_is_marked_and_continues(app: tuple[str, Studio, Path], page: Any) -> None:
+    url, studio, _ = app
+    page.goto(url)
+    page.locator("#brief textarea").fill("Rain")
+    page.locator("#write").click()
+    wait_done(page)
+    head = page.locator("#article .studio-head")
+    assert state(page).startswith("cut off") and "token limit" in head.inner_text()
+    assert any("(cut off)" in x for x in page.locator("#article-list label").all_inner_texts())
+    aid = int(page.evaluate("new URLSearchParams(window.location.search).get('article')"))
+    head.get_by_role("button", name="Continue writing").click()
+    page.locator("#article section", has_text="The end.").wait_for(timeout=30_000)
+    wait_done(page)
+    assert state(page).startswith("done") and "token limit" not in head.inner_text()
+    info = repo.open_article(studio.store, aid)
+    assert info.status == "done" and not info.settings.get("cut_off")
+    assert info.llmi_text().replace("\n", "").startswith("# RainRain falls when droplets grow heavy.")
