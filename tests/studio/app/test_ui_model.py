@@ -146,10 +146,17 @@ def test_text_streams_paragraph_by_paragraph() -> None:
     assert paragraphs(text) == ["# T", "One two.", "```\ncode\n\nmore code\n```", "Last"]
     view = ArticleView(article_id=1)
     apply_event(view, TextDelta("b1", "First paragraph.\n\nSecond"))
-    before = page(view)["blocks"][0]["body"]
+    before = page(view)["blocks"][0]
     apply_event(view, TextDelta("b1", " grows"))
-    after = page(view)["blocks"][0]["body"]
-    assert before[0] == after[0] and before[1] != after[1]  # only the last piece changes
+    after = page(view)["blocks"][0]
+    # the finished paragraph is rendered once; the unfinished one is an escaped tail that only grows
+    assert before["body"] == after["body"] == ["<p>First paragraph.</p>\n"]
+    assert (before["tail"], after["tail"]) == ("Second", "Second grows")
+    apply_event(view, TextDelta("b1", " <script>x()</script>&"))
+    assert "&lt;script&gt;x()&lt;/script&gt;&amp;" in page(view)["blocks"][0]["tail"]  # escaped while it grows
+    apply_event(view, TextDelta("b1", "\n\n"))
+    done = page(view)["blocks"][0]
+    assert done["tail"] == "" and done["body"][1].startswith("<p>Second grows") and "<script" not in done["body"][1]
 
 
 def test_stage_names_what_is_happening() -> None:
