@@ -46,6 +46,7 @@ class Studio:
         self.services = services or build_services(settings)
         self.store = store or open_store(settings.database_url, Path(settings.data_dir))
         repo.mark_interrupted(self.store)  # articles a dead process left 'running'
+        repo.purge_deleted_projects(self.store)  # projects deleted more than 30 days ago go for good
         for tool in self.services.tools.values():
             # Start warm workers (the chart sandbox) now, so the first chart does not pay the
             # interpreter and matplotlib start-up.
