@@ -56,6 +56,7 @@ class ArticleRecorder:
         self._clock = clock
         self._lock = threading.Lock()
         self._blocks: dict[str, tuple[int, int]] = {}  # engine block id -> (block row id, version row id)
+        self._queued_params: dict[str, dict[str, Any]] = {}  # the call as the writer made it, per block
         self._pending: dict[str, list[str]] = {}  # text waiting for the next commit, per block
         self._pending_count = 0
         self._last_commit = clock()
@@ -116,6 +117,7 @@ class ArticleRecorder:
         with self._lock:
             self._flush_locked()
             self._new_block(block_id, "image", image_index, version)
+            self._queued_params[block_id] = dict(params)
 
     def image_invalid(
         self,
@@ -147,13 +149,21 @@ class ArticleRecorder:
         params: Mapping[str, Any] | None = None,
         seconds: float = 0.0,
     ) -> None:
-        """The tool finished: status 'ok' (with the image) or 'failed' (with the reason)."""
+        """The tool finished: status 'ok' (with the image) or 'failed' (with the reason).
+
+        ``params``: the params that ran, where a tool filled the call in; the queued ones are
+        then kept as ``provenance["written_params"]``."""
         if status not in ("ok", "failed"):
             raise ValueError(f"a finished call is 'ok' or 'failed', got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.
             values.update(asset_sha256=self.store.assets.put(image_bytes), mime=mime)
+        written = self._queued_params.get(block_id)
+        if params and written is not None and dict(params) != written:
+            # A tool filled the call in (two-phase charts: the writer left the code empty). The
+            # params keep what ran; provenance keeps what the writer wrote, for honest reward data.
+            provenance = {**(provenance or {}), "written_params": written}
         if provenance is not None:
             values["provenance"] = dict(provenance)
         if params:

@@ -86,6 +86,8 @@ class Article(Base):
     brief: Mapped[str] = mapped_column(Text, default="")
     # [{"sha256": ..., "mime": ...}, ...] in img_index order (user images come first).
     input_images: Mapped[list[Any]] = mapped_column(default=list)
+    # How it was written (studio.app.store_adapter.writer_record): backend, model, tools, style,
+    # wanted_images, written_by, system_prompt, user_prompt, generation {...}, user.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str | None] = mapped_column(Text)
@@ -152,7 +154,7 @@ class BlockVersion(Base):
     source: Mapped[str | None] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
     params: Mapped[dict[str, Any] | None] = mapped_column()
-    raw: Mapped[str | None] = mapped_column(Text)  # the tag as the model wrote it
+    raw: Mapped[str | None] = mapped_column(Text)  # the tag as the model wrote it (code maybe still empty)
     # ... and its result
     status: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)

@@ -80,6 +80,11 @@ class BlockActions:
             style=style,
         )
         r = new.result
+        provenance = dict(r.provenance)
+        if seed is not None:
+            provenance["seed"] = r.provenance.get("seed", seed)
+        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
+            provenance["written_params"] = new.written_params
         repo.add_image_version(
             self.store,
             article_id,
@@ -91,7 +96,7 @@ class BlockActions:
             error=None if new.status == "ok" else (r.error or "the tool returned no image"),
             image=r.image if new.status == "ok" else None,
             mime=r.mime,
-            provenance={**r.provenance, "seed": r.provenance.get("seed", seed)} if seed is not None else r.provenance,
+            provenance=provenance,
             seconds=r.seconds,
             instruction=new.instruction,
         )

@@ -50,6 +50,7 @@ class Regenerated:
     params: dict[str, Any]
     result: ToolResult
     instruction: str  # how it was asked for, for the version's record ("new seed", "next hit", ...)
+    written_params: dict[str, Any] | None = None  # the call as made, where a tool filled it in (chart code)
 
     @property
     def status(self) -> str:
@@ -128,8 +129,8 @@ def regenerate_image(
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 
-    def done(result: ToolResult) -> Regenerated:
-        return Regenerated(block_id, new_source, new_description, new_params, result, instruction)
+    def done(result: ToolResult, written: dict[str, Any] | None = None) -> Regenerated:
+        return Regenerated(block_id, new_source, new_description, new_params, result, instruction, written)
 
     if mode == "again" and new_source == "code" and services.two_phase_code:
         # a chart is deterministic: "again" means new code, which the chart writer samples at
@@ -148,9 +149,10 @@ def regenerate_image(
     result = services.runner().run(
         new_source, validated, context, resolve_parent=lambda index: parent_image(article, index)
     )
-    if result.params is not None:
-        new_params = dict(result.params)
-    return done(result)
+    written = None
+    if result.params is not None and dict(result.params) != new_params:
+        written, new_params = new_params, dict(result.params)
+    return done(result, written)
 
 
 REWRITE_SYSTEM = (

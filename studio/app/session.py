@@ -17,25 +17,29 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
 from storage import repo
 from storage.db import Store, open_store
-from storage.prefs import export_preferences
+from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
+from storage.pref_rows import Scope
 from storage.recorder import ArticleRecorder
-from storage.views import ProjectInfo, VersionInfo
+from storage.views import ProjectInfo
 from studio.app.editing import BlockActions
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
-from studio.app.store_adapter import VersionFacts, load_article, record
-from studio.app.ui_model import ArticleView, VersionView, apply_event, image_url, view_from_article
+from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
+from studio.app.ui_model import ArticleView, apply_event, image_url, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
+
+PrefScope = Literal["article", "project", "all"]
 
 
 class Studio:
@@ -255,13 +259,7 @@ class Session(BlockActions):
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = {
-            "backend": services.backend.name,
-            "model": services.backend.describe(),
-            "tools": services.available_sources(),
-            "wanted_images": brief.wanted_images,
-            "style": brief.style,
-        }
+        settings = writer_record(brief, services, response=response, quality=options.quality)
         recorder = ArticleRecorder(
             self.store,
             self._project(),
@@ -351,12 +349,24 @@ class Session(BlockActions):
         name = file_stem(self.title()) or f"article-{self.article_id}"
         return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
 
-    def export_preferences(self, out_dir: Path, *, article_only: bool = True) -> Path:
-        """The preference log of the open article (``article_only``) or of the whole store."""
-        if article_only:
-            article_id, _ = self._article()
-            return export_preferences(self.store, out_dir, article_id=article_id)
-        return export_preferences(self.store, out_dir)
+    def preference_scope(self, scope: PrefScope = "project") -> Scope:
+        """``article``: the open article; ``project``: the open project; ``all``: every project."""
+        if scope == "article":
+            return Scope(article_id=self._article()[0])
+        if scope == "project":
+            return Scope(project_id=self._project())
+        if scope == "all":
+            return Scope()
+        raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
+
+    def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:
+        return count_preferences(self.store, self.preference_scope(scope), keep_identical=keep_identical)
+
+    def export_preferences(
+        self, out_dir: Path, scope: PrefScope = "project", *, keep_identical: bool = False
+    ) -> PreferenceExport:
+        """The preference data of the open article / project / all, as a TRL dataset directory."""
+        return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
 
     def markdown(self) -> str:
         """The open article as Markdown text, images by their asset URL (for copying)."""
@@ -369,24 +379,3 @@ class Session(BlockActions):
                 alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
                 parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
         return "".join(parts).strip() + "\n"
-
-
-def file_stem(title: str) -> str:
-    """A file name from a title: letters, digits and dashes (any script), at most 60 characters."""
-    import re
-
-    stem = re.sub(r"[^\w]+", "-", title, flags=re.UNICODE).strip("-_")[:60]
-    return stem
-
-
-def version_view(v: VersionInfo) -> VersionView:
-    return VersionView(
-        number=v.number,
-        origin=v.origin,
-        status=v.status,
-        error=v.error,
-        sha256=v.asset.sha256 if v.asset else None,
-        text=v.text,
-        instruction=v.instruction,
-        source=v.source,
-    )

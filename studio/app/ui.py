@@ -31,6 +31,7 @@ from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
+from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import wire_projects
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     api_endpoints,
@@ -90,11 +91,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                     fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                     appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
                     export_btn = gr.Button("Export this article", elem_id="export", size="sm")
-                    prefs_btn = gr.Button(
-                        "Export this article's preferences (TRL JSONL)", elem_id="export-prefs", size="sm"
-                    )
                     export_msg = gr.Markdown(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
+                    add_preference_export(studio, state, download)
                 with gr.Accordion("Rate this article", open=False):
                     thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
                     stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")

@@ -4,7 +4,6 @@ Wired by ``studio.app.ui.build_app`` onto its components (passed as a namespace)
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 from types import SimpleNamespace
@@ -49,7 +48,6 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
     appendix = ui.appendix
     download = ui.download
     export_msg = ui.export_msg
-    prefs_btn = ui.prefs_btn
     test_btn = ui.test_btn
     set_backend = ui.set_backend
     set_url = ui.set_url
@@ -180,18 +178,6 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
 
     export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")
-
-    def export_prefs(sess: Session | None) -> tuple[Any, str]:
-        sess = session_of(studio, sess)
-        out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
-        try:
-            sess.export_preferences(out / "preferences")
-        except (StudioError, ValueError) as exc:
-            return None, f"Not exported: {exc}"
-        archive = shutil.make_archive(str(out / f"preferences-article-{sess.article_id}"), "zip", out / "preferences")
-        return archive, f"Preferences of “{sess.title()}” (article {sess.article_id})."
-
-    prefs_btn.click(export_prefs, [state], [download, export_msg], api_name="export_preferences")
 
     def test_connection(backend: str, base_url: str, model: str) -> str:
         return connection_report(studio, backend, base_url, model)

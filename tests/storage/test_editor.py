@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from storage import Store, repo
-from storage.prefs import export_preferences, list_preference_events
+from storage.pref_rows import Scope, preference_rows
+from storage.prefs import list_preference_events
 from tests.storage.conftest import record_sample
 
 
@@ -59,10 +60,11 @@ def test_rewrite_candidate_then_manual_edit_in_the_export(
 
     repo.add_text_version(store, aid, "b3", "The moon pulls the oceans.", manual=True)
     assert repo.open_article(store, aid).block("b3").current.text == "The moon pulls the oceans."
-    rows = [r for r in _jsonl(export_preferences(store, tmp_path / "p", article_id=aid))]
-    edit = next(r for r in rows if r["meta"]["event"] == "edit")
-    assert (edit["chosen"], edit["rejected"]) == ("The moon pulls the oceans.", "The moon pulls the sea.")
-    assert any(r["meta"]["event"] == "accept" and r["chosen"] == "Tides come and go.\n" for r in rows)
+    rows = pairs(store, aid)
+    edit = next(r for r in rows if r["event"] == "edit")
+    assert (edit["chosen_text"], edit["rejected_text"]) == ("The moon pulls the oceans.", "The moon pulls the sea.")
+    assert edit["origin"] == "manual edit"
+    assert any(r["event"] == "accept" and r["chosen_text"] == "Tides come and go.\n" for r in rows)
 
 
 def test_export_of_one_article_leaves_the_others_out(store: Store, article: tuple[int, int], tmp_path: Path) -> None:
@@ -70,8 +72,7 @@ def test_export_of_one_article_leaves_the_others_out(store: Store, article: tupl
     other = record_sample(store, pid, tag="-2")
     repo.add_text_version(store, other, "b1", "Other text.\n", manual=True)
     repo.add_text_version(store, aid, "b1", "Mine.\n", manual=True)
-    rows = _jsonl(export_preferences(store, tmp_path / "p", article_id=aid))
-    assert [r["meta"]["article_id"] for r in rows] == [aid]
+    assert [r["article_id"] for r in pairs(store, aid)] == [aid]
 
 
 def test_insert_move_delete_restore_blocks(store: Store, article: tuple[int, int]) -> None:
@@ -94,7 +95,7 @@ def test_insert_move_delete_restore_blocks(store: Store, article: tuple[int, int
     assert [b.key for b in repo.latest_article(store, copy.id).blocks] == keys()  # type: ignore[union-attr]
 
 
-def _jsonl(path: Path) -> list[dict]:
-    import json
-
-    return [json.loads(line) for line in path.read_text().splitlines()]
+def pairs(store: Store, article_id: int) -> list[dict]:
+    """The preference rows the TRL export makes of one article's events."""
+    events = [e for e in list_preference_events(store) if Scope(article_id=article_id).holds(e)]
+    return preference_rows(events, keep_identical=True)[0]

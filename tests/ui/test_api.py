@@ -43,7 +43,8 @@ def test_named_endpoints_exist(app_url: str) -> None:
     names = set(api["named_endpoints"])
     for name in ("/generate", "/render", "/regenerate", "/accept", "/revert", "/rewrite", "/rate", "/projects",
                  "/open_project", "/open_article", "/new_project", "/export", "/export_preferences", "/test_connection",
-                 "/stop", "/markdown", "/delete_project", "/restore_project"):  # fmt: skip
+                 "/stop", "/markdown", "/delete_project", "/restore_project", "/preference_counts",
+                 "/continue"):  # fmt: skip
         assert name in names
 
 

@@ -198,18 +198,18 @@ def test_image_card_regenerate_edit_code_other_tool_accept_revert(app: tuple[str
     stored = repo.open_article(studio.store, aid).block("b2")
     assert stored.current_version == 2 and stored.accepted_version is None
 
-    from storage.prefs import export_preferences
-
-    rows = [json.loads(x) for x in export_preferences(studio.store, _tmp(app), article_id=aid).read_text().splitlines()]
+    rows = [r for r in pairs(studio, aid) if r["block_id"] == "b2"]
     # accept (4 over 2) then revert (2 over 4): the latest judgement of that pair is the row kept
-    pair = [(r["meta"]["event"], r["meta"]["chosen_version"], r["meta"]["rejected_version"]) for r in rows]
-    assert ("revert", 2, 4) in pair and ("accept", 4, 2) not in pair
+    assert [r["event"] for r in rows] == ["revert"] and rows[0]["source"] == "code"  # version 2 (chart) kept
 
 
-def _tmp(app: tuple[str, Studio, Path]) -> Path:
-    import tempfile
+def pairs(studio: Studio, article_id: int) -> list[dict[str, Any]]:
+    """The preference rows the TRL export makes of one article's events."""
+    from storage.pref_rows import Scope, preference_rows
+    from storage.prefs import list_preference_events
 
-    return Path(tempfile.mkdtemp(dir=app[2]))
+    events = [e for e in list_preference_events(studio.store) if Scope(article_id=article_id).holds(e)]
+    return preference_rows(events, keep_identical=True)[0]
 
 
 def test_upload_replace_and_a_fake_png_is_refused(app: tuple[str, Studio, Path], page: Any, tmp_path: Path) -> None:
@@ -284,12 +284,10 @@ def test_text_edit_rewrite_caption_insert_move_delete(app: tuple[str, Studio, Pa
     page.wait_for_function("!!document.querySelector(\"#article section[data-block='b6']\")")
     assert [b.key for b in repo.open_article(studio.store, aid).blocks][:4] == ["b1", "b2", "b6", "b3"]
 
-    from storage.prefs import export_preferences
-
-    out = export_preferences(studio.store, _tmp(app), article_id=aid)
-    rows = [json.loads(x) for x in out.read_text().splitlines()]
-    edit = next(r for r in rows if r["meta"]["event"] == "edit")
-    assert "**much**" in edit["chosen"] and edit["rejected"].strip().startswith("Bike lanes make riders safer.")
+    edit = next(r for r in pairs(studio, aid) if r["event"] == "edit")
+    assert "**much**" in edit["chosen_text"] and edit["rejected_text"].strip().startswith(
+        "Bike lanes make riders safer."
+    )
 
 
 def test_stop_reload_two_tabs_and_articles_kept(app: tuple[str, Studio, Path], browser: Any, page: Any) -> None:
@@ -348,8 +346,9 @@ def test_ctrl_enter_writes_delete_asks_and_undoes_export_is_named(app: tuple[str
     page.locator("#export").click()
     page.locator("#export-msg", has_text="Exported").wait_for()
     assert "Bicycles-in-cities.html" in page.locator("#export-msg").inner_text()
+    page.get_by_role("radio", name="this article").check()  # the preference export says which article
     page.locator("#export-prefs").click()
-    page.locator("#export-msg", has_text="Preferences of").wait_for()
+    page.locator("#prefs-counts", has_text="Exported this article").wait_for(timeout=60_000)
 
     page.locator("#project-box").click()
     page.locator("#project-delete").click()
