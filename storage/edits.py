@@ -4,6 +4,9 @@
   move one up or down. Positions are rewritten densely, so the order is the one shown.
 - Projects: ``delete_project`` only hides a project (``deleted_at``); ``restore_project`` brings
   it back; ``purge_deleted_projects`` removes for good what was deleted long enough ago.
+
+Ownership as in ``storage.repo``: every function that takes an id takes ``owner``; another
+user's id raises the same ``KeyError`` as an unknown one (``None``: any owner, the admin CLI).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from storage.db import Store
-from storage.rows import block_row, get_row, touch_project
+from storage.rows import block_row, check_article_owner, project_row, touch_project
 from storage.schema import Block, BlockVersion, Project, utcnow
 from storage.views import ArticleInfo, ProjectInfo, project_info
 
@@ -24,17 +27,17 @@ PURGE_AFTER = timedelta(days=30)
 # --- projects ----------------------------------------------------------------------------------
 
 
-def delete_project(store: Store, project_id: int) -> ProjectInfo:
+def delete_project(store: Store, project_id: int, owner: str | None = None) -> ProjectInfo:
     """Hide a project (undo with ``restore_project``); purged later by ``purge_deleted_projects``."""
     with store.write() as s:
-        project = get_row(s, Project, project_id)
+        project = project_row(s, project_id, owner)
         project.deleted_at = utcnow()
         return project_info(project)
 
 
-def restore_project(store: Store, project_id: int) -> ProjectInfo:
+def restore_project(store: Store, project_id: int, owner: str | None = None) -> ProjectInfo:
     with store.write() as s:
-        project = get_row(s, Project, project_id)
+        project = project_row(s, project_id, owner)
         project.deleted_at = None
         project.updated_at = utcnow()
         return project_info(project)
@@ -70,11 +73,12 @@ def _next_key(s: Session, article_id: int) -> str:
     return f"b{highest + 1}"
 
 
-def insert_text_block(store: Store, article_id: int, after: str | None, text: str) -> str:
+def insert_text_block(store: Store, article_id: int, after: str | None, text: str, owner: str | None = None) -> str:
     """A new text block after block ``after`` (None: at the start); returns its key."""
     if not text.strip():
         raise ValueError("write the text of the new block first")
     with store.write() as s:
+        check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
         if at is None:
@@ -89,24 +93,25 @@ def insert_text_block(store: Store, article_id: int, after: str | None, text: st
         return block.key
 
 
-def delete_block(store: Store, article_id: int, block_key: str) -> None:
+def delete_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
     """Hide a block from the article (its versions stay; ``restore_block`` undoes it)."""
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         block.deleted_at = utcnow()
         touch_project(s, block)
 
 
-def restore_block(store: Store, article_id: int, block_key: str) -> None:
+def restore_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         block.deleted_at = None
         touch_project(s, block)
 
 
-def move_block(store: Store, article_id: int, block_key: str, offset: int) -> None:
+def move_block(store: Store, article_id: int, block_key: str, offset: int, owner: str | None = None) -> None:
     """Move a block ``offset`` places (-1: up, +1: down) among the blocks shown."""
     with store.write() as s:
+        check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         i = next((i for i, b in enumerate(blocks) if b.key == block_key), None)
         if i is None:

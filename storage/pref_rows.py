@@ -38,12 +38,16 @@ class ImageRef:
 
 @dataclass(frozen=True)
 class Scope:
-    """Which events to export: all (both None), one project, or one article."""
+    """Which events to export: all (both None), one project, or one article; ``owner`` keeps one
+    user's events (None: every user's, an admin's export)."""
 
     project_id: int | None = None
     article_id: int | None = None
+    owner: str | None = None
 
     def holds(self, e: PreferenceEventInfo) -> bool:
+        if self.owner is not None and e.owner != self.owner:
+            return False
         if self.article_id is not None and e.article_id != self.article_id:
             return False
         return self.project_id is None or e.project_id == self.project_id
@@ -208,6 +212,7 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
         "cut_before": around.cut_before,
         "cut_after": around.cut_after,
         **_writer(c),
+        "user": e.owner or c.get("user"),
     }
 
 
@@ -253,6 +258,7 @@ def rating_row(e: PreferenceEventInfo) -> dict[str, Any]:
         "completion_image_sha256": [b.get("asset_sha256") for b in blocks],
         "prompt_image_sha256": [i.sha256 for i in _input_images(c)],
         **_writer(c),
+        "user": e.owner or c.get("user"),
     }
 
 

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from models.errors import StorageError
 from storage.db import Store
-from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent
+from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent, Project
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo, llmi_tag, version_info
 
 MAX_RAW_CHARS = 100_000  # a longer tag is not parsed back (it is still exported as written)
@@ -186,8 +186,12 @@ def log_event(
         raise ValueError(f"unknown preference event kind {kind!r}")
     if article is None and block is not None:
         article = s.get(Article, block.article_id)
+    owner = s.scalar(select(Project.owner).where(Project.id == article.project_id)) if article else None
+    if owner is None:
+        raise StorageError(f"a {kind!r} preference event needs the article it is about")
     event = PreferenceEvent(
         kind=kind,
+        owner=owner,
         project_id=article.project_id if article else None,
         article_id=article.id if article else None,
         block_key=block.key if block else None,
@@ -200,12 +204,16 @@ def log_event(
     return event
 
 
-def list_preference_events(store: Store, since_id: int = 0, kind: str | None = None) -> list[PreferenceEventInfo]:
-    """Events with id > ``since_id`` in log order (optionally of one kind)."""
+def list_preference_events(
+    store: Store, since_id: int = 0, kind: str | None = None, owner: str | None = None
+) -> list[PreferenceEventInfo]:
+    """Events with id > ``since_id`` in log order (optionally of one kind, of one user)."""
     with store.read() as s:
         query = select(PreferenceEvent).where(PreferenceEvent.id > since_id).order_by(PreferenceEvent.id)
         if kind is not None:
             query = query.where(PreferenceEvent.kind == kind)
+        if owner is not None:
+            query = query.where(PreferenceEvent.owner == owner)
         return [
             PreferenceEventInfo(
                 e.id,
@@ -217,6 +225,7 @@ def list_preference_events(store: Store, since_id: int = 0, kind: str | None = N
                 e.chosen_version_id,
                 e.rejected_version_id,
                 dict(e.context),
+                e.owner,
             )
             for e in s.scalars(query)
         ]

@@ -14,6 +14,11 @@ A stream that stalls mid-paragraph keeps its pending text in memory until the ne
 studio's adapter may call ``flush()`` on a timer if that matters.
 
 One recorder per article; its methods may be called from several threads (one lock).
+
+Ownership: the article belongs to its project's owner; with ``owner`` given the project must be
+that user's (else ``KeyError``, and nothing is written). Every asset it stores is claimed for
+the project's owner (``asset_owners``). The article row names its ``writer`` (this process, see
+``storage.processes``), so other app processes can tell when it died mid-article.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any
 from sqlalchemy import update
 
 from storage.db import Store
+from storage.processes import process_token
+from storage.rows import claim_asset, project_row
 from storage.schema import Article, Block, BlockVersion, Project, utcnow
 
 ImageInput = bytes | tuple[bytes, str]  # raw bytes (PNG assumed) or (bytes, mime)
@@ -44,6 +51,7 @@ class ArticleRecorder:
         flush_every: int = 32,
         clock: Callable[[], float] = time.monotonic,
         resume: int | None = None,
+        owner: str | None = None,
     ) -> None:
         """Create the article row (status 'running') at once, with its input images as assets.
 
@@ -64,20 +72,35 @@ class ArticleRecorder:
         if resume is not None:
             with store.write() as s:
                 article = s.get(Article, resume)
-                if article is None:
+                if article is None or (owner is not None and article.project.owner != owner):
                     raise KeyError(f"article {resume} not found")
+                if article.project_id != project_id:
+                    raise KeyError(f"article {resume} not found in project {project_id}")
+                self.owner: str = article.project.owner
                 positions = [b.position for b in article.blocks]
                 self._position = max(positions, default=-1) + 1
                 article.status, article.error, article.finished_at = "running", None, None
+                article.writer = process_token()
                 self.article_id: int = article.id
             return
+        with store.read() as s:  # another user's project id: refused before any file is written
+            self.owner = project_row(s, project_id, owner).owner
         refs = []
         for item in input_images:
             data, mime = item if isinstance(item, tuple) else (item, "image/png")
             refs.append({"sha256": store.assets.put(data), "mime": mime})
         with store.write() as s:
-            article = Article(project_id=project_id, brief=brief, input_images=refs, settings=dict(settings or {}))
+            project_row(s, project_id, owner)  # still there
+            article = Article(
+                project_id=project_id,
+                brief=brief,
+                input_images=refs,
+                settings=dict(settings or {}),
+                writer=process_token(),
+            )
             s.add(article)
+            for ref in refs:
+                claim_asset(s, ref["sha256"], self.owner)
             s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
             s.flush()
             self.article_id = article.id
@@ -222,6 +245,8 @@ class ArticleRecorder:
             _, version_id = self._blocks[block_id]
             with self.store.write() as s:
                 s.execute(update(BlockVersion).where(BlockVersion.id == version_id).values(**values))
+                if values.get("asset_sha256"):
+                    claim_asset(s, values["asset_sha256"], self.owner)
             self._last_commit = self._clock()
 
     def _flush_locked(self) -> None:

@@ -1,6 +1,7 @@
 """Block versions: regenerate / rewrite add a version, accept / revert choose one. Each choice
 appends a preference event (``storage.prefs``) in the same transaction as the change itself.
-``storage.repo`` re-exports these, so callers keep one facade."""
+``storage.repo`` re-exports these, so callers keep one facade. ``owner`` works as in ``storage.repo``:
+given, the block's article must be that user's."""
 
 from __future__ import annotations
 
@@ -12,22 +13,32 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
-from storage.rows import block_row, check_status, get_row, touch_project, version_row
-from storage.schema import Block, BlockVersion
+from storage.rows import (
+    article_owner,
+    block_row,
+    check_article_owner,
+    check_status,
+    claim_asset,
+    get_row,
+    touch_project,
+    version_row,
+)
+from storage.schema import AssetOwner, Block, BlockVersion
 from storage.views import BlockInfo, VersionInfo, block_info, version_info
 
 # --- block versions ----------------------------------------------------------------------------
 
 
-def list_versions(store: Store, article_id: int, block_key: str) -> list[VersionInfo]:
+def list_versions(store: Store, article_id: int, block_key: str, owner: str | None = None) -> list[VersionInfo]:
     with store.read() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         return [version_info(v, block) for v in block.versions]
 
 
-def article_versions(store: Store, article_id: int) -> dict[str, list[VersionInfo]]:
+def article_versions(store: Store, article_id: int, owner: str | None = None) -> dict[str, list[VersionInfo]]:
     """Every version of every block of an article (for the history shown on each card), by key."""
     with store.read() as s:
+        check_article_owner(s, article_id, owner)
         rows = s.scalars(select(Block).where(Block.article_id == article_id).options(selectinload(Block.versions)))
         return {b.key: [version_info(v, b) for v in b.versions] for b in rows}
 
@@ -41,6 +52,7 @@ def add_text_version(
     instruction: str | None = None,
     candidate: bool = False,
     manual: bool = False,
+    owner: str | None = None,
 ) -> VersionInfo:
     """A new text for a text block; logs a 'rewrite' event.
 
@@ -49,7 +61,7 @@ def add_text_version(
     own edit, which becomes current at once and is logged as chosen over the text it replaced.
     """
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
             raise ValueError(f"block {block_key} is an image block; use add_image_version")
         origin = "edit" if manual else "rewrite"
@@ -77,6 +89,7 @@ def add_image_version(
     origin: str = "regenerate",
     asset_sha256: str | None = None,
     current: bool | None = None,
+    owner: str | None = None,
 ) -> VersionInfo:
     """A regeneration of an image block (same call with a new seed, edited params, another tool),
     or the user's own image (``origin='upload'``) or caption (``origin='caption'``, reusing the
@@ -88,11 +101,17 @@ def add_image_version(
     'regenerate' event. ``current``: force it to become current or not (a new caption on any image).
     """
     check_status(status)
+    with store.read() as s:  # check before the file is written: another user's id writes nothing
+        check_article_owner(s, article_id, owner)
+        if not image and asset_sha256 and not _owns_asset(s, asset_sha256, article_owner(s, article_id)):
+            raise KeyError(f"asset {asset_sha256} not found")  # only an image already in this user's articles
     sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         if block.kind != "image":
             raise ValueError(f"block {block_key} is a text block; use add_text_version")
+        if sha:
+            claim_asset(s, sha, article_owner(s, article_id))
         version = _append_version(
             s,
             block,
@@ -123,13 +142,18 @@ def finish_image_version(
     provenance: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     seconds: float | None = None,
+    owner: str | None = None,
 ) -> VersionInfo:
     """Record a tool's progress or result on a version ('running', then 'ok' / 'failed')."""
     check_status(status)
+    with store.read() as s:
+        check_article_owner(s, get_row(s, BlockVersion, version_id).block.article_id, owner)
     sha = store.assets.put(image) if image else None
     with store.write() as s:
         version = get_row(s, BlockVersion, version_id)
         version.status = status
+        if sha:
+            claim_asset(s, sha, article_owner(s, version.block.article_id))
         version.error = error
         if sha:
             version.asset_sha256, version.mime = sha, mime
@@ -146,7 +170,13 @@ def finish_image_version(
 
 
 def accept_version(
-    store: Store, article_id: int, block_key: str, number: int | None = None, *, rejected: int | None = None
+    store: Store,
+    article_id: int,
+    block_key: str,
+    number: int | None = None,
+    *,
+    rejected: int | None = None,
+    owner: str | None = None,
 ) -> BlockInfo:
     """Accept a version (default: the current one); it becomes current and accepted.
 
@@ -155,7 +185,7 @@ def accept_version(
     else the newest other version (None for a block with one version).
     """
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number or block.current_version)
         _check_usable(block, chosen, "accepted")
         if rejected is None:
@@ -169,11 +199,11 @@ def accept_version(
         return block_info(block)
 
 
-def revert_version(store: Store, article_id: int, block_key: str, number: int) -> BlockInfo:
+def revert_version(store: Store, article_id: int, block_key: str, number: int, owner: str | None = None) -> BlockInfo:
     """Go back to an earlier version: it becomes current (an acceptance of another version is
     cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number)
         _check_usable(block, chosen, "made current")
         if chosen.number != block.current_version:
@@ -187,11 +217,11 @@ def revert_version(store: Store, article_id: int, block_key: str, number: int) -
         return block_info(block)
 
 
-def discard_candidate(store: Store, article_id: int, block_key: str) -> BlockInfo:
+def discard_candidate(store: Store, article_id: int, block_key: str, owner: str | None = None) -> BlockInfo:
     """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
     current version, rejected = the candidate)."""
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         if block.candidate_version is None:
             raise ValueError(f"block {block_key} has nothing waiting to be accepted or discarded")
         _log_choice(
@@ -201,6 +231,10 @@ def discard_candidate(store: Store, article_id: int, block_key: str) -> BlockInf
         touch_project(s, block)
         s.flush()
         return block_info(block)
+
+
+def _owns_asset(s: Session, sha256: str, owner: str) -> bool:
+    return s.scalar(select(AssetOwner.sha256).where(AssetOwner.sha256 == sha256, AssetOwner.owner == owner)) is not None
 
 
 def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:

@@ -291,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_prefs_parser(sub)
 
+    from studio.app.users_cli import add_users_parser
+
+    add_users_parser(sub)
+
     try:
         from studio.app.export_cli import add_export_parser
     except ImportError:  # pragma: no cover - export package missing only in a broken checkout

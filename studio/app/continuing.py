@@ -23,7 +23,7 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     article_id, article = sess._article()
     if not sess.view.cut_off:
         raise ValueError("only an article the model cut off at its token limit can be continued")
-    info = repo.open_article(sess.store, article_id)
+    info = repo.open_article(sess.store, article_id, sess.user)
     wanted = info.settings.get("wanted_images")
     brief = Brief(
         info.brief,
@@ -32,7 +32,7 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
         str(info.settings.get("style") or ""),
     )
     services = sess.services(options)
-    recorder = ArticleRecorder(sess.store, info.project_id, brief="", resume=article_id)
+    recorder = ArticleRecorder(sess.store, info.project_id, brief="", resume=article_id, owner=sess.user)
     stop = sess.studio.start_writing(article_id)
     sess.writing = True
     view = sess.view

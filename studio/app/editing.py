@@ -28,6 +28,7 @@ class BlockActions:
     article_id: int | None
     article: Article | None
     view: ArticleView
+    user: str  # every store call passes it: another user's article is a KeyError, like a missing one
 
     @property
     def store(self) -> Store:  # pragma: no cover - provided by Session
@@ -67,7 +68,7 @@ class BlockActions:
         """A new version of one image block (see studio.app.regenerate). When it comes out ok it
         becomes current; when it fails it is shown beside the current image as a candidate."""
         article_id, article = self._article()
-        style = str(repo.open_article(self.store, article_id).settings.get("style") or "")
+        style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
         new = regenerate_image(
             article,
             block_id,
@@ -99,6 +100,7 @@ class BlockActions:
             provenance=provenance,
             seconds=r.seconds,
             instruction=new.instruction,
+            owner=self.user,
         )
         return self.reload()
 
@@ -125,6 +127,7 @@ class BlockActions:
             provenance={"uploaded": name[:200], "alt": block.provenance.get("alt", "")},
             instruction="the user's own image",
             origin="upload",
+            owner=self.user,
         )
         return self.reload()
 
@@ -135,7 +138,7 @@ class BlockActions:
         caption = " ".join(caption.split())
         if not caption:
             raise ValueError("a caption cannot be empty")
-        current = repo.open_article(self.store, article_id).block(block_id).current
+        current = repo.open_article(self.store, article_id, self.user).block(block_id).current
         repo.add_image_version(
             self.store,
             article_id,
@@ -152,6 +155,7 @@ class BlockActions:
             instruction="caption",
             origin="caption",
             current=True,
+            owner=self.user,
         )
         return self.reload()
 
@@ -160,7 +164,9 @@ class BlockActions:
         """The model's rewrite, kept as a candidate beside the text (accept or discard it)."""
         article_id, article = self._article()
         text = rewrite_text(article, block_id, self.services(), instruction, seed=seed)
-        repo.add_text_version(self.store, article_id, block_id, text, instruction=instruction or None, candidate=True)
+        repo.add_text_version(
+            self.store, article_id, block_id, text, instruction=instruction or None, candidate=True, owner=self.user
+        )
         return self.reload()
 
     def edit_text(self, block_id: str, text: str) -> ArticleView:
@@ -175,48 +181,50 @@ class BlockActions:
             raise ValueError("nothing changed")
         lead = block.text[: len(block.text) - len(block.text.lstrip())]
         trail = block.text[len(block.text.rstrip()) :] or "\n\n"
-        repo.add_text_version(self.store, article_id, block_id, lead + text.strip() + trail, manual=True)
+        repo.add_text_version(
+            self.store, article_id, block_id, lead + text.strip() + trail, manual=True, owner=self.user
+        )
         return self.reload()
 
     # --- choices -------------------------------------------------------------------------------
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:
         article_id, _ = self._article()
-        repo.accept_version(self.store, article_id, block_id, number)
+        repo.accept_version(self.store, article_id, block_id, number, owner=self.user)
         return self.reload()
 
     def discard(self, block_id: str) -> ArticleView:
         """Keep the current version over the block's candidate."""
         article_id, _ = self._article()
-        repo.discard_candidate(self.store, article_id, block_id)
+        repo.discard_candidate(self.store, article_id, block_id, self.user)
         return self.reload()
 
     def revert(self, block_id: str, number: int) -> ArticleView:
         article_id, _ = self._article()
-        repo.revert_version(self.store, article_id, block_id, number)
+        repo.revert_version(self.store, article_id, block_id, number, self.user)
         return self.reload()
 
     def versions(self, block_id: str) -> list[VersionInfo]:
         article_id, _ = self._article()
-        return repo.list_versions(self.store, article_id, block_id)
+        return repo.list_versions(self.store, article_id, block_id, self.user)
 
     # --- the article's shape -------------------------------------------------------------------
     def insert_text(self, after: str | None, text: str) -> str:
         article_id, _ = self._article()
-        key = repo.insert_text_block(self.store, article_id, after, text.strip() + "\n\n")
+        key = repo.insert_text_block(self.store, article_id, after, text.strip() + "\n\n", self.user)
         self.reload()
         return key
 
     def delete_block(self, block_id: str) -> ArticleView:
         article_id, _ = self._article()
-        repo.delete_block(self.store, article_id, block_id)
+        repo.delete_block(self.store, article_id, block_id, self.user)
         return self.reload()
 
     def restore_block(self, block_id: str) -> ArticleView:
         article_id, _ = self._article()
-        repo.restore_block(self.store, article_id, block_id)
+        repo.restore_block(self.store, article_id, block_id, self.user)
         return self.reload()
 
     def move(self, block_id: str, offset: int) -> ArticleView:
         article_id, _ = self._article()
-        repo.move_block(self.store, article_id, block_id, offset)
+        repo.move_block(self.store, article_id, block_id, offset, self.user)
         return self.reload()

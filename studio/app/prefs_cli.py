@@ -1,4 +1,4 @@
-"""`python -m studio prefs export --out DIR [--project ID_OR_NAME | --article ID] [--keep-identical]`.
+"""`python -m studio prefs export --out DIR [--project ID_OR_NAME | --article ID] [--user NAME] [--keep-identical]`.
 
 Writes the preference log as a dataset directory that ``datasets.load_dataset(DIR)`` loads and
 TRL trains on (see storage.pref_export), for every project, one project or one article. The
@@ -30,22 +30,24 @@ def add_prefs_parser(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument(
         "--keep-identical", action="store_true", help="keep pairs whose chosen and rejected are the same (flagged)"
     )
+    export.add_argument("--user", default=None, help="only this user's events and projects (default: every user's)")
     export.add_argument("--count", action="store_true", help="print how many rows an export would hold; write nothing")
     export.set_defaults(func=cmd_prefs_export)
 
 
 def _scope(store: Store, args: argparse.Namespace) -> Scope:
+    owner = args.user
     if args.article is not None:
-        repo.open_article(store, args.article)  # KeyError when there is none
-        return Scope(article_id=args.article)
+        repo.open_article(store, args.article, owner)  # KeyError when there is none (or not theirs)
+        return Scope(article_id=args.article, owner=owner)
     if args.project is None:
-        return Scope()
-    projects = repo.list_projects(store)
+        return Scope(owner=owner)
+    projects = repo.list_projects(store, owner)
     matches = [p for p in projects if str(p.id) == args.project or p.name == args.project]
     if not matches:
         known = ", ".join(f"{p.id} {p.name!r}" for p in projects) or "none"
         raise StudioError(f"no project {args.project!r}; projects: {known}")
-    return Scope(project_id=matches[0].id)
+    return Scope(project_id=matches[0].id, owner=owner)
 
 
 def cmd_prefs_export(args: argparse.Namespace) -> int:

@@ -1,18 +1,22 @@
 """Per-session controller: one browser tab (or API client) working on one project.
 
-``Studio`` holds what all sessions share (settings, the project store, the built services and
-any extra chat backends chosen in the settings panel); it is thread-safe. ``Session`` holds
-one session's state (its project, its article, the view shown) and is used from one request
-at a time (the UI keeps one per browser session in ``gr.State``; nothing lives in globals).
+``Studio`` holds what all sessions share (settings, the store, the services, extra chat
+backends, the articles being written); it is thread-safe. ``Session`` holds one session's state
+(its project, its article, the view) for one request at a time (one per tab in ``gr.State``).
 
-Every change goes to the store first and the session then reloads the article from it, so
-what a session shows is what a reload (or another process) would find.
+Every change goes to the store first and the session then reloads the article from it.
+
+Ownership: a ``Session`` belongs to one user (``LOCAL_USER`` while accounts are off) and passes
+that user as ``owner`` to every repository call, so every UI handler and API endpoint sees and
+changes only that user's projects; another user's id is "not found". Only an admin's
+preference export covers every user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -21,13 +25,16 @@ from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
-from storage import repo
+from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
 from storage.pref_rows import Scope
 from storage.recorder import ArticleRecorder
+from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo
+from studio.app.accounts import UsersFile
 from studio.app.editing import BlockActions
+from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
@@ -40,17 +47,25 @@ from tools.base import Availability
 from tools.params import SOURCES
 
 PrefScope = Literal["article", "project", "all"]
+log = logging.getLogger(__name__)
 
 
-class Studio:
+class Studio(RunningArticles):
     """Shared by every session of one app (thread-safe)."""
 
     def __init__(self, settings: Settings, *, services: Services | None = None, store: Store | None = None) -> None:
         self.settings = settings
         self.services = services or build_services(settings)
         self.store = store or open_store(settings.database_url, Path(settings.data_dir))
-        repo.mark_interrupted(self.store)  # articles a dead process left 'running'
+        self.users = UsersFile(settings.users_path()) if settings.auth == "users" else None
+        # Other app processes may share the store: announce this one, interrupt only the articles
+        # of writers that are gone (storage.processes), and keep doing so while running.
+        self.process = processes.register(self.store)
+        processes.reap(self.store, settings.process_stale_s)
         repo.purge_deleted_projects(self.store)  # projects deleted more than 30 days ago go for good
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="studio-heartbeat", daemon=True)
+        self._beat.start()
         for tool in self.services.tools.values():
             # Start warm workers (the chart sandbox) now, so the first chart does not pay the
             # interpreter and matplotlib start-up.
@@ -62,26 +77,19 @@ class Studio:
         self._lock = threading.Lock()
         self._running: dict[int, threading.Event] = {}  # article id -> its stop flag, while written
 
-    def start_writing(self, article_id: int) -> threading.Event:
-        with self._lock:
-            return self._running.setdefault(article_id, threading.Event())
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.settings.process_heartbeat_s):
+            try:
+                processes.heartbeat(self.store, self.process)
+                processes.reap(self.store, self.settings.process_stale_s)
+            except StudioError as exc:  # the database is away for a moment: try again next beat
+                log.warning("heartbeat failed: %s", exc)
 
-    def finish_writing(self, article_id: int) -> None:
-        with self._lock:
-            self._running.pop(article_id, None)
-
-    def is_writing(self, article_id: int) -> bool:
-        with self._lock:
-            return article_id in self._running
-
-    def stop(self, article_id: int) -> bool:
-        """Ask the run writing this article to stop (from any tab); False when none runs."""
-        with self._lock:
-            flag = self._running.get(article_id)
-        if flag is None:
-            return False
-        flag.set()
-        return True
+    def is_admin(self, user: str) -> bool:
+        """May export every user's preference data (the single local user may: it is everyone)."""
+        if user == LOCAL_USER or user in self.settings.admin_users:
+            return True
+        return self.users is not None and self.users.is_admin(user)
 
     def backend_for(self, kind: str = "", base_url: str = "", model: str = "") -> ChatBackend:
         """The default backend, or a shared OpenAI-compatible client for another server/model."""
@@ -110,6 +118,10 @@ class Studio:
         )
 
     def close(self) -> None:
+        self._stop.set()
+        self._beat.join(timeout=5)
+        with contextlib.suppress(StudioError):
+            processes.unregister(self.store, self.process)
         for backend in self._backends.values():
             backend.close()  # type: ignore[attr-defined]
         self.services.close()
@@ -130,8 +142,9 @@ class RunOptions:
 class Session(BlockActions):
     """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
         self.studio = studio
+        self.user = user
         self.project_id: int | None = None
         self.article_id: int | None = None
         self.article: Article | None = None
@@ -146,25 +159,26 @@ class Session(BlockActions):
 
     # --- projects -----------------------------------------------------------------------------
     def projects(self) -> list[ProjectInfo]:
-        return repo.list_projects(self.store)
+        return repo.list_projects(self.store, self.user)
 
     def new_project(self, name: str = "") -> ProjectInfo:
-        project = repo.create_project(self.store, name.strip() or time.strftime("Untitled %Y-%m-%d %H:%M:%S"))
+        name = name.strip() or time.strftime("Untitled %Y-%m-%d %H:%M:%S")
+        project = repo.create_project(self.store, name, owner=self.user)
         self._set_project(project.id, None)
         return project
 
     def open_project(self, project_id: int) -> ArticleView:
-        repo.get_project(self.store, project_id)  # KeyError when it is gone
-        latest = repo.latest_article(self.store, project_id)
+        repo.get_project(self.store, project_id, self.user)  # KeyError when it is gone (or not theirs)
+        latest = repo.latest_article(self.store, project_id, self.user)
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
     def open_article(self, article_id: int, project_id: int | None = None) -> ArticleView:
         """Open one article (KeyError when it, or its project, is gone or does not match)."""
-        info = repo.open_article(self.store, article_id)
+        info = repo.open_article(self.store, article_id, self.user)
         if project_id is not None and info.project_id != project_id:
             raise KeyError(f"article {article_id} is not in project {project_id}")
-        repo.get_project(self.store, info.project_id)
+        repo.get_project(self.store, info.project_id, self.user)
         self._set_project(info.project_id, article_id)
         return self.view
 
@@ -174,27 +188,28 @@ class Session(BlockActions):
         if self.project_id is None:
             return []
         out = []
-        for number, (aid, brief, status, _) in enumerate(repo.article_summaries(self.store, self.project_id), 1):
+        summaries = repo.article_summaries(self.store, self.project_id, self.user)
+        for number, (aid, brief, status, _) in enumerate(summaries, 1):
             label = " ".join(brief.split())[:60] or "(rendered response)"
             out.append((aid, f"{number}. {label}", status))
         return out[::-1]
 
     def rename(self, name: str) -> ProjectInfo:
-        return repo.rename_project(self.store, self._project(), name)
+        return repo.rename_project(self.store, self._project(), name, self.user)
 
     def duplicate(self, name: str | None = None) -> ProjectInfo:
-        copy = repo.duplicate_project(self.store, self._project(), name)
+        copy = repo.duplicate_project(self.store, self._project(), name, self.user)
         self.open_project(copy.id)
         return copy
 
     def delete(self) -> ProjectInfo:
         """Hide the open project (soft delete: ``restore`` brings it back)."""
-        info = repo.delete_project(self.store, self._project())
+        info = repo.delete_project(self.store, self._project(), self.user)
         self._set_project(None, None)
         return info
 
     def restore(self, project_id: int) -> ProjectInfo:
-        info = repo.restore_project(self.store, project_id)
+        info = repo.restore_project(self.store, project_id, self.user)
         self.open_project(project_id)
         return info
 
@@ -213,8 +228,8 @@ class Session(BlockActions):
         """Read the article back from the store (the truth) and rebuild the view."""
         if self.article_id is None:
             return self.view
-        info, self.article, self.facts = load_article(self.store, self.article_id)
-        histories = repo.article_versions(self.store, self.article_id)
+        info, self.article, self.facts = load_article(self.store, self.article_id, self.user)
+        histories = repo.article_versions(self.store, self.article_id, self.user)
         view = view_from_article(self.article)
         view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
         view.elapsed = info.seconds
@@ -266,6 +281,7 @@ class Session(BlockActions):
             brief=brief.text,
             input_images=[(data, sniff_mime(data) or "image/png") for data in brief.user_images],
             settings=settings,
+            owner=self.user,
         )
         self.article_id, self.facts, self.article = recorder.article_id, {}, None
         self.view = ArticleView(
@@ -332,13 +348,13 @@ class Session(BlockActions):
     # --- article-wide ----------------------------------------------------------------------
     def rate(self, *, thumbs: int | None = None, stars: int | None = None, comment: str = "") -> None:
         article_id, _ = self._article()
-        repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment)
+        repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment, owner=self.user)
 
     # --- export -------------------------------------------------------------------------------
     def title(self) -> str:
         if self.article_id is None:
             return ""
-        return repo.article_title(repo.open_article(self.store, self.article_id))
+        return repo.article_title(repo.open_article(self.store, self.article_id, self.user))
 
     def export(self, fmt: str, out_dir: Path, *, appendix: bool = True) -> Path:
         """The open article as ``fmt``, in a file named after its title."""
@@ -350,13 +366,15 @@ class Session(BlockActions):
         return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
 
     def preference_scope(self, scope: PrefScope = "project") -> Scope:
-        """``article``: the open article; ``project``: the open project; ``all``: every project."""
+        """``article``: the open article; ``project``: the open project; ``all``: every project.
+        Always this user's events only; an admin's ``all`` covers every user (rows name their user)."""
+        owner = None if self.studio.is_admin(self.user) else self.user
         if scope == "article":
-            return Scope(article_id=self._article()[0])
+            return Scope(article_id=self._article()[0], owner=owner)
         if scope == "project":
-            return Scope(project_id=self._project())
+            return Scope(project_id=self._project(), owner=owner)
         if scope == "all":
-            return Scope()
+            return Scope(owner=owner)
         raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
 
     def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:

@@ -117,6 +117,19 @@ class Settings(BaseSettings):
     ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))
     ui_concurrency: int = 4  # articles written at once; later requests wait in the queue (position shown)
 
+    # --- accounts and several app processes (studio/app/accounts.py, README "Team") ---------------
+    auth: Literal["off", "users", "proxy"] = "off"  # off: one local user; required off loopback
+    users_file: Path | None = None  # None: <data_dir>/users.json
+    allow_no_auth: bool = False  # serve a non-loopback host without accounts (trusted network; logged loudly)
+    auth_header: str = "X-Forwarded-User"  # proxy mode: the header naming the user
+    proxy_ips: list[str] = ["127.0.0.1/32", "::1/128"]  # proxy mode: where that header is believed from
+    admin_users: list[str] = []  # may export every user's preference data (besides "admin" in the users file)
+    process_heartbeat_s: float = 10.0  # how often an app process says it is alive
+    process_stale_s: float = 60.0  # a process silent this long is dead: its running articles are interrupted
+
+    def users_path(self) -> Path:
+        return self.users_file or Path(self.data_dir) / "users.json"
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the environment once; explicit overrides (CLI flags, tests) win."""

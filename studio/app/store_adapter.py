@@ -130,8 +130,10 @@ def article_from_info(store: Store, info: ArticleInfo) -> tuple[Article, dict[st
     return article, facts
 
 
-def load_article(store: Store, article_id: int) -> tuple[ArticleInfo, Article, dict[str, VersionFacts]]:
-    info = open_article(store, article_id)
+def load_article(
+    store: Store, article_id: int, owner: str | None = None
+) -> tuple[ArticleInfo, Article, dict[str, VersionFacts]]:
+    info = open_article(store, article_id, owner)
     article, facts = article_from_info(store, info)
     return info, article, facts
 

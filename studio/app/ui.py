@@ -1,4 +1,4 @@
-"""The Gradio app (the only module that imports gradio).
+"""The Gradio app (with ui_team.py, its login wiring, the only modules that import gradio).
 
 The article is the editor: one ``gr.HTML`` whose value is ``ui_page.page(view)`` (safe HTML per
 block, images by URL from the content-hash store) and whose script sends each card's action as
@@ -43,6 +43,7 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     session_of,
     upload_paths,
 )
+from studio.app.ui_team import request_user
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
@@ -209,7 +210,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
 
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
-            if sess is None or not block_id:
+            if sess is None or sess.user != request_user() or not block_id:
                 return [gr.skip()] * len(ed_outs)
             with contextlib.suppress(KeyError):
                 return editor_values(sess, block_id, tool)
@@ -309,7 +310,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                          concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def stop(sess: Session | None) -> str:
-            if sess is None or sess.article_id is None or not studio.stop(sess.article_id):
+            sess = session_of(studio, sess)  # another user's session is never this request's
+            if sess.article_id is None or not studio.stop(sess.article_id):
                 return "Nothing is being written."
             return "Stopping: what was written is kept."
 

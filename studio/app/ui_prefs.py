@@ -16,6 +16,7 @@ import gradio as gr
 
 from models.errors import StudioError
 from studio.app.session import PrefScope, Session, Studio
+from studio.app.ui_server import session_of
 
 SCOPES: list[tuple[str, PrefScope]] = [
     ("this article", "article"),
@@ -25,7 +26,8 @@ SCOPES: list[tuple[str, PrefScope]] = [
 
 
 def _session(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
+    """This request's session: never a session of another user (``ui_server.session_of``)."""
+    return session_of(studio, sess)
 
 
 def counts_line(sess: Session, scope: PrefScope, keep_identical: bool) -> str:

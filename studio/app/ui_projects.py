@@ -14,6 +14,7 @@ import gradio as gr
 from models.errors import StudioError
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
+from studio.app.ui_team import request_user
 
 
 def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
@@ -140,7 +141,7 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
     app.load(on_load, [state], open_outs, api_visibility="private")
 
     def follow_tick(sess: Session | None) -> tuple[Any, ...]:
-        if sess is None or sess.article_id is None or not sess.view.elsewhere:
+        if sess is None or sess.user != request_user() or sess.article_id is None or not sess.view.elsewhere:
             return sess, gr.skip(), gr.Timer(active=False)
         sess.reload()
         return sess, view_page(sess), gr.Timer(active=sess.view.elsewhere)

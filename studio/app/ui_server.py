@@ -1,4 +1,4 @@
-"""Serving helpers of the app: the content-hash asset route, tool chips, the connection test,
+"""Serving helpers of the app: the user-checked session, tool chips, the connection test,
 scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
 
 from __future__ import annotations
@@ -8,20 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
-from fastapi.responses import Response
-from fastapi.routing import APIRoute
 
 from models.errors import StudioError
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
-from studio.app.ui_model import ASSET_ROUTE, view_dict
+from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
+from studio.app.ui_team import install_asset_route, request_user
 from studio.app.uploads import check_image
-from studio.export.sources import sniff_mime
 
 
 def session_of(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
+    """This request's session: the tab's own, or a new one; never a session of another user."""
+    user = request_user()
+    return sess if sess is not None and sess.user == user else Session(studio, user)
 
 
 def article_json(sess: Session) -> dict[str, Any]:
@@ -61,23 +61,6 @@ def chips_html(studio: Studio) -> str:
         Markup("").join(Markup("<li>{}</li>").format(line) for line in off)
     )
     return str(Markup('<div class="chips">{}</div>').format(Markup(" ").join(parts)) + (details if off else ""))
-
-
-def asset_route(studio: Studio) -> APIRoute:
-    """GET /studio-asset/<sha256>: an image from the content-hash store (immutable, cacheable)."""
-
-    def serve(sha: str) -> Response:
-        try:
-            data = studio.store.assets.read(sha) if studio.store.assets.exists(sha) else None
-        except StudioError:
-            data = None
-        mime = sniff_mime(data)
-        if data is None or mime is None:
-            return Response(status_code=404)
-        headers = {"Cache-Control": "public, max-age=31536000, immutable", "X-Content-Type-Options": "nosniff"}
-        return Response(data, media_type=mime, headers=headers)
-
-    return APIRoute(ASSET_ROUTE + "/{sha}", serve, methods=["GET"])
 
 
 def api_endpoints(studio: Studio, state: Any, api_out: Any) -> None:
@@ -136,12 +119,26 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"Not working: {exc}"
 
 
-def launch(app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64,
-           studio: Studio | None = None) -> Any:  # fmt: skip
-    """Queue (position shown to waiting users) and serve on host:port, with the asset route."""
+def launch(
+    app: gr.Blocks,
+    host: str,
+    port: int,
+    *,
+    block: bool = True,
+    max_size: int | None = 64,
+    studio: Studio | None = None,
+    **options: Any,
+) -> Any:
+    """Queue (position shown to waiting users) and serve on host:port. With ``studio``: also the
+    owner-checked asset route (``ui_team.install_asset_route``: ``/studio-asset/<sha256>``, the
+    page's image URLs). ``options``: more ``gr.Blocks.launch`` arguments (the login options of
+    ``ui_team.launch_options``)."""
     app.queue(max_size=max_size, default_concurrency_limit=8)
-    routes = [asset_route(studio)] if studio is not None else []
-    return app.launch(
-        server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS, show_error=True, quiet=True,
-        app_kwargs={"routes": routes},
-    )  # fmt: skip
+    result = app.launch(
+        server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
+    )
+    if studio is not None:
+        install_asset_route(app, studio)
+    if block:
+        app.block_thread()
+    return result

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 
 from models.errors import StorageError
 from storage import Store, export_preferences, list_preference_events, repo
@@ -19,7 +19,7 @@ def test_preference_log_refuses_update_and_delete(store: Store, article: tuple[i
     before = list_preference_events(store)
     assert len(before) == 2
     for sql in ("UPDATE preference_events SET kind = 'accept'", "DELETE FROM preference_events"):
-        with pytest.raises(IntegrityError, match="append-only"), store.engine.begin() as conn:
+        with pytest.raises(DBAPIError, match="append-only"), store.engine.begin() as conn:
             conn.execute(text(sql))
     with pytest.raises(StorageError, match="append-only"), store.write() as s:
         s.execute(text("DELETE FROM preference_events WHERE id = 1"))
@@ -99,7 +99,7 @@ def test_export_rows_hold_the_whole_article(store: Store, article: tuple[int, in
     assert (root / image_row["chosen_image"]).read_bytes() == b"PNG-chart-v1"
     assert (root / image_row["rejected_image"]).read_bytes() == b"PNG-chart-v2"
     assert image_row["prompt_image_sha256"] == [repo.open_article(store, aid).input_images[0].sha256]
-    assert image_row["user"] is None and image_row["writer_model"] is None
+    assert image_row["user"] == "local" and image_row["writer_model"] is None
 
     ratings = _jsonl(root / "ratings.jsonl")
     assert [(r["label"], r["stars"], r["thumbs"], r["comment"]) for r in ratings] == [

@@ -114,7 +114,7 @@ def test_rows_hold_the_writer_prompt_and_the_whole_article(sessions: tuple[Sessi
         assert row["chosen"] != row["rejected"] and not row["identical"] and not row["same_text"]
         assert (row["block_id"], row["block_kind"], row["source"]) == ("b2", "image", "code")
         assert (row["cut_before"], row["cut_after"]) == (0, 0)
-        assert (row["writer_backend"], row["written_by"], row["user"]) == ("openai", "render", None)
+        assert (row["writer_backend"], row["written_by"], row["user"]) == ("openai", "render", "local")
         assert row["generation"]["tools"] == ["code"] and row["generation"]["max_tokens"] > 0
         for side in ("chosen", "rejected"):
             image = row[f"{side}_image"]
