@@ -132,9 +132,10 @@ class ArticleRecorder:
         params: Mapping[str, Any] | None = None,
         seconds: float = 0.0,
     ) -> None:
-        """The tool finished: status 'ok' (with the image) or 'failed' (with the reason)."""
-        if status not in ("ok", "failed"):
-            raise ValueError(f"a finished call is 'ok' or 'failed', got {status!r}")
+        """The tool finished: status 'ok' (with the image), 'failed' (with the reason) or
+        'placeholder' (not run: the reason says why and how to fill it)."""
+        if status not in ("ok", "failed", "placeholder"):
+            raise ValueError(f"a finished call is 'ok', 'failed' or 'placeholder', got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.

@@ -216,10 +216,16 @@ class _Run:
                     block.id, call.source, result.seconds, block.provenance, result.image, result.mime, block.params
                 )
             else:
-                block.status = "failed"
+                block.status = "placeholder" if result.placeholder else "failed"
                 block.error = result.error or f"the {call.source} tool returned no image"
                 event = ToolCallFailed(
-                    block.id, call.source, block.error, result.seconds, block.provenance, block.params
+                    block.id,
+                    call.source,
+                    block.error,
+                    result.seconds,
+                    block.provenance,
+                    block.params,
+                    placeholder=result.placeholder,
                 )
             # decrement before emitting: when the consumer sees the last final event, the count is 0
             self.outstanding -= 1

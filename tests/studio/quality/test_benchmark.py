@@ -84,7 +84,7 @@ def test_report_and_table_escape_hostile_text(tmp_path: Path) -> None:
     ]
     summary = summarize(rows)
     assert summary["execution_success"] == 0.5 and summary["judge_reward"] == 0.5 and summary["judged"] == 1
-    assert summary["per_source"]["code"] == {"total": 4, "success": 2, "success_rate": 0.5}
+    assert summary["per_source"]["code"] == {"total": 4, "placeholder": 0, "success": 2, "success_rate": 0.5}
     html = write_report(rows, summary, tmp_path / "r.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "Content-Security-Policy" in html
