@@ -32,11 +32,13 @@ from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, load_article, record
 from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
-from studio.core.article import Article
+from studio.core.article import Article, ImageBlock
 from studio.core.events import ArticleDone, Event, replay_events
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
+
+MAX_UPLOAD_BYTES = 20 * 2**20  # one image filled into a block
 
 
 class Studio:
@@ -292,6 +294,35 @@ class Session:
             provenance={**r.provenance, "seed": r.provenance.get("seed", seed)} if seed is not None else r.provenance,
             seconds=r.seconds,
             instruction=new.instruction,
+        )
+        return self.reload()
+
+    def fill_upload(self, block_id: str, data: bytes, *, name: str = "") -> ArticleView:
+        """Fill an image block (a placeholder, or any image block) with the user's own image: a new
+        version, status ok, provenance ``uploaded``; the call (source, description, params) is kept so
+        the block can still be run later. Raises ValueError for bytes that are not a raster image."""
+        article_id, article = self._article()
+        block = article.block(block_id)
+        if block.kind != "image":
+            raise ValueError(f"block {block_id} is a text block: rewrite it instead")
+        mime = sniff_mime(data)
+        if mime is None:
+            raise ValueError("the upload is not a PNG, JPEG, WebP or GIF image: choose an image file")
+        if len(data) > MAX_UPLOAD_BYTES:
+            raise ValueError(f"the upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB: choose a smaller image")
+        assert isinstance(block, ImageBlock)
+        repo.add_image_version(
+            self.store,
+            article_id,
+            block_id,
+            source=block.source or "search",
+            description=block.description,
+            params=block.params,
+            status="ok",
+            image=data,
+            mime=mime,
+            provenance={"uploaded": True, "file": " ".join(name.split())[:200], "filled": block.status},
+            instruction="uploaded by the user",
         )
         return self.reload()
 
