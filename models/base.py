@@ -1,11 +1,14 @@
 """The chat backend shape: one method that yields text chunks.
 
-Backends translate their vendor's exceptions into models.errors at the boundary.
+Backends translate their vendor's exceptions into models.errors at the boundary. ``stream`` is
+a generator whose *return value* is the finish reason the server gave (``"stop"``,
+``"length"`` when the token limit cut the answer, or None when unknown); consumers that only
+want text iterate it as usual, the engine reads the reason with ``drain``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -32,7 +35,8 @@ class ChatBackend(Protocol):
     name: str
 
     def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
-        """Yield text chunks as the model writes them. Raises models.errors.ModelError."""
+        """Yield text chunks as the model writes them; a generator's return value is the finish
+        reason (see the module docstring). Raises models.errors.ModelError."""
         ...
 
     def describe(self) -> str:
@@ -43,3 +47,22 @@ class ChatBackend(Protocol):
 def complete(backend: ChatBackend, messages: list[Message], options: ChatOptions) -> str:
     """Non-streaming call: the same generator, joined."""
     return "".join(backend.stream(messages, options))
+
+
+FINISH_LENGTH = "length"  # the OpenAI finish_reason for an answer cut at max_tokens
+
+
+def drain(chunks: Iterable[str], on_chunk: Callable[[str], object]) -> str | None:
+    """Hand every chunk to ``on_chunk`` and return the stream's finish reason (a generator's
+    return value; None for a plain iterable or when the backend did not say)."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration as stop:
+            value = stop.value
+            return value if isinstance(value, str) else None
+        on_chunk(chunk)
+
+
+FinishStream = Generator[str, None, str | None]

@@ -14,10 +14,9 @@ from __future__ import annotations
 import gc
 import os
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
-from models.base import ChatOptions, Message
+from models.base import ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelUnavailable
 from models.openai_compat import OpenAICompatBackend
 
@@ -115,10 +114,11 @@ class EmbeddedBackend:
         """Load the model now (e.g. at app start) instead of on the first request."""
         self._ensure_started()
 
-    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
-        """Yield text chunks from the local model; ModelError/ModelUnavailable on failure."""
+    def stream(self, messages: list[Message], options: ChatOptions) -> FinishStream:
+        """Yield text chunks from the local model (returns the finish reason, like the HTTP
+        client it delegates to); ModelError/ModelUnavailable on failure."""
         client = self._ensure_started()
-        yield from client.stream(messages, options)
+        return (yield from client.stream(messages, options))
 
     def test_connection(self) -> tuple[bool, str]:
         """For the UI, like OpenAICompatBackend.test_connection: loads the model if needed. Never raises."""

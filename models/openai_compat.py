@@ -23,7 +23,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from models.base import ChatOptions, Message
+from models.base import ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
 
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
@@ -64,8 +64,9 @@ class OpenAICompatBackend:
         self._resolved_model: str | None = model or None
 
     # ----------------------------------------------------------------------------- public
-    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
-        """Yield content deltas as they arrive. Raises ModelError on any failure."""
+    def stream(self, messages: list[Message], options: ChatOptions) -> FinishStream:
+        """Yield content deltas as they arrive; return the finish reason ("stop", "length", ...).
+        Raises ModelError on any failure."""
         body = self.request_body(messages, options, self.resolve_model())
         url = f"{self.base_url}/chat/completions"
         try:
@@ -73,7 +74,7 @@ class OpenAICompatBackend:
                 if resp.status_code >= 400:
                     resp.read()
                     raise self._http_error(resp)
-                yield from self._parse_sse(resp.iter_lines())
+                return (yield from self._parse_sse(resp.iter_lines()))
         except httpx.HTTPError as exc:
             raise self._translate(exc) from exc
 
@@ -153,7 +154,8 @@ class OpenAICompatBackend:
         self._client.close()
 
     # ---------------------------------------------------------------------------- helpers
-    def _parse_sse(self, lines: Iterator[str]) -> Iterator[str]:
+    def _parse_sse(self, lines: Iterator[str]) -> FinishStream:
+        finish: str | None = None
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
                 raise ModelError(f"the chat server failed mid-answer: {_message_of(line[6:].strip())}")
@@ -161,7 +163,7 @@ class OpenAICompatBackend:
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
             if payload == "[DONE]":
-                return
+                return finish
             try:
                 chunk = json.loads(payload)
             except ValueError as exc:
@@ -174,6 +176,9 @@ class OpenAICompatBackend:
                 content = (choice.get("delta") or {}).get("content")
                 if isinstance(content, str) and content:
                     yield content
+                if isinstance(choice.get("finish_reason"), str):
+                    finish = choice["finish_reason"]
+        return finish
 
     def _translate(self, exc: httpx.HTTPError) -> ModelError:
         p = self._prefix

@@ -148,17 +148,23 @@ class ArticleRecorder:
 
     # --- end -----------------------------------------------------------------------------------------
 
-    def done(self, error: str | None = None, seconds: float | None = None) -> None:
-        """The stream ended; ``error`` where the model stream broke (the blocks stay)."""
+    def done(self, error: str | None = None, seconds: float | None = None, *, cut_off: bool = False) -> None:
+        """The stream ended; ``error`` where the model stream broke (the blocks stay); ``cut_off``
+        where the model stopped at its token limit (kept as ``settings["cut_off"]``, beside the
+        settings that shaped the article, so the status values stay as they are)."""
         with self._lock:
             self._flush_locked()
             with self.store.write() as s:
-                s.execute(
-                    update(Article)
-                    .where(Article.id == self.article_id)
-                    .values(status="failed" if error else "done", error=error, seconds=seconds, finished_at=utcnow())
-                )
                 article = s.get(Article, self.article_id)
+                values: dict[str, Any] = {
+                    "status": "failed" if error else "done",
+                    "error": error,
+                    "seconds": seconds,
+                    "finished_at": utcnow(),
+                }
+                if article is not None:
+                    values["settings"] = {**(article.settings or {}), "cut_off": cut_off}
+                s.execute(update(Article).where(Article.id == self.article_id).values(**values))
                 if article is not None:
                     s.execute(update(Project).where(Project.id == article.project_id).values(updated_at=utcnow()))
 

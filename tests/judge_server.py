@@ -31,6 +31,7 @@ class Reply:
     delay_s: float = 0.0  # wait before answering (cut short when the server closes)
     hang_up: bool = False  # close the connection without any response
     chunk_delay_s: float = 0.0  # wait before each streamed chunk (a judge that trickles)
+    finish_reason: str | None = "stop"  # sent in a last chunk, as OpenAI/vLLM do ("length": cut at max_tokens)
 
 
 Script = Sequence[Reply | str] | Callable[[int, dict[str, Any]], Reply | str]
@@ -99,6 +100,9 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             chunk = {"choices": [{"index": 0, "delta": {"content": reply.text[i : i + step]}}]}
             self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+        if reply.finish_reason is not None:
+            last = {"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}
+            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
         self.wfile.write(b"data: [DONE]\n\n")
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:

@@ -94,6 +94,11 @@ class Progress:
                 self._line(f"done in {event.seconds:.1f}s: {ok}/{len(images)} images ok")
                 if event.error:
                     self._line(f"the model stream stopped early: {event.error}")
+                if event.cut_off:
+                    self._line(
+                        "CUT OFF: the model stopped at its token limit, so the article may end mid-sentence "
+                        "(raise STUDIO_MAX_TOKENS, or continue it)"
+                    )
             case _:
                 assert_never(event)
 

@@ -183,7 +183,7 @@ class Services:
     @property
     def limits(self) -> WriterLimits:
         s = self.settings
-        return WriterLimits(s.max_images, s.max_tokens, s.temperature, s.max_paragraph_chars)
+        return WriterLimits(s.max_images, s.max_tokens, s.temperature, s.max_paragraph_chars, s.max_continuations)
 
     def chart_coder(self) -> ChartCoder:
         """The one ChartCoder construction: chart_max_tokens, and the code grammar where it reaches."""

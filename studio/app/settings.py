@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     # llama.cpp slots: 2 lets a chart's code call decode while the article still streams
     embedded_parallel: int = 2
     max_tokens: int = 1200
+    max_continuations: int = 1  # more requests when the model stops at max_tokens (no grammar in force)
     chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)

@@ -62,7 +62,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
                 seconds=event.seconds,
             )
         case ArticleDone():
-            recorder.done(event.error, event.seconds)
+            recorder.done(event.error, event.seconds, cut_off=event.cut_off)
         case _:
             assert_never(event)
 
@@ -109,6 +109,7 @@ def article_from_info(store: Store, info: ArticleInfo) -> tuple[Article, dict[st
     """The stored article (current versions) as an ``Article`` plus each block's version facts."""
     user_images = [store.assets.read(ref.sha256) for ref in info.input_images if store.assets.exists(ref.sha256)]
     article = Article(brief=info.brief, user_images=user_images, error=info.error)
+    article.cut_off = bool(info.settings.get("cut_off"))
     facts: dict[str, VersionFacts] = {}
     highest = 0
     for b in info.blocks:

@@ -33,6 +33,7 @@ from studio.core.events import (
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url, sniff_mime
 
+CUT_OFF_NOTE = "cut off: the model stopped at its token limit, so the article may end mid-sentence"
 STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 
 
@@ -68,6 +69,7 @@ class ArticleView:
     blocks: list[BlockView] = field(default_factory=list)
     error: str | None = None
     done: bool = False
+    cut_off: bool = False  # the model stopped at its token limit
     note: str = ""  # e.g. quality mode's candidate and selection reason
 
     def block(self, block_id: str) -> BlockView:
@@ -133,7 +135,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
             else:
                 b.status, b.error = ("placeholder" if event.placeholder else "failed"), event.error
         case ArticleDone():
-            view.done, view.error = True, event.error
+            view.done, view.error, view.cut_off = True, event.error, event.cut_off
         case _:
             assert_never(event)
     return view
@@ -142,6 +144,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
 def view_from_article(article: Article) -> ArticleView:
     """A view of a whole article (after a run, or rebuilt from the store)."""
     view = ArticleView(brief=article.brief, user_images=list(article.user_images), error=article.error, done=True)
+    view.cut_off = article.cut_off
     for block in article.blocks:
         if isinstance(block, TextBlock):
             view.blocks.append(BlockView(block.id, "text", text=block.text))
@@ -262,6 +265,8 @@ def article_html(view: ArticleView) -> str:
             parts.append(card_html(block, view))
     if view.error:
         parts.append(Markup('<div class="article-error">{}</div>').format(plain(view.error, 1000)))
+    if view.cut_off:
+        parts.append(Markup('<div class="article-error">{}</div>').format(CUT_OFF_NOTE))
     parts.append("</div>")
     return "\n".join(str(p) for p in parts)
 
@@ -271,11 +276,13 @@ def progress_line(view: ArticleView) -> str:
     images = [b for b in view.blocks if b.kind == "image"]
     counts = {s: sum(b.status == s for b in images) for s in STATUSES}
     words = sum(len(b.text.split()) for b in view.blocks if b.kind == "text")
-    state = "done" if view.done else "writing"
+    state = ("cut off" if view.cut_off else "done") if view.done else "writing"
     detail = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     line = f"{state}: {words} words, {len(images)} images" + (f" ({detail})" if detail else "")
     if view.error:
         line += f"; the model stopped early: {plain(view.error, 300)}"
+    if view.cut_off:
+        line += f"; {CUT_OFF_NOTE}"
     if view.note:
         line += f" — {plain(view.note, 600)}"
     return line
@@ -299,7 +306,7 @@ def block_choices(view: ArticleView) -> list[tuple[str, str]]:
 def event_dict(event: Event) -> dict[str, Any]:
     """An event as JSON-able data (images as sha256 + size; the final article carries them)."""
     if isinstance(event, ArticleDone):
-        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error}
+        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error, "cut_off": event.cut_off}
     data: dict[str, Any] = {"type": type(event).__name__}
     for key, value in vars(event).items():
         if isinstance(value, bytes):
@@ -338,7 +345,7 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
                 "accepted": b.accepted,
             }
         )
-    return {"brief": view.brief, "error": view.error, "done": view.done, "blocks": blocks}
+    return {"brief": view.brief, "error": view.error, "done": view.done, "cut_off": view.cut_off, "blocks": blocks}
 
 
 CSS = """

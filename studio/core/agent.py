@@ -8,11 +8,12 @@ asked for (none at all for "no images"), and hands the chunks to the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import dataclasses
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from models.base import ChatBackend, ChatOptions, Message
+from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
 from studio.core.article import Article
 from studio.core.engine import Engine
 from studio.core.events import Event
@@ -29,6 +30,7 @@ class WriterLimits:
     max_tokens: int = 1200
     temperature: float = 0.7
     max_paragraph_chars: int = 700
+    max_continuations: int = 1  # more requests after a token-limit stop (0: mark it cut off at once)
 
 
 class WriterServices(Protocol):
@@ -106,10 +108,69 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
 
 
 def write_article(brief: Brief, services: WriterServices) -> Iterator[Event]:
-    """Stream the article for a brief. The last event is ArticleDone, whatever fails."""
+    """Stream the article for a brief. The last event is ArticleDone, whatever fails.
+
+    When the model stops at its token limit, the article is continued (up to
+    ``limits.max_continuations`` more requests, where no grammar is in force: a grammar
+    describes a whole article and cannot resume mid-way); if it is still cut off, the article
+    and ArticleDone say so (``cut_off``)."""
     article = Article(brief=brief.text, user_images=list(brief.user_images))
-    chunks = services.backend.stream(build_messages(brief, services), chat_options(brief, services))
+    messages, options = build_messages(brief, services), chat_options(brief, services)
+    bound = services.limits.max_continuations if options.grammar is None else 0
+    chunks = _continued(services.backend, messages, options, article, bound)
     return services.engine(style=brief.style).run(chunks, article)
+
+
+def continue_article(article: Article, brief: Brief, services: WriterServices) -> Iterator[Event]:
+    """Write more of an article that was cut off at the token limit, in place: the model sees the
+    article so far as its own unfinished answer and goes on; new blocks are appended.
+
+    Small grammar-constrained models write the continuation without their grammar (it cannot
+    start mid-article), so a bad tag there becomes an invalid block with its reason."""
+    article.cut_off = False
+    article.continuations += 1
+    options = dataclasses.replace(chat_options(brief, services), grammar=None)
+    messages = continuation_messages(build_messages(brief, services), article.to_llmi_text())
+    chunks = services.backend.stream(messages, continuation_options(options))
+    return services.engine(style=brief.style).run(chunks, article)
+
+
+def continuation_messages(messages: list[Message], so_far: str) -> list[Message]:
+    """The chat with the unfinished answer as the last (assistant) message, to be continued."""
+    return [*messages, {"role": "assistant", "content": so_far}]
+
+
+def continuation_options(options: ChatOptions) -> ChatOptions:
+    """Ask the server to continue the final assistant message instead of starting a new one
+    (vLLM: continue_final_message; llama.cpp's server continues a final assistant message)."""
+    extra = {**options.extra, "continue_final_message": True, "add_generation_prompt": False}
+    return dataclasses.replace(options, extra=extra)
+
+
+def _continued(
+    backend: ChatBackend, messages: list[Message], options: ChatOptions, article: Article, bound: int
+) -> FinishStream:
+    """The model's stream, continued after token-limit stops up to ``bound`` times (counted in
+    ``article.continuations``); returns the last finish reason."""
+    written: list[str] = []
+    finish = yield from _tee(backend.stream(messages, options), written)
+    while finish == FINISH_LENGTH and article.continuations < bound:
+        article.continuations += 1
+        request = continuation_messages(messages, "".join(written))
+        finish = yield from _tee(backend.stream(request, continuation_options(options)), written)
+    return finish
+
+
+def _tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
+    """Yield the chunks, keeping a copy, and pass the finish reason on."""
+    iterator = iter(chunks)
+    while True:
+        try:
+            chunk = next(iterator)
+        except StopIteration as stop:
+            return stop.value if isinstance(stop.value, str) else None
+        into.append(chunk)
+        yield chunk
 
 
 def render_response(

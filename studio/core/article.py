@@ -98,6 +98,10 @@ class Article:
     user_images: list[bytes] = field(default_factory=list)
     blocks: list[Block] = field(default_factory=list)
     error: str | None = None  # set when the model stream itself broke; blocks stay
+    # The model stopped at its token limit (finish_reason "length") after any continuations:
+    # the article may end mid-sentence. Said in article.json, the CLI, the store and the UI.
+    cut_off: bool = False
+    continuations: int = 0  # continuation requests made after token-limit stops
     _next_id: int = 0
 
     def new_id(self) -> str:
@@ -164,6 +168,8 @@ class Article:
         return {
             "brief": self.brief,
             "error": self.error,
+            "cut_off": self.cut_off,
+            "continuations": self.continuations,
             "blocks": [b.to_dict() if isinstance(b, TextBlock) else b.to_dict(paths.get(b.id)) for b in self.blocks],
             "stats": self.source_stats(),
         }

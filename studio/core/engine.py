@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
+from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
@@ -43,6 +44,10 @@ class EngineOptions:
 
 
 _STREAM_DONE = object()
+
+
+class _Stopped(Exception):
+    """The caller stopped reading: end the reader without touching the article."""
 
 
 class Engine:
@@ -72,7 +77,8 @@ class _Run:
         self.outstanding = 0
         self.stopped = threading.Event()
         self.text_block: TextBlock | None = None
-        self.tag_position = 0
+        # tags count from the images already there, so a continued article keeps its img_index order
+        self.tag_position = len(article.image_blocks())
 
     # --- the caller's side -------------------------------------------------------------
     def events(self, chunks: Iterable[str]) -> Iterator[Event]:
@@ -90,7 +96,8 @@ class _Run:
                     stream_done = True
                     continue
                 yield item  # type: ignore[misc]
-            yield ArticleDone(self.article, time.perf_counter() - started, self.article.error)
+            seconds = time.perf_counter() - started
+            yield ArticleDone(self.article, seconds, self.article.error, self.article.cut_off)
         finally:
             self.stopped.set()
             self.pool.shutdown(wait=False, cancel_futures=True)
@@ -101,12 +108,17 @@ class _Run:
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
         lexer = TagStreamLexer()
+
+        def feed(chunk: str) -> None:
+            if self.stopped.is_set():
+                raise _Stopped
+            for piece in lexer.feed(chunk):
+                self._on_piece(piece)
+
         try:
-            for chunk in chunks:
-                if self.stopped.is_set():
-                    return
-                for piece in lexer.feed(chunk):
-                    self._on_piece(piece)
+            self.article.cut_off = drain(chunks, feed) == FINISH_LENGTH
+        except _Stopped:
+            return
         except StudioError as exc:
             self.article.error = str(exc)
         except Exception as exc:  # a backend bug must not lose the article written so far

@@ -74,6 +74,7 @@ class ArticleDone:
     article: Article
     seconds: float
     error: str | None = None  # the model stream broke; the blocks written so far are kept
+    cut_off: bool = False  # the model stopped at its token limit: the article may end mid-sentence
 
 
 Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
@@ -115,5 +116,5 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
                     placeholder=block.status == "placeholder",
                 )
             )
-    events.append(ArticleDone(article, seconds, article.error))
+    events.append(ArticleDone(article, seconds, article.error, article.cut_off))
     return events

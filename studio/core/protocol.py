@@ -1,4 +1,4 @@
-"""The LLM-I <imgen> tag: parse, validate, format (see shared docs/protocol.md).
+"""The LLM-I <imgen> tag: parse, validate, format (see docs/protocol.md).
 
 Parsing accepts a superset of what the reference implementation accepts:
 1. the payload as a Python literal (``ast.literal_eval``, never ``eval``);

@@ -95,6 +95,7 @@ def load_article_dir(path: str | Path) -> Article:
 
     error = data.get("error")
     article = Article(brief=_str(data.get("brief")), error=error if isinstance(error, str) else None)
+    article.cut_off = data.get("cut_off") is True
     seen: set[str] = set()
     for number, raw in enumerate(data["blocks"]):
         if not isinstance(raw, dict):

@@ -1,4 +1,4 @@
-"""The paper's hybrid reward (see shared docs/protocol.md, "After execution" / "Reward and judging").
+"""The paper's hybrid reward (see docs/protocol.md, "After execution" / "Reward and judging").
 
 Rule part: image-count score against the wanted count, tool reward over the tools a task needs,
 tag validity and per-source execution success. Judge part: the LLM judge's text and tag scores
