@@ -8,7 +8,8 @@
   description);
 - leaked example phrases (studio.quality.leaks);
 - image count against the wanted count (evaluation variant: exact), with the reason when missed;
-- cut off: the model stopped at its token limit, and whether the article says so.
+- cut off: the model stopped at its token limit (``Article.cut_off``, which article.json, the CLI
+  and the UI show); an article that ends mid-sentence without that mark counts as *unmarked*.
 """
 
 from __future__ import annotations
@@ -16,10 +17,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from studio.core.article import Article
+from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import photo_request, relevance
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
+
+_SENTENCE_END = (".", "!", "?", ":", ")", '"', "'", "»", "”", "…")
+
+
+def ends_mid_sentence(article: Article) -> bool:
+    """Does the article's last text stop mid-sentence (not a heading, no closing punctuation)?"""
+    texts = [b.text for b in article.blocks if isinstance(b, TextBlock) and b.text.strip()]
+    if not texts:
+        return False
+    last = texts[-1].strip().splitlines()[-1].strip()
+    return not last.startswith("#") and not last.endswith(_SENTENCE_END)
 
 
 def count_note(written: int, wanted: int, article: Article, cut_off: bool) -> str:
@@ -42,8 +54,8 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
     ran = [b for b in code if b.status in ("ok", "failed")]
     drawn = [b for b in code if b.status == "ok"]
     fits = [relevance(b.description, str(b.params.get("code", ""))) for b in drawn]
-    cut_off = bool(getattr(article, "cut_off", False))
-    marked = bool(getattr(article, "cut_off", False))  # the Article value is what article.json, CLI and UI show
+    cut_off = bool(article.cut_off)  # the model stopped at its token limit (article.json, CLI, UI say so)
+    mid_sentence = ends_mid_sentence(article)
     leaks = check_leaks(article_output_text(article), prompt_examples())
     written = len(blocks)
     return {
@@ -64,7 +76,10 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
         "count_ok": image_count_score(written, wanted_images, evaluation=True) == 1.0,
         "count_note": count_note(written, wanted_images, article, cut_off),
         "cut_off": cut_off,
-        "cut_off_unmarked": cut_off and not marked,
+        "continuations": article.continuations,
+        "ends_mid_sentence": mid_sentence,
+        # looks cut off to a reader, yet the article does not say so
+        "cut_off_unmarked": mid_sentence and not cut_off,
     }
 
 
@@ -85,6 +100,7 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "leaked_phrases": sum(len(c["leaks"]["leaked"]) for c in checks),
         "count_compliant": sum(c["count_ok"] for c in checks),
         "cut_off": sum(c["cut_off"] for c in checks),
+        "ends_mid_sentence": sum(c["ends_mid_sentence"] for c in checks),
         "cut_off_unmarked": sum(c["cut_off_unmarked"] for c in checks),
     }
 
@@ -100,8 +116,8 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         f"{h['chart_relevant']} relevant (title/labels share a word with the description)",
         f"faked pictures: {h['faked_pictures']}; placeholders: {h['placeholders']}; "
         f"leaked example phrases: {h['leaked_phrases']}",
-        f"count compliance: {h['count_compliant']}/{len(rows)} briefs; cut off: {h['cut_off']}, "
-        f"left unmarked: {h['cut_off_unmarked']}",
+        f"count compliance: {h['count_compliant']}/{len(rows)} briefs; cut off (marked): {h['cut_off']}; "
+        f"ending mid-sentence: {h['ends_mid_sentence']}, of them unmarked: {h['cut_off_unmarked']}",
     ]
     for r in rows:
         c = r.checks
