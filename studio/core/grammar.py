@@ -12,7 +12,9 @@ keys of docs/protocol.md. Every tag the grammar admits parses as a valid ToolCal
 - an edit's ``img_index`` is enumerated per tag position: the tag at 0-based position k may
   point at 0..(user_image_count + k - 1) only, so an edit first with no user images is
   impossible;
-- only the sources passed in ``available`` have rules at all.
+- only the sources passed in ``available`` have rules at all (the writer passes all four: a tag for
+  a tool that is off becomes a placeholder block), and with ``max_images=0`` there is no tag
+  rule at all: the article is a title and paragraphs.
 
 Two-phase code (the default): code tags carry ``{'code': ''}`` and the chart code comes from a
 dedicated call (studio.core.charts.ChartCoder, with ``code_grammar``). Measured by the team: a
@@ -112,9 +114,9 @@ def article_grammar(
         ),
     }
     for name, body in bodies.items():
-        if name in available:
+        if name in available and positions:  # no position (e.g. no images wanted): no tag rule at all
             rules[f"tag-{name}"] = body
-    if not two_phase_code and "code" in available:
+    if not two_phase_code and "code" in available and positions:
         # Any char but the quote, '<' and backslash: the string cannot close early, cannot hold
         # </imgen>, and the protocol's fallback reads its raw newlines verbatim.
         rules["code-body"] = f'cline ("\\n" cline){{0,{CODE_MAX_LINES - 1}}}'
