@@ -94,8 +94,9 @@ def article_grammar(
     rules: dict[str, str] = {
         "root": 'title "\\n\\n" gap seq0',
         "title": '"# " ' + _text("[^\\n<#` ]", "[^\\n<`]", TITLE_MAX),
-        # No '<' (no stray tags or HTML), no backtick (no code fences), one line per paragraph.
-        "para": _text("[^\\n<` ]", "[^\\n<`]", max_paragraph_chars),
+        # No '<' (no stray tags or HTML), no backtick (no code fences), no '[' (no Markdown image
+        # or link: the 1.5B model wrote ![...](https://example.com/...) pictures), one line per paragraph.
+        "para": _text("[^\\n<`[ ]", "[^\\n<`[]", max_paragraph_chars),
         "gap": f'para ("\\n\\n" para){{0,{PARAGRAPHS_PER_GAP - 1}}}',
         # Caption: no quote of either kind (the protocol's code fallback forbids both).
         "desc": _text("[^'\"\\\\<\\n ]", "[^'\"\\\\<\\n]", DESCRIPTION_MAX),

@@ -30,10 +30,10 @@ from tools.params import SOURCES
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
 _PURPOSE: dict[str, str] = {
-    "search": "`search`: a real photo of a real thing (a place, a landmark, a person, an animal, a product).",
-    "diffusion": "`diffusion`: an illustration or an imagined scene (a story moment, a concept, an artwork).",
-    "code": "`code`: a chart or a diagram drawn from data (numbers, shares, trends, steps). Never a photo.",
-    "edit": "`edit`: a change to an earlier image or an image the user gave (style, colour, add or remove).",
+    "search": "`search` is for real photos of real places, landmarks, people, animals and products.",
+    "diffusion": "`diffusion` is for illustrations and imagined scenes: story moments, concepts, artworks.",
+    "code": "`code` is for charts and diagrams drawn from data: numbers, shares, trends, steps. Never photos.",
+    "edit": "`edit` is for changes to an earlier image or an image the user gave: style, colour, add or remove.",
 }
 _PARAMS: dict[str, str] = {
     "search": "{'query': '<search words>'}",
@@ -63,7 +63,11 @@ _CHOOSE = (
     "Pick the source by what the picture is: a photo of something real is `search`, an illustration "
     "is `diffusion`, only charts and diagrams of data are `code`."
 )
-_SLOTS = "The words in angle brackets are slots to fill with your own words; they are not content."
+_SLOTS = (
+    "The words in angle brackets are slots to fill with your own words; they are not content. The "
+    "description is a short caption of this one picture. Pictures appear only through these tags, never "
+    "as Markdown images or links."
+)
 
 
 def tag_shape(source: str, *, two_phase_code: bool = True) -> str:
@@ -200,11 +204,13 @@ def _full_prompt(
     return "\n".join(lines)
 
 
-# Every example string our prompts show (tag shapes with slots, rule texts with quoted
-# fragments); the leak check compares each with every output (studio.quality.leaks).
+# Every example string our prompts show (tag shapes with slots, the purpose lines' lists of
+# examples); the leak check compares each with every output (studio.quality.leaks). Measured: the
+# 1.5B model once copied a purpose line ("a real photo of a real thing (...)") into a caption.
 def example_texts() -> list[str]:
     out = [tag_shape(s, two_phase_code=tp) for s in SOURCES for tp in (True, False)]
     out += list(_DESCRIPTIONS.values()) + list(_PARAMS.values())
+    out += [line.split("` is for ", 1)[1] for line in _PURPOSE.values()]  # the purpose lines' lists
     return out
 
 

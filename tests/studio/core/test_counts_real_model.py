@@ -52,7 +52,7 @@ def test_no_images_wanted_admits_no_tag(tmp_path: Path, monkeypatch: pytest.Monk
     brief = Brief("Explain photosynthesis in three sentences and without any pictures.", wanted_images=writer_count(-1))
     assert brief.wanted_images == 0
     grammar = chat_options(brief, services).grammar
-    assert grammar and "imgen" not in grammar and "tag" not in grammar and "seq0 ::= \"\"" in grammar
+    assert grammar and "imgen" not in grammar and "tag" not in grammar and 'seq0 ::= ""' in grammar
     system = build_messages(brief, services)[0]["content"]
     assert "<imgen>" not in system and "do not write any image tag" in system
     done = write(services, brief)

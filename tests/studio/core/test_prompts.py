@@ -19,10 +19,10 @@ OFFLINE = {"search": "no search host", "diffusion": "no weights", "code": None, 
 def test_all_four_sources_are_offered_by_purpose(small: bool, available: dict[str, str | None]) -> None:
     text = system_prompt(available, max_images=3, compact=small)
     for source in SOURCES:
-        assert f"`{source}`:" in text and f"'source': '{source}'" in text
-    assert "real photo of a real thing" in text
-    assert "illustration" in text and "chart or a diagram drawn from data" in text
-    assert "Never a photo" in text
+        assert f"`{source}` is for" in text and f"'source': '{source}'" in text
+    assert "real photos of real places" in text
+    assert "illustrations" in text and "charts and diagrams drawn from data" in text
+    assert "Never photos" in text and "never as Markdown images" in text
 
 
 def test_full_prompt_says_what_an_off_tool_gives() -> None:
