@@ -68,6 +68,25 @@ def photo_request(description: str) -> bool:
     return bool(words & _PHOTO_WORDS) and not (words & _CHART_WORDS)
 
 
+_CHART_NOUNS = {
+    "chart",
+    "charts",
+    "graph",
+    "graphs",
+    "plot",
+    "plots",
+    "diagram",
+    "diagrams",
+    "histogram",
+    "infographic",
+}
+
+
+def chart_request(description: str) -> bool:
+    """True when the description names a chart or diagram (a bar chart, a graph, a diagram...)."""
+    return bool({w.lower() for w in _WORD.findall(description or "")} & _CHART_NOUNS)
+
+
 def stated_numbers(text: str) -> list[str]:
     """The numbers a text states (years included), in order, without repeats."""
     return list(dict.fromkeys(m.group(0) for m in _NUMBER.finditer(text or "")))

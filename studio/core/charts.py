@@ -27,6 +27,7 @@ import re
 from models.base import ChatBackend, ChatOptions, Message, complete
 from models.errors import StudioError
 from studio.core.chart_checks import (
+    chart_request,
     fallback_code,
     illustrative_note_code,
     number_sentences,
@@ -35,7 +36,7 @@ from studio.core.chart_checks import (
     stated_numbers,
 )
 from studio.core.grammar import code_grammar
-from studio.core.protocol import TAG_RE
+from studio.core.protocol import TAG_RE, ToolCall
 from tools.base import Availability, Tool, ToolContext, ToolResult
 from tools.params import CodeParams
 
@@ -205,6 +206,17 @@ class ChartCoder:
         if not states_data(description, context):
             lines.append(_NO_NUMBERS)
         return "\n".join(lines)
+
+
+def route_charts_to_code(call: ToolCall) -> ToolCall:
+    """A chart or diagram asked of search / diffusion goes to the chart writer instead (measured:
+    the 1.5B model wrote 'A bar chart showing the shares of ...' as a diffusion tag); the engine
+    records the model's source as ``routed_from``. A photo-like description stays where it is."""
+    if call.source not in ("search", "diffusion") or not chart_request(call.description):
+        return call
+    if photo_request(call.description):
+        return call
+    return dataclasses.replace(call, source="code", params=CodeParams(code=""))
 
 
 def states_data(description: str, context: str) -> bool:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -41,6 +41,9 @@ from tools.base import ToolContext, ToolResult
 class EngineOptions:
     max_concurrent_tools: int = 3
     style: str = ""
+    # A chance to re-route a valid call before it is queued (e.g. a chart asked of diffusion goes
+    # to the chart writer); the block records the model's source as provenance ``routed_from``.
+    route: Callable[[ToolCall], ToolCall] | None = None
 
 
 _STREAM_DONE = object()
@@ -74,6 +77,7 @@ class _Run:
         self.events_q: queue.Queue[object] = queue.Queue()
         self.pool = ThreadPoolExecutor(max(1, engine.options.max_concurrent_tools), thread_name_prefix="tool")
         self.futures: dict[int, Future[ToolResult | None]] = {}
+        self.routed: dict[str, str] = {}  # block id -> the source the model wrote, when re-routed
         self.outstanding = 0
         self.stopped = threading.Event()
         self.text_block: TextBlock | None = None
@@ -141,9 +145,16 @@ class _Run:
         else:
             tag = InvalidTag(piece.raw, UNTERMINATED_REASON)
         self.tag_position += 1
+        routed_from = None
+        if isinstance(tag, ToolCall) and self.engine.options.route is not None:
+            routed = self.engine.options.route(tag)
+            routed_from = tag.source if routed.source != tag.source else None
+            tag = routed
         with self.lock:
             self.text_block = None
             block = self.article.add_image(tag)
+            if routed_from:
+                self.routed[block.id] = routed_from
             if isinstance(tag, ToolCall):
                 self.outstanding += 1
                 self._emit(
@@ -220,6 +231,8 @@ class _Run:
         with self.lock:
             block.seconds = result.seconds
             block.provenance = dict(result.provenance)
+            if block.id in self.routed:
+                block.provenance["routed_from"] = self.routed[block.id]
             if result.params is not None:  # a wrapper filled the params in (two-phase chart code)
                 block.params = dict(result.params)
             if result.ok and result.image:

@@ -158,3 +158,27 @@ def test_an_irrelevant_chart_is_repaired_once(code_tool: CodeTool) -> None:
     )
     assert coder.calls[1][0] == "repair" and "share no word" in coder.calls[1][1]
     assert result.ok and "Marathon" in (result.params or {})["code"] and result.provenance["relevance"]["ok"]
+
+
+def test_a_chart_asked_of_diffusion_is_routed_to_the_chart_writer(code_tool: CodeTool) -> None:
+    from studio.core.article import Article
+    from studio.core.charts import route_charts_to_code
+    from studio.core.engine import Engine, EngineOptions
+    from studio.core.protocol import format_tag
+    from studio.core.runner import ToolRunner
+
+    chart = 'plt.bar(["Weather", "Shipping"], [60, 40])\nplt.title("Coffee price causes")\nplt.ylabel("Share")'
+    coder = ScriptedCoder(chart)
+    runner = ToolRunner({"code": wrapped(code_tool, coder)}, off_reasons={"diffusion": "no weights"})
+    text = (
+        "# Coffee\n\nWeather 60%, shipping 40%.\n\n"
+        + format_tag("diffusion", "A bar chart of the causes of the coffee price rise", {"prompt": "bar chart"})
+        + "\n\n"
+        + format_tag("diffusion", "A photo of a coffee farm", {"prompt": "coffee farm at dawn"})
+    )
+    engine = Engine(runner, options=EngineOptions(route=route_charts_to_code))
+    done = list(engine.run([text], Article(brief="coffee")))[-1]
+    routed, photo = done.article.image_blocks()
+    assert routed.source == "code" and routed.status == "ok" and routed.provenance["routed_from"] == "diffusion"
+    assert "Coffee price causes" in routed.params["code"]
+    assert photo.source == "diffusion" and photo.status == "placeholder" and "routed_from" not in photo.provenance
