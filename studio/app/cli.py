@@ -103,8 +103,9 @@ class Progress:
                 assert_never(event)
 
 
-def _consume(events: Iterable[Event], out_dir: Path, quiet: bool) -> int:
+def _consume(events: Iterable[Event], out_dir: Path, quiet: bool, wanted: int | None = None) -> int:
     from studio.export.outdir import save_article_dir
+    from studio.quality.honesty import count_note
 
     progress = Progress(sys.stderr, show_text=not quiet)
     done: ArticleDone | None = None
@@ -114,6 +115,13 @@ def _consume(events: Iterable[Event], out_dir: Path, quiet: bool) -> int:
             done = event
     assert done is not None, "the engine always ends with ArticleDone"
     paths = save_article_dir(done.article, out_dir)
+    images = done.article.image_blocks()
+    if wanted is not None:  # an exact count is met, or the reason is said
+        why = count_note(len(images), -1 if wanted <= 0 else wanted, done.article, done.cut_off)
+        print(f"images: {len(images)} written" + (f"; {why}" if why else ", as wanted"), file=sys.stderr)
+    for block in images:
+        if block.status == "placeholder":
+            print(f"placeholder {block.id} ({block.source}): {block.error}", file=sys.stderr)
     print(paths["html"])
     print(paths["json"])
     return 1 if done.error else 0
@@ -136,7 +144,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
         if args.quality > 1:
             return _write_quality(brief, services, args)
-        return _consume(write_article(brief, services), Path(args.out), args.quiet)
+        return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images)
     finally:
         services.close()
 

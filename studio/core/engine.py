@@ -172,7 +172,8 @@ class _Run:
         future: Future[ToolResult | None] = Future()
         self.futures[block.image_index] = future
         index = getattr(call.params, "img_index", None)
-        if not isinstance(index, int):
+        # no parent needed: not an edit, or the edit tool is off (the runner makes a placeholder)
+        if not isinstance(index, int) or self.engine.runner.off_reason(call.source) is not None:
             self._submit(block, call, future, None)
             return
         if index < len(self.article.user_images):
