@@ -24,8 +24,15 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver poppler-utils fonts-noto-cjk >/dev/null
   fi
+  # PostgreSQL 15 server binaries (initdb, pg_ctl): the storage and team tests start throwaway
+  # clusters with them, and the README's team set-up runs on Debian's 15/main cluster.
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    echo "installing system packages: postgresql-15"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  fi
 else
   echo "note: not root (or no apt): install chromium, poppler-utils and fonts-noto-cjk yourself for"
-  echo "      the browser tests and CJK text in PDF exports."
+  echo "      the browser tests and CJK text in PDF exports, and postgresql-15 for the PostgreSQL tests."
 fi
 echo "ready: .venv/bin/python app.py"

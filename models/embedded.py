@@ -22,20 +22,31 @@ from models.openai_compat import OpenAICompatBackend
 
 
 def default_threads() -> int:
-    """One thread per physical core, capped at 4: llama.cpp gains nothing from SMT siblings."""
+    """One thread per physical core this process may use: llama.cpp gains nothing from SMT
+    siblings, and a big server should not be held to a laptop's count."""
     try:
         import psutil
 
         physical = psutil.cpu_count(logical=False)
     except ImportError:
         physical = None
-    return max(1, min(4, physical or os.cpu_count() or 1))
+    logical = os.cpu_count() or 1
+    try:
+        usable = len(os.sched_getaffinity(0))  # a container's CPU set, not the host's
+    except (AttributeError, OSError):
+        usable = logical
+    cores = physical or logical
+    if usable < logical:  # pinned to fewer CPUs: assume SMT pairs among them where the host has SMT
+        cores = max(1, usable * cores // logical)
+    return max(1, cores)
 
 
 class LlamaServer:
     """One running llama.cpp HTTP server on 127.0.0.1 (a free port). Use ``close()`` to stop it."""
 
-    def __init__(self, gguf: Path, threads: int = 1, ctx: int = 2048, parallel: int = 1) -> None:
+    def __init__(self, gguf: Path, threads: int = 1, ctx: int = 2048, parallel: int = 1, gpu_layers: int = -1) -> None:
+        """gpu_layers: layers offloaded to the GPU (-1 all, 0 none); only a GPU build of xllamacpp
+        (README: "Embedded model on a GPU") has a GPU to offload to, the PyPI wheel ignores it."""
         try:
             import xllamacpp
         except ImportError as exc:  # the package is in requirements.txt; say so if it went missing
@@ -47,6 +58,7 @@ class LlamaServer:
         params.model.path = str(gguf)
         params.n_ctx = ctx * parallel  # llama.cpp splits n_ctx across the slots
         params.n_parallel = parallel
+        params.n_gpu_layers = gpu_layers
         params.cpuparams.n_threads = threads
         params.cpuparams_batch.n_threads = threads
         params.n_threads_http = 2  # the HTTP pool only parses JSON; a default of n_cpu-1 threads is waste
@@ -79,15 +91,22 @@ class LlamaServer:
 
 
 class EmbeddedBackend:
-    """Chat with a local GGUF model on the CPU, started lazily on first use."""
+    """Chat with a local GGUF model (CPU, or GPU with xllamacpp's CUDA wheel), started lazily on first use."""
 
     name = "embedded"
 
     def __init__(
-        self, gguf: Path, threads: int = 0, ctx: int = 4096, read_timeout_s: float = 600.0, parallel: int = 1
+        self,
+        gguf: Path,
+        threads: int = 0,
+        ctx: int = 4096,
+        read_timeout_s: float = 600.0,
+        parallel: int = 1,
+        gpu_layers: int = -1,
     ) -> None:
         """parallel: requests llama.cpp decodes together (slots), e.g. a chart's code call while the
-        article still streams; each slot gets ``ctx`` tokens."""
+        article still streams; each slot gets ``ctx`` tokens. gpu_layers: see LlamaServer."""
+        self.gpu_layers = gpu_layers
         self.gguf = Path(gguf)
         self.threads = threads if threads > 0 else default_threads()
         self.ctx = ctx
@@ -100,13 +119,16 @@ class EmbeddedBackend:
     def _ensure_started(self) -> OpenAICompatBackend:
         with self._lock:  # two first requests at once must not load the model twice
             if self._client is None:
-                self._server = LlamaServer(self.gguf, threads=self.threads, ctx=self.ctx, parallel=self.parallel)
+                self._server = LlamaServer(
+                    self.gguf, threads=self.threads, ctx=self.ctx, parallel=self.parallel, gpu_layers=self.gpu_layers
+                )
                 self._client = OpenAICompatBackend(
                     self._server.base_url,
                     model=self.gguf.name,
                     read_timeout_s=self.read_timeout_s,
                     start_hint="the embedded llama.cpp server has stopped; restart the studio",
                     settings_prefix="STUDIO_EMBEDDED_",
+                    server_label="the embedded llama.cpp server",
                 )
             return self._client
 
@@ -135,7 +157,10 @@ class EmbeddedBackend:
 
     def describe(self) -> str:
         state = f"serving at {self._server.base_url}" if self._server else "not started yet"
-        return f"embedded llama.cpp, model file {self.gguf}, {self.threads} threads, ctx {self.ctx} ({state})"
+        return (
+            f"embedded llama.cpp, model file {self.gguf}, {self.threads} threads, ctx {self.ctx}, "
+            f"GPU layers {self.gpu_layers} ({state})"
+        )
 
     def close(self) -> None:
         """Stop the server; a later stream() starts it again."""

@@ -3,12 +3,17 @@
 Streaming is a POST to ``/chat/completions`` with ``stream: true``; the reply is server-sent
 events whose ``data:`` lines carry JSON chunks, ended by ``data: [DONE]``.
 
-Constrained decoding: ``options.grammar`` (GBNF) is sent as the body field ``grammar`` only when
-set; llama.cpp's server reads it. vLLM ignores that field: for vLLM pass its own key through
-``options.extra`` (``guided_grammar`` on older releases, ``structured_outputs: {"grammar": ...}``
-on newer ones). ``options.json_schema`` goes out as the standard OpenAI
+Constrained decoding: ``options.grammar`` (GBNF) is sent only when set, under the key the server
+reads (``grammar_field``): ``grammar`` for llama.cpp's server (the embedded backend),
+``structured_outputs: {"grammar": G}`` for vLLM >= 0.12 (earlier releases: ``guided_grammar``).
+vLLM ignores unknown fields with HTTP 200, so the wrong key fails silently: the studio sets it
+from STUDIO_OPENAI_GRAMMAR_FIELD. ``options.json_schema`` goes out as the standard OpenAI
 ``response_format: {"type": "json_schema", ...}``, which both vLLM and llama.cpp understand.
+``chat_template_kwargs`` (e.g. ``{"enable_thinking": False}`` for Qwen3) is sent when given.
 ``options.extra`` is merged last, so it can override any field.
+
+``<think>…</think>`` blocks are removed from every stream (models.thinking), so a reasoning
+model served without a reasoning parser never writes its thinking into an article.
 
 vLLM always runs as a separate server (it pins its own torch); this module only talks HTTP.
 Every failure becomes a ModelError whose message says what to start or set.
@@ -25,7 +30,9 @@ import httpx
 
 from models.base import ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
+from models.thinking import ThinkFilter
 
+GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
 
 
@@ -44,9 +51,18 @@ class OpenAICompatBackend:
         *,
         start_hint: str = DEFAULT_START_HINT,
         settings_prefix: str = "STUDIO_OPENAI_",
+        grammar_field: str = "grammar",
+        chat_template_kwargs: dict[str, Any] | None = None,
+        server_label: str = "the chat server",
     ) -> None:
-        """start_hint / settings_prefix let a wrapper (the embedded backend) word errors for its own settings."""
+        """start_hint / settings_prefix / server_label let a wrapper (the embedded backend) word
+        errors for its own settings; grammar_field is one of GRAMMAR_FIELDS (see the module doc)."""
+        if grammar_field not in GRAMMAR_FIELDS:
+            raise ValueError(f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)}, not {grammar_field!r}")
+        self.grammar_field = grammar_field
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.base_url = base_url.rstrip("/")
+        self._where = f"{server_label} at {self.base_url}"
         self.model = model
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -74,7 +90,7 @@ class OpenAICompatBackend:
                 if resp.status_code >= 400:
                     resp.read()
                     raise self._http_error(resp)
-                return (yield from self._parse_sse(resp.iter_lines()))
+                return (yield from self._without_thinking(self._parse_sse(resp.iter_lines())))
         except httpx.HTTPError as exc:
             raise self._translate(exc) from exc
 
@@ -93,7 +109,12 @@ class OpenAICompatBackend:
         if options.stop:
             body["stop"] = list(options.stop)
         if options.grammar:
-            body["grammar"] = options.grammar
+            if self.grammar_field == "structured_outputs":
+                body["structured_outputs"] = {"grammar": options.grammar}
+            else:
+                body[self.grammar_field] = options.grammar
+        if self.chat_template_kwargs:
+            body["chat_template_kwargs"] = dict(self.chat_template_kwargs)
         if options.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -108,9 +129,7 @@ class OpenAICompatBackend:
             return self._resolved_model
         models = self.list_models()
         if not models:
-            raise ModelError(
-                f"the chat server at {self.base_url} lists no models: set {self._prefix}MODEL to the model to use"
-            )
+            raise ModelError(f"{self._where} lists no models: set {self._prefix}MODEL to the model to use")
         self._resolved_model = models[0]
         return models[0]
 
@@ -137,10 +156,10 @@ class OpenAICompatBackend:
         except ModelError as exc:
             return False, str(exc)
         if not models:
-            return False, f"the chat server at {self.base_url} lists no models: set {self._prefix}MODEL"
+            return False, f"{self._where} lists no models: set {self._prefix}MODEL"
         if self.model and self.model not in models:
             return False, (
-                f"the chat server at {self.base_url} does not serve model {self.model!r}; it serves "
+                f"{self._where} does not serve model {self.model!r}; it serves "
                 f"{', '.join(models[:5])}: set {self._prefix}MODEL to one of them or leave it empty"
             )
         chosen = self.model or models[0]
@@ -158,7 +177,7 @@ class OpenAICompatBackend:
         finish: str | None = None
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
-                raise ModelError(f"the chat server failed mid-answer: {_message_of(line[6:].strip())}")
+                raise self._mid_answer(line[6:].strip())
             if not line.startswith("data:"):
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
@@ -167,11 +186,12 @@ class OpenAICompatBackend:
             try:
                 chunk = json.loads(payload)
             except ValueError as exc:
-                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}") from exc
+                raise ModelError(f"{self._where} sent a malformed event: {payload[:200]!r}") from exc
             if not isinstance(chunk, dict):
-                raise ModelError(f"the chat server sent a malformed event: {payload[:200]!r}")
-            if "error" in chunk:
-                raise ModelError(f"the chat server failed mid-answer: {_message_of(payload)}")
+                raise ModelError(f"{self._where} sent a malformed event: {payload[:200]!r}")
+            # OpenAI style {"error": {...}}; older vLLM sends {"object": "error", "message": ...} mid-stream
+            if "error" in chunk or chunk.get("object") == "error":
+                raise self._mid_answer(payload)
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
                 if isinstance(content, str) and content:
@@ -180,32 +200,59 @@ class OpenAICompatBackend:
                     finish = choice["finish_reason"]
         return finish
 
+    def _without_thinking(self, chunks: FinishStream) -> FinishStream:
+        """``chunks`` with <think> blocks removed; the finish reason is passed on. An answer that
+        is nothing but unfinished thinking is an error that says what to change."""
+        thinking = ThinkFilter()
+        written = False
+        while True:
+            try:
+                chunk = next(chunks)
+            except StopIteration as stop:
+                tail = thinking.flush()
+                if tail:
+                    yield tail
+                if thinking.inside and not (written or tail):
+                    off = "STUDIO_OPENAI_ENABLE_THINKING=false" if self._prefix == "STUDIO_OPENAI_" else "another model"
+                    raise ModelError(
+                        f"{self._where} (model {self._resolved_model}) spent the whole answer thinking "
+                        f"({thinking.dropped} characters in an unfinished <think> block, finish reason "
+                        f"{stop.value!r}): raise STUDIO_MAX_TOKENS, or turn thinking off ({off}, or vLLM's "
+                        "--reasoning-parser)"
+                    ) from None
+                return stop.value
+            text = thinking.feed(chunk)
+            if text:
+                written = True
+                yield text
+
+    def _mid_answer(self, payload: str) -> ModelError:
+        return ModelError(f"{self._where} failed mid-answer (model {self._resolved_model}): {_message_of(payload)}")
+
     def _translate(self, exc: httpx.HTTPError) -> ModelError:
         p = self._prefix
         if isinstance(exc, httpx.ConnectTimeout):
             return ModelUnreachable(
-                f"connecting to the chat server at {self.base_url} timed out after {self.connect_timeout_s:g} s "
+                f"connecting to {self._where} timed out after {self.connect_timeout_s:g} s "
                 f"({p}CONNECT_TIMEOUT_S): {self._start_hint}"
             )
         if isinstance(exc, httpx.ConnectError):
-            return ModelUnreachable(f"cannot reach the chat server at {self.base_url}: {self._start_hint}")
+            return ModelUnreachable(f"cannot reach {self._where}: {self._start_hint}")
         if isinstance(exc, httpx.ReadTimeout):
             return ModelTimeout(
-                f"the chat server at {self.base_url} sent nothing for {self.read_timeout_s:g} s "
+                f"{self._where} sent nothing for {self.read_timeout_s:g} s "
                 f"({p}READ_TIMEOUT_S): raise it for slow models or long prompts"
             )
         if isinstance(exc, httpx.TimeoutException):
-            return ModelTimeout(f"the chat server at {self.base_url} timed out ({type(exc).__name__}): {exc}")
+            return ModelTimeout(f"{self._where} timed out ({type(exc).__name__}): {exc}")
         if isinstance(exc, httpx.TransportError):
-            return ModelUnreachable(
-                f"talking to the chat server at {self.base_url} failed: {type(exc).__name__}: {exc}"
-            )
-        return ModelError(f"talking to the chat server at {self.base_url} failed: {type(exc).__name__}: {exc}")
+            return ModelUnreachable(f"talking to {self._where} failed: {type(exc).__name__}: {exc}")
+        return ModelError(f"talking to {self._where} failed: {type(exc).__name__}: {exc}")
 
     def _http_error(self, resp: httpx.Response) -> ModelError:
         msg = _message_of(resp.text)
         code = resp.status_code
-        where = f"the chat server at {self.base_url} answered HTTP {code}: {msg}"
+        where = f"{self._where} answered HTTP {code}: {msg}"
         if code == 401 or code == 403:
             return ModelError(f"{where} (check the API key: set {self._prefix}API_KEY)")
         if code == 404:

@@ -2,12 +2,22 @@
 
 Entry points: ``open_store`` (storage.db), ``ArticleRecorder`` (storage.recorder, persists the
 engine's event stream), the repository functions in ``storage.repo`` (projects, articles, block
-versions, ratings) and ``export_preferences`` (storage.prefs). storage/ imports nothing of
-studio/ or tools/.
+versions, ratings) and ``export_preferences`` (storage.pref_export: the preference log as a
+dataset directory for TRL). storage/ imports nothing of studio/ or tools/.
 """
 
 from storage.db import Store, open_store
-from storage.prefs import export_preferences, list_preference_events
+from storage.pref_export import count_preferences, export_preferences
+from storage.pref_rows import Scope
+from storage.prefs import list_preference_events
 from storage.recorder import ArticleRecorder
 
-__all__ = ["ArticleRecorder", "Store", "export_preferences", "list_preference_events", "open_store"]
+__all__ = [
+    "ArticleRecorder",
+    "Scope",
+    "Store",
+    "count_preferences",
+    "export_preferences",
+    "list_preference_events",
+    "open_store",
+]

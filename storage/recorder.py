@@ -14,6 +14,11 @@ A stream that stalls mid-paragraph keeps its pending text in memory until the ne
 studio's adapter may call ``flush()`` on a timer if that matters.
 
 One recorder per article; its methods may be called from several threads (one lock).
+
+Ownership: the article belongs to its project's owner; with ``owner`` given the project must be
+that user's (else ``KeyError``, and nothing is written). Every asset it stores is claimed for
+the project's owner (``asset_owners``). The article row names its ``writer`` (this process, see
+``storage.processes``), so other app processes can tell when it died mid-article.
 """
 
 from __future__ import annotations
@@ -26,6 +31,8 @@ from typing import Any
 from sqlalchemy import update
 
 from storage.db import Store
+from storage.processes import process_token
+from storage.rows import claim_asset, project_row
 from storage.schema import Article, Block, BlockVersion, Project, utcnow
 
 ImageInput = bytes | tuple[bytes, str]  # raw bytes (PNG assumed) or (bytes, mime)
@@ -43,6 +50,7 @@ class ArticleRecorder:
         flush_interval_s: float = 0.25,
         flush_every: int = 32,
         clock: Callable[[], float] = time.monotonic,
+        owner: str | None = None,
     ) -> None:
         """Create the article row (status 'running') at once, with its input images as assets."""
         self.store = store
@@ -51,17 +59,29 @@ class ArticleRecorder:
         self._clock = clock
         self._lock = threading.Lock()
         self._blocks: dict[str, tuple[int, int]] = {}  # engine block id -> (block row id, version row id)
+        self._queued_params: dict[str, dict[str, Any]] = {}  # the call as the writer made it, per block
         self._pending: dict[str, list[str]] = {}  # text waiting for the next commit, per block
         self._pending_count = 0
         self._last_commit = clock()
         self._position = 0
+        with store.read() as s:  # another user's project id: refused before any file is written
+            self.owner: str = project_row(s, project_id, owner).owner
         refs = []
         for item in input_images:
             data, mime = item if isinstance(item, tuple) else (item, "image/png")
             refs.append({"sha256": store.assets.put(data), "mime": mime})
         with store.write() as s:
-            article = Article(project_id=project_id, brief=brief, input_images=refs, settings=dict(settings or {}))
+            project_row(s, project_id, owner)  # still there
+            article = Article(
+                project_id=project_id,
+                brief=brief,
+                input_images=refs,
+                settings=dict(settings or {}),
+                writer=process_token(),
+            )
             s.add(article)
+            for ref in refs:
+                claim_asset(s, ref["sha256"], self.owner)
             s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
             s.flush()
             self.article_id: int = article.id
@@ -101,6 +121,7 @@ class ArticleRecorder:
         with self._lock:
             self._flush_locked()
             self._new_block(block_id, "image", image_index, version)
+            self._queued_params[block_id] = dict(params)
 
     def image_invalid(
         self,
@@ -133,13 +154,21 @@ class ArticleRecorder:
         seconds: float = 0.0,
     ) -> None:
         """The tool finished: status 'ok' (with the image), 'failed' (with the reason) or
-        'placeholder' (not run: the reason says why and how to fill it)."""
+        'placeholder' (not run: the reason says why and how to fill it).
+
+        ``params``: the params that ran, where a tool filled the call in; the queued ones are
+        then kept as ``provenance["written_params"]``."""
         if status not in ("ok", "failed", "placeholder"):
             raise ValueError(f"a finished call is 'ok', 'failed' or 'placeholder', got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.
             values.update(asset_sha256=self.store.assets.put(image_bytes), mime=mime)
+        written = self._queued_params.get(block_id)
+        if params and written is not None and dict(params) != written:
+            # A tool filled the call in (two-phase charts: the writer left the code empty). The
+            # params keep what ran; provenance keeps what the writer wrote, for honest reward data.
+            provenance = {**(provenance or {}), "written_params": written}
         if provenance is not None:
             values["provenance"] = dict(provenance)
         if params:
@@ -195,6 +224,8 @@ class ArticleRecorder:
             _, version_id = self._blocks[block_id]
             with self.store.write() as s:
                 s.execute(update(BlockVersion).where(BlockVersion.id == version_id).values(**values))
+                if values.get("asset_sha256"):
+                    claim_asset(s, values["asset_sha256"], self.owner)
             self._last_commit = self._clock()
 
     def _flush_locked(self) -> None:

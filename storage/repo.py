@@ -7,20 +7,31 @@ preference event (``storage.prefs``) in the same transaction as the change itsel
 and the project can never disagree. There is deliberately no function that edits or deletes
 a preference event.
 
+Ownership: projects are created for an ``owner`` (``LOCAL_USER`` by default) and every
+function that takes an id also takes ``owner``: given, the row must be that user's, else the
+call raises the same ``KeyError`` as for an unknown id. ``None`` means any owner (the admin
+CLI). ``studio.app.session.Session`` always passes its user, so every UI and API endpoint
+inherits the check.
+
 Unknown ids raise ``KeyError``; database failures raise ``StorageError``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from storage.db import Store
 from storage.prefs import article_context, log_event
-from storage.rows import IMAGE_STATUSES, get_row  # noqa: F401 - IMAGE_STATUSES is part of the facade
-from storage.schema import Article, ArticleRating, Block, BlockVersion, Project, utcnow
+from storage.rows import (  # noqa: F401 - IMAGE_STATUSES is part of the facade
+    IMAGE_STATUSES,
+    check_article_owner,
+    project_row,
+)
+from storage.schema import LOCAL_USER, Article, ArticleRating, AssetOwner, Block, BlockVersion, Project, utcnow
 from storage.versions import (  # noqa: F401 - re-exported: repo is the one facade callers use
     accept_version,
     add_image_version,
@@ -41,51 +52,54 @@ from storage.views import (
 # --- projects ----------------------------------------------------------------------------------
 
 
-def create_project(store: Store, name: str) -> ProjectInfo:
+def create_project(store: Store, name: str, owner: str = LOCAL_USER) -> ProjectInfo:
     with store.write() as s:
-        project = Project(name=_clean_name(name))
+        project = Project(name=_clean_name(name), owner=owner)
         s.add(project)
         s.flush()
         return project_info(project)
 
 
-def list_projects(store: Store) -> list[ProjectInfo]:
-    """All projects, most recently changed first."""
+def list_projects(store: Store, owner: str | None = None) -> list[ProjectInfo]:
+    """The owner's projects (all projects for ``None``), most recently changed first."""
     with store.read() as s:
-        rows = s.scalars(select(Project).order_by(Project.updated_at.desc(), Project.id.desc()))
-        return [project_info(p) for p in rows]
+        query = select(Project).order_by(Project.updated_at.desc(), Project.id.desc())
+        if owner is not None:
+            query = query.where(Project.owner == owner)
+        return [project_info(p) for p in s.scalars(query)]
 
 
-def get_project(store: Store, project_id: int) -> ProjectInfo:
+def get_project(store: Store, project_id: int, owner: str | None = None) -> ProjectInfo:
     with store.read() as s:
-        return project_info(get_row(s, Project, project_id))
+        return project_info(project_row(s, project_id, owner))
 
 
-def rename_project(store: Store, project_id: int, name: str) -> ProjectInfo:
+def rename_project(store: Store, project_id: int, name: str, owner: str | None = None) -> ProjectInfo:
     with store.write() as s:
-        project = get_row(s, Project, project_id)
+        project = project_row(s, project_id, owner)
         project.name = _clean_name(name)
         project.updated_at = utcnow()
         return project_info(project)
 
 
-def delete_project(store: Store, project_id: int) -> None:
+def delete_project(store: Store, project_id: int, owner: str | None = None) -> None:
     """Delete a project with its articles, blocks and versions (the preference log keeps its copy)."""
     with store.write() as s:
-        s.delete(get_row(s, Project, project_id))
+        s.delete(project_row(s, project_id, owner))
 
 
-def duplicate_project(store: Store, project_id: int, name: str | None = None) -> ProjectInfo:
-    """A deep copy: articles, blocks and every version; assets are shared by hash, ratings not copied."""
+def duplicate_project(store: Store, project_id: int, name: str | None = None, owner: str | None = None) -> ProjectInfo:
+    """A deep copy for the same owner: articles, blocks and every version; assets are shared by
+    hash, ratings not copied."""
     with store.write() as s:
         src = s.scalars(
             select(Project)
             .where(Project.id == project_id)
             .options(selectinload(Project.articles).selectinload(Article.blocks).selectinload(Block.versions))
         ).one_or_none()
-        if src is None:
+        if src is None or (owner is not None and src.owner != owner):
             raise KeyError(f"project {project_id} not found")
-        copy = Project(name=_clean_name(name or f"{src.name} (copy)"))
+        copy = Project(name=_clean_name(name or f"{src.name} (copy)"), owner=src.owner)
         for a in src.articles:
             copy.articles.append(
                 Article(
@@ -125,34 +139,43 @@ def _copy_block(b: Block) -> Block:
 # --- articles ----------------------------------------------------------------------------------
 
 
-def list_articles(store: Store, project_id: int) -> list[ArticleInfo]:
+def list_articles(store: Store, project_id: int, owner: str | None = None) -> list[ArticleInfo]:
     """The project's articles, oldest first, with their blocks."""
     with store.read() as s:
-        get_row(s, Project, project_id)
+        project_row(s, project_id, owner)
         rows = s.scalars(_article_query().where(Article.project_id == project_id).order_by(Article.id))
         return [article_info(a) for a in rows]
 
 
-def open_article(store: Store, article_id: int) -> ArticleInfo:
+def open_article(store: Store, article_id: int, owner: str | None = None) -> ArticleInfo:
     """The article with the current version of every block, in order."""
     with store.read() as s:
+        check_article_owner(s, article_id, owner)
         article = s.scalars(_article_query().where(Article.id == article_id)).one_or_none()
         if article is None:
             raise KeyError(f"article {article_id} not found")
         return article_info(article)
 
 
-def latest_article(store: Store, project_id: int) -> ArticleInfo | None:
+def latest_article(store: Store, project_id: int, owner: str | None = None) -> ArticleInfo | None:
     with store.read() as s:
+        project_row(s, project_id, owner)
         article_id = s.scalar(select(func.max(Article.id)).where(Article.project_id == project_id))
     return open_article(store, article_id) if article_id is not None else None
 
 
-def mark_interrupted(store: Store) -> int:
-    """At app start: articles left 'running' by a dead process become 'interrupted', and their
-    unfinished image calls 'failed'. Returns how many articles. Call only when no writer runs."""
+def mark_interrupted(store: Store, writers: Iterable[str | None] | None = None) -> int:
+    """Articles left 'running' by a dead process become 'interrupted', and their unfinished image
+    calls 'failed'. Returns how many articles. ``writers``: only articles of these writers
+    (``storage.processes`` finds the dead ones; None in it: articles without a writer); None:
+    every running article (call that only when no writer runs)."""
     with store.write() as s:
-        ids = list(s.scalars(select(Article.id).where(Article.status == "running")))
+        query = select(Article.id).where(Article.status == "running")
+        if writers is not None:
+            names = [w for w in writers if w is not None]
+            cond = Article.writer.in_(names)
+            query = query.where(or_(cond, Article.writer.is_(None)) if None in writers else cond)
+        ids = list(s.scalars(query))
         if ids:
             s.execute(
                 update(Article)
@@ -176,7 +199,13 @@ def _article_query() -> Any:
 
 
 def rate_article(
-    store: Store, article_id: int, *, thumbs: int | None = None, stars: int | None = None, comment: str = ""
+    store: Store,
+    article_id: int,
+    *,
+    thumbs: int | None = None,
+    stars: int | None = None,
+    comment: str = "",
+    owner: str | None = None,
 ) -> RatingInfo:
     """Thumbs (+1/-1) and/or 1-5 stars with a comment; also logged as a 'rating' event."""
     if thumbs is None and stars is None:
@@ -184,6 +213,7 @@ def rate_article(
     if thumbs not in (None, 1, -1) or (stars is not None and not 1 <= stars <= 5):
         raise ValueError(f"thumbs must be +1 or -1 and stars 1-5, got thumbs={thumbs} stars={stars}")
     with store.write() as s:
+        check_article_owner(s, article_id, owner)
         article = s.scalars(_article_query().where(Article.id == article_id)).one_or_none()
         if article is None:
             raise KeyError(f"article {article_id} not found")
@@ -195,10 +225,23 @@ def rate_article(
         return rating_info(rating)
 
 
-def list_ratings(store: Store, article_id: int) -> list[RatingInfo]:
+def list_ratings(store: Store, article_id: int, owner: str | None = None) -> list[RatingInfo]:
     with store.read() as s:
+        check_article_owner(s, article_id, owner)
         rows = s.scalars(select(ArticleRating).where(ArticleRating.article_id == article_id).order_by(ArticleRating.id))
         return [rating_info(r) for r in rows]
+
+
+# --- assets ------------------------------------------------------------------------------------
+
+
+def asset_readable(store: Store, sha256: str, owner: str | None) -> bool:
+    """May ``owner`` read this asset (it is in one of their articles or uploads)? None: anyone."""
+    with store.read() as s:
+        query = select(AssetOwner.sha256).where(AssetOwner.sha256 == sha256)
+        if owner is not None:
+            query = query.where(AssetOwner.owner == owner)
+        return s.scalar(query.limit(1)) is not None
 
 
 # --- helpers -----------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
     projects 1-n articles 1-n blocks 1-n block_versions
     articles 1-n article_ratings
     preference_events (append-only, self-contained: no foreign keys on purpose)
+    asset_owners (which user may read which content-hash asset), app_processes (live writers)
 
 Design notes (why, not what):
 - A block's current and accepted versions are *version numbers* on the block, not foreign keys
@@ -14,6 +15,12 @@ Design notes (why, not what):
   data already logged, and the export reads this table alone. Updates and deletes on it are
   refused by a trigger (created by the migration) as well as by the repository API.
 - Timestamps are UTC, set by Python, so SQLite and PostgreSQL agree.
+- Ownership (revision 0002): a project has an ``owner`` (the account name; ``LOCAL_USER`` for
+  the single-user app); its articles, blocks, versions and ratings belong to that owner through
+  the project. Preference events carry their own ``owner`` (they outlive projects), and
+  ``asset_owners`` lists who referenced each content-hash file (files are shared by hash, so
+  one file may have several owners). An article records its ``writer`` (the app process that
+  records it, see ``storage.processes``) so another process can tell a dead writer's article.
 """
 
 from __future__ import annotations
@@ -63,11 +70,15 @@ class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, datetime: UTCDateTime()}
 
 
+LOCAL_USER = "local"  # the owner of everything in a single-user studio (accounts off)
+
+
 class Project(Base):
     __tablename__ = "projects"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -84,12 +95,15 @@ class Article(Base):
     brief: Mapped[str] = mapped_column(Text, default="")
     # [{"sha256": ..., "mime": ...}, ...] in img_index order (user images come first).
     input_images: Mapped[list[Any]] = mapped_column(default=list)
+    # How it was written (studio.app.store_adapter.writer_record): backend, model, tools, style,
+    # wanted_images, written_by, system_prompt, user_prompt, generation {...}, user.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(16), default="running")
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column()
+    writer: Mapped[str | None] = mapped_column(String(128))  # storage.processes.process_token()
 
     project: Mapped[Project] = relationship(back_populates="articles")
     blocks: Mapped[list[Block]] = relationship(
@@ -146,7 +160,7 @@ class BlockVersion(Base):
     source: Mapped[str | None] = mapped_column(String(16))
     description: Mapped[str | None] = mapped_column(Text)
     params: Mapped[dict[str, Any] | None] = mapped_column()
-    raw: Mapped[str | None] = mapped_column(Text)  # the tag as the model wrote it
+    raw: Mapped[str | None] = mapped_column(Text)  # the tag as the model wrote it (code maybe still empty)
     # ... and its result
     status: Mapped[str | None] = mapped_column(String(16))
     error: Mapped[str | None] = mapped_column(Text)
@@ -196,6 +210,7 @@ class PreferenceEvent(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     kind: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # the user whose choice this was
     project_id: Mapped[int | None] = mapped_column(Integer)
     article_id: Mapped[int | None] = mapped_column(Integer)
     block_key: Mapped[str | None] = mapped_column(String(32))
@@ -208,3 +223,25 @@ class PreferenceEvent(Base):
             "kind IN ('regenerate', 'accept', 'revert', 'rewrite', 'rating')", name="ck_preference_events_kind"
         ),
     )
+
+
+class AssetOwner(Base):
+    """A user referenced the asset with this hash (an upload, a generated image): they may read it."""
+
+    __tablename__ = "asset_owners"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AppProcess(Base):
+    """A running app process (``storage.processes``): its heartbeat tells others it is alive."""
+
+    __tablename__ = "app_processes"
+
+    token: Mapped[str] = mapped_column(String(128), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,6 +1,7 @@
 """Block versions: regenerate / rewrite add a version, accept / revert choose one. Each choice
 appends a preference event (``storage.prefs``) in the same transaction as the change itself.
-``storage.repo`` re-exports these, so callers keep one facade."""
+``storage.repo`` re-exports these, so callers keep one facade. ``owner`` works as in ``storage.repo``:
+given, the block's article must be that user's."""
 
 from __future__ import annotations
 
@@ -11,25 +12,40 @@ from sqlalchemy.orm import Session
 
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
-from storage.rows import block_row, check_status, get_row, touch_project, version_row
+from storage.rows import (
+    article_owner,
+    block_row,
+    check_article_owner,
+    check_status,
+    claim_asset,
+    get_row,
+    touch_project,
+    version_row,
+)
 from storage.schema import Block, BlockVersion
 from storage.views import BlockInfo, VersionInfo, block_info, version_info
 
 # --- block versions ----------------------------------------------------------------------------
 
 
-def list_versions(store: Store, article_id: int, block_key: str) -> list[VersionInfo]:
+def list_versions(store: Store, article_id: int, block_key: str, owner: str | None = None) -> list[VersionInfo]:
     with store.read() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         return [version_info(v, block) for v in block.versions]
 
 
 def add_text_version(
-    store: Store, article_id: int, block_key: str, text: str, *, instruction: str | None = None
+    store: Store,
+    article_id: int,
+    block_key: str,
+    text: str,
+    *,
+    instruction: str | None = None,
+    owner: str | None = None,
 ) -> VersionInfo:
     """A rewrite of a text block: the new version becomes current; logs a 'rewrite' event."""
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
             raise ValueError(f"block {block_key} is an image block; use add_image_version")
         version = _append_version(s, block, origin="rewrite", instruction=instruction, text=text)
@@ -51,6 +67,7 @@ def add_image_version(
     provenance: Mapping[str, Any] | None = None,
     seconds: float | None = None,
     instruction: str | None = None,
+    owner: str | None = None,
 ) -> VersionInfo:
     """A regeneration of an image block (same call with a new seed, edited params, another tool).
 
@@ -58,11 +75,15 @@ def add_image_version(
     a finished result can also be passed at once. It becomes current; logs a 'regenerate' event.
     """
     check_status(status)
+    with store.read() as s:  # check before the file is written: another user's id writes nothing
+        check_article_owner(s, article_id, owner)
     sha = store.assets.put(image) if image else None  # file first: a row never points at nothing
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         if block.kind != "image":
             raise ValueError(f"block {block_key} is a text block; use add_text_version")
+        if sha:
+            claim_asset(s, sha, article_owner(s, article_id))
         version = _append_version(
             s,
             block,
@@ -92,13 +113,18 @@ def finish_image_version(
     provenance: Mapping[str, Any] | None = None,
     params: Mapping[str, Any] | None = None,
     seconds: float | None = None,
+    owner: str | None = None,
 ) -> VersionInfo:
     """Record a tool's progress or result on a version ('running', then 'ok' / 'failed')."""
     check_status(status)
+    with store.read() as s:
+        check_article_owner(s, get_row(s, BlockVersion, version_id).block.article_id, owner)
     sha = store.assets.put(image) if image else None
     with store.write() as s:
         version = get_row(s, BlockVersion, version_id)
         version.status = status
+        if sha:
+            claim_asset(s, sha, article_owner(s, version.block.article_id))
         version.error = error
         if sha:
             version.asset_sha256, version.mime = sha, mime
@@ -112,7 +138,13 @@ def finish_image_version(
 
 
 def accept_version(
-    store: Store, article_id: int, block_key: str, number: int | None = None, *, rejected: int | None = None
+    store: Store,
+    article_id: int,
+    block_key: str,
+    number: int | None = None,
+    *,
+    rejected: int | None = None,
+    owner: str | None = None,
 ) -> BlockInfo:
     """Accept a version (default: the current one); it becomes current and accepted.
 
@@ -121,7 +153,7 @@ def accept_version(
     else the newest other version (None for a block with one version).
     """
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number or block.current_version)
         if rejected is None:
             rejected = _default_rejected(block, chosen)
@@ -133,11 +165,11 @@ def accept_version(
         return block_info(block)
 
 
-def revert_version(store: Store, article_id: int, block_key: str, number: int) -> BlockInfo:
+def revert_version(store: Store, article_id: int, block_key: str, number: int, owner: str | None = None) -> BlockInfo:
     """Go back to an earlier version: it becomes current (an acceptance of another version is
     cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
     with store.write() as s:
-        block = block_row(s, article_id, block_key)
+        block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number)
         if chosen.number != block.current_version:
             _log_choice(s, "revert", block, chosen, version_row(block, block.current_version))

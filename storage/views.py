@@ -131,6 +131,7 @@ class PreferenceEventInfo:
     chosen_version_id: int | None
     rejected_version_id: int | None
     context: dict[str, Any]
+    owner: str = "local"  # the user whose event it is (storage.schema.LOCAL_USER)
 
 
 def project_info(p: Project) -> ProjectInfo:

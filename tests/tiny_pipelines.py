@@ -10,17 +10,25 @@ Each builder writes once per test process into a temporary folder (removed at ex
 returns the same path on later calls, so several test modules can share one build.
 
     from tests.tiny_pipelines import tiny_text2image_dir, tiny_instruct_pix2pix_dir
+
+The diffusion tests load them on ``TEST_DEVICE``: the CPU, or ``STUDIO_TEST_DEVICE=cuda`` (how
+bench/gpu_smoke.py runs the same tests on a GPU, in float16); ``TEST_DTYPE`` is the dtype name
+the studio picks there.
 """
 
 from __future__ import annotations
 
 import atexit
 import functools
+import os
 import shutil
 import string
 import tempfile
 import threading
 from pathlib import Path
+
+TEST_DEVICE = os.environ.get("STUDIO_TEST_DEVICE", "cpu")
+TEST_DTYPE = "float16" if TEST_DEVICE == "cuda" else "float32"
 
 _LOCK = threading.Lock()
 _ROOT: Path | None = None

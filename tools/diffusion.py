@@ -11,10 +11,11 @@ from __future__ import annotations
 import io
 import logging
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from models.errors import StudioError
-from models.images import DIFFUSION_SETTING, is_available, load_text2image, release
+from models.images import DIFFUSION_SETTING, LoadedPipeline, is_available, load_text2image, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.params import DiffusionParams
 
@@ -38,7 +39,8 @@ def styled_prompt(prompt: str, style: str) -> str:
 
 def default_guidance(model: str) -> float:
     """Distilled one-to-four-step models (sd-turbo, sdxl-turbo, lightning) are trained without
-    classifier-free guidance and need 0.0; classic Stable Diffusion wants about 7.5."""
+    classifier-free guidance and need 0.0; classic Stable Diffusion wants about 7.5. Only a guess
+    from the name: a local folder of a turbo model needs STUDIO_DIFFUSION_GUIDANCE=0."""
     name = model.lower()
     return 0.0 if any(tag in name for tag in ("turbo", "lightning", "lcm")) else 7.5
 
@@ -59,8 +61,33 @@ def failure_text(what: str, exc: BaseException) -> str:
     """A readable sentence for an unexpected inference error (out of memory gets a hint)."""
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "out of memory" in text.lower():
-        return f"{what} ran out of memory ({text}); lower STUDIO_DIFFUSION_SIZE or use STUDIO_DEVICE=cpu"
+        return (
+            f"{what} ran out of memory ({text}); lower STUDIO_DIFFUSION_SIZE, set STUDIO_DIFFUSION_OFFLOAD=model, "
+            "lower vLLM's --gpu-memory-utilization when it shares the GPU, or use STUDIO_DEVICE=cpu"
+        )
     return f"{what} failed: {type(exc).__name__}: {text}"
+
+
+def free_cuda_cache(device: str) -> None:
+    """After a failed inference on CUDA, give the cached blocks back (vLLM may need them)."""
+    if device == "cuda":
+        import torch
+
+        torch.cuda.empty_cache()
+
+
+def warm_pipeline(tool_name: str, ready: Availability, load: Callable[[], LoadedPipeline]) -> None:
+    """Load a tool's pipeline now (STUDIO_WARM_IMAGE_MODELS): at start, not on the first tag. A
+    failure is logged and remembered by models.images, so the tags then fail at once with it."""
+    if not ready.ok:
+        log.info("not warming %s: %s", tool_name, ready.reason)
+        return
+    try:
+        loaded = load()
+    except StudioError as exc:
+        log.warning("warming %s failed: %s", tool_name, exc)
+        return
+    log.info("%s ready: %s on %s (%s)", tool_name, loaded.model, loaded.device, loaded.dtype_name)
 
 
 class DiffusionTool(Tool[DiffusionParams]):
@@ -77,16 +104,32 @@ class DiffusionTool(Tool[DiffusionParams]):
         size: int = 512,
         guidance: float | None = None,
         device: str = "auto",
+        offload: str = "none",
         allow_downloads: bool = True,
+        warm_on_start: bool = False,
     ) -> None:
         """``guidance`` None picks 0.0 for turbo-style models and 7.5 otherwise; ``size`` is the
-        square side in pixels (rounded down to a multiple of 8)."""
+        square side in pixels (rounded down to a multiple of 8); ``offload`` see models.images;
+        ``warm_on_start``: ``warm()`` loads the pipeline (the studio calls it at start)."""
         self.model = model
         self.steps = max(1, int(steps))
         self.size = snap8(size)
         self.guidance = default_guidance(model) if guidance is None else float(guidance)
         self.device = device
+        self.offload = offload
         self.allow_downloads = allow_downloads
+        self.warm_on_start = warm_on_start
+
+    def load(self) -> LoadedPipeline:
+        """The shared pipeline (loaded on first use). Raises ModelUnavailable / ConfigError."""
+        return load_text2image(
+            self.model, device=self.device, allow_downloads=self.allow_downloads, offload=self.offload
+        )
+
+    def warm(self) -> None:
+        """Load the pipeline now when STUDIO_WARM_IMAGE_MODELS is set; never raises."""
+        if self.warm_on_start:
+            warm_pipeline(self.name, self.availability(), self.load)
 
     def availability(self) -> Availability:
         ok, why = is_available(self.model, allow_downloads=self.allow_downloads)
@@ -121,10 +164,10 @@ class DiffusionTool(Tool[DiffusionParams]):
         if not prompt:
             return ToolResult.failure("the diffusion prompt is empty", provenance)
         try:
-            loaded = load_text2image(self.model, device=self.device, allow_downloads=self.allow_downloads)
+            loaded = self.load()
         except StudioError as exc:
             return ToolResult.failure(str(exc), provenance)
-        provenance["device"] = loaded.device
+        provenance.update(loaded.provenance())
         try:
             import torch
 
@@ -141,7 +184,10 @@ class DiffusionTool(Tool[DiffusionParams]):
                 )
         except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
             log.exception("diffusion failed for %s", self.model)
-            return ToolResult.failure(failure_text("image generation", exc), provenance)
+            text = failure_text("image generation", exc)
+            del exc
+            free_cuda_cache(loaded.device)
+            return ToolResult.failure(text, provenance)
         if any(getattr(output, "nsfw_content_detected", None) or []):
             return ToolResult.failure("the model's safety checker withheld this image", provenance)
         return ToolResult.success(png_bytes(output.images[0]), provenance)

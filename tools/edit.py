@@ -17,9 +17,18 @@ import math
 from typing import Any
 
 from models.errors import StudioError
-from models.images import EDIT_SETTING, is_available, load_edit, release
+from models.images import EDIT_SETTING, LoadedPipeline, is_available, load_edit, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
-from tools.diffusion import failure_text, png_bytes, random_seed, snap8, styled_prompt
+from tools.diffusion import (
+    default_guidance,
+    failure_text,
+    free_cuda_cache,
+    png_bytes,
+    random_seed,
+    snap8,
+    styled_prompt,
+    warm_pipeline,
+)
 from tools.params import EditParams
 
 log = logging.getLogger(__name__)
@@ -62,22 +71,43 @@ class EditTool(Tool[EditParams]):
         *,
         steps: int = 10,
         size: int = 512,
-        guidance: float = 7.5,
+        guidance: float | None = None,
         image_guidance: float = 1.5,
         strength: float = 0.6,
         device: str = "auto",
+        offload: str = "none",
         allow_downloads: bool = True,
+        warm_on_start: bool = False,
     ) -> None:
         """``image_guidance`` is how closely an InstructPix2Pix edit sticks to the parent;
-        ``strength`` is how far an image-to-image fallback may move from it."""
+        ``strength`` is how far an image-to-image fallback may move from it. ``guidance`` None:
+        7.5 for an instruct model, and for the image-to-image fallback the text-to-image guess
+        from the model name (0.0 for turbo-style models); a number overrides both."""
         self.model = model
         self.steps = max(1, int(steps))
         self.size = snap8(size)
-        self.guidance = float(guidance)
+        self.guidance = None if guidance is None else float(guidance)
         self.image_guidance = float(image_guidance)
         self.strength = float(strength)
         self.device = device
+        self.offload = offload
         self.allow_downloads = allow_downloads
+        self.warm_on_start = warm_on_start
+
+    def guidance_for(self, loaded: LoadedPipeline) -> float:
+        """The guidance scale for this pipeline (see ``__init__``)."""
+        if self.guidance is not None:
+            return self.guidance
+        return 7.5 if loaded.is_instruct else default_guidance(self.model)
+
+    def load(self) -> LoadedPipeline:
+        """The shared pipeline (loaded on first use). Raises ModelUnavailable / ConfigError."""
+        return load_edit(self.model, device=self.device, allow_downloads=self.allow_downloads, offload=self.offload)
+
+    def warm(self) -> None:
+        """Load the pipeline now when STUDIO_WARM_IMAGE_MODELS is set; never raises."""
+        if self.warm_on_start:
+            warm_pipeline(self.name, self.availability(), self.load)
 
     def availability(self) -> Availability:
         ok, why = is_available(self.model, allow_downloads=self.allow_downloads)
@@ -122,11 +152,12 @@ class EditTool(Tool[EditParams]):
             return ToolResult.failure(f"the image to edit (index {params.img_index}) cannot be used: {exc}", provenance)
         provenance["size"] = list(parent.size)
         try:
-            loaded = load_edit(self.model, device=self.device, allow_downloads=self.allow_downloads)
+            loaded = self.load()
         except StudioError as exc:
             return ToolResult.failure(str(exc), provenance)
-        provenance["device"] = loaded.device
-        kwargs: dict[str, Any] = {"guidance_scale": self.guidance}
+        provenance.update(loaded.provenance())
+        kwargs: dict[str, Any] = {"guidance_scale": self.guidance_for(loaded)}
+        provenance["guidance"] = kwargs["guidance_scale"]
         steps = self.steps
         if loaded.is_instruct:
             kwargs["image_guidance_scale"] = self.image_guidance
@@ -144,7 +175,10 @@ class EditTool(Tool[EditParams]):
                 )
         except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
             log.exception("edit failed for %s", self.model)
-            return ToolResult.failure(failure_text("image editing", exc), provenance)
+            text = failure_text("image editing", exc)
+            del exc
+            free_cuda_cache(loaded.device)
+            return ToolResult.failure(text, provenance)
         if any(getattr(output, "nsfw_content_detected", None) or []):
             return ToolResult.failure("the model's safety checker withheld this image", provenance)
         return ToolResult.success(png_bytes(output.images[0]), provenance)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from storage.db import make_engine
 from storage.schema import Base
 
+MIGRATION_LOCK_KEY = 0x11_4D_15_70  # any fixed bigint: the advisory lock id of "migrating the studio"
 config = context.config
 target_metadata = Base.metadata
 
@@ -22,6 +24,10 @@ def run_migrations_online() -> None:
         # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Several app processes may open one new database at once: the first migrates, the
+                # others wait here (the lock ends with the transaction), then find the head revision.
+                connection.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK_KEY})"))
             context.run_migrations()
         connection.commit()
 

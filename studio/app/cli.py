@@ -4,7 +4,7 @@
     python -m studio render RESPONSE.txt --out DIR
     python -m studio tools                         (which tools are on, and how to turn one on)
     python -m studio export DIR_OR_PROJECT --format html|pdf|md|docx --out PATH
-    python -m studio prefs export --out DIR        (preference pairs for DPO / reward models)
+    python -m studio prefs export --out DIR        (a TRL dataset: DPO, reward, KTO, vision DPO)
     python -m studio bench BRIEFS.jsonl --out DIR [--limit N] [--quality N]
 
 Progress goes to stderr while the article streams; the paths written go to stdout.
@@ -255,20 +255,6 @@ def cmd_tools(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_prefs_export(args: argparse.Namespace) -> int:
-    from storage import export_preferences, open_store
-
-    settings = _settings_from(args)
-    store = open_store(settings.database_url, Path(settings.data_dir))
-    try:
-        path = export_preferences(store, Path(args.out))
-    finally:
-        store.close()
-    print(path)
-    print(path.parent / "ratings.jsonl")
-    return 0
-
-
 class _NoChat:
     """``render`` executes an existing response: no chat model is involved."""
 
@@ -339,13 +325,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the studio UI (the same as `python app.py`)")
     serve.set_defaults(func=lambda _args: _serve())
 
-    prefs = sub.add_parser("prefs", help="the preference log (regenerate / accept / revert / ratings)")
-    prefs_sub = prefs.add_subparsers(dest="prefs_command", required=True)
-    prefs_export = prefs_sub.add_parser(
-        "export", help="write preferences.jsonl (prompt/chosen/rejected, for TRL DPO and reward trainers)"
-    )
-    prefs_export.add_argument("--out", required=True, help="output directory (images are bundled beside)")
-    prefs_export.set_defaults(func=cmd_prefs_export)
+    from studio.app.prefs_cli import add_prefs_parser
+
+    add_prefs_parser(sub)
+
+    from studio.app.users_cli import add_users_parser
+
+    add_users_parser(sub)
 
     try:
         from studio.app.export_cli import add_export_parser

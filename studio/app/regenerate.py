@@ -51,6 +51,7 @@ class Regenerated:
     params: dict[str, Any]
     result: ToolResult
     instruction: str  # how it was asked for, for the version's record ("new seed", "next hit", ...)
+    written_params: dict[str, Any] | None = None  # the call as made, where a tool filled it in (chart code)
 
     @property
     def status(self) -> str:
@@ -131,8 +132,8 @@ def regenerate_image(
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 
-    def done(result: ToolResult) -> Regenerated:
-        return Regenerated(block_id, new_source, new_description, new_params, result, instruction)
+    def done(result: ToolResult, written: dict[str, Any] | None = None) -> Regenerated:
+        return Regenerated(block_id, new_source, new_description, new_params, result, instruction, written)
 
     if mode == "again" and new_source == "code" and services.two_phase_code:
         # a chart is deterministic: "again" means new code, which the chart writer samples at
@@ -151,9 +152,10 @@ def regenerate_image(
     result = services.runner().run(
         new_source, validated, context, resolve_parent=lambda index: parent_image(article, index)
     )
-    if result.params is not None:
-        new_params = dict(result.params)
-    return done(result)
+    written = None
+    if result.params is not None and dict(result.params) != new_params:
+        written, new_params = new_params, dict(result.params)
+    return done(result, written)
 
 
 REWRITE_SYSTEM = (
@@ -182,7 +184,7 @@ def rewrite_text(
 ) -> str:
     """A new text for one text block (tags stripped). Raises ModelError when the backend fails."""
     block = article.block(block_id)
-    limit = max(64, min(services.settings.max_tokens, 2 * len(getattr(block, "text", "")) // 3 + 200))
+    limit = max(64, min(services.limits.max_tokens, 2 * len(getattr(block, "text", "")) // 3 + 200))
     options = ChatOptions(max_tokens=limit, temperature=services.settings.temperature, seed=seed)
     text = complete(services.backend, rewrite_messages(article, block_id, instruction), options)
     text = TAG_RE.sub("", text).replace("<imgen>", "").replace("</imgen>", "")

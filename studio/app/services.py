@@ -9,6 +9,7 @@ for the prompt, the UI and the CLI.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,8 @@ from studio.core.engine import Engine, EngineOptions
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
 from tools.params import SOURCES
+
+log = logging.getLogger(__name__)
 
 
 def _same_server(a: str, b: str) -> bool:
@@ -43,6 +46,10 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
         api_key=key,
         connect_timeout_s=settings.openai_connect_timeout_s,
         read_timeout_s=settings.openai_read_timeout_s,
+        grammar_field=settings.openai_grammar_field,
+        chat_template_kwargs=(
+            None if settings.openai_enable_thinking is None else {"enable_thinking": settings.openai_enable_thinking}
+        ),
     )
 
 
@@ -62,7 +69,19 @@ def build_backend(settings: Settings) -> ChatBackend:
         ctx=settings.embedded_ctx,
         read_timeout_s=settings.embedded_read_timeout_s,
         parallel=settings.embedded_parallel,
+        gpu_layers=settings.embedded_gpu_layers,
     )
+
+
+OPENAI_MAX_TOKENS = 4096  # LLM-I checkpoints write chart code inside their tags: 1200 cut articles short
+EMBEDDED_MAX_TOKENS = 1200  # small local models; the chart code comes from a second call
+
+
+def max_tokens_for(settings: Settings, backend_name: str) -> int:
+    """STUDIO_MAX_TOKENS, or the default of the backend that writes the article."""
+    if settings.max_tokens is not None:
+        return settings.max_tokens
+    return OPENAI_MAX_TOKENS if backend_name == "openai" else EMBEDDED_MAX_TOKENS
 
 
 def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
@@ -97,8 +116,11 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             model=settings.diffusion_model,
             steps=settings.diffusion_steps,
             size=settings.diffusion_size,
+            guidance=settings.diffusion_guidance,
             device=settings.device,
+            offload=settings.diffusion_offload,
             allow_downloads=settings.allow_downloads,
+            warm_on_start=settings.warm_image_models,
         )
     if "edit" in enabled:
         from tools.edit import EditTool
@@ -107,8 +129,11 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             model=settings.edit_model,
             steps=settings.edit_steps,
             size=settings.diffusion_size,
+            guidance=settings.edit_guidance,
             device=settings.device,
+            offload=settings.diffusion_offload,
             allow_downloads=settings.allow_downloads,
+            warm_on_start=settings.warm_image_models,
         )
     return tools
 
@@ -167,6 +192,8 @@ class Services:
     # True for the embedded backend: small local models leave chart code empty in their tags and
     # a second call writes it (see studio.core.charts); LLM-I checkpoints write their own code.
     two_phase_code: bool
+    # start-up problems that do not stop the studio but must not go unnoticed (logged at WARNING)
+    warnings: list[str] = field(default_factory=list)
     _closed: bool = field(default=False, repr=False)
 
     def available_sources(self) -> list[str]:
@@ -177,13 +204,23 @@ class Services:
 
     @property
     def uses_grammar(self) -> bool:
-        """GBNF only reaches llama.cpp servers: the embedded backend (vLLM names it differently)."""
-        return self.settings.use_grammar and self.backend.name == "embedded"
+        """The embedded backend: STUDIO_USE_GRAMMAR (on by default, small models need it). An
+        OpenAI-compatible server: STUDIO_OPENAI_GRAMMAR (off by default; the client sends it under
+        STUDIO_OPENAI_GRAMMAR_FIELD, vLLM's structured_outputs.grammar)."""
+        if self.backend.name == "embedded":
+            return self.settings.use_grammar
+        return self.settings.openai_grammar and self.backend.name == "openai"
 
     @property
     def limits(self) -> WriterLimits:
         s = self.settings
-        return WriterLimits(s.max_images, s.max_tokens, s.temperature, s.max_paragraph_chars, s.max_continuations)
+        return WriterLimits(
+            s.max_images,
+            max_tokens_for(s, self.backend.name),
+            s.temperature,
+            s.max_paragraph_chars,
+            s.max_continuations,
+        )
 
     def chart_coder(self) -> ChartCoder:
         """The one ChartCoder construction: chart_max_tokens, and the code grammar where it reaches."""
@@ -234,4 +271,19 @@ def build_services(settings: Settings, *, backend: ChatBackend | None = None) ->
         tools=tools,
         availability=availability,
         two_phase_code=backend.name == "embedded",
+        warnings=startup_warnings(settings, tools),
     )
+
+
+def startup_warnings(settings: Settings, tools: dict[str, Tool[Any]]) -> list[str]:
+    """Loud start-up warnings: a GPU that diffusion will not use because torch is CPU-only."""
+    warnings: list[str] = []
+    if settings.device in {"auto", "cuda"} and {"diffusion", "edit"} & set(tools):
+        from models.image_weights import cpu_torch_on_gpu_machine
+
+        problem = cpu_torch_on_gpu_machine()
+        if problem:
+            warnings.append(problem)
+    for warning in warnings:
+        log.warning("%s", "!" * 20 + " " + warning)
+    return warnings

@@ -7,38 +7,49 @@ at a time (the UI keeps one per browser session in ``gr.State``; nothing lives i
 
 Every change goes to the store first and the session then reloads the article from it, so
 what a session shows is what a reload (or another process) would find.
+
+Ownership: a ``Session`` belongs to one user (``LOCAL_USER`` while accounts are off) and passes
+that user as ``owner`` to every repository call, so every UI handler and API endpoint sees and
+changes only that user's projects; another user's id is "not found". Only an admin's
+preference export covers every user.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
-from storage import repo
+from storage import processes, repo
 from storage.db import Store, open_store
-from storage.prefs import export_preferences
+from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
+from storage.pref_rows import Scope
 from storage.recorder import ArticleRecorder
+from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo, VersionInfo
+from studio.app.accounts import UsersFile
+from studio.app.fill import fill_with_upload
 from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
-from studio.app.store_adapter import VersionFacts, load_article, record
+from studio.app.store_adapter import VersionFacts, load_article, record, writer_record
 from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
-from studio.core.article import Article, ImageBlock
+from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
 
-MAX_UPLOAD_BYTES = 20 * 2**20  # one image filled into a block
+PrefScope = Literal["article", "project", "all"]
+log = logging.getLogger(__name__)
 
 
 class Studio:
@@ -48,7 +59,14 @@ class Studio:
         self.settings = settings
         self.services = services or build_services(settings)
         self.store = store or open_store(settings.database_url, Path(settings.data_dir))
-        repo.mark_interrupted(self.store)  # articles a dead process left 'running'
+        self.users = UsersFile(settings.users_path()) if settings.auth == "users" else None
+        # Other app processes may share the store: announce this one, interrupt only the articles
+        # of writers that are gone (storage.processes), and keep doing so while running.
+        self.process = processes.register(self.store)
+        processes.reap(self.store, settings.process_stale_s)
+        self._stop = threading.Event()
+        self._beat = threading.Thread(target=self._heartbeat, name="studio-heartbeat", daemon=True)
+        self._beat.start()
         for tool in self.services.tools.values():
             # Start warm workers (the chart sandbox) now, so the first chart does not pay the
             # interpreter and matplotlib start-up.
@@ -58,6 +76,20 @@ class Studio:
                     warm()
         self._backends: dict[tuple[str, str], ChatBackend] = {}
         self._lock = threading.Lock()
+
+    def _heartbeat(self) -> None:
+        while not self._stop.wait(self.settings.process_heartbeat_s):
+            try:
+                processes.heartbeat(self.store, self.process)
+                processes.reap(self.store, self.settings.process_stale_s)
+            except StudioError as exc:  # the database is away for a moment: try again next beat
+                log.warning("heartbeat failed: %s", exc)
+
+    def is_admin(self, user: str) -> bool:
+        """May export every user's preference data (the single local user may: it is everyone)."""
+        if user == LOCAL_USER or user in self.settings.admin_users:
+            return True
+        return self.users is not None and self.users.is_admin(user)
 
     def backend_for(self, kind: str = "", base_url: str = "", model: str = "") -> ChatBackend:
         """The default backend, or a shared OpenAI-compatible client for another server/model."""
@@ -86,6 +118,10 @@ class Studio:
         )
 
     def close(self) -> None:
+        self._stop.set()
+        self._beat.join(timeout=5)
+        with contextlib.suppress(StudioError):
+            processes.unregister(self.store, self.process)
         for backend in self._backends.values():
             backend.close()  # type: ignore[attr-defined]
         self.services.close()
@@ -106,8 +142,9 @@ class RunOptions:
 class Session:
     """One user's working state. Not shared between sessions."""
 
-    def __init__(self, studio: Studio) -> None:
+    def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
         self.studio = studio
+        self.user = user
         self.project_id: int | None = None
         self.article_id: int | None = None
         self.article: Article | None = None
@@ -121,29 +158,30 @@ class Session:
 
     # --- projects -----------------------------------------------------------------------------
     def projects(self) -> list[ProjectInfo]:
-        return repo.list_projects(self.store)
+        return repo.list_projects(self.store, self.user)
 
     def new_project(self, name: str = "") -> ProjectInfo:
-        project = repo.create_project(self.store, name.strip() or time.strftime("Untitled %Y-%m-%d %H:%M:%S"))
+        name = name.strip() or time.strftime("Untitled %Y-%m-%d %H:%M:%S")
+        project = repo.create_project(self.store, name, owner=self.user)
         self._set_project(project.id, None)
         return project
 
     def open_project(self, project_id: int) -> ArticleView:
-        repo.get_project(self.store, project_id)  # KeyError when it is gone
-        latest = repo.latest_article(self.store, project_id)
+        repo.get_project(self.store, project_id, self.user)  # KeyError when it is gone (or not theirs)
+        latest = repo.latest_article(self.store, project_id, self.user)
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
     def rename(self, name: str) -> ProjectInfo:
-        return repo.rename_project(self.store, self._project(), name)
+        return repo.rename_project(self.store, self._project(), name, self.user)
 
     def duplicate(self, name: str | None = None) -> ProjectInfo:
-        copy = repo.duplicate_project(self.store, self._project(), name)
+        copy = repo.duplicate_project(self.store, self._project(), name, self.user)
         self.open_project(copy.id)
         return copy
 
     def delete(self) -> None:
-        repo.delete_project(self.store, self._project())
+        repo.delete_project(self.store, self._project(), self.user)
         self._set_project(None, None)
 
     def _project(self) -> int:
@@ -161,7 +199,7 @@ class Session:
         """Read the article back from the store (the truth) and rebuild the view."""
         if self.article_id is None:
             return self.view
-        _, self.article, self.facts = load_article(self.store, self.article_id)
+        _, self.article, self.facts = load_article(self.store, self.article_id, self.user)
         self.view = view_from_article(self.article)
         for block in self.view.blocks:
             fact = self.facts.get(block.id)
@@ -189,19 +227,14 @@ class Session:
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = {
-            "backend": services.backend.name,
-            "model": services.backend.describe(),
-            "tools": services.available_sources(),
-            "wanted_images": brief.wanted_images,
-            "style": brief.style,
-        }
+        settings = writer_record(brief, services, response=response, quality=options.quality)
         recorder = ArticleRecorder(
             self.store,
             self._project(),
             brief=brief.text,
             input_images=[(data, sniff_mime(data) or "image/png") for data in brief.user_images],
             settings=settings,
+            owner=self.user,
         )
         self.article_id, self.facts = recorder.article_id, {}
         self.view = ArticleView(brief=brief.text, user_images=list(brief.user_images))
@@ -267,7 +300,7 @@ class Session:
     ) -> ArticleView:
         """A new version of one image block (see studio.app.regenerate); it becomes current."""
         article_id, article = self._article()
-        style = str(repo.open_article(self.store, article_id).settings.get("style") or "")
+        style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
         new = regenerate_image(
             article,
             block_id,
@@ -280,6 +313,11 @@ class Session:
             style=style,
         )
         r = new.result
+        provenance = dict(r.provenance)
+        if seed is not None:
+            provenance["seed"] = r.provenance.get("seed", seed)
+        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
+            provenance["written_params"] = new.written_params
         repo.add_image_version(
             self.store,
             article_id,
@@ -291,39 +329,15 @@ class Session:
             error=None if new.status == "ok" else (r.error or "the tool returned no image"),
             image=r.image if new.status == "ok" else None,
             mime=r.mime,
-            provenance={**r.provenance, "seed": r.provenance.get("seed", seed)} if seed is not None else r.provenance,
+            provenance=provenance,
             seconds=r.seconds,
             instruction=new.instruction,
+            owner=self.user,
         )
         return self.reload()
 
     def fill_upload(self, block_id: str, data: bytes, *, name: str = "") -> ArticleView:
-        """Fill an image block (a placeholder, or any image block) with the user's own image: a new
-        version, status ok, provenance ``uploaded``; the call (source, description, params) is kept so
-        the block can still be run later. Raises ValueError for bytes that are not a raster image."""
-        article_id, article = self._article()
-        block = article.block(block_id)
-        if block.kind != "image":
-            raise ValueError(f"block {block_id} is a text block: rewrite it instead")
-        mime = sniff_mime(data)
-        if mime is None:
-            raise ValueError("the upload is not a PNG, JPEG, WebP or GIF image: choose an image file")
-        if len(data) > MAX_UPLOAD_BYTES:
-            raise ValueError(f"the upload is larger than {MAX_UPLOAD_BYTES // 2**20} MB: choose a smaller image")
-        assert isinstance(block, ImageBlock)
-        repo.add_image_version(
-            self.store,
-            article_id,
-            block_id,
-            source=block.source or "search",
-            description=block.description,
-            params=block.params,
-            status="ok",
-            image=data,
-            mime=mime,
-            provenance={"uploaded": True, "file": " ".join(name.split())[:200], "filled": block.status},
-            instruction="uploaded by the user",
-        )
+        fill_with_upload(self.store, *self._article(), block_id, data, name=name)
         return self.reload()
 
     def stale_edits(self, block_id: str) -> list[str]:
@@ -334,26 +348,26 @@ class Session:
     def rewrite(self, block_id: str, instruction: str = "", *, seed: int | None = None) -> ArticleView:
         article_id, article = self._article()
         text = rewrite_text(article, block_id, self.services(), instruction, seed=seed)
-        repo.add_text_version(self.store, article_id, block_id, text, instruction=instruction or None)
+        repo.add_text_version(self.store, article_id, block_id, text, instruction=instruction or None, owner=self.user)
         return self.reload()
 
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:
         article_id, _ = self._article()
-        repo.accept_version(self.store, article_id, block_id, number)
+        repo.accept_version(self.store, article_id, block_id, number, owner=self.user)
         return self.reload()
 
     def revert(self, block_id: str, number: int) -> ArticleView:
         article_id, _ = self._article()
-        repo.revert_version(self.store, article_id, block_id, number)
+        repo.revert_version(self.store, article_id, block_id, number, self.user)
         return self.reload()
 
     def versions(self, block_id: str) -> list[VersionInfo]:
         article_id, _ = self._article()
-        return repo.list_versions(self.store, article_id, block_id)
+        return repo.list_versions(self.store, article_id, block_id, self.user)
 
     def rate(self, *, thumbs: int | None = None, stars: int | None = None, comment: str = "") -> None:
         article_id, _ = self._article()
-        repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment)
+        repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment, owner=self.user)
 
     # --- export -------------------------------------------------------------------------------
     def export(self, fmt: str, out_dir: Path) -> Path:
@@ -363,5 +377,23 @@ class Session:
         out_dir.mkdir(parents=True, exist_ok=True)
         return export_article(article, fmt, out_dir / f"article-{self.article_id}{FORMATS[fmt]}")
 
-    def export_preferences(self, out_dir: Path) -> Path:
-        return export_preferences(self.store, out_dir)
+    def preference_scope(self, scope: PrefScope = "project") -> Scope:
+        """``article``: the open article; ``project``: the open project; ``all``: every project.
+        Always this user's events only; an admin's ``all`` covers every user (rows name their user)."""
+        owner = None if self.studio.is_admin(self.user) else self.user
+        if scope == "article":
+            return Scope(article_id=self._article()[0], owner=owner)
+        if scope == "project":
+            return Scope(project_id=self._project(), owner=owner)
+        if scope == "all":
+            return Scope(owner=owner)
+        raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
+
+    def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:
+        return count_preferences(self.store, self.preference_scope(scope), keep_identical=keep_identical)
+
+    def export_preferences(
+        self, out_dir: Path, scope: PrefScope = "project", *, keep_identical: bool = False
+    ) -> PreferenceExport:
+        """The preference data of the open article / project / all, as a TRL dataset directory."""
+        return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)

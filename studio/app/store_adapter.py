@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import assert_never
+from typing import Any, assert_never
 
 from storage.db import Store
 from storage.recorder import ArticleRecorder
 from storage.repo import open_article
 from storage.views import ArticleInfo, VersionInfo
+from studio.app.services import Services
+from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
@@ -35,7 +37,9 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case TextDelta():
             recorder.text_delta(event.block_id, event.text)
         case ToolCallQueued():
-            recorder.image_queued(event.block_id, event.image_index, event.source, event.description, event.params)
+            recorder.image_queued(
+                event.block_id, event.image_index, event.source, event.description, event.params, event.raw or None
+            )
         case ToolCallInvalid():
             recorder.image_invalid(
                 event.block_id, event.image_index, event.raw, event.reason, event.source, event.description
@@ -125,7 +129,40 @@ def article_from_info(store: Store, info: ArticleInfo) -> tuple[Article, dict[st
     return article, facts
 
 
-def load_article(store: Store, article_id: int) -> tuple[ArticleInfo, Article, dict[str, VersionFacts]]:
-    info = open_article(store, article_id)
+def load_article(
+    store: Store, article_id: int, owner: str | None = None
+) -> tuple[ArticleInfo, Article, dict[str, VersionFacts]]:
+    info = open_article(store, article_id, owner)
     article, facts = article_from_info(store, info)
     return info, article, facts
+
+
+def writer_record(brief: Brief, services: Services, *, response: str | None, quality: int) -> dict[str, Any]:
+    """What the article row keeps of how it was written (its ``settings`` JSON): the writer's
+    backend and model, the system and user prompt exactly as sent, and the settings that shape
+    generation. The preference export builds its conversational prompts from this."""
+    messages = build_messages(brief, services)
+    options = chat_options(brief, services)
+    limits = services.limits
+    return {
+        "backend": services.backend.name,
+        "model": services.backend.describe(),
+        "tools": services.available_sources(),
+        "wanted_images": brief.wanted_images,
+        "style": brief.style,
+        # "model": the backend wrote it; "render": an existing response was executed (no model call)
+        "written_by": "render" if response is not None else "model",
+        "system_prompt": str(messages[0]["content"]),
+        "user_prompt": str(messages[1]["content"]),
+        "generation": {
+            "max_tokens": options.max_tokens,
+            "temperature": options.temperature,
+            "top_p": options.top_p,
+            "max_images": limits.max_images,
+            "max_paragraph_chars": limits.max_paragraph_chars,
+            "grammar": options.grammar is not None,
+            "two_phase_code": services.two_phase_code,
+            "quality": quality,
+        },
+        "user": None,  # no accounts yet; the export keeps the field
+    }

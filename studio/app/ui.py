@@ -1,4 +1,4 @@
-"""The Gradio app (the only module that imports gradio).
+"""The Gradio app (with ui_team.py, its login wiring, the only modules that import gradio).
 
 Every handler is a thin shell: it takes the browser session's ``Session`` from ``gr.State``
 (one per browser tab or API client, never a global), calls it, and turns the result into
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -23,6 +22,8 @@ import gradio as gr
 from models.errors import StudioError
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_model import CSS, ArticleView, article_html, block_choices, event_dict, progress_line, view_dict
+from studio.app.ui_prefs import add_preference_export
+from studio.app.ui_team import request_user
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
@@ -31,7 +32,9 @@ TEXT_UPDATE_S = 0.15  # at most this often re-render while only text streams in
 
 
 def _session(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
+    """This request's session: the tab's own, or a new one; never a session of another user."""
+    user = request_user()
+    return sess if sess is not None and sess.user == user else Session(studio, user)
 
 
 def _article_json(sess: Session) -> dict[str, Any]:
@@ -147,8 +150,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     with gr.Row():
                         fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                         export_btn = gr.Button("Export article", elem_id="export")
-                        prefs_btn = gr.Button("Export preferences (TRL JSONL)", elem_id="export-prefs")
                     download = gr.File(label="Download", elem_id="download")
+                    add_preference_export(studio, state, download)
 
         def article_outputs(sess: Session, msg: str, keep: str | None = None) -> tuple[Any, ...]:
             return (sess, article_html(sess.view), progress_line(sess.view), _blocks_update(sess.view, keep), msg,
@@ -257,7 +260,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         revert_btn.click(act(do_revert, "Revert"), [state, block_pick, version_pick], art_outs, api_name="revert")
 
         def pick_block(sess: Session | None, block_id: str | None) -> tuple[Any, Any]:
-            if sess is None or not block_id or sess.article_id is None:
+            if sess is None or sess.user != request_user() or not block_id or sess.article_id is None:
                 return gr.update(choices=[], value=None), ""
             try:
                 versions = sess.versions(block_id)
@@ -289,14 +292,6 @@ def build_app(studio: Studio) -> gr.Blocks:
                 raise gr.Error(f"Export failed: {exc}") from exc
 
         export_btn.click(export, [state, fmt], download, api_name="export")
-
-        def export_prefs(sess: Session | None) -> str:
-            sess = _session(studio, sess)
-            out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
-            sess.export_preferences(out / "preferences")
-            return shutil.make_archive(str(out / "preferences"), "zip", out / "preferences")
-
-        prefs_btn.click(export_prefs, [state], download, api_name="export_preferences")
 
         # --- projects ----------------------------------------------------------------------------------
         def project_outputs(sess: Session, msg: str) -> tuple[Any, ...]:
@@ -388,9 +383,18 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"Not working: {exc}"
 
 
-def launch(app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64) -> Any:
-    """Queue (position shown to waiting users) and serve on host:port."""
+def launch(
+    app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64, **options: Any
+) -> Any:
+    """Queue (position shown to waiting users) and serve on host:port. ``options``: more
+    ``gr.Blocks.launch`` arguments (the login options of ``ui_team.launch_options``)."""
     app.queue(max_size=max_size, default_concurrency_limit=8)
     return app.launch(
-        server_name=host, server_port=port, prevent_thread_lock=not block, css=CSS, show_error=True, quiet=True
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=not block,
+        css=CSS,
+        show_error=True,
+        quiet=True,
+        **options,
     )

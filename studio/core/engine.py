@@ -158,7 +158,9 @@ class _Run:
             if isinstance(tag, ToolCall):
                 self.outstanding += 1
                 self._emit(
-                    ToolCallQueued(block.id, block.image_index, block.source or "", block.description, block.params)
+                    ToolCallQueued(
+                        block.id, block.image_index, block.source or "", block.description, block.params, block.raw
+                    )
                 )
             else:
                 self._emit(

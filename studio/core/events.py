@@ -27,6 +27,7 @@ class ToolCallQueued:
     source: str
     description: str
     params: dict[str, Any]
+    raw: str = ""  # the tag exactly as the writer wrote it (two-phase charts: code still empty)
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
             )
             continue
         source = block.source or ""
-        events.append(ToolCallQueued(block.id, block.image_index, source, block.description, block.params))
+        events.append(ToolCallQueued(block.id, block.image_index, source, block.description, block.params, block.raw))
         if block.status == "ok" and block.image:
             events.append(
                 ToolCallFinished(

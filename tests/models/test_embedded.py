@@ -100,7 +100,8 @@ def test_two_slots_decode_two_requests_at_once(gguf: Path) -> None:
 
 
 def test_restart_after_close(gguf: Path) -> None:
-    backend = EmbeddedBackend(gguf, threads=1, ctx=512)
+    backend = EmbeddedBackend(gguf, threads=1, ctx=512, gpu_layers=0)  # STUDIO_EMBEDDED_GPU_LAYERS=0: CPU only
+    assert "GPU layers 0" in backend.describe()
     try:
         backend.start()
         first = backend.base_url
@@ -123,10 +124,22 @@ def test_missing_or_broken_gguf_is_a_model_error(tmp_path: Path) -> None:
         LlamaServer(junk, threads=1, ctx=256)
 
 
-def test_default_threads_is_capped() -> None:
+def test_default_threads_follow_the_cores(monkeypatch: pytest.MonkeyPatch) -> None:
     backend = EmbeddedBackend(Path("x.gguf"))
-    assert backend.threads == default_threads()
-    assert 1 <= default_threads() <= 4
+    assert backend.threads == default_threads() >= 1
+    import os
+
+    import psutil
+
+    # A 32-core / 64-thread server: every physical core, no cap at 4.
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 64 if logical else 32)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)))
+    assert default_threads() == 32
+    # A container pinned to 8 of those logical CPUs: 4 cores' worth.
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
+    assert default_threads() == 4
+    assert EmbeddedBackend(Path("x.gguf"), threads=3).threads == 3
 
 
 @pytest.mark.slow

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from models import images
+from models import image_weights, images
 from models.errors import ConfigError, ModelUnavailable
-from tests.tiny_pipelines import tiny_instruct_pix2pix_dir, tiny_text2image_dir
+from tests.tiny_pipelines import TEST_DEVICE, TEST_DTYPE, tiny_instruct_pix2pix_dir, tiny_text2image_dir
 
 ABSENT_REPO = "llmi-studio-tests/no-such-model"
 
@@ -61,10 +61,10 @@ def test_uncached_hub_id_depends_on_downloads_and_offline(monkeypatch: pytest.Mo
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=False)
     assert not ok and "downloads are off" in why
     # the live hub cannot be reached from here: its reachability is the one thing replaced
-    monkeypatch.setattr(images, "hub_reachable", lambda: True)
+    monkeypatch.setattr(image_weights, "hub_reachable", lambda: True)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert ok and "downloaded on first use" in why
-    monkeypatch.setattr(images, "hub_reachable", lambda: False)
+    monkeypatch.setattr(image_weights, "hub_reachable", lambda: False)
     ok, why = images.is_available(ABSENT_REPO, allow_downloads=True)
     assert not ok and "unreachable" in why
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
@@ -89,14 +89,14 @@ def test_hub_id_in_the_hf_cache_loads_without_network(
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _fake_hf_cache(tmp_path, "someone/tiny-sd", t2i_dir)
     assert images.is_available("someone/tiny-sd") == (True, "")
-    loaded = images.load_text2image("someone/tiny-sd", device="cpu", allow_downloads=False)
+    loaded = images.load_text2image("someone/tiny-sd", device=TEST_DEVICE, allow_downloads=False)
     assert type(loaded.pipe).__name__ == "StableDiffusionPipeline"
 
 
 def test_load_once_and_share_across_threads(t2i_dir: Path) -> None:
     got: list[images.LoadedPipeline] = []
     threads = [
-        threading.Thread(target=lambda: got.append(images.load_text2image(str(t2i_dir), device="cpu")))
+        threading.Thread(target=lambda: got.append(images.load_text2image(str(t2i_dir), device=TEST_DEVICE)))
         for _ in range(4)
     ]
     for thread in threads:
@@ -104,16 +104,16 @@ def test_load_once_and_share_across_threads(t2i_dir: Path) -> None:
     for thread in threads:
         thread.join()
     assert len(got) == 4 and all(item is got[0] for item in got)
-    assert got[0].device == "cpu" and got[0].dtype_name == "float32"
+    assert got[0].device == TEST_DEVICE and got[0].dtype_name == TEST_DTYPE
     assert images.release(kind="text2image") == 1
-    assert images.load_text2image(str(t2i_dir), device="cpu") is not got[0]
+    assert images.load_text2image(str(t2i_dir), device=TEST_DEVICE) is not got[0]
 
 
 def test_edit_pipeline_kinds(t2i_dir: Path, p2p_dir: Path) -> None:
-    instruct = images.load_edit(str(p2p_dir), device="cpu")
+    instruct = images.load_edit(str(p2p_dir), device=TEST_DEVICE)
     assert instruct.is_instruct and type(instruct.pipe).__name__ == "StableDiffusionInstructPix2PixPipeline"
     # A plain text-to-image model becomes its image-to-image sibling for editing.
-    fallback = images.load_edit(str(t2i_dir), device="cpu")
+    fallback = images.load_edit(str(t2i_dir), device=TEST_DEVICE)
     assert not fallback.is_instruct and type(fallback.pipe).__name__ == "StableDiffusionImg2ImgPipeline"
 
 
@@ -121,22 +121,22 @@ def test_missing_weights_name_the_setting_fast(tmp_path: Path, monkeypatch: pyte
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
     with pytest.raises(ModelUnavailable, match="STUDIO_DIFFUSION_MODEL") as first:
-        images.load_text2image(str(tmp_path / "absent"), device="cpu")
+        images.load_text2image(str(tmp_path / "absent"), device=TEST_DEVICE)
     assert "local diffusers folder or a hub id on a machine with internet" in str(first.value)
     with pytest.raises(ModelUnavailable, match="STUDIO_EDIT_MODEL"):
-        images.load_edit(ABSENT_REPO, device="cpu", allow_downloads=True)
+        images.load_edit(ABSENT_REPO, device=TEST_DEVICE, allow_downloads=True)
     assert time.perf_counter() - started < 2.0
 
 
 def test_a_failure_is_remembered_until_released(t2i_dir: Path, tmp_path: Path) -> None:
     folder = tmp_path / "later"
     with pytest.raises(ModelUnavailable):
-        images.load_text2image(str(folder), device="cpu")
+        images.load_text2image(str(folder), device=TEST_DEVICE)
     shutil.copytree(t2i_dir, folder)
     with pytest.raises(ModelUnavailable):  # within FAILURE_TTL_S: no second slow attempt
-        images.load_text2image(str(folder), device="cpu")
+        images.load_text2image(str(folder), device=TEST_DEVICE)
     images.release()
-    assert images.load_text2image(str(folder), device="cpu").pipe is not None
+    assert images.load_text2image(str(folder), device=TEST_DEVICE).pipe is not None
 
 
 def test_device_resolution() -> None:

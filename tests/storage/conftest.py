@@ -1,15 +1,29 @@
+"""Every storage test runs on both backends: SQLite (WAL) and a real PostgreSQL 15 cluster
+(``tests.pg``), through the parametrized ``db_url`` fixture (None: SQLite in the data dir)."""
+
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from storage import ArticleRecorder, Store, open_store, repo
+from tests.pg import PostgresCluster, pg_cluster  # noqa: F401 - pg_cluster: the session's cluster
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest) -> str | None:
+    """None (SQLite in the test's data dir) or the URL of a new, empty PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    cluster: PostgresCluster = request.getfixturevalue("pg_cluster")
+    return cluster.new_database()
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    s = open_store(None, tmp_path / "data")
+def store(tmp_path: Path, db_url: str | None) -> Iterator[Store]:
+    s = open_store(db_url, tmp_path / "data")
     yield s
     s.close()
 

@@ -1,7 +1,8 @@
 """A writer process for the kill -9 test: records one endless article, block by block.
 
-Usage: python crash_writer.py DATA_DIR. Prints ``article <id>`` once, then each block id
-right after the commit that made it durable. Runs until killed.
+Usage: python crash_writer.py DATA_DIR [DATABASE_URL] (no URL: SQLite in DATA_DIR). Prints
+``article <id>`` once, then each block id right after the commit that made it durable. Runs
+until killed.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ def expected_image(i: int) -> bytes:
     return f"image {i} ".encode() * 500
 
 
-def main(data_dir: Path) -> None:
-    store = open_store(None, data_dir)
+def main(data_dir: Path, url: str | None) -> None:
+    store = open_store(url, data_dir)
     project = repo.create_project(store, "crash me")
     # Only the explicit flush() commits text here, so the test sees exactly what flush() makes durable.
     rec = ArticleRecorder(store, project.id, brief="an endless article", flush_interval_s=60, flush_every=1000)
@@ -50,4 +51,4 @@ def main(data_dir: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]))
+    main(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else None)

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 from storage import ArticleRecorder, Store, open_store, repo
 
@@ -14,9 +13,9 @@ class FakeClock:
         return self.now
 
 
-def committed_text(data_dir: Path, article_id: int, key: str) -> str | None:
+def committed_text(store: Store, article_id: int, key: str) -> str | None:
     """What another process would see: read through a separate engine."""
-    other = open_store(None, data_dir, run_migrations=False)
+    other = open_store(store.engine.url.render_as_string(hide_password=False), store.data_dir, run_migrations=False)
     try:
         blocks = {b.key: b for b in repo.open_article(other, article_id).blocks}
         return blocks[key].current.text if key in blocks else None
@@ -29,21 +28,21 @@ def test_text_deltas_are_coalesced_then_committed_by_time_count_and_events(store
     pid = repo.create_project(store, "p").id
     rec = ArticleRecorder(store, pid, brief="b", flush_interval_s=0.25, flush_every=5, clock=clock)
     rec.text_delta("b1", "a")  # a new block is committed at once
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "a"
+    assert committed_text(store, rec.article_id, "b1") == "a"
     rec.text_delta("b1", "b")
     rec.text_delta("b1", "c")
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "a"  # pending, in memory
+    assert committed_text(store, rec.article_id, "b1") == "a"  # pending, in memory
     clock.now = 0.3
     rec.text_delta("b1", "d")  # the interval has passed
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "abcd"
+    assert committed_text(store, rec.article_id, "b1") == "abcd"
     for ch in "efgh":
         rec.text_delta("b1", ch)
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "abcd"
+    assert committed_text(store, rec.article_id, "b1") == "abcd"
     rec.text_delta("b1", "i")  # the fifth pending delta
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "abcdefghi"
+    assert committed_text(store, rec.article_id, "b1") == "abcdefghi"
     rec.text_delta("b1", "j")
     rec.image_queued("b2", 0, "diffusion", "d", {"prompt": "x"})  # any image event commits pending text
-    assert committed_text(store.data_dir, rec.article_id, "b1") == "abcdefghij"
+    assert committed_text(store, rec.article_id, "b1") == "abcdefghij"
     rec.text_delta("b3", "k")
     rec.text_delta("b3", "l")
     rec.done(error="stream broke")

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from models import images
-from tests.tiny_pipelines import tiny_text2image_dir
+from tests.tiny_pipelines import TEST_DEVICE, tiny_text2image_dir
 from tools.base import ToolContext
 from tools.diffusion import DiffusionTool, default_guidance, styled_prompt
 from tools.params import DiffusionParams
@@ -26,7 +26,7 @@ def tiny_sd() -> Path:
 
 @pytest.fixture(scope="module")
 def tool(tiny_sd: Path) -> Iterator[DiffusionTool]:
-    tool = DiffusionTool(str(tiny_sd), steps=1, size=64, device="cpu", allow_downloads=False)
+    tool = DiffusionTool(str(tiny_sd), steps=1, size=64, device=TEST_DEVICE, allow_downloads=False)
     yield tool
     tool.close()
 
@@ -43,7 +43,7 @@ def test_generates_png_of_requested_size_with_full_provenance(tool: DiffusionToo
     assert result.mime == "image/png" and decode(result.image).size == (64, 64)
     prov = result.provenance
     assert prov["prompt"] == "a red fox in snow, watercolor" and prov["style"] == "watercolor"
-    assert prov["model"] == str(tiny_sd) and prov["steps"] == 1 and prov["size"] == 64 and prov["device"] == "cpu"
+    assert prov["model"] == str(tiny_sd) and prov["steps"] == 1 and prov["size"] == 64 and prov["device"] == TEST_DEVICE
     assert isinstance(prov["seed"], int) and prov["seed"] > 0
     assert result.seconds > 0
 
@@ -67,7 +67,7 @@ def test_recorded_random_seed_reproduces_the_picture(tool: DiffusionTool) -> Non
 
 
 def test_non_square_size_is_snapped_and_guidance_defaults_follow_the_model(tiny_sd: Path) -> None:
-    tool = DiffusionTool(str(tiny_sd), steps=1, size=50, guidance=1.5, device="cpu")
+    tool = DiffusionTool(str(tiny_sd), steps=1, size=50, guidance=1.5, device=TEST_DEVICE)
     assert tool.size == 48 and tool.guidance == 1.5
     result = tool.run(DiffusionParams(prompt="x"), ToolContext(seed=1))
     assert result.ok and decode(result.image).size == (48, 48)
@@ -82,7 +82,7 @@ def test_styled_prompt() -> None:
 
 
 def test_missing_local_folder_fails_naming_the_setting(tmp_path: Path) -> None:
-    tool = DiffusionTool(str(tmp_path / "no-model"), device="cpu", allow_downloads=False)
+    tool = DiffusionTool(str(tmp_path / "no-model"), device=TEST_DEVICE, allow_downloads=False)
     assert not tool.availability().ok
     assert "STUDIO_DIFFUSION_MODEL" in tool.availability().reason
     result = tool.run(DiffusionParams(prompt="a fox"), ToolContext(seed=5))
@@ -93,7 +93,7 @@ def test_missing_local_folder_fails_naming_the_setting(tmp_path: Path) -> None:
 
 def test_unknown_hub_id_offline_fails_fast(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    tool = DiffusionTool("llmi-studio-tests/absent-diffusion", device="cpu", allow_downloads=False)
+    tool = DiffusionTool("llmi-studio-tests/absent-diffusion", device=TEST_DEVICE, allow_downloads=False)
     started = time.perf_counter()
     result = tool.run(DiffusionParams(prompt="a fox"), ToolContext())
     assert time.perf_counter() - started < 2.0
@@ -108,8 +108,8 @@ def test_available_tool_and_wrong_params(tool: DiffusionTool) -> None:
 
 
 def test_close_drops_the_cached_pipeline(tiny_sd: Path) -> None:
-    tool = DiffusionTool(str(tiny_sd), steps=1, size=32, device="cpu")
+    tool = DiffusionTool(str(tiny_sd), steps=1, size=32, device=TEST_DEVICE)
     assert tool.run(DiffusionParams(prompt="a"), ToolContext(seed=1)).ok
-    assert ("text2image", str(tiny_sd), "cpu") in images.cached_keys()
+    assert ("text2image", str(tiny_sd), TEST_DEVICE) in images.cached_keys()
     tool.close()
-    assert ("text2image", str(tiny_sd), "cpu") not in images.cached_keys()
+    assert ("text2image", str(tiny_sd), TEST_DEVICE) not in images.cached_keys()

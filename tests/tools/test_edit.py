@@ -12,7 +12,7 @@ import pytest
 import torch
 from PIL import Image
 
-from tests.tiny_pipelines import tiny_instruct_pix2pix_dir, tiny_text2image_dir
+from tests.tiny_pipelines import TEST_DEVICE, tiny_instruct_pix2pix_dir, tiny_text2image_dir
 from tools.base import ToolContext
 from tools.edit import EditTool, working_size
 from tools.params import EditParams
@@ -32,7 +32,7 @@ def tiny_p2p() -> Path:
 
 @pytest.fixture(scope="module")
 def tool(tiny_p2p: Path) -> Iterator[EditTool]:
-    tool = EditTool(str(tiny_p2p), steps=1, size=64, device="cpu", allow_downloads=False)
+    tool = EditTool(str(tiny_p2p), steps=1, size=64, device=TEST_DEVICE, allow_downloads=False)
     yield tool
     tool.close()
 
@@ -47,7 +47,7 @@ def test_edit_gives_image_at_working_size_with_parent_hash(tool: EditTool, tiny_
     assert prov["parent_sha256"] == hashlib.sha256(parent).hexdigest()
     assert prov["instruction"] == "make it blue" and prov["img_index"] == 2
     assert prov["seed"] == 7 and prov["model"] == str(tiny_p2p) and prov["steps"] == 1
-    assert prov["device"] == "cpu"
+    assert prov["device"] == TEST_DEVICE
 
 
 def test_same_seed_same_edit_and_other_seed_differs(tool: EditTool) -> None:
@@ -74,7 +74,7 @@ def test_unreadable_parent_fails_clearly(tool: EditTool) -> None:
 
 
 def test_text2image_model_falls_back_to_img2img() -> None:
-    tool = EditTool(str(tiny_text2image_dir()), steps=1, size=64, strength=0.5, device="cpu")
+    tool = EditTool(str(tiny_text2image_dir()), steps=1, size=64, strength=0.5, device=TEST_DEVICE)
     result = tool.run(EditParams(img_index=0, prompt="night"), ToolContext(parent_image=png((64, 64)), seed=1))
     assert result.ok, result.error
     assert Image.open(io.BytesIO(result.image)).size == (64, 64)
@@ -84,7 +84,7 @@ def test_absent_model_offline_fails_fast_naming_the_setting(tmp_path: Path, monk
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     started = time.perf_counter()
     for model in (str(tmp_path / "absent"), "llmi-studio-tests/absent-edit"):
-        tool = EditTool(model, device="cpu", allow_downloads=False)
+        tool = EditTool(model, device=TEST_DEVICE, allow_downloads=False)
         result = tool.run(EditParams(img_index=0, prompt="x"), ToolContext(parent_image=png((32, 32))))
         assert not result.ok and "STUDIO_EDIT_MODEL" in result.error
         assert "local diffusers folder or a hub id on a machine with internet" in result.error

@@ -39,7 +39,8 @@ def test_named_endpoints_exist(app_url: str) -> None:
     api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
     names = set(api["named_endpoints"])
     for name in ("/generate", "/render", "/regenerate", "/accept", "/revert", "/rewrite", "/rate", "/projects",
-                 "/open_project", "/new_project", "/export", "/export_preferences", "/test_connection"):  # fmt: skip
+                 "/open_project", "/new_project", "/export", "/export_preferences", "/preference_counts",
+                 "/test_connection"):  # fmt: skip
         assert name in names
 
 

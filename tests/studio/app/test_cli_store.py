@@ -59,11 +59,26 @@ def test_export_of_an_unknown_project_says_what_exists(stored_project: int, tmp_
 
 def test_prefs_export_holds_the_accepted_pair_with_both_images(stored_project, tmp_path: Path, capsys) -> None:
     out = tmp_path / "prefs"
-    assert main(["prefs", "export", "--out", str(out)]) == 0
+    assert main(["prefs", "export", "--count", "--project", "tides"]) == 0
+    assert capsys.readouterr().out.startswith("1 preference pairs, 0 ratings, 0 vision pairs")
+    assert not out.exists()  # --count writes nothing
+    assert main(["prefs", "export", "--out", str(out), "--project", str(stored_project)]) == 0
+    printed = capsys.readouterr().out
+    assert "1 preference pairs" in printed and str(out) in printed
     rows = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
     assert len(rows) == 1
     row = rows[0]
-    assert "plt.bar" in row["chosen"] and "plt.plot" in row["rejected"] and "tides" in row["prompt"]
+    assert "plt.bar" in row["chosen_text"] and "plt.plot" in row["rejected_text"] and row["brief"] == "tides"
+    assert row["chosen"][0]["content"].startswith("# Tides") and row["chosen"][0]["content"].endswith("Twice a day.")
     for key in ("chosen_image", "rejected_image"):
         assert (out / row[key]).read_bytes().startswith(b"\x89PNG")
-    assert str(out / "preferences.jsonl") in capsys.readouterr().out
+    assert len(list(out.glob("preferences-*.parquet"))) == 1 and (out / "README.md").is_file()
+
+
+def test_prefs_export_of_an_unknown_project_or_without_out_says_what_to_do(stored_project, capsys) -> None:
+    assert main(["prefs", "export", "--count", "--project", "nope"]) == 2
+    assert f"no project 'nope'; projects: {stored_project} 'tides'" in capsys.readouterr().err
+    assert main(["prefs", "export", "--article", "999"]) == 2
+    assert "--out" in capsys.readouterr().err
+    assert main(["prefs", "export", "--count", "--article", "999"]) == 2
+    assert "no such article" in capsys.readouterr().err

@@ -77,11 +77,11 @@ def test_regenerate_accept_revert_are_logged_with_context(studio: Studio, tmp_pa
     assert accept.context["brief"] == "lighthouses" and accept.context["kept"] == 2
     assert "plt.plot([3, 1, 2])" in json.dumps(accept.context["chosen"]) and CHART in json.dumps(accept.context)
 
-    out = session.export_preferences(tmp_path / "prefs")
-    rows = [json.loads(line) for line in out.read_text().splitlines()]
-    mine = [r for r in rows if r["meta"]["article_id"] == session.article_id]
-    assert mine and all((out.parent / r["chosen_image"]).is_file() for r in mine)
-    assert all((out.parent / r["rejected_image"]).is_file() for r in mine)
+    out = session.export_preferences(tmp_path / "prefs", "article").out_dir
+    rows = [json.loads(line) for line in (out / "preferences.jsonl").read_text().splitlines()]
+    # accept v2 over v1, then revert to v1: the same two versions judged again, one row (the latest)
+    assert [(r["event"], r["article_id"]) for r in rows] == [("revert", session.article_id)]
+    assert all((out / r["chosen_image"]).is_file() and (out / r["rejected_image"]).is_file() for r in rows)
 
 
 def test_bad_params_become_a_failed_version_not_an_exception(studio: Studio) -> None:

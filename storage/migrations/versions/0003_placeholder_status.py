@@ -1,8 +1,8 @@
 """Image versions may be 'placeholder': a call that was not run (its tool is off, or code was asked
 for a photo); the user fills it by an upload or a later run.
 
-Revision ID: 0002_placeholder
-Revises: 0001
+Revision ID: 0003
+Revises: 0002 (owners)
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0002_placeholder"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,89 @@
+"""Gradio wiring for accounts (studio/app/accounts.py): who sent a request, the login options of
+``launch``, and the owner-checked asset URL.
+
+- ``request_user()``: the account of the request being handled (Gradio's ``gr.Request.username``
+  from its login cookie or from the proxy header), ``LOCAL_USER`` while accounts are off. The
+  UI's handlers bind each ``Session`` to it and never hand one user's session to another.
+- ``launch_options(studio)``: ``auth=`` (the users file) or ``auth_dependency=`` (the proxy
+  header) for ``gr.Blocks.launch``. Gradio then refuses every API route, the queue, uploads and
+  its file route to a client that is not logged in (HTTP 401).
+- ``GET /studio/assets/<sha256>``: an image or upload of the store, served only to a user whose
+  article holds it (``storage.repo.asset_readable``); 401 without a login, 404 for anyone
+  else's (the same answer as for a hash that does not exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import Request
+from fastapi.responses import Response
+from gradio.context import LocalContext
+from starlette.routing import Route
+
+from models.errors import StorageError
+from storage import repo
+from storage.schema import LOCAL_USER
+from studio.app.accounts import proxy_user_getter
+from studio.app.session import Studio
+from studio.export.sources import sniff_mime
+
+ASSET_PATH = "/studio/assets/{sha256}"
+
+
+def request_user() -> str:
+    """The logged-in user of the request this thread handles; ``LOCAL_USER`` without accounts."""
+    request = LocalContext.request.get(None)
+    name = getattr(request, "username", None)
+    return str(name) if name else LOCAL_USER
+
+
+def launch_options(studio: Studio) -> dict[str, Any]:
+    settings = studio.settings
+    if settings.auth == "users" and studio.users is not None:
+        users = studio.users
+        return {
+            "auth": lambda name, password: users.check(name, password),
+            "auth_message": "LLM-I Studio: sign in with the account your admin made (python -m studio users add).",
+        }
+    if settings.auth == "proxy":
+        return {"auth_dependency": proxy_user_getter(settings.auth_header, settings.proxy_ips)}
+    return {}
+
+
+def _user_of(fastapi_app: Any, request: Request) -> str | None:
+    """The same answer as Gradio's own /user route (its login check), for our route."""
+    dependency: Callable[[Request], str | None] | None = getattr(fastapi_app, "auth_dependency", None)
+    if dependency is not None:
+        return dependency(request)
+    if getattr(fastapi_app, "auth", None) is None:
+        return LOCAL_USER
+    cookie_id = getattr(fastapi_app, "cookie_id", "")
+    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
+        f"access-token-unsecure-{cookie_id}"
+    )
+    user = fastapi_app.tokens.get(token)
+    return str(user) if user else None
+
+
+def install_asset_route(blocks: Any, studio: Studio) -> None:
+    """Add ``GET /studio/assets/<sha256>`` to a launched app (first, so no catch-all hides it)."""
+    fastapi_app = blocks.server_app or blocks.app
+
+    async def asset(request: Request) -> Response:
+        user = _user_of(fastapi_app, request)
+        if user is None:
+            return Response("log in first", status_code=401, media_type="text/plain")
+        sha256 = request.path_params["sha256"]
+        try:
+            readable = repo.asset_readable(studio.store, sha256, user) and studio.store.assets.exists(sha256)
+            data = studio.store.assets.read(sha256) if readable else None
+        except StorageError:  # a malformed hash, or the database is away
+            data = None
+        if data is None:
+            return Response("no such asset", status_code=404, media_type="text/plain")
+        headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
+        return Response(data, media_type=sniff_mime(data) or "application/octet-stream", headers=headers)
+
+    fastapi_app.router.routes.insert(0, Route(ASSET_PATH, asset, methods=["GET"]))
