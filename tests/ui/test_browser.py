@@ -26,8 +26,10 @@ def test_write_regenerate_accept_reload(tmp_path: Path) -> None:
         page.locator("#brief textarea").fill("A short article about bicycles in cities, with one chart")
         page.locator("#write").click()
         page.locator("#article .card").first.wait_for(timeout=240_000)  # a card appears while writing
+        # finished: "done", or "cut off" when the tiny model spends its token budget (marked, not hidden)
         page.wait_for_function(
-            "document.querySelector('#progress') && document.querySelector('#progress').innerText.startsWith('done')",
+            "(() => { const p = document.querySelector('#progress');"
+            " return p && /^(done|cut off):/.test(p.innerText); })()",
             timeout=240_000,
         )
         card = page.locator("#article .card").first
