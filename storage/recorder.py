@@ -153,12 +153,13 @@ class ArticleRecorder:
         params: Mapping[str, Any] | None = None,
         seconds: float = 0.0,
     ) -> None:
-        """The tool finished: status 'ok' (with the image) or 'failed' (with the reason).
+        """The tool finished: status 'ok' (with the image), 'failed' (with the reason) or
+        'placeholder' (not run: the reason says why and how to fill it).
 
         ``params``: the params that ran, where a tool filled the call in; the queued ones are
         then kept as ``provenance["written_params"]``."""
-        if status not in ("ok", "failed"):
-            raise ValueError(f"a finished call is 'ok' or 'failed', got {status!r}")
+        if status not in ("ok", "failed", "placeholder"):
+            raise ValueError(f"a finished call is 'ok', 'failed' or 'placeholder', got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.

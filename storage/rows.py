@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from storage.schema import Article, AssetOwner, Block, BlockVersion, Project, utcnow
 
-IMAGE_STATUSES = ("queued", "running", "ok", "failed", "invalid")
+IMAGE_STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 
 
 def get_row(s: Session, model: Any, row_id: int) -> Any:

@@ -174,7 +174,7 @@ class BlockVersion(Base):
     __table_args__ = (
         UniqueConstraint("block_id", "number", name="uq_block_versions_number"),
         CheckConstraint(
-            "status IS NULL OR status IN ('queued', 'running', 'ok', 'failed', 'invalid')",
+            "status IS NULL OR status IN ('queued', 'running', 'ok', 'failed', 'invalid', 'placeholder')",
             name="ck_block_versions_status",
         ),
     )

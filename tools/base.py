@@ -32,6 +32,9 @@ class ToolResult:
     seconds: float = 0.0
     # The params actually run, when a wrapper filled them in (two-phase chart code); None: the call's.
     params: dict[str, Any] | None = None
+    # Not run at all: the block keeps its call as a placeholder (the tool is off, or the request
+    # is not one this tool may draw); ``error`` says why and how to fill it.
+    placeholder: bool = False
 
     @classmethod
     def success(
@@ -42,6 +45,11 @@ class ToolResult:
     @classmethod
     def failure(cls, error: str, provenance: dict[str, Any] | None = None, *, seconds: float = 0.0) -> ToolResult:
         return cls(ok=False, error=error, provenance=provenance or {}, seconds=seconds)
+
+    @classmethod
+    def placeholder_for(cls, reason: str, provenance: dict[str, Any] | None = None) -> ToolResult:
+        """A call that was not run: the block becomes a placeholder the user can fill."""
+        return cls(ok=False, error=reason, provenance=provenance or {}, placeholder=True)
 
     def with_seconds(self, seconds: float) -> ToolResult:
         return dataclasses.replace(self, seconds=seconds)

@@ -16,7 +16,7 @@ import argparse
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO, assert_never
+from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
 from models.errors import StudioError
 from studio.app.logs import configure_logging
@@ -103,8 +103,9 @@ class Progress:
                 assert_never(event)
 
 
-def _consume(events: Iterable[Event], out_dir: Path, quiet: bool) -> int:
+def _consume(events: Iterable[Event], out_dir: Path, quiet: bool, wanted: int | None = None) -> int:
     from studio.export.outdir import save_article_dir
+    from studio.quality.honesty import count_note
 
     progress = Progress(sys.stderr, show_text=not quiet)
     done: ArticleDone | None = None
@@ -114,6 +115,13 @@ def _consume(events: Iterable[Event], out_dir: Path, quiet: bool) -> int:
             done = event
     assert done is not None, "the engine always ends with ArticleDone"
     paths = save_article_dir(done.article, out_dir)
+    images = done.article.image_blocks()
+    if wanted is not None:  # an exact count is met, or the reason is said
+        why = count_note(len(images), -1 if wanted <= 0 else wanted, done.article, done.cut_off)
+        print(f"images: {len(images)} written" + (f"; {why}" if why else ", as wanted"), file=sys.stderr)
+    for block in images:
+        if block.status == "placeholder":
+            print(f"placeholder {block.id} ({block.source}): {block.error}", file=sys.stderr)
     print(paths["html"])
     print(paths["json"])
     return 1 if done.error else 0
@@ -136,7 +144,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
         if args.quality > 1:
             return _write_quality(brief, services, args)
-        return _consume(write_article(brief, services), Path(args.out), args.quiet)
+        return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images)
     finally:
         services.close()
 
@@ -175,11 +183,16 @@ def cmd_bench(args: argparse.Namespace) -> int:
     briefs = load_briefs(Path(args.briefs))[: args.limit] if args.limit else load_briefs(Path(args.briefs))
     services = build_services(_settings_from(args))
     judge, image_judge = services.judges()
+    weak = ""
     try:
+        if args.judge == "embedded" and judge is None:
+            judge, weak = embedded_judge(services)
         for line in services.describe_tools():
             print(f"  tool {line}", file=sys.stderr)
         print(f"  model: {services.backend.describe()}", file=sys.stderr)
-        print(f"  judge: {judge.describe() if judge else 'none (STUDIO_JUDGE_BASE_URL unset)'}", file=sys.stderr)
+        print(
+            f"  judge: {weak or (judge.describe() if judge else 'none (STUDIO_JUDGE_BASE_URL unset)')}", file=sys.stderr
+        )
         rows = run_benchmark(
             briefs,
             services,
@@ -188,12 +201,30 @@ def cmd_bench(args: argparse.Namespace) -> int:
             judge=judge,
             image_judge=image_judge,
             progress=lambda msg: print(msg, file=sys.stderr, flush=True),
+            judge_label=weak,
         )
     finally:
         services.close()
-    print(format_table(rows, summarize(rows)))
+    summary = summarize(rows)
+    summary["judge_label"] = weak
+    print(format_table(rows, summary))
     print(Path(args.out) / "report.html")
     return 0
+
+
+WEAK_JUDGE = "WEAK local judge: the embedded writer model scores text and tags (no image judge)"
+
+
+def embedded_judge(services: Any) -> tuple[Any, str]:
+    """A text judge on the embedded llama.cpp server (``bench --judge embedded``) and its label."""
+    from models.judge import Judge
+
+    backend = services.backend
+    if backend.name != "embedded":
+        raise SystemExit("--judge embedded needs the embedded backend (or set STUDIO_JUDGE_BASE_URL)")
+    backend.start()
+    judge = Judge(backend.base_url, backend.gguf.name, timeout_s=600.0, retries=1)
+    return judge, f"{WEAK_JUDGE}, model {backend.gguf.name}"
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -267,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--out", required=True, help="output directory")
     bench.add_argument("--limit", type=int, default=None, help="only the first N briefs")
     bench.add_argument("--quality", type=int, default=1, help="quality mode with N candidates per brief")
+    bench.add_argument(
+        "--judge",
+        choices=["configured", "embedded"],
+        default="configured",
+        help="embedded: when no STUDIO_JUDGE_BASE_URL is set, the embedded model judges text and tags "
+        "(a weak judge, labelled so in the report)",
+    )
     for flag in ("--backend", "--base-url", "--model", "--gguf", "--weights", "--threads", "--max-tokens", "--tools"):
         kwargs: dict[str, object] = {"type": int} if flag in ("--threads", "--max-tokens") else {}
         if flag == "--backend":

@@ -1,6 +1,7 @@
 """Re-run exactly one block: a new image for one tag, or a rewrite of one text span.
 
-Image blocks (``regenerate_image``), by mode:
+Image blocks (``regenerate_image``), by mode (a placeholder block, whose tool was off, is filled
+by ``again`` once the tool is on: the kept call runs as written):
 
 - ``again``: the same call made again. Diffusion / edit get a fresh seed; search takes the next
   hit (``result_offset`` one past the hit shown); code, being deterministic, gets new code from
@@ -54,7 +55,9 @@ class Regenerated:
 
     @property
     def status(self) -> str:
-        return "ok" if self.result.ok and self.result.image else "failed"
+        if self.result.ok and self.result.image:
+            return "ok"
+        return "placeholder" if self.result.placeholder else "failed"
 
 
 def neighbours(article: Article, block_id: str, chars: int = CONTEXT_CHARS) -> tuple[str, str]:
@@ -125,7 +128,7 @@ def regenerate_image(
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
     context = ToolContext(seed=seed, style=style)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
-    if mode == "again" and new_source == "search":
+    if mode == "again" and new_source == "search" and block.status != "placeholder":  # a placeholder shows no hit
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 

@@ -19,7 +19,7 @@ from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
-from studio.core.charts import ChartCoder, ChartWritingTool
+from studio.core.charts import ChartCoder, ChartWritingTool, route_charts_to_code
 from studio.core.engine import Engine, EngineOptions
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
@@ -239,7 +239,8 @@ class Services:
 
     def engine(self, *, style: str = "") -> Engine:
         """An engine over the runner; tools that are off fail with their reason."""
-        options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style)
+        route = route_charts_to_code if self.two_phase_code and self.availability["code"].ok else None
+        options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style, route=route)
         return Engine(self.runner(), options=options)
 
     def judges(self) -> tuple[Judge | None, Judge | None]:

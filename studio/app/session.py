@@ -35,6 +35,7 @@ from storage.recorder import ArticleRecorder
 from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo, VersionInfo
 from studio.app.accounts import UsersFile
+from studio.app.fill import fill_with_upload
 from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
@@ -333,6 +334,10 @@ class Session:
             instruction=new.instruction,
             owner=self.user,
         )
+        return self.reload()
+
+    def fill_upload(self, block_id: str, data: bytes, *, name: str = "") -> ArticleView:
+        fill_with_upload(self.store, *self._article(), block_id, data, name=name)
         return self.reload()
 
     def stale_edits(self, block_id: str) -> list[str]:

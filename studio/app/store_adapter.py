@@ -59,7 +59,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFailed():
             recorder.image_finished(
                 event.block_id,
-                "failed",
+                "placeholder" if event.placeholder else "failed",
                 error=event.error,
                 provenance=event.provenance,
                 params=event.params,

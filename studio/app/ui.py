@@ -130,6 +130,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                     with gr.Row():
                         regen_btn = gr.Button("Regenerate", elem_id="regenerate")
                         accept_btn = gr.Button("Accept", elem_id="accept", variant="primary")
+                    with gr.Row():  # fill a block (e.g. a placeholder whose tool is off) with your own image
+                        fill_file = gr.File(label="Fill the block with an image", file_types=["image"], scale=3)
+                        fill_btn = gr.Button("Use this image", elem_id="fill", scale=1)
                     with gr.Row():
                         instruction = gr.Textbox(label="Rewrite instruction (text blocks)", scale=3)
                         rewrite_btn = gr.Button("Rewrite", elem_id="rewrite", scale=1)
@@ -233,6 +236,13 @@ def build_app(studio: Studio) -> gr.Blocks:
             note = f" Edits made from this image: {', '.join(stale)} (regenerate them to follow it)." if stale else ""
             return f"{block_id}: version {b.version} is {b.status}.{note}"
 
+        def do_fill(sess: Session, block_id: str, file: Any) -> str:
+            images = _read_uploads([file] if file else [])
+            if not images:
+                raise ValueError("choose an image file to fill the block with")
+            sess.fill_upload(block_id, images[0])
+            return f"{block_id}: filled with your image (version {sess.view.block(block_id).version})."
+
         def do_rewrite(sess: Session, block_id: str, text: str) -> str:
             sess.rewrite(block_id, text or "")
             return f"{block_id}: rewritten (version {sess.view.block(block_id).version})."
@@ -250,6 +260,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         regen_btn.click(act(do_regen, "Regenerate"), [state, block_pick, mode, params_box, source], art_outs,
                         api_name="regenerate", concurrency_limit=studio.settings.ui_concurrency)  # fmt: skip
         rewrite_btn.click(act(do_rewrite, "Rewrite"), [state, block_pick, instruction], art_outs, api_name="rewrite")
+        fill_btn.click(act(do_fill, "Fill"), [state, block_pick, fill_file], art_outs, api_name="fill")
         accept_btn.click(act(do_accept, "Accept"), [state, block_pick], art_outs, api_name="accept")
         revert_btn.click(act(do_revert, "Revert"), [state, block_pick, version_pick], art_outs, api_name="revert")
 

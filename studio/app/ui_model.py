@@ -34,7 +34,7 @@ from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url, sniff_mime
 
 CUT_OFF_NOTE = "cut off: the model stopped at its token limit, so the article may end mid-sentence"
-STATUSES = ("queued", "running", "ok", "failed", "invalid")
+STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 
 
 @dataclass
@@ -133,7 +133,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
             if isinstance(event, ToolCallFinished):
                 b.status, b.image, b.mime, b.error = "ok", event.image, event.mime, None
             else:
-                b.status, b.error = "failed", event.error
+                b.status, b.error = ("placeholder" if event.placeholder else "failed"), event.error
         case ArticleDone():
             view.done, view.error, view.cut_off = True, event.error, event.cut_off
         case _:
@@ -185,7 +185,10 @@ _CARD = """\
 <img alt="before" src="{{ before }}"></div>{% endif %}
 {% if image %}<div class="card-image">{% if before %}<div class="card-label">after</div>{% endif %}\
 <img alt="{{ description }}" src="{{ image }}"></div>{% endif %}
-{% if error %}<div class="card-error">{{ error }}</div>{% endif %}
+{% if status == "placeholder" %}<div class="card-placeholder"><div class="card-label">placeholder</div>\
+<div class="placeholder-reason">{{ error }}</div><div class="placeholder-fill">Fill it: upload an image for \
+block {{ id }}, or run it again (regenerate) once the tool is on.</div></div>\
+{% elif error %}<div class="card-error">{{ error }}</div>{% endif %}
 <dl class="card-params">{% for k, v in fields %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>
 {% if link %}<div class="card-link"><a href="{{ link }}" rel="nofollow noopener noreferrer" target="_blank">\
 {{ link_text }}</a></div>{% endif %}
@@ -352,6 +355,7 @@ CSS = """
 .card-running { border-color: #e90; } .card-queued { border-color: #99c; }
 .card-status { font-weight: bold; } .card-id { font-family: monospace; }
 .card-error { color: #b00; white-space: pre-wrap; }
+.card-placeholder { border: 2px dashed #99a; padding: 0.5em; background: #f6f6fa; white-space: pre-wrap; }
 .card img { max-width: 100%; max-height: 420px; }
 .card-before img { max-height: 200px; opacity: 0.9; }
 .card-accepted { color: #080; font-weight: bold; }

@@ -1,8 +1,9 @@
 """The agent: a brief goes in, the event stream of the article comes out.
 
-It builds the messages (our system prompt, offering only the tools available now), asks the
-chat backend to stream, constrains small local models with a GBNF grammar so every tag is
-valid, and hands the chunks to the engine.
+It builds the messages (our system prompt, offering all four sources by what each is for; a tag
+for a tool that is off becomes a placeholder block), asks the chat backend to stream, constrains
+small local models with a GBNF grammar so every tag is valid and the image count is the one
+asked for (none at all for "no images"), and hands the chunks to the engine.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from studio.core.engine import Engine
 from studio.core.events import Event
 from studio.core.grammar import article_grammar
 from studio.core.prompts import system_prompt, user_prompt
+from tools.params import SOURCES
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,9 @@ class WriterServices(Protocol):
 @dataclass(frozen=True)
 class Brief:
     text: str
-    wanted_images: int | None = None  # None: the model decides (up to settings.max_images)
+    # None: the model decides (1 up to settings.max_images); 0 or -1: no images (the grammar admits
+    # no tag); N > 0: exactly N (the grammar admits exactly N).
+    wanted_images: int | None = None
     user_images: tuple[bytes, ...] = ()
     style: str = ""
 
@@ -66,6 +70,7 @@ def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
     system = system_prompt(
         services.off_reasons_by_source(),
         max_images=_max_images(brief, services),
+        exact_count=brief.wanted_images is not None,
         compact=services.two_phase_code,  # the embedded backend: a small model, the short prompt
         two_phase_code=services.two_phase_code,
         style=brief.style,
@@ -76,7 +81,7 @@ def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
 
 def _max_images(brief: Brief, services: WriterServices) -> int:
     if brief.wanted_images is not None:
-        return brief.wanted_images
+        return max(0, brief.wanted_images)  # -1 (the paper's "no image") and 0 both mean none
     return services.limits.max_images
 
 
@@ -89,7 +94,7 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
         for min_images in dict.fromkeys((least, 0)):  # 0: e.g. edit is the only tool and nothing to edit yet
             try:
                 grammar = article_grammar(
-                    services.available_sources(),
+                    SOURCES,  # all four always: a tag for a tool that is off becomes a placeholder
                     min_images=min_images,
                     max_images=wanted,
                     user_image_count=len(brief.user_images),

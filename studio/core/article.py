@@ -16,8 +16,10 @@ from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, format_tag
 
 CONTEXT_CHARS = 1500  # how much text either side of a block its writers see
 
-ImageStatus = Literal["queued", "running", "ok", "failed", "invalid"]
-FINAL_STATUSES = ("ok", "failed", "invalid")
+ImageStatus = Literal["queued", "running", "ok", "failed", "invalid", "placeholder"]
+# placeholder: the call was not run (its tool is off, or code was asked for a photo); the block
+# keeps the call and the reason, and an upload or a later run fills it.
+FINAL_STATUSES = ("ok", "failed", "invalid", "placeholder")
 
 
 @dataclass
@@ -145,12 +147,20 @@ class Article:
         return "".join(b.text if isinstance(b, TextBlock) else b.to_tag() for b in self.blocks)
 
     def source_stats(self) -> dict[str, dict[str, float]]:
-        """Per source {total, success, success_rate}, as the reference reports."""
+        """Per source {total, success, success_rate, placeholder}, as the reference reports, except
+        that placeholders (never run) are left out of the success rate and counted apart."""
         stats: dict[str, dict[str, float]] = {}
         for source in ("search", "diffusion", "code", "edit"):
             blocks = [b for b in self.image_blocks() if b.source == source]
             ok = sum(b.status == "ok" for b in blocks)
-            stats[source] = {"total": len(blocks), "success": ok, "success_rate": ok / len(blocks) if blocks else 1.0}
+            waiting = sum(b.status == "placeholder" for b in blocks)
+            run = len(blocks) - waiting  # a placeholder was never run: it is no execution failure
+            stats[source] = {
+                "total": len(blocks),
+                "success": ok,
+                "success_rate": ok / run if run else 1.0,
+                "placeholder": waiting,
+            }
         return stats
 
     def to_dict(self, image_paths: dict[str, str] | None = None) -> dict[str, Any]:

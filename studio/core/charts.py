@@ -26,8 +26,17 @@ import re
 
 from models.base import ChatBackend, ChatOptions, Message, complete
 from models.errors import StudioError
+from studio.core.chart_checks import (
+    chart_request,
+    fallback_code,
+    illustrative_note_code,
+    number_sentences,
+    photo_request,
+    relevance,
+    stated_numbers,
+)
 from studio.core.grammar import code_grammar
-from studio.core.protocol import TAG_RE
+from studio.core.protocol import TAG_RE, ToolCall
 from tools.base import Availability, Tool, ToolContext, ToolResult
 from tools.params import CodeParams
 
@@ -38,25 +47,29 @@ DEFAULT_OPTIONS = ChatOptions(max_tokens=700, temperature=0.2)
 FRESH_TEMPERATURE = 0.8  # "again": new code at a new seed, so sample more freely
 
 _SYSTEM = (
-    "You write Python code that draws exactly one chart with matplotlib. These names are already "
-    "imported: plt (matplotlib.pyplot), pd (pandas), sns (seaborn), np (numpy). Write the data "
-    "inline as lists, every list of a series the same length; if the text gives no numbers, use "
-    "plausible round numbers. Give the chart a title and axis labels. If the picture asked for is "
-    "not a data chart, draw it as a simple diagram with matplotlib shapes, colours and text labels. "
-    "Do not call plt.show(), plt.savefig() or plt.close(), do not read or write files, do not "
-    "download anything. Answer with one ```python code block and nothing else."
+    "You write Python code that draws exactly one chart or diagram with matplotlib. These names are "
+    "already imported: plt (matplotlib.pyplot), pd (pandas), sns (seaborn), np (numpy). Use the numbers "
+    "the request and the text state, written inline as lists, every list of a series the same length; "
+    "each series gets its own numbers. Give the chart a title and axis labels that name what the "
+    "request names. Do not call plt.show(), plt.savefig() or plt.close(), do not read or write files, "
+    "do not open images, do not download anything. Answer with one ```python code block and nothing else."
 )
-_EXAMPLE_USER = (
-    "Chart: Line chart of average bicycle commute distance in km, 2015 to 2023\n"
-    "Text around it: Commutes by bicycle have grown longer as e-bikes spread."
+_NO_NUMBERS = (
+    "The text states no numbers for this chart: use plausible round numbers (the chart will be marked as illustrative)."
 )
+# The one worked example is a shape with <slots>, not content: a content example (a bicycle chart)
+# leaked into unrelated articles' charts. The code grammar admits no ``[<`` so the lists cannot be
+# copied; the leak check (studio.quality.leaks) watches the strings.
+_EXAMPLE_USER = "Chart: <chart type> of <what is measured>: <label> <number>, <label> <number>, <label> <number>"
 _EXAMPLE_CODE = (
-    "years = [2015, 2017, 2019, 2021, 2023]\n"
-    "distance = [4.1, 4.4, 4.9, 5.8, 6.5]\n"
-    'plt.figure(figsize=(7, 4))\nplt.plot(years, distance, marker="o", color="teal")\n'
-    'plt.title("Average bicycle commute distance")\nplt.xlabel("Year")\nplt.ylabel("Distance (km)")\n'
-    "plt.grid(alpha=0.3)\nplt.tight_layout()"
+    "labels = [<the labels from the request>]\n"
+    "values = [<one number per label, from the request>]\n"
+    "plt.figure(figsize=(7, 4))\n"
+    'plt.bar(labels, values, color="steelblue")\n'
+    'plt.title("<what is measured>")\nplt.xlabel("<what the labels are>")\nplt.ylabel("<the unit of the numbers>")\n'
+    "plt.tight_layout()"
 )
+EXAMPLE_TEXTS = (_EXAMPLE_USER, _EXAMPLE_CODE)
 
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 # Lines the runtime must not see: it saves the current figure itself, so showing, saving to a
@@ -182,8 +195,39 @@ class ChartCoder:
     @staticmethod
     def _request(description: str, context: str) -> str:
         chart = " ".join(description.split()) or "a chart that fits the text"
-        around = _clip(_strip_tags(context), MAX_CONTEXT_CHARS)
-        return f"Chart: {chart}\nText around it: {around}" if around else f"Chart: {chart}"
+        plain_context = _strip_tags(context)
+        around = _clip(plain_context, MAX_CONTEXT_CHARS, keep_end=True)
+        lines = [f"Chart: {chart}"]
+        if around:
+            lines.append(f"Text around it: {around}")
+        stated = number_sentences(plain_context[-3 * MAX_CONTEXT_CHARS :])
+        if stated:
+            lines.append("Numbers the text states: " + " ".join(stated))
+        if not states_data(description, context):
+            lines.append(_NO_NUMBERS)
+        return "\n".join(lines)
+
+
+def route_charts_to_code(call: ToolCall) -> ToolCall:
+    """A chart or diagram asked of search / diffusion goes to the chart writer instead (measured:
+    the 1.5B model wrote 'A bar chart showing the shares of ...' as a diffusion tag); the engine
+    records the model's source as ``routed_from``. A photo-like description stays where it is."""
+    if call.source not in ("search", "diffusion") or not chart_request(call.description):
+        return call
+    if photo_request(call.description):
+        return call
+    return dataclasses.replace(call, source="code", params=CodeParams(code=""))
+
+
+def states_data(description: str, context: str) -> bool:
+    """Does the request or the text just before it state numbers for the chart?"""
+    return bool(stated_numbers(description) or number_sentences(_strip_tags(context)[-MAX_CONTEXT_CHARS:]))
+
+
+NOT_A_CHART = (
+    "code draws charts and diagrams only, and this asks for a photo or an illustration ({what}). "
+    "Upload an image for this block, or run it again with search (a real photo) or diffusion (an illustration)."
+)
 
 
 class ChartWritingTool(Tool[CodeParams]):
@@ -191,10 +235,18 @@ class ChartWritingTool(Tool[CodeParams]):
     from the ChartCoder (description + the text before the block, from the context), runs it on
     the wrapped code tool, and on a failure asks for one repair with the error.
 
+    In order: a photo-like request is refused (a placeholder block, never a faked picture); the
+    code is compile-checked before it reaches the sandbox; a chart whose title and axis labels
+    share no word with its description counts as a failure to repair; when the text states no
+    numbers the chart is stamped "Illustrative numbers"; when the model's code fails twice (or the
+    model cannot be asked), a plain bar chart of the data the description states is drawn from our
+    own template, marked ``fallback`` in provenance. Provenance also records ``relevance``,
+    ``illustrative`` and ``repaired``.
+
     A context seed means "again" (regenerate): the code is sampled fresh at that seed. The
     result carries the code that ran in ``params``, so the block records what was drawn. Code
-    that is already there runs as it is, so LLM-I checkpoints that write their own code are
-    untouched.
+    that is already there runs as it is (plus the relevance record), so LLM-I checkpoints that
+    write their own code are untouched.
     """
 
     name = "code"
@@ -208,24 +260,52 @@ class ChartWritingTool(Tool[CodeParams]):
         return self.base.availability()
 
     def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
+        description = context.description
+        if photo_request(description):
+            what = _clip(" ".join(description.split()), 80)
+            return ToolResult.placeholder_for(NOT_A_CHART.format(what=what), {"placeholder": "not_a_chart"})
         if params.code.strip():
-            return self.base.run(params, context)
+            return self._checked(params.code, context, {})
+        illustrative = not states_data(description, context.text_before)
         try:
-            code = self.coder.write(context.description, context.text_before, seed=context.seed)
+            code = self.coder.write(description, context.text_before, seed=context.seed)
         except StudioError as exc:
-            return ToolResult.failure(f"could not get chart code from the model: {exc}")
-        result = self._run(code, context)
+            return self._fallback(context, f"could not get chart code from the model: {exc}")
+        first = self._attempt(code, context, illustrative)
+        if first.ok and first.provenance.get("relevance", {}).get("ok"):
+            return first
+        error = first.error or str(first.provenance.get("relevance", {}).get("reason", ""))
+        try:
+            repaired = self.coder.repair(code, error, description, context.text_before)
+        except StudioError as exc:
+            return first if first.ok else self._fallback(context, f"{error} (and the repair request failed: {exc})")
+        second = self._attempt(repaired, context, illustrative, repaired_from=error)
+        if second.ok:
+            return second
+        return first if first.ok else self._fallback(context, f"{error}; after one repair: {second.error}")
+
+    def _attempt(self, code: str, context: ToolContext, illustrative: bool, *, repaired_from: str = "") -> ToolResult:
+        if illustrative and code.strip():
+            code = f"{code}\n{illustrative_note_code()}"
+        extra: dict[str, object] = {"illustrative": illustrative}
+        if repaired_from:
+            extra["repaired"] = _clip(repaired_from, 300)
+        problem = compile_check(code)
+        if problem is not None:  # never send code that cannot compile to the sandbox
+            return ToolResult.failure(problem, {**extra, "compile_error": problem}).with_params({"code": code})
+        return self._checked(code, context, extra)
+
+    def _checked(self, code: str, context: ToolContext, extra: dict[str, object]) -> ToolResult:
+        result = self.base.run(CodeParams(code=code), context).with_params({"code": code})
+        fit = relevance(context.description, code)
+        return dataclasses.replace(result, provenance={**result.provenance, **extra, "relevance": fit.to_dict()})
+
+    def _fallback(self, context: ToolContext, why: str) -> ToolResult:
+        code, illustrative = fallback_code(context.description)
+        result = self._checked(code, context, {"illustrative": illustrative, "fallback": _clip(why, 500)})
         if result.ok:
             return result
-        try:
-            repaired = self.coder.repair(code, result.error or "", context.description, context.text_before)
-        except StudioError as exc:
-            failure = ToolResult.failure(f"{result.error} (and the repair request failed: {exc})", result.provenance)
-            return failure.with_params({"code": code})
-        return self._run(repaired, context)
-
-    def _run(self, code: str, context: ToolContext) -> ToolResult:
-        return self.base.run(CodeParams(code=code), context).with_params({"code": code})
+        return ToolResult.failure(f"{why}; the plain fallback chart failed too: {result.error}", result.provenance)
 
     def close(self) -> None:
         self.base.close()

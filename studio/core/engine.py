@@ -14,7 +14,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -46,6 +46,9 @@ class EngineOptions:
     style: str = ""
     max_response_chars: int = 2_000_000
     max_tags: int = 200
+    # A chance to re-route a valid call before it is queued (e.g. a chart asked of diffusion goes
+    # to the chart writer); the block records the model's source as provenance ``routed_from``.
+    route: Callable[[ToolCall], ToolCall] | None = None
 
 
 _STREAM_DONE = object()
@@ -83,6 +86,7 @@ class _Run:
         self.events_q: queue.Queue[object] = queue.Queue()
         self.pool = ThreadPoolExecutor(max(1, engine.options.max_concurrent_tools), thread_name_prefix="tool")
         self.futures: dict[int, Future[ToolResult | None]] = {}
+        self.routed: dict[str, str] = {}  # block id -> the source the model wrote, when re-routed
         self.outstanding = 0
         self.stopped = threading.Event()
         self.text_block: TextBlock | None = None
@@ -169,9 +173,16 @@ class _Run:
         else:
             tag = InvalidTag(piece.raw[:2048], UNTERMINATED_REASON)
         self.tag_position += 1
+        routed_from = None
+        if isinstance(tag, ToolCall) and self.engine.options.route is not None:
+            routed = self.engine.options.route(tag)
+            routed_from = tag.source if routed.source != tag.source else None
+            tag = routed
         with self.lock:
             self.text_block = None
             block = self.article.add_image(tag)
+            if routed_from:
+                self.routed[block.id] = routed_from
             if isinstance(tag, ToolCall):
                 self.outstanding += 1
                 self._emit(
@@ -191,7 +202,8 @@ class _Run:
         future: Future[ToolResult | None] = Future()
         self.futures[block.image_index] = future
         index = getattr(call.params, "img_index", None)
-        if not isinstance(index, int):
+        # no parent needed: not an edit, or the edit tool is off (the runner makes a placeholder)
+        if not isinstance(index, int) or self.engine.runner.off_reason(call.source) is not None:
             self._submit(block, call, future, None)
             return
         if index < len(self.article.user_images):
@@ -250,6 +262,8 @@ class _Run:
         with self.lock:
             block.seconds = result.seconds
             block.provenance = dict(result.provenance)
+            if block.id in self.routed:
+                block.provenance["routed_from"] = self.routed[block.id]
             if result.params is not None:  # a wrapper filled the params in (two-phase chart code)
                 block.params = dict(result.params)
             if result.ok and result.image:
@@ -258,10 +272,16 @@ class _Run:
                     block.id, call.source, result.seconds, block.provenance, result.image, result.mime, block.params
                 )
             else:
-                block.status = "failed"
+                block.status = "placeholder" if result.placeholder else "failed"
                 block.error = result.error or f"the {call.source} tool returned no image"
                 event = ToolCallFailed(
-                    block.id, call.source, block.error, result.seconds, block.provenance, block.params
+                    block.id,
+                    call.source,
+                    block.error,
+                    result.seconds,
+                    block.provenance,
+                    block.params,
+                    placeholder=result.placeholder,
                 )
             # decrement before emitting: when the consumer sees the last final event, the count is 0
             self.outstanding -= 1

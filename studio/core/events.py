@@ -65,6 +65,9 @@ class ToolCallFailed:
     seconds: float
     provenance: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
+    # Not run: the block is a placeholder (the tool is off, or code was asked for a photo); it
+    # keeps its call and ``error`` says why and how to fill it (upload, or run it when on).
+    placeholder: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,16 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
             )
         else:
             error = block.error or f"the {source} tool returned no image"
-            events.append(ToolCallFailed(block.id, source, error, block.seconds, block.provenance, block.params))
+            events.append(
+                ToolCallFailed(
+                    block.id,
+                    source,
+                    error,
+                    block.seconds,
+                    block.provenance,
+                    block.params,
+                    placeholder=block.status == "placeholder",
+                )
+            )
     events.append(ArticleDone(article, seconds, article.error, article.cut_off))
     return events

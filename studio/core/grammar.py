@@ -12,7 +12,9 @@ keys of docs/protocol.md. Every tag the grammar admits parses as a valid ToolCal
 - an edit's ``img_index`` is enumerated per tag position: the tag at 0-based position k may
   point at 0..(user_image_count + k - 1) only, so an edit first with no user images is
   impossible;
-- only the sources passed in ``available`` have rules at all.
+- only the sources passed in ``available`` have rules at all (the writer passes all four: a tag for
+  a tool that is off becomes a placeholder block), and with ``max_images=0`` there is no tag
+  rule at all: the article is a title and paragraphs.
 
 Two-phase code (the default): code tags carry ``{'code': ''}`` and the chart code comes from a
 dedicated call (studio.core.charts.ChartCoder, with ``code_grammar``). Measured by the team: a
@@ -92,8 +94,9 @@ def article_grammar(
     rules: dict[str, str] = {
         "root": 'title "\\n\\n" gap seq0',
         "title": '"# " ' + _text("[^\\n<#` ]", "[^\\n<`]", TITLE_MAX),
-        # No '<' (no stray tags or HTML), no backtick (no code fences), one line per paragraph.
-        "para": _text("[^\\n<` ]", "[^\\n<`]", max_paragraph_chars),
+        # No '<' (no stray tags or HTML), no backtick (no code fences), no '[' (no Markdown image
+        # or link: the 1.5B model wrote ![...](https://example.com/...) pictures), one line per paragraph.
+        "para": _text("[^\\n<`[ ]", "[^\\n<`[]", max_paragraph_chars),
         "gap": f'para ("\\n\\n" para){{0,{PARAGRAPHS_PER_GAP - 1}}}',
         # Caption: no quote of either kind (the protocol's code fallback forbids both).
         "desc": _text("[^'\"\\\\<\\n ]", "[^'\"\\\\<\\n]", DESCRIPTION_MAX),
@@ -112,9 +115,9 @@ def article_grammar(
         ),
     }
     for name, body in bodies.items():
-        if name in available:
+        if name in available and positions:  # no position (e.g. no images wanted): no tag rule at all
             rules[f"tag-{name}"] = body
-    if not two_phase_code and "code" in available:
+    if not two_phase_code and "code" in available and positions:
         # Any char but the quote, '<' and backslash: the string cannot close early, cannot hold
         # </imgen>, and the protocol's fallback reads its raw newlines verbatim.
         rules["code-body"] = f'cline ("\\n" cline){{0,{CODE_MAX_LINES - 1}}}'

@@ -1,14 +1,21 @@
 """The studio's own instructions to the writing model (wording ours; format per docs/protocol.md).
 
 Two variants:
-- the full prompt, for LLM-I checkpoints and capable chat models: the whole format, the
-  rules per source, what is switched off;
-- the small-model prompt, short, with ONE compact example article built from the tools that
-  are on. Small models copy the example's shape far better than they follow prose rules.
+- the full prompt, for LLM-I checkpoints and capable chat models: the whole format, the rules
+  per source, and what happens to a picture whose tool is off;
+- the small-model prompt, short (the GBNF grammar carries the format for small local models).
 
-Only tools that are on are described as usable. A tool that is off is never offered; the full
-prompt names it once as unavailable so a capable model does not try it anyway, the small
-prompt does not name it at all (naming it primes a small model to use it).
+All four sources are always offered, each described by what it is for (search: real photos of
+real things; diffusion: illustrations and scenes; code: charts and diagrams from data; edit:
+changes to an earlier or uploaded image), so the writer can pick the tool the picture needs. A
+tag for a tool that is off becomes a placeholder block the user fills later (studio.core.runner);
+offering only the tools that are on made small models fake photos with chart code.
+
+No example content. Examples leaked into articles (a bee-article sentence ended unrelated
+articles), so the prompts show only tag *shapes* whose slots are ``<angle-bracket words>``: the
+article grammar admits no ``<`` in any text, so a small model cannot copy a slot verbatim, and
+``EXAMPLE_TEXTS`` lists every example string for the harness's leak check
+(studio.quality.leaks).
 
 In two-phase code mode (the default for small models) the article carries code tags with an
 empty code string and a description that states the data; the chart code is written later by
@@ -19,56 +26,60 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from studio.core.protocol import format_tag
 from tools.params import SOURCES
 
-# One line per source: when to use it and what its params hold.
-_SOURCE_GUIDE: dict[str, str] = {
-    "search": (
-        "`search` finds a real photo on the web. Use it for real, factual things: places, landmarks, "
-        "people, animals, products, maps. params: {'query': 'a few search words'}"
-    ),
-    "diffusion": (
-        "`diffusion` paints a new picture. Use it for imagined, conceptual or composed scenes that no "
-        "photo shows. params: {'prompt': 'what the picture shows, its style and mood'}"
-    ),
-    "code": (
-        "`code` draws a chart with Python. Use it for numbers: trends, comparisons, shares. "
-        "params: {'code': '...'} with the data written inline in the code"
-    ),
-    "edit": (
-        "`edit` changes an earlier image (style, colour, background, add or remove things) and keeps "
-        "the rest. params: {'img_index': N, 'prompt': 'the change to make'}"
-    ),
+# One line per source: what it is for, then its params. Slots are <angle-bracket words>.
+_PURPOSE: dict[str, str] = {
+    "search": "`search` is for real photos of real places, landmarks, people, animals and products.",
+    "diffusion": "`diffusion` is for illustrations and imagined scenes: story moments, concepts, artworks.",
+    "code": "`code` is for charts and diagrams drawn from data: numbers, shares, trends, steps. Never photos.",
+    "edit": "`edit` is for changes to an earlier image or an image the user gave: style, colour, add or remove.",
+}
+_PARAMS: dict[str, str] = {
+    "search": "{'query': '<search words>'}",
+    "diffusion": "{'prompt': '<what the picture shows, its style and mood>'}",
+    "code": "{'code': '<python code>'}",
+    "edit": "{'img_index': <number of the earlier image>, 'prompt': '<the change to make>'}",
+}
+_TWO_PHASE_CODE_PARAMS = "{'code': ''}"
+_DESCRIPTIONS: dict[str, str] = {
+    "search": "<what the photo shows>",
+    "diffusion": "<what the picture shows>",
+    "code": "<chart type> of <what is measured>: <label> <number>, <label> <number>",
+    "edit": "<what the changed image shows>",
 }
 
 _CODE_RULES = (
     "Chart code: `plt` (matplotlib.pyplot), `pd` (pandas), `sns` (seaborn) and `np` (numpy) are "
     "already imported. Write the data inline, give the chart a title and axis labels, and do not "
-    "call plt.show() or plt.savefig(): the figure is saved for you. Inside the code string write "
-    'newlines as \\n and use double quotes (") for strings.'
+    "call plt.show() or plt.savefig(): the figure is saved for you. Do not open files. Inside the "
+    'code string write newlines as \\n and use double quotes (") for strings.'
 )
 _TWO_PHASE_CODE_RULES = (
     "For a chart write the tag with an empty code string, exactly {'code': ''}, and put the chart "
-    "type and the numbers into the description (for example: 'Bar chart of honey per hive, 2019 to "
-    "2023'). The chart code is written afterwards."
+    "type and the numbers from your text into the description. The chart code is written afterwards."
+)
+_CHOOSE = (
+    "Pick the source by what the picture is: a photo of something real is `search`, an illustration "
+    "is `diffusion`, only charts and diagrams of data are `code`."
+)
+_SLOTS = (
+    "The words in angle brackets are slots to fill with your own words; they are not content. The "
+    "description is a short caption of this one picture. Pictures appear only through these tags, never "
+    "as Markdown images or links."
 )
 
 
-def _guide(source: str, two_phase: bool) -> str:
-    if source == "code" and two_phase:
-        return (
-            "`code` draws a chart from numbers: trends, comparisons, shares. params: {'code': ''} "
-            "(left empty here; the chart code is written afterwards from the description)"
-        )
-    return _SOURCE_GUIDE[source]
+def tag_shape(source: str, *, two_phase_code: bool = True) -> str:
+    """The shape of one tag of ``source`` with <slots> (never example content)."""
+    params = _TWO_PHASE_CODE_PARAMS if source == "code" and two_phase_code else _PARAMS[source]
+    return f"<imgen>{{'source': '{source}', 'description': '{_DESCRIPTIONS[source]}', 'params': {params}}}</imgen>"
 
 
-def _offered(available: Mapping[str, str | None]) -> list[str]:
-    unknown = sorted(set(available) - set(SOURCES))
+def _check(off_reasons: Mapping[str, str | None]) -> None:
+    unknown = sorted(set(off_reasons) - set(SOURCES))
     if unknown:
         raise ValueError(f"unknown tool source(s): {', '.join(unknown)}; known: {', '.join(SOURCES)}")
-    return [s for s in SOURCES if s in available and available[s] is None]
 
 
 def _edit_rule() -> str:
@@ -79,69 +90,15 @@ def _edit_rule() -> str:
     )
 
 
-def _example_tags(offered: list[str], two_phase_code: bool) -> list[tuple[str, str]]:
-    """(paragraph before, tag) pairs of the bee example, one per offered source."""
-    parts: list[tuple[str, str]] = []
-    if "search" in offered:
-        parts.append(
-            (
-                "A honey bee colony holds up to 60,000 bees. The queen lays the eggs, the workers "
-                "collect nectar and build wax combs.",
-                format_tag("search", "Honey bees on a wax comb", {"query": "honey bees on wax comb close up"}),
-            )
-        )
-    if "code" in offered:
-        code = (
-            ""
-            if two_phase_code
-            else "years = [2019, 2020, 2021, 2022, 2023]\nhoney = [28, 25, 31, 27, 30]\n"
-            'plt.bar(years, honey, color="goldenrod")\nplt.title("Honey per hive")\n'
-            'plt.xlabel("Year")\nplt.ylabel("Honey (kg)")'
-        )
-        desc = "Bar chart of honey per hive in kg: 2019 28, 2020 25, 2021 31, 2022 27, 2023 30"
-        parts.append(
-            (
-                "A strong hive gives 25 to 30 kg of honey a year, depending on the weather.",
-                format_tag("code", desc, {"code": code}),
-            )
-        )
-    if "diffusion" in offered:
-        parts.append(
-            (
-                "Inside the hive, bees dance to tell each other where the flowers are.",
-                format_tag(
-                    "diffusion",
-                    "A bee dancing on a comb",
-                    {"prompt": "a honey bee doing a waggle dance on a golden comb, warm light, watercolor"},
-                ),
-            )
-        )
-    if "edit" in offered and parts:
-        parts.append(
-            (
-                "In autumn the colony shrinks and the bees cluster to keep warm.",
-                format_tag("edit", "The same scene in autumn colours", {"img_index": 0, "prompt": "autumn colours"}),
-            )
-        )
-    return parts
-
-
-def example_article(available: Mapping[str, str | None], *, two_phase_code: bool = True) -> str:
-    """Our compact example article (bees), using only the tools that are on (at most 3 tags)."""
-    parts = _example_tags(_offered(available), two_phase_code)[:3]
-    lines = ["# How a Bee Colony Works", ""]
-    if not parts:
-        lines.append("Bees live in colonies of thousands. Each bee has a job, and together they make honey.")
-        return "\n".join(lines)
-    for paragraph, tag in parts:
-        lines += [paragraph, "", tag, ""]
-    lines.append("Without bees, many fruits and vegetables would not grow.")
-    return "\n".join(lines)
-
-
 def _style_line(style: str) -> list[str]:
     style = " ".join(style.split())
     return [f"Style: {style}"] if style else []
+
+
+def _count_line(max_images: int, exact: bool) -> str:
+    if exact:
+        return f"Use exactly {max_images} image tag{'s' if max_images != 1 else ''}."
+    return f"Use 1 to {max_images} image tags."
 
 
 def system_prompt(
@@ -151,64 +108,65 @@ def system_prompt(
     compact: bool,
     style: str = "",
     two_phase_code: bool | None = None,
+    exact_count: bool = False,
 ) -> str:
     """The system message for the article writer.
 
-    off_reasons: source -> None when the tool is on, or the reason it is off.
-    compact: the short prompt for small local models (the grammar carries the format).
-    two_phase_code: code tags carry an empty code string (chart code written later);
+    off_reasons: source -> None when the tool is on, or the reason it is off (every source is
+    offered either way; the full prompt says that an off tool's picture becomes a placeholder).
+    max_images: 0 asks for an article without images. exact_count: the user asked for exactly
+    ``max_images``. compact: the short prompt for small local models (the grammar carries the
+    format). two_phase_code: code tags carry an empty code string (chart code written later);
     defaults to ``compact``.
     """
     if max_images < 0:
         raise ValueError("max_images must be >= 0")
+    _check(off_reasons)
     two_phase = compact if two_phase_code is None else two_phase_code
-    offered = _offered(off_reasons) if max_images > 0 else []
+    if max_images == 0:
+        return _no_images_prompt(style)
     if compact:
-        return _small_prompt(off_reasons, offered, max_images, style, two_phase)
-    return _full_prompt(off_reasons, offered, max_images, style, two_phase)
+        return _small_prompt(max_images, style, two_phase, exact_count)
+    return _full_prompt(off_reasons, max_images, style, two_phase, exact_count)
 
 
 def _no_images_prompt(style: str) -> str:
     lines = [
         "You write clear, well organised articles in Markdown: a title line starting with '# ', "
-        "then paragraphs. Do not include any images or image tags.",
+        "then paragraphs. This article has no images: do not write any image tag.",
         *_style_line(style),
     ]
     return "\n".join(lines)
 
 
-def _small_prompt(
-    available: Mapping[str, str | None], offered: list[str], max_images: int, style: str, two_phase: bool
-) -> str:
-    if not offered:
-        return _no_images_prompt(style)
+def _sources_block(two_phase: bool) -> list[str]:
+    lines = []
+    for s in SOURCES:
+        lines.append(f"- {_PURPOSE[s]}")
+        lines.append(f"  {tag_shape(s, two_phase_code=two_phase)}")
+    return lines
+
+
+def _small_prompt(max_images: int, style: str, two_phase: bool, exact: bool) -> str:
     lines = [
-        "You write illustrated articles in Markdown. Start with a title line '# ...', then write short "
-        "paragraphs. Between paragraphs, on its own line, put an image tag:",
-        "<imgen>{'source': SOURCE, 'description': 'short caption', 'params': {...}}</imgen>",
-        f"Use 1 to {max_images} tags. Sources you can use:",
-        *(f"- {_guide(s, two_phase)}" for s in offered),
-    ]
-    if "edit" in offered:
-        lines.append(_edit_rule())
-    if "code" in offered:
-        lines.append(_TWO_PHASE_CODE_RULES if two_phase else _CODE_RULES)
-    lines += [
+        "You write illustrated articles in Markdown. Start with a title line '# ', then write short "
+        "paragraphs. Between paragraphs, on its own line, put an image tag. The four sources and their tags:",
+        *_sources_block(two_phase),
+        _SLOTS,
+        _CHOOSE,
+        _edit_rule(),
+        _TWO_PHASE_CODE_RULES if two_phase else _CODE_RULES,
+        _count_line(max_images, exact),
         "Never use the ' character inside the tag's texts. Never put a tag in a code block.",
+        "End the article with a complete sentence.",
         *_style_line(style),
-        "",
-        "Example:",
-        "",
-        example_article(available, two_phase_code=two_phase),
     ]
     return "\n".join(lines)
 
 
 def _full_prompt(
-    available: Mapping[str, str | None], offered: list[str], max_images: int, style: str, two_phase: bool
+    off_reasons: Mapping[str, str | None], max_images: int, style: str, two_phase: bool, exact: bool
 ) -> str:
-    if not offered:
-        return _no_images_prompt(style)
     lines = [
         "You are the writer of an illustrated article. Write it in Markdown (a '# ' title line, then "
         "paragraphs, sub-headings where they help) and place pictures by writing image tags. Each tag is "
@@ -219,46 +177,55 @@ def _full_prompt(
         "- The part between <imgen> and </imgen> is a Python dict literal with exactly the keys 'source', "
         "'description' and 'params', no others.",
         "- 'description' is a short caption of what the picture shows; readers see it.",
-        "- 'params' holds exactly the keys of the chosen source, listed below.",
+        "- 'params' holds exactly the keys of the chosen source, shown below.",
         "- Write the tag as plain text on its own line where the picture belongs. Never wrap it in a code "
         "block or backticks, and do not announce it ('Here is an image:'); the text around it should read "
         "naturally with the picture in place.",
         "",
-        "Sources you can use:",
-        *(f"- {_guide(s, two_phase)}" for s in offered),
+        "The four sources, what each is for, and the shape of its tag:",
+        *_sources_block(two_phase),
+        _SLOTS,
+        "",
+        _CHOOSE,
     ]
-    off = [s for s in SOURCES if s in available and available[s] is not None]
+    off = [s for s in SOURCES if off_reasons.get(s) is not None]
     if off:
-        lines.append("Not available now, do not use: " + ", ".join(off) + ".")
-    lines.append("")
-    if "edit" in offered:
-        lines += [_edit_rule(), ""]
-    if "code" in offered:
-        lines += [_TWO_PHASE_CODE_RULES if two_phase else _CODE_RULES, ""]
+        lines.append(
+            "Some tools are off right now (" + ", ".join(off) + "). Still pick the source the picture needs: "
+            "a tag for a tool that is off becomes a placeholder the user fills later. Do not draw a photo "
+            "or an illustration with code instead."
+        )
+    lines += ["", _edit_rule(), "", _TWO_PHASE_CODE_RULES if two_phase else _CODE_RULES, ""]
     lines += [
-        f"Use at most {max_images} image tags, each where it helps the reader; pick the source that fits "
-        "each picture. Keep strings inside a tag on one line.",
+        _count_line(max_images, exact) + " Place each where it helps the reader.",
+        "Keep strings inside a tag on one line. End the article with a complete sentence.",
         *_style_line(style),
-        "",
-        "A short example of the shape (your articles are longer):",
-        "",
-        example_article(available, two_phase_code=two_phase),
     ]
     return "\n".join(lines)
+
+
+# Every example string our prompts show (tag shapes with slots, the purpose lines' lists of
+# examples); the leak check compares each with every output (studio.quality.leaks). Measured: the
+# 1.5B model once copied a purpose line ("a real photo of a real thing (...)") into a caption.
+def example_texts() -> list[str]:
+    out = [tag_shape(s, two_phase_code=tp) for s in SOURCES for tp in (True, False)]
+    out += list(_DESCRIPTIONS.values()) + list(_PARAMS.values())
+    out += [line.split("` is for ", 1)[1] for line in _PURPOSE.values()]  # the purpose lines' lists
+    return out
 
 
 def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int) -> str:
     """The user message: the brief, how many images are wanted, and the user's own images.
 
-    wanted_images: None leaves the number to the model, 0 asks for none, N asks for exactly N.
+    wanted_images: None leaves the number to the model, 0 or -1 asks for none, N asks for exactly N.
     """
-    if wanted_images is not None and wanted_images < 0:
-        raise ValueError("wanted_images must be None or >= 0")
+    if wanted_images is not None and wanted_images < -1:
+        raise ValueError("wanted_images must be None, -1 (none), 0 (none) or a positive count")
     if user_image_count < 0:
         raise ValueError("user_image_count must be >= 0")
     lines = [brief.strip()]
-    if wanted_images == 0:
-        lines.append("Write it without images.")
+    if wanted_images is not None and wanted_images <= 0:
+        lines.append("Write it without images: no image tags at all.")
     elif wanted_images == 1:
         lines.append("Include exactly 1 image tag.")
     elif wanted_images is not None:

@@ -4,7 +4,9 @@ The engine (tags while the article streams), block regeneration and quality-mode
 call it, so they agree on what running a call means:
 
 1. the call's params are validated with the tool's strict Params model (a dict or a model);
-2. a tool that is off gives a failed result with its reason and the setting that turns it on;
+2. a tool that is off gives a *placeholder* result (``ToolResult.placeholder``): the block keeps
+   its call, says why the tool is off and how to turn it on, and can be filled later by an upload
+   or by running it again once the tool is on;
 3. an edit's parent image is resolved (``resolve_parent``) unless the context carries it;
 4. the run is bounded by ``timeout_s``: past it the block fails with the reason and the tool's
    thread is abandoned (tools bound their own work too: the sandbox kills its child, the
@@ -56,6 +58,15 @@ def validate_params(source: str, params: Mapping[str, Any] | BaseModel) -> tuple
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
         return None, f"the {source} params are not valid: {problems}"
+
+
+def placeholder_reason(source: str, off: str) -> str:
+    """The placeholder's sentence: why the tool is off, how to turn it on, how to fill it now."""
+    off = off.removeprefix(f"{source} is off: ").rstrip(". ")
+    return (
+        f"the {source} tool is off: {off}. Upload an image for this block, or run it again once the "
+        f"{source} tool is on."
+    )
 
 
 class ToolRunner:
@@ -114,7 +125,7 @@ class ToolRunner:
             return ToolResult.failure(problem or "the params are not valid")
         off = self.off_reason(source)
         if off is not None:
-            return ToolResult.failure(f"the {source} tool is off: {off}")
+            return ToolResult.placeholder_for(placeholder_reason(source, off), {"placeholder": "tool_off"})
         index = getattr(validated, "img_index", None)
         if isinstance(index, int) and context.parent_image is None and resolve_parent is not None:
             image, missing = resolve_parent(index)

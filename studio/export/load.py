@@ -21,7 +21,7 @@ from studio.export.sources import safe_block_id
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_JSON_BYTES = 64 * 1024 * 1024
-_STATUSES = ("queued", "running", "ok", "failed", "invalid")
+_STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 _NUMERIC_ID_RE = re.compile(r"^b(\d+)$")
 
 

@@ -192,6 +192,8 @@ def figures(article: Article) -> list[Figure]:
             continue
         if block.status == "ok":
             note = "The image could not be embedded: only PNG, JPEG, WebP and GIF images are allowed."
+        elif block.status == "placeholder":
+            note = f"Placeholder, not generated: {plain(block.error, 1000) or 'no reason given'}"
         elif block.status in ("failed", "invalid"):
             what = "Image tag rejected" if block.status == "invalid" else "Image not generated"
             note = f"{what}: {plain(block.error, 1000) or 'no reason given'}"

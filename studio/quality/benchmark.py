@@ -7,7 +7,14 @@ execution success, image-count compliance (evaluation variant: exact count), the
 and the judge's scores and rubric when a judge is configured (STUDIO_JUDGE_BASE_URL). Then
 DIR/results.jsonl, DIR/summary.json, a table on the terminal and DIR/report.html.
 
-A brief line: {"id", "prompt", "wanted_images", "tools": [...], "category", "rubric": [...], "style"}.
+A brief line: {"id", "prompt", "wanted_images", "tools": [...], "category", "rubric": [...], "style",
+"input_images": [paths relative to the briefs file]} (input images are the user's images, e.g. for
+edit tasks). wanted_images follows the paper: -1 no image (the writer's grammar then admits no tag),
+0 any count, 99 at least one, N exactly N.
+
+Honesty checks per brief (studio.quality.honesty): faked pictures, placeholders, chart runs with
+their fallback / illustrative / relevance figures, leaked example phrases, count compliance with
+the reason when missed, cut-off articles.
 Brief text and model output are untrusted: the report goes through Jinja2's autoescape under the
 export's Content-Security-Policy.
 """
@@ -28,6 +35,7 @@ from models.errors import ConfigError
 from studio.core.agent import Brief, write_article
 from studio.core.events import ArticleDone
 from studio.export.outdir import save_article_dir
+from studio.quality.honesty import article_checks, honesty_lines, summarize_checks
 from studio.quality.scaling import QualityServices
 from tools.params import SOURCES
 
@@ -43,6 +51,7 @@ class BenchBrief:
     category: str = ""
     rubric: tuple[str, ...] = ()
     style: str = ""
+    input_images: tuple[bytes, ...] = ()
 
 
 def load_briefs(path: Path) -> list[BenchBrief]:
@@ -71,6 +80,7 @@ def load_briefs(path: Path) -> list[BenchBrief]:
             raise ConfigError(f"{where}: 'tools' must list sources among {list(SOURCES)}")
         if not isinstance(rubric, list) or not all(isinstance(c, str) for c in rubric) or len(rubric) > 10:
             raise ConfigError(f"{where}: 'rubric' must be a list of at most 10 criteria")
+        images = _input_images(Path(path).parent, row.get("input_images", []), where)
         seen.add(brief_id)
         briefs.append(
             BenchBrief(
@@ -81,11 +91,37 @@ def load_briefs(path: Path) -> list[BenchBrief]:
                 str(row.get("category", "")),
                 tuple(rubric),
                 str(row.get("style", "")),
+                images,
             )
         )
     if not briefs:
         raise ConfigError(f"{path}: no briefs")
     return briefs
+
+
+MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
+
+
+def _input_images(base: Path, paths: Any, where: str) -> tuple[bytes, ...]:
+    """The brief's input images (paths relative to the briefs file); a bad one is a ConfigError."""
+    if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths) or len(paths) > 8:
+        raise ConfigError(f"{where}: 'input_images' must be a list of at most 8 image paths")
+    out = []
+    for rel in paths:
+        file = (base / rel).resolve()
+        if not file.is_file():
+            raise ConfigError(f"{where}: input image {rel!r} not found (paths are relative to the briefs file)")
+        if file.stat().st_size > MAX_INPUT_IMAGE_BYTES:
+            raise ConfigError(f"{where}: input image {rel!r} is larger than {MAX_INPUT_IMAGE_BYTES} bytes")
+        out.append(file.read_bytes())
+    return tuple(out)
+
+
+def writer_count(wanted: int) -> int | None:
+    """The paper's wanted count as the writer's: -1 -> 0 (none), 0 / 99 -> None (the model decides), N -> N."""
+    if wanted == -1:
+        return 0
+    return wanted if 0 < wanted < 99 else None
 
 
 @dataclass
@@ -99,11 +135,13 @@ class BenchRow:
     selection: str = ""
     error: str | None = None
     candidates: list[dict[str, Any]] = field(default_factory=list)
+    checks: dict[str, Any] = field(default_factory=dict)
 
     @property
     def execution_success(self) -> float:
+        """Successes over the calls that ran (a placeholder was never run)."""
         per = self.score.get("per_source", {})
-        total = sum(v["total"] for v in per.values())
+        total = sum(v["total"] - v.get("placeholder", 0) for v in per.values())
         return sum(v["success"] for v in per.values()) / total if total else 1.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,6 +156,7 @@ class BenchRow:
             "execution_success": self.execution_success,
             "score": self.score,
             "candidates": self.candidates,
+            "checks": self.checks,
         }
 
 
@@ -138,7 +177,9 @@ def run_brief(
     from studio.quality.reward import score_article
 
     say = progress or (lambda _msg: None)
-    brief = Brief(item.prompt, wanted_images=item.wanted_images if item.wanted_images > 0 else None, style=item.style)
+    brief = Brief(
+        item.prompt, wanted_images=writer_count(item.wanted_images), user_images=item.input_images, style=item.style
+    )
     started = time.perf_counter()
     selection, candidates = "", []
     if quality > 1:
@@ -175,8 +216,9 @@ def run_brief(
         rubric=item.rubric,
         evaluation=True,
     )
+    checks = article_checks(article, item.wanted_images)
     return BenchRow(
-        item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates
+        item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates, checks
     )
 
 
@@ -189,6 +231,7 @@ def run_benchmark(
     judge: Any = None,
     image_judge: Any = None,
     progress: Progress | None = None,
+    judge_label: str = "",
 ) -> list[BenchRow]:
     """Every brief in order; results.jsonl grows as they finish (a crash keeps the finished ones)."""
     out_dir = Path(out_dir)
@@ -205,6 +248,7 @@ def run_benchmark(
             results.write(json.dumps(row.to_dict(), ensure_ascii=False) + "\n")
             results.flush()
     summary = summarize(rows)
+    summary["judge_label"] = judge_label  # e.g. the weak embedded judge: say what judged
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
     write_report(rows, summary, out_dir / "report.html")
     return rows
@@ -225,8 +269,15 @@ def summarize(rows: Sequence[BenchRow]) -> dict[str, Any]:
     per_source: dict[str, dict[str, float]] = {}
     for source in SOURCES:
         total = sum(r.score["per_source"][source]["total"] for r in rows)
+        waiting = sum(r.score["per_source"][source].get("placeholder", 0) for r in rows)
         success = sum(r.score["per_source"][source]["success"] for r in rows)
-        per_source[source] = {"total": total, "success": success, "success_rate": success / total if total else 1.0}
+        run = total - waiting
+        per_source[source] = {
+            "total": total,
+            "placeholder": waiting,
+            "success": success,
+            "success_rate": success / run if run else 1.0,
+        }
     rewards = [r.score.get("reward") for r in rows]
     rubrics = [_rubric_fraction(r.score) for r in rows]
     return {
@@ -243,6 +294,7 @@ def summarize(rows: Sequence[BenchRow]) -> dict[str, Any]:
         "per_source": per_source,
         "seconds": sum(r.seconds for r in rows),
         "stream_errors": sum(r.error is not None for r in rows),
+        "honesty": summarize_checks([r.checks for r in rows if r.checks]),
     }
 
 
@@ -277,8 +329,14 @@ def format_table(rows: Sequence[BenchRow], summary: dict[str, Any]) -> str:
              strict=True))) for row in grid]  # fmt: skip
     lines.insert(1, "-" * len(lines[0]))
     lines.insert(len(lines) - 1, "-" * len(lines[0]))
-    per = ", ".join(f"{k} {v['success']}/{v['total']}" for k, v in summary["per_source"].items())
+    per = ", ".join(
+        f"{k} {v['success']}/{v['total'] - v['placeholder']} (+{v['placeholder']} placeholders)"
+        for k, v in summary["per_source"].items()
+    )
     lines.append(f"execution success by source: {per}")
+    lines += honesty_lines(rows, summary["honesty"])
+    if summary.get("judge_label"):
+        lines.append(f"judge: {summary['judge_label']}")
     if summary["judged"] == 0:
         lines.append("judge: none configured or unavailable (set STUDIO_JUDGE_BASE_URL for judge scores)")
     return "\n".join(lines)
@@ -293,7 +351,8 @@ td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child{text
 </head><body>
 <h1>Benchmark: {{ summary.briefs }} briefs, quality {{ summary.quality }}</h1>
 <p>Image-count compliance uses the evaluation variant (exact count). Judge scores appear only where a
-judge answered ({{ summary.judged }} of {{ summary.briefs }}).</p>
+judge answered ({{ summary.judged }} of {{ summary.briefs }}).
+{% if summary.get("judge_label") %}Judge: {{ summary.judge_label }}.{% endif %}</p>
 <table><thead><tr>{% for c in columns %}<th>{{ c }}</th>{% endfor %}<th>note</th></tr></thead><tbody>
 {% for row, r in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}
 <td>{{ r.error or r.selection }}</td></tr>{% endfor %}

@@ -1,4 +1,5 @@
-"""Quality-mode polish: repair failed or invalid image calls, rewrite weak text next to images.
+"""Quality-mode polish: repair failed, invalid or placeholder image calls and charts that fail the
+relevance check (studio.core.chart_checks), rewrite weak text next to images.
 
 Every repair runs through the one tool runner (``engine.runner``); chart code comes from the
 studio's one ChartCoder (``services.chart_coder()``). Changes are made in place on a copy of the
@@ -15,6 +16,7 @@ from models.base import ChatOptions, complete
 from models.errors import StudioError
 from studio.core.agent import Brief, WriterServices
 from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.chart_checks import relevance
 from studio.core.charts import ChartCoder
 from studio.core.engine import Engine
 from studio.core.runner import ToolRunner, text_before
@@ -58,8 +60,9 @@ def _run_plan(
     if source == "code":  # a broken chart: one repair turn with its error, or fresh code
         try:
             old = str(block.params.get("code") or "")
+            why = block.error or relevance(block.description, old).reason
             code = (
-                coder.repair(old, block.error or "", block.description, context.text_before)
+                coder.repair(old, why, block.description, context.text_before)
                 if old.strip()
                 else coder.write(block.description, context.text_before)
             )
@@ -85,19 +88,27 @@ def polish_article(article: Article, brief: Brief, services: QualityServices, en
     coder = services.chart_coder()
     repaired: list[dict[str, Any]] = []
     for block in article.image_blocks():
-        if block.status == "ok":
+        if block.status == "ok" and not irrelevant_chart(block.source, block.description, block.params):
             continue
         context = ToolContext(
             style=brief.style, description=block.description, text_before=text_before(article, block.id)
         )
         for source, params in repair_plans(block, runner.sources()):
             used, result = _run_plan(source, params, block, runner, coder, context)
-            if result.ok and result.image:
+            # a broken block takes any picture; a drawn but irrelevant chart only a relevant one
+            off_topic = block.status == "ok" and irrelevant_chart(source, block.description, used)
+            if result.ok and result.image and not off_topic:
                 repaired.append({"block": block.id, "from": block.source, "to": source})
                 _apply(block, source, used, result)
                 break
     rewritten = _rewrite_weak_text(article, services)
     return {"repaired": repaired, "rewritten": rewritten}
+
+
+def irrelevant_chart(source: str | None, description: str, params: dict[str, Any]) -> bool:
+    """A chart whose title and axis labels share no word with its description (the relevance
+    check, studio.core.chart_checks): quality mode repairs it like a failure."""
+    return source == "code" and not relevance(description, str(params.get("code") or "")).ok
 
 
 def is_weak(paragraph: str, description: str) -> bool:

@@ -36,18 +36,22 @@ def test_render_gives_each_block_its_status_and_reason(offline_settings: Path, c
     assert (out / chart["image"]).read_bytes().startswith(b"\x89PNG")
     assert "staffed" in chart["provenance"]["code"]
 
+    # offline, the other three tools are off: placeholders that keep their call and say why
     search = by_source["search"]
-    assert search["status"] == "failed" and "search" in search["error"] and "internet" in search["error"]
+    assert search["status"] == "placeholder" and "search" in search["error"] and "internet" in search["error"]
     diffusion = by_source["diffusion"]
-    assert diffusion["status"] == "failed" and "STUDIO_DIFFUSION_MODEL" in diffusion["error"]
+    assert diffusion["status"] == "placeholder" and "STUDIO_DIFFUSION_MODEL" in diffusion["error"]
     edit = by_source["edit"]
-    assert edit["status"] == "failed" and "image to edit (index 2)" in edit["error"]
+    assert edit["status"] == "placeholder" and "STUDIO_EDIT_MODEL" in edit["error"] and edit["params"]["img_index"] == 2
 
     html = (out / "article.html").read_text()
     assert "data:image/png;base64," in html and "Guardians of the Coast" in html
-    assert article["stats"]["code"] == {"total": 1, "success": 1, "success_rate": 1.0}
-    stdout = capsys.readouterr().out
+    assert article["stats"]["code"] == {"total": 1, "success": 1, "success_rate": 1.0, "placeholder": 0}
+    assert article["stats"]["search"]["placeholder"] == 1
+    captured = capsys.readouterr()
+    stdout = captured.out
     assert str(out / "article.html") in stdout
+    assert "placeholder" in captured.err and "(diffusion): the diffusion tool is off" in captured.err
 
 
 def test_render_reports_invalid_tags(offline_settings: Path) -> None:

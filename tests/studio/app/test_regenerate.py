@@ -87,7 +87,7 @@ def test_another_tool_and_edited_params_are_validated() -> None:
     a = article()
     s = services({"search": LocalSearch()})
     off = regenerate_image(a, "b2", s, mode="tool", source="diffusion", params={"prompt": "a red square"})
-    assert off.status == "failed" and "diffusion tool is off: off in this test" in (off.result.error or "")
+    assert off.status == "placeholder" and "diffusion tool is off: off in this test" in (off.result.error or "")
     bad = regenerate_image(a, "b2", s, mode="params", params={"query": "x", "extra": 1})
     assert bad.status == "failed" and "extra" in (bad.result.error or "")
     wrong = regenerate_image(a, "b2", s, mode="tool", source="nope", params={})

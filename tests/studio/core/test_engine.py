@@ -84,7 +84,7 @@ def tools(clock: Clock, delays: dict[str, float] | None = None, fail=()) -> dict
 
 
 def tag(source: str, **params) -> str:
-    return format_tag(source, f"{source} picture", params)
+    return format_tag(source, f"{source} result", params)
 
 
 def make_engine(the_tools: dict[str, Tool], *, off_reasons=None, **kwargs) -> Engine:
@@ -201,7 +201,11 @@ def test_unterminated_tag_and_tool_off() -> None:
     engine = make_engine({}, off_reasons={"diffusion": "no weights: set STUDIO_DIFFUSION_MODEL"})
     events = run(engine, [text])
     off, cut = events[-1].article.image_blocks()
-    assert off.status == "failed" and "STUDIO_DIFFUSION_MODEL" in off.error
+    # an off tool's tag becomes a placeholder: not run, its call kept, the reason and the fill said
+    assert off.status == "placeholder" and "STUDIO_DIFFUSION_MODEL" in off.error and "Upload an image" in off.error
+    assert off.params == {"prompt": "x"} and off.description == "diffusion result"
+    failed = [e for e in events if isinstance(e, ToolCallFailed)]
+    assert len(failed) == 1 and failed[0].placeholder
     assert cut.status == "invalid" and "never closed" in cut.error
     assert any(isinstance(e, ToolCallInvalid) for e in events)
 
@@ -232,12 +236,12 @@ class Writer:
 
 def test_two_phase_code_is_written_then_repaired_once() -> None:
     writer = Writer()
-    text = "Rain falls a lot. " + tag("code", code="")
+    text = "Rain falls 1200 mm a year. " + tag("code", code="")
     the_tools = tools(Clock(), fail={"bad"})
     the_tools["code"] = ChartWritingTool(the_tools["code"], writer)  # type: ignore[arg-type]
     done = run(make_engine(the_tools), [text])[-1]
     block = done.article.image_blocks()[0]
-    assert writer.calls == [("write", "code picture", "Rain falls a lot. "), ("repair", "bad", "bad broke")]
+    assert writer.calls == [("write", "code result", "Rain falls 1200 mm a year. "), ("repair", "bad", "bad broke")]
     assert block.status == "ok" and block.params == {"code": "good"}
     assert "'code': 'good'" in done.article.to_llmi_text()
 

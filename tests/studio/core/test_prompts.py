@@ -1,55 +1,61 @@
-"""The system and user prompts: only offered tools, the exact tag format, a valid example."""
+"""The system and user prompts: all four sources by purpose, tag shapes with slots, no example content."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from studio.core.prompts import example_article, system_prompt, user_prompt
-from studio.core.protocol import TAG_RE, ToolCall, find_tags
+from studio.core.prompts import example_texts, system_prompt, tag_shape, user_prompt
+from studio.core.protocol import ToolCall, find_tags
+from tools.params import SOURCES
 
 ALL_ON = {"search": None, "diffusion": None, "code": None, "edit": None}
+OFFLINE = {"search": "no search host", "diffusion": "no weights", "code": None, "edit": "no weights"}
 
 
 @pytest.mark.parametrize("small", [True, False])
-def test_off_tool_is_not_offered(small: bool) -> None:
-    available = {**ALL_ON, "diffusion": "no GPU weights", "search": "offline"}
+@pytest.mark.parametrize("available", [ALL_ON, OFFLINE])
+def test_all_four_sources_are_offered_by_purpose(small: bool, available: dict[str, str | None]) -> None:
     text = system_prompt(available, max_images=3, compact=small)
-    assert "`diffusion`" not in text and "`search`" not in text
-    assert "'source': 'diffusion'" not in text and "'source': 'search'" not in text
-    assert "`code`" in text and "`edit`" in text
-    if small:  # a small model is not even told the name
-        assert "diffusion" not in text and "search" not in text
-    else:
-        assert "Not available now, do not use: search, diffusion." in text
+    for source in SOURCES:
+        assert f"`{source}` is for" in text and f"'source': '{source}'" in text
+    assert "real photos of real places" in text
+    assert "illustrations" in text and "charts and diagrams drawn from data" in text
+    assert "Never photos" in text and "never as Markdown images" in text
+
+
+def test_full_prompt_says_what_an_off_tool_gives() -> None:
+    text = system_prompt(OFFLINE, max_images=3, compact=False)
+    assert "Some tools are off right now (search, diffusion, edit)" in text
+    assert "becomes a placeholder" in text and "Do not draw a photo or an illustration with code" in text
+    assert "Some tools are off" not in system_prompt(ALL_ON, max_images=3, compact=False)
 
 
 @pytest.mark.parametrize("small", [True, False])
-@pytest.mark.parametrize("on", [["search"], ["code"], ["diffusion", "edit"], ["search", "code", "diffusion", "edit"]])
-def test_example_tags_are_valid_and_use_only_offered_tools(small: bool, on: list[str]) -> None:
-    available = {s: (None if s in on else "off") for s in ALL_ON}
-    text = system_prompt(available, max_images=4, compact=small)
-    example = text[text.index("# How a Bee Colony Works") :]
-    tags = find_tags(example)
-    assert tags and all(isinstance(t, ToolCall) for t in tags)
-    assert {t.source for t in tags} <= set(on)
-    assert "```" not in example  # tags are raw text, never fenced
-    # Tags sit alone on their lines.
-    for match in TAG_RE.finditer(example):
-        line_start = example.rfind("\n", 0, match.start()) + 1
-        assert example[line_start : match.start()] == ""
+def test_no_example_content_only_slots(small: bool) -> None:
+    text = system_prompt(ALL_ON, max_images=4, compact=small)
+    # no example article, no example title or sentence: every tag shown is a shape with <slots>
+    assert "Example" not in text and "# How" not in text and "bee" not in text.lower()
+    for line in text.splitlines():
+        if "<imgen>{'source'" in line and "SOURCE" not in line:
+            desc = re.search(r"'description': '([^']*)'", line)
+            assert desc and desc.group(1).startswith("<"), line
 
 
-def test_two_phase_example_has_empty_code_and_one_phase_has_runnable_code() -> None:
-    two = find_tags(example_article({"code": None}, two_phase_code=True))
-    one = find_tags(example_article({"code": None}, two_phase_code=False))
-    assert isinstance(two[0], ToolCall) and two[0].params_dict() == {"code": ""}
-    assert isinstance(one[0], ToolCall)
-    code = one[0].params_dict()["code"]
-    assert "plt.bar" in code and "show" not in code and "savefig" not in code
-    compile(code, "<example>", "exec")
-    # small models default to two phases, the full prompt to code in the tag
-    assert "{'code': ''}" in system_prompt({"code": None}, max_images=2, compact=True)
-    assert "plt.bar" in system_prompt({"code": None}, max_images=2, compact=False)
+def test_tag_shapes_are_not_valid_tags_except_their_format() -> None:
+    # Shapes have slots, so they are never mistaken for a real call with content.
+    for source in SOURCES:
+        shape = tag_shape(source)
+        assert "<" in shape.split("'description': '", 1)[1]
+    # the two-phase code shape has the literal empty code string
+    tags = find_tags(tag_shape("code", two_phase_code=True))
+    assert tags and isinstance(tags[0], ToolCall) and tags[0].params_dict() == {"code": ""}
+
+
+def test_example_texts_cover_every_shape() -> None:
+    texts = example_texts()
+    assert all(tag_shape(s) in texts for s in SOURCES)
 
 
 def test_full_prompt_teaches_the_rules() -> None:
@@ -58,31 +64,25 @@ def test_full_prompt_teaches_the_rules() -> None:
         "<imgen>{'source': SOURCE, 'description': DESCRIPTION, 'params': PARAMS}</imgen>",
         "exactly the keys 'source', 'description' and 'params'",
         "plt.show()",
-        "at most 5 image tags",
+        "Use 1 to 5 image tags",
         "img_index",
         "Never wrap it in a code block",
         "Style: playful, for children",
     ):
         assert needle in text
+    assert "Use exactly 2 image tags" in system_prompt(ALL_ON, max_images=2, compact=True, exact_count=True)
 
 
-def test_small_prompt_is_shorter() -> None:
-    assert len(system_prompt(ALL_ON, max_images=3, compact=True)) < len(
-        system_prompt(ALL_ON, max_images=3, compact=False)
-    )
+def test_two_phase_code_rules() -> None:
+    assert "{'code': ''}" in system_prompt(ALL_ON, max_images=2, compact=True)
+    assert "plt.show()" in system_prompt(ALL_ON, max_images=2, compact=False)
 
 
 @pytest.mark.parametrize("small", [True, False])
-def test_no_tools_or_no_images_means_no_tags(small: bool) -> None:
-    for available, max_images in (({s: "off" for s in ALL_ON}, 3), (ALL_ON, 0)):
-        text = system_prompt(available, max_images=max_images, compact=small)
-        assert "<imgen>" not in text
-        assert "Do not include any images" in text
-
-
-def test_edit_without_earlier_image_in_example_is_skipped() -> None:
-    # Edit alone: the example has nothing earlier to edit, so it shows no edit tag.
-    assert find_tags(example_article({"edit": None})) == []
+def test_no_images_means_no_tags(small: bool) -> None:
+    text = system_prompt(ALL_ON, max_images=0, compact=small)
+    assert "<imgen>" not in text
+    assert "do not write any image tag" in text
 
 
 def test_unknown_source_is_an_error() -> None:
@@ -95,7 +95,8 @@ def test_user_prompt() -> None:
     assert text.startswith("Write about bicycles.")
     assert "exactly 3 image tags" in text and "img_index 0 to 1" in text
     assert "without images" in user_prompt("x", wanted_images=0, user_image_count=0)
+    assert "without images" in user_prompt("x", wanted_images=-1, user_image_count=0)
     assert user_prompt("x", wanted_images=None, user_image_count=0) == "x"
     assert "img_index 0" in user_prompt("x", wanted_images=None, user_image_count=1)
     with pytest.raises(ValueError):
-        user_prompt("x", wanted_images=-1, user_image_count=0)
+        user_prompt("x", wanted_images=-2, user_image_count=0)

@@ -54,10 +54,14 @@ def test_params_are_validated_before_the_tool_runs() -> None:
     assert isinstance(typed, CodeParams) and problem is None
 
 
-def test_an_off_tool_fails_with_its_reason() -> None:
+def test_an_off_tool_gives_a_placeholder_with_its_reason() -> None:
     runner = ToolRunner({}, off_reasons={"code": "disabled: add 'code' to STUDIO_TOOLS_ENABLED"})
     result = runner.run("code", {"code": "x=1"})
-    assert result.error == "the code tool is off: disabled: add 'code' to STUDIO_TOOLS_ENABLED"
+    assert result.placeholder and not result.ok and result.provenance == {"placeholder": "tool_off"}
+    assert result.error == (
+        "the code tool is off: disabled: add 'code' to STUDIO_TOOLS_ENABLED. "
+        "Upload an image for this block, or run it again once the code tool is on."
+    )
     assert runner.off_reason("code") and runner.off_reason("search") == "it is not enabled"
 
 

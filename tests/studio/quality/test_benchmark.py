@@ -22,6 +22,7 @@ from studio.quality.benchmark import (
     run_benchmark,
     summarize,
     write_report,
+    writer_count,
 )
 from tests.llama_server import smollm2_gguf
 
@@ -84,7 +85,7 @@ def test_report_and_table_escape_hostile_text(tmp_path: Path) -> None:
     ]
     summary = summarize(rows)
     assert summary["execution_success"] == 0.5 and summary["judge_reward"] == 0.5 and summary["judged"] == 1
-    assert summary["per_source"]["code"] == {"total": 4, "success": 2, "success_rate": 0.5}
+    assert summary["per_source"]["code"] == {"total": 4, "placeholder": 0, "success": 2, "success_rate": 0.5}
     html = write_report(rows, summary, tmp_path / "r.html").read_text()
     assert "<script>alert" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<img src=x" not in html and "Content-Security-Policy" in html
@@ -148,3 +149,63 @@ def test_cli_bench_on_a_two_brief_file(tmp_path: Path) -> None:
     assert all(i in table for i in ids) and "MEAN" in table and "judge: none configured" in table
     assert (tmp_path / "out" / "report.html").is_file()
     assert "[1/2]" in proc.stderr and "[2/2]" in proc.stderr
+
+
+def test_input_images_and_the_writer_count(tmp_path: Path) -> None:
+    (tmp_path / "imgs").mkdir()
+    (tmp_path / "imgs" / "cat.png").write_bytes(b"\x89PNG fake bytes")
+    good = tmp_path / "good.jsonl"
+    good.write_text(
+        json.dumps(
+            {
+                "id": "e",
+                "prompt": "Make it autumn",
+                "wanted_images": 1,
+                "tools": ["edit"],
+                "input_images": ["imgs/cat.png"],
+            }
+        )
+        + "\n"  # fmt: skip
+    )
+    (brief,) = load_briefs(good)
+    assert brief.input_images == (b"\x89PNG fake bytes",)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"id": "e", "prompt": "p", "wanted_images": 1, "input_images": ["nope.png"]}) + "\n")
+    with pytest.raises(ConfigError, match="bad.jsonl:1: input image 'nope.png' not found"):
+        load_briefs(bad)
+    # the paper's counts as the writer's: -1 none, 0 and 99 the model decides, N exactly N
+    assert [writer_count(w) for w in (-1, 0, 99, 3)] == [0, None, None, 3]
+
+
+@pytest.mark.slow
+@needs_smollm2
+def test_cli_bench_with_the_weak_embedded_judge(tmp_path: Path) -> None:
+    briefs = tmp_path / "one.jsonl"
+    briefs.write_text(
+        json.dumps(
+            {
+                "id": "rain",
+                "prompt": "Two sentences about rain, no images",
+                "wanted_images": -1,
+                "rubric": ["Mentions clouds"],
+            }
+        )
+        + "\n"  # fmt: skip
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "STUDIO_DATA_DIR": str(tmp_path / "data"),
+           "STUDIO_ALLOW_DOWNLOADS": "false"}  # fmt: skip
+    env.pop("STUDIO_JUDGE_BASE_URL", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "studio", "bench", str(briefs), "--out", str(tmp_path / "out"), "--judge", "embedded",
+         "--weights", "smollm2-135m", "--threads", "1", "--max-tokens", "120", "--tools", "code"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "WEAK local judge" in proc.stdout and "WEAK local judge" in proc.stderr
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["judge_label"].startswith("WEAK local judge")
+    assert "WEAK local judge" in (tmp_path / "out" / "report.html").read_text()
+    row = json.loads((tmp_path / "out" / "results.jsonl").read_text())
+    # the weak judge answered (scores) or said why not; either way it was asked
+    assert row["score"]["text"] is not None
+    assert row["checks"]["count_ok"] and row["checks"]["images_written"] == 0

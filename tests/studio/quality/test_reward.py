@@ -175,10 +175,10 @@ def test_rule_scores_without_judges() -> None:
     score = score_article(_article(), prompt="owls", wanted_images=3, required_tools={"search", "code", "diffusion"})
     assert (score.tags_total, score.tags_valid, score.image_count) == (3, 2, 3)
     assert score.tag_validity == pytest.approx(2 / 3)
-    assert score.per_source["search"] == {"total": 1, "success": 1, "success_rate": 1.0}
-    assert score.per_source["code"] == {"total": 1, "success": 0, "success_rate": 0.0}
-    assert score.per_source["diffusion"] == {"total": 1, "success": 0, "success_rate": 0.0}
-    assert score.per_source["edit"] == {"total": 0, "success": 0, "success_rate": 1.0}
+    assert score.per_source["search"] == {"total": 1, "success": 1, "success_rate": 1.0, "placeholder": 0}
+    assert score.per_source["code"] == {"total": 1, "success": 0, "success_rate": 0.0, "placeholder": 0}
+    assert score.per_source["diffusion"] == {"total": 1, "success": 0, "success_rate": 0.0, "placeholder": 0}
+    assert score.per_source["edit"] == {"total": 0, "success": 0, "success_rate": 1.0, "placeholder": 0}
     assert score.num_score == 1.0
     assert score.tool_reward == pytest.approx(TOOLS)
     assert score.rule_reward == pytest.approx((1.0 + 2 / 3 + TOOLS) / 3)

@@ -271,3 +271,36 @@ def test_cards_show_the_style_of_generated_images() -> None:
     assert "&lt;i&gt;ink&lt;/i&gt; wash" in card_html(diffusion)  # shown, escaped
     search = BlockView("b2", "image", source="search", params={"query": "fox"}, provenance={"style": "ink"})
     assert all(key != "style" for key, _ in card_fields(search))  # a photo is not restyled
+
+
+from studio.core.chart_checks import relevance  # noqa: E402
+
+OFF_TOPIC = (
+    "<imgen>{'source': 'code', 'description': 'bar chart of sales', "
+    "'params': {'code': 'plt.bar([1, 2], [3, 4])\\nplt.title(\"Average bicycle commute distance\")'}}</imgen>"
+)
+
+
+class TitledChat(ScriptedChat):
+    """The chart writer answers with a chart whose title names the sales."""
+
+    def stream(self, messages: list[Message], options: ChatOptions) -> Iterator[str]:
+        system = str(messages[0]["content"])
+        if "matplotlib" in system and "draws exactly one chart" in system:
+            with self.lock:
+                self.asked.append("chart")
+            yield '```python\nplt.bar([1, 2], [5, 6])\nplt.title("Sales by quarter")\n```'
+            return
+        yield from super().stream(messages, options)
+
+
+def test_polish_repairs_a_chart_that_fails_the_relevance_check(make_services) -> None:
+    chat = TitledChat("openai", [WEAK + OFF_TOPIC + "\n\nEnd."])
+    services = make_services(chat)
+    brief = Brief("A note on sales with a bar chart", wanted_images=1)
+    result = collect_with(write_best_article(brief, services, candidates=1, required_tools=("code",)))
+    first = result.candidates[0].article.image_blocks()[0]
+    assert first.status == "ok" and not relevance(first.description, first.params["code"]).ok  # drew, off topic
+    block = result.article.image_blocks()[0]
+    assert "chart" in chat.asked and relevance(block.description, block.params["code"]).ok
+    assert "Sales by quarter" in block.params["code"] and result.polish["repaired"]

@@ -1,0 +1,137 @@
+"""Judge-free honesty checks of one written article (the harness reports them per brief and run).
+
+- faked pictures: a code block that drew something whose description asks for a photo,
+  portrait, scene or illustration (studio.core.chart_checks.photo_request); and, apart, Markdown
+  images the text pretends (``![...](url)``, outside any tool);
+- placeholders: tags whose tool was off (or a photo asked of code), kept for the user to fill;
+- chart execution: code blocks that ran / drew, how many through the plain fallback, how many
+  marked illustrative, and the relevance check (title / axis labels share a word with the
+  description);
+- leaked example phrases (studio.quality.leaks);
+- image count against the wanted count (evaluation variant: exact), with the reason when missed;
+- cut off: the model stopped at its token limit (``Article.cut_off``, which article.json, the CLI
+  and the UI show); an article that ends mid-sentence without that mark counts as *unmarked*.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from studio.core.article import Article, TextBlock
+from studio.core.chart_checks import photo_request, relevance
+from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
+from studio.quality.reward import image_count_score
+
+_MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\(")
+_SENTENCE_END = (".", "!", "?", ":", ")", '"', "'", "»", "”", "…")
+
+
+def ends_mid_sentence(article: Article) -> bool:
+    """Does the article's last text stop mid-sentence (not a heading, no closing punctuation)?"""
+    texts = [b.text for b in article.blocks if isinstance(b, TextBlock) and b.text.strip()]
+    if not texts:
+        return False
+    last = texts[-1].strip().splitlines()[-1].strip()
+    return not last.startswith("#") and not last.endswith(_SENTENCE_END)
+
+
+def count_note(written: int, wanted: int, article: Article, cut_off: bool) -> str:
+    """Why the image count differs from the wanted one ("" when it complies)."""
+    if image_count_score(written, wanted, evaluation=True) == 1.0:
+        return ""
+    if wanted == -1:
+        return f"no images were wanted but {written} tag(s) were written"
+    if article.error:
+        return f"the model stream broke after {written} of {wanted} tag(s): {article.error}"
+    if cut_off:
+        return f"the model reached its token limit after {written} of {wanted} tag(s)"
+    return f"the model wrote {written} tag(s) where {wanted} were wanted"
+
+
+def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
+    """The per-article honesty figures (see the module docstring); plain JSON values."""
+    blocks = article.image_blocks()
+    code = [b for b in blocks if b.source == "code"]
+    ran = [b for b in code if b.status in ("ok", "failed")]
+    drawn = [b for b in code if b.status == "ok"]
+    fits = [relevance(b.description, str(b.params.get("code", ""))) for b in drawn]
+    cut_off = bool(article.cut_off)  # the model stopped at its token limit (article.json, CLI, UI say so)
+    mid_sentence = ends_mid_sentence(article)
+    leaks = check_leaks(article_output_text(article), prompt_examples())
+    written = len(blocks)
+    texts = [b for b in article.blocks if isinstance(b, TextBlock)]
+    return {
+        "faked": [b.id for b in drawn if photo_request(b.description)],
+        # a picture pretended in the text, outside any tool (a Markdown image with a made-up URL)
+        "markdown_images": [b.id for b in texts for _ in _MD_IMAGE.finditer(b.text)],
+        "placeholders": [
+            {"id": b.id, "source": b.source, "reason": b.error} for b in blocks if b.status == "placeholder"
+        ],
+        "code_run": len(ran),
+        "code_ok": len(drawn),
+        "code_fallback": sum(bool(b.provenance.get("fallback")) for b in drawn),
+        "code_repaired": sum(bool(b.provenance.get("repaired")) for b in drawn),
+        "code_illustrative": sum(bool(b.provenance.get("illustrative")) for b in drawn),
+        "code_errors": [b.error for b in ran if b.status == "failed"],
+        "relevant": sum(f.ok for f in fits),
+        "irrelevant": [f.reason for f in fits if not f.ok],
+        "leaks": leaks.to_dict(),
+        "images_written": written,
+        "count_ok": image_count_score(written, wanted_images, evaluation=True) == 1.0,
+        "count_note": count_note(written, wanted_images, article, cut_off),
+        "cut_off": cut_off,
+        "continuations": article.continuations,
+        "ends_mid_sentence": mid_sentence,
+        # looks cut off to a reader, yet the article does not say so
+        "cut_off_unmarked": mid_sentence and not cut_off,
+    }
+
+
+def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
+    """Totals over the briefs of one run."""
+    code_run = sum(c["code_run"] for c in checks)
+    code_ok = sum(c["code_ok"] for c in checks)
+    return {
+        "faked_pictures": sum(len(c["faked"]) for c in checks),
+        "markdown_images": sum(len(c.get("markdown_images", [])) for c in checks),
+        "placeholders": sum(len(c["placeholders"]) for c in checks),
+        "chart_runs": code_run,
+        "chart_ok": code_ok,
+        "chart_success": code_ok / code_run if code_run else None,
+        "chart_fallback": sum(c["code_fallback"] for c in checks),
+        "chart_repaired": sum(c["code_repaired"] for c in checks),
+        "chart_illustrative": sum(c["code_illustrative"] for c in checks),
+        "chart_relevant": sum(c["relevant"] for c in checks),
+        "leaked_phrases": sum(len(c["leaks"]["leaked"]) for c in checks),
+        "count_compliant": sum(c["count_ok"] for c in checks),
+        "cut_off": sum(c["cut_off"] for c in checks),
+        "ends_mid_sentence": sum(c["ends_mid_sentence"] for c in checks),
+        "cut_off_unmarked": sum(c["cut_off_unmarked"] for c in checks),
+    }
+
+
+def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
+    """The honesty figures of a run, then the count compliance and notes per brief."""
+    if not h:
+        return []
+    rate = "-" if h["chart_success"] is None else f"{h['chart_success']:.3f}"
+    lines = [
+        f"charts: {h['chart_ok']}/{h['chart_runs']} drew ({rate}); {h['chart_fallback']} by the plain fallback, "
+        f"{h['chart_repaired']} after a repair, {h['chart_illustrative']} illustrative, "
+        f"{h['chart_relevant']} relevant (title/labels share a word with the description)",
+        f"faked pictures: {h['faked_pictures']} by code, {h['markdown_images']} as Markdown images in the text; "
+        f"placeholders: {h['placeholders']}; "
+        f"leaked example phrases: {h['leaked_phrases']}",
+        f"count compliance: {h['count_compliant']}/{len(rows)} briefs; cut off (marked): {h['cut_off']}; "
+        f"ending mid-sentence: {h['ends_mid_sentence']}, of them unmarked: {h['cut_off_unmarked']}",
+    ]
+    for r in rows:
+        c = r.checks
+        notes = [c["count_note"]] if c.get("count_note") else []
+        notes += [f"faked {', '.join(c['faked'])}"] if c.get("faked") else []
+        notes += [f"leaked: {'; '.join(c['leaks']['leaked'])}"] if c.get("leaks", {}).get("leaked") else []
+        if notes:
+            lines.append(f"  {r.id}: " + " | ".join(notes))
+    return lines
