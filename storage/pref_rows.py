@@ -169,7 +169,8 @@ def _written(version: dict[str, Any]) -> str:
 def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -> dict[str, Any] | None:
     c = e.context
     chosen, rejected = c.get("chosen"), c.get("rejected")
-    if e.kind not in PAIR_KINDS or not chosen or not rejected:
+    manual = e.kind == "rewrite" and bool(c.get("manual"))  # the editor's manual edit: a decided pair
+    if (e.kind not in PAIR_KINDS and not manual) or not chosen or not rejected:
         return None
     chosen_text, rejected_text = _written(chosen), _written(rejected)
     around = cut_around(_side(c, "before"), _side(c, "after"), max(len(chosen_text), len(rejected_text)), max_chars)
@@ -182,8 +183,8 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
         "rejected": _messages("assistant", around.before + rejected_text + around.after),
         "brief": c.get("brief", ""),
         "event_id": e.id,
-        "event": e.kind,
-        "origin": _origin(e.kind, chosen),
+        "event": "edit" if manual else e.kind,
+        "origin": _origin("edit" if manual else e.kind, chosen),
         "chosen_origin": chosen.get("origin"),
         "rejected_origin": rejected.get("origin"),
         "created_at": e.created_at.isoformat(),

@@ -117,7 +117,7 @@ def _article_base(article: Article) -> dict[str, Any]:
 
 def _ordered_blocks(s: Session, article_id: int) -> list[Block]:
     query = select(Block).where(Block.article_id == article_id).order_by(Block.position)
-    return [b for b in s.scalars(query.options(selectinload(Block.versions))) if b.versions]
+    return [b for b in s.scalars(query.options(selectinload(Block.versions))) if b.versions and b.deleted_at is None]
 
 
 def _current(b: Block) -> BlockVersion:

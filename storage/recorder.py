@@ -50,9 +50,14 @@ class ArticleRecorder:
         flush_interval_s: float = 0.25,
         flush_every: int = 32,
         clock: Callable[[], float] = time.monotonic,
+        resume: int | None = None,
         owner: str | None = None,
     ) -> None:
-        """Create the article row (status 'running') at once, with its input images as assets."""
+        """Create the article row (status 'running') at once, with its input images as assets.
+
+        ``resume``: an existing article's id instead: it is marked 'running' again and new blocks
+        are appended after its last one (a cut-off article being continued); ``brief``,
+        ``input_images`` and ``settings`` are then ignored."""
         self.store = store
         self.flush_interval_s = flush_interval_s
         self.flush_every = flush_every
@@ -64,8 +69,22 @@ class ArticleRecorder:
         self._pending_count = 0
         self._last_commit = clock()
         self._position = 0
+        if resume is not None:
+            with store.write() as s:
+                article = s.get(Article, resume)
+                if article is None or (owner is not None and article.project.owner != owner):
+                    raise KeyError(f"article {resume} not found")
+                if article.project_id != project_id:
+                    raise KeyError(f"article {resume} not found in project {project_id}")
+                self.owner: str = article.project.owner
+                positions = [b.position for b in article.blocks]
+                self._position = max(positions, default=-1) + 1
+                article.status, article.error, article.finished_at = "running", None, None
+                article.writer = process_token()
+                self.article_id: int = article.id
+            return
         with store.read() as s:  # another user's project id: refused before any file is written
-            self.owner: str = project_row(s, project_id, owner).owner
+            self.owner = project_row(s, project_id, owner).owner
         refs = []
         for item in input_images:
             data, mime = item if isinstance(item, tuple) else (item, "image/png")
@@ -84,7 +103,7 @@ class ArticleRecorder:
                 claim_asset(s, ref["sha256"], self.owner)
             s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
             s.flush()
-            self.article_id: int = article.id
+            self.article_id = article.id
 
     # --- text ------------------------------------------------------------------------------------
 
@@ -177,16 +196,19 @@ class ArticleRecorder:
 
     # --- end -----------------------------------------------------------------------------------------
 
-    def done(self, error: str | None = None, seconds: float | None = None, *, cut_off: bool = False) -> None:
+    def done(
+        self, error: str | None = None, seconds: float | None = None, *, cut_off: bool = False, stopped: bool = False
+    ) -> None:
         """The stream ended; ``error`` where the model stream broke (the blocks stay); ``cut_off``
         where the model stopped at its token limit (kept as ``settings["cut_off"]``, beside the
-        settings that shaped the article, so the status values stay as they are)."""
+        settings that shaped the article, so the status values stay as they are); ``stopped``
+        where the user stopped it (status 'interrupted', what was written is kept)."""
         with self._lock:
             self._flush_locked()
             with self.store.write() as s:
                 article = s.get(Article, self.article_id)
                 values: dict[str, Any] = {
-                    "status": "failed" if error else "done",
+                    "status": "interrupted" if stopped else ("failed" if error else "done"),
                     "error": error,
                     "seconds": seconds,
                     "finished_at": utcnow(),

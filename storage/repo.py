@@ -25,6 +25,16 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
 from storage.db import Store
+from storage.edits import (  # noqa: F401 - re-exported: repo is the one facade callers use
+    article_title,
+    delete_block,
+    delete_project,
+    insert_text_block,
+    move_block,
+    purge_deleted_projects,
+    restore_block,
+    restore_project,
+)
 from storage.prefs import article_context, log_event
 from storage.rows import (  # noqa: F401 - IMAGE_STATUSES is part of the facade
     IMAGE_STATUSES,
@@ -36,6 +46,8 @@ from storage.versions import (  # noqa: F401 - re-exported: repo is the one faca
     accept_version,
     add_image_version,
     add_text_version,
+    article_versions,
+    discard_candidate,
     finish_image_version,
     list_versions,
     revert_version,
@@ -61,17 +73,22 @@ def create_project(store: Store, name: str, owner: str = LOCAL_USER) -> ProjectI
 
 
 def list_projects(store: Store, owner: str | None = None) -> list[ProjectInfo]:
-    """The owner's projects (all projects for ``None``), most recently changed first."""
+    """The owner's projects (all projects for ``None``) not deleted, most recently changed first."""
     with store.read() as s:
-        query = select(Project).order_by(Project.updated_at.desc(), Project.id.desc())
+        query = select(Project).where(Project.deleted_at.is_(None))
         if owner is not None:
             query = query.where(Project.owner == owner)
-        return [project_info(p) for p in s.scalars(query)]
+        rows = s.scalars(query.order_by(Project.updated_at.desc(), Project.id.desc()))
+        return [project_info(p) for p in rows]
 
 
 def get_project(store: Store, project_id: int, owner: str | None = None) -> ProjectInfo:
+    """A project; KeyError when there is none, it was deleted or it is another user's."""
     with store.read() as s:
-        return project_info(project_row(s, project_id, owner))
+        project = project_row(s, project_id, owner)
+        if project.deleted_at is not None:
+            raise KeyError(f"project {project_id} was deleted")
+        return project_info(project)
 
 
 def rename_project(store: Store, project_id: int, name: str, owner: str | None = None) -> ProjectInfo:
@@ -80,12 +97,6 @@ def rename_project(store: Store, project_id: int, name: str, owner: str | None =
         project.name = _clean_name(name)
         project.updated_at = utcnow()
         return project_info(project)
-
-
-def delete_project(store: Store, project_id: int, owner: str | None = None) -> None:
-    """Delete a project with its articles, blocks and versions (the preference log keeps its copy)."""
-    with store.write() as s:
-        s.delete(project_row(s, project_id, owner))
 
 
 def duplicate_project(store: Store, project_id: int, name: str | None = None, owner: str | None = None) -> ProjectInfo:
@@ -132,11 +143,28 @@ def _copy_block(b: Block) -> Block:
         image_index=b.image_index,
         current_version=b.current_version,
         accepted_version=b.accepted_version,
+        candidate_version=b.candidate_version,
+        deleted_at=b.deleted_at,
         versions=versions,
     )
 
 
 # --- articles ----------------------------------------------------------------------------------
+
+
+def article_summaries(
+    store: Store, project_id: int, owner: str | None = None
+) -> list[tuple[int, str, str, str | None]]:
+    """(article id, brief, status, error) of each article of a project, oldest first: a cheap list.
+    A finished article the model ended at its token limit has the status 'cut off'."""
+    with store.read() as s:
+        project_row(s, project_id, owner)
+        rows = s.execute(
+            select(Article.id, Article.brief, Article.status, Article.error, Article.settings)
+            .where(Article.project_id == project_id)
+            .order_by(Article.id)
+        )
+        return [(r[0], r[1], "cut off" if r[2] == "done" and (r[4] or {}).get("cut_off") else r[2], r[3]) for r in rows]
 
 
 def list_articles(store: Store, project_id: int, owner: str | None = None) -> list[ArticleInfo]:

@@ -81,6 +81,8 @@ class Project(Base):
     owner: Mapped[str] = mapped_column(String(64), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # soft delete: hidden from lists, restorable until purged (migration 0004)
+    deleted_at: Mapped[datetime | None] = mapped_column()
 
     articles: Mapped[list[Article]] = relationship(
         back_populates="project", cascade="all, delete-orphan", passive_deletes=True, order_by="Article.id"
@@ -129,6 +131,10 @@ class Block(Base):
     image_index: Mapped[int | None] = mapped_column(Integer)
     current_version: Mapped[int] = mapped_column(Integer, default=1)
     accepted_version: Mapped[int | None] = mapped_column(Integer)
+    # a version shown beside the current one, awaiting a decision: a failed regeneration (which
+    # never replaces a working image) or a rewrite (shown as a diff to accept or discard)
+    candidate_version: Mapped[int | None] = mapped_column(Integer)
+    deleted_at: Mapped[datetime | None] = mapped_column()  # a block removed in the editor (undoable)
 
     article: Mapped[Article] = relationship(back_populates="blocks")
     versions: Mapped[list[BlockVersion]] = relationship(

@@ -8,7 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
@@ -22,8 +23,12 @@ from storage.rows import (
     touch_project,
     version_row,
 )
-from storage.schema import Block, BlockVersion
+from storage.schema import AssetOwner, Block, BlockVersion
 from storage.views import BlockInfo, VersionInfo, block_info, version_info
+
+# Attempts that have no image: kept beside the current version as its candidate, never shown in
+# its place (a failed regeneration must not hide a good chart).
+NOT_SHOWN = ("failed", "invalid", "placeholder")
 
 # --- block versions ----------------------------------------------------------------------------
 
@@ -34,6 +39,14 @@ def list_versions(store: Store, article_id: int, block_key: str, owner: str | No
         return [version_info(v, block) for v in block.versions]
 
 
+def article_versions(store: Store, article_id: int, owner: str | None = None) -> dict[str, list[VersionInfo]]:
+    """Every version of every block of an article (for the history shown on each card), by key."""
+    with store.read() as s:
+        check_article_owner(s, article_id, owner)
+        rows = s.scalars(select(Block).where(Block.article_id == article_id).options(selectinload(Block.versions)))
+        return {b.key: [version_info(v, b) for v in b.versions] for b in rows}
+
+
 def add_text_version(
     store: Store,
     article_id: int,
@@ -41,14 +54,24 @@ def add_text_version(
     text: str,
     *,
     instruction: str | None = None,
+    candidate: bool = False,
+    manual: bool = False,
     owner: str | None = None,
 ) -> VersionInfo:
-    """A rewrite of a text block: the new version becomes current; logs a 'rewrite' event."""
+    """A new text for a text block; logs a 'rewrite' event.
+
+    ``candidate``: a model's rewrite, shown beside the current text (as a diff) until it is
+    accepted (``accept_version``) or discarded (``discard_candidate``). ``manual``: the user's
+    own edit, which becomes current at once and is logged as chosen over the text it replaced.
+    """
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
             raise ValueError(f"block {block_key} is an image block; use add_image_version")
-        version = _append_version(s, block, origin="rewrite", instruction=instruction, text=text)
+        origin = "edit" if manual else "rewrite"
+        version = _append_version(
+            s, block, origin=origin, make_current=not candidate, chosen=manual, instruction=instruction, text=text
+        )
         return version_info(version, block)
 
 
@@ -67,17 +90,27 @@ def add_image_version(
     provenance: Mapping[str, Any] | None = None,
     seconds: float | None = None,
     instruction: str | None = None,
+    origin: str = "regenerate",
+    asset_sha256: str | None = None,
+    current: bool | None = None,
     owner: str | None = None,
 ) -> VersionInfo:
-    """A regeneration of an image block (same call with a new seed, edited params, another tool).
+    """A regeneration of an image block (same call with a new seed, edited params, another tool),
+    or the user's own image (``origin='upload'``) or caption (``origin='caption'``, reusing the
+    current image by ``asset_sha256``).
 
-    Typically added as 'queued' and completed by ``finish_image_version`` when the tool is done;
-    a finished result can also be passed at once. It becomes current; logs a 'regenerate' event.
+    A version that came out ok (or is still on its way) becomes current. One that failed, is
+    invalid or is a placeholder (its tool is off) never replaces the current image: it is kept as
+    the block's candidate, shown beside it (``finish_image_version`` moves a queued version there
+    when it fails). Logs a
+    'regenerate' event. ``current``: force it to become current or not (a new caption on any image).
     """
     check_status(status)
     with store.read() as s:  # check before the file is written: another user's id writes nothing
         check_article_owner(s, article_id, owner)
-    sha = store.assets.put(image) if image else None  # file first: a row never points at nothing
+        if not image and asset_sha256 and not _owns_asset(s, asset_sha256, article_owner(s, article_id)):
+            raise KeyError(f"asset {asset_sha256} not found")  # only an image already in this user's articles
+    sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "image":
@@ -87,7 +120,8 @@ def add_image_version(
         version = _append_version(
             s,
             block,
-            origin="regenerate",
+            origin=origin,
+            make_current=current if current is not None else status not in NOT_SHOWN,
             instruction=instruction,
             source=source,
             description=description,
@@ -134,7 +168,10 @@ def finish_image_version(
             version.params = dict(params)
         if seconds is not None:
             version.seconds = seconds
-        return version_info(version, version.block)
+        block = version.block
+        if status in NOT_SHOWN and block.current_version == version.number and version.parent_number is not None:
+            block.current_version, block.candidate_version = version.parent_number, version.number
+        return version_info(version, block)
 
 
 def accept_version(
@@ -155,11 +192,13 @@ def accept_version(
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number or block.current_version)
+        _check_usable(block, chosen, "accepted")
         if rejected is None:
             rejected = _default_rejected(block, chosen)
         loser = version_row(block, rejected) if rejected is not None and rejected != chosen.number else None
         _log_choice(s, "accept", block, chosen, loser)
         block.current_version = block.accepted_version = chosen.number
+        block.candidate_version = None
         touch_project(s, block)
         s.flush()
         return block_info(block)
@@ -171,14 +210,46 @@ def revert_version(store: Store, article_id: int, block_key: str, number: int, o
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number)
+        _check_usable(block, chosen, "made current")
         if chosen.number != block.current_version:
             _log_choice(s, "revert", block, chosen, version_row(block, block.current_version))
             block.current_version = chosen.number
+            block.candidate_version = None
             if block.accepted_version not in (None, chosen.number):
                 block.accepted_version = None
             touch_project(s, block)
             s.flush()
         return block_info(block)
+
+
+def discard_candidate(store: Store, article_id: int, block_key: str, owner: str | None = None) -> BlockInfo:
+    """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
+    current version, rejected = the candidate)."""
+    with store.write() as s:
+        block = block_row(s, article_id, block_key, owner)
+        if block.candidate_version is None:
+            raise ValueError(f"block {block_key} has nothing waiting to be accepted or discarded")
+        _log_choice(
+            s, "revert", block, version_row(block, block.current_version), version_row(block, block.candidate_version)
+        )
+        block.candidate_version = None
+        touch_project(s, block)
+        s.flush()
+        return block_info(block)
+
+
+def _owns_asset(s: Session, sha256: str, owner: str) -> bool:
+    return s.scalar(select(AssetOwner.sha256).where(AssetOwner.sha256 == sha256, AssetOwner.owner == owner)) is not None
+
+
+def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:
+    """Only an image version that came out ok may be accepted or become current."""
+    if block.kind == "image" and version.status != "ok":
+        why = f": {version.error}" if version.error else ""
+        raise ValueError(
+            f"version {version.number} of {block.key} has no image ({version.status}{why}); "
+            f"only a version that came out ok can be {verb}"
+        )
 
 
 def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
@@ -190,24 +261,34 @@ def _default_rejected(block: Block, chosen: BlockVersion) -> int | None:
     return max(others) if others else None
 
 
-def _append_version(s: Session, block: Block, *, origin: str, **values: Any) -> BlockVersion:
+def _append_version(
+    s: Session, block: Block, *, origin: str, make_current: bool = True, chosen: bool = False, **values: Any
+) -> BlockVersion:
     previous = version_row(block, block.current_version)
     number = max(v.number for v in block.versions) + 1
     version = BlockVersion(number=number, parent_number=previous.number, origin=origin, **values)
     block.versions.append(version)
-    block.current_version = number
+    if make_current:
+        block.current_version = number
+        block.candidate_version = None
+    else:
+        block.candidate_version = number
     s.flush()
     log_event(
         s,
         "rewrite" if block.kind == "text" else "regenerate",
         block=block,
-        chosen=None,
+        chosen=version if chosen else None,
         rejected=previous,
         context={
             **block_context(s, block),
             "from": version_snapshot(previous),
             "to": version_snapshot(version),
-            "kept": None,  # not decided yet: the accept / revert that follows says which
+            # a manual edit is decided (the user wrote it); otherwise the accept / revert /
+            # discard that follows says which was kept
+            "kept": number if chosen else None,
+            "manual": chosen,
+            **({"chosen": version_snapshot(version), "rejected": version_snapshot(previous)} if chosen else {}),
         },
     )
     touch_project(s, block)

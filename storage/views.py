@@ -83,6 +83,7 @@ class BlockInfo:
     accepted_version: int | None
     version_count: int
     current: VersionInfo
+    candidate: VersionInfo | None = None  # shown beside the current version, awaiting a decision
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def version_info(v: BlockVersion, block: Block) -> VersionInfo:
 def block_info(b: Block) -> BlockInfo:
     by_number = {v.number: v for v in b.versions}
     current = by_number[b.current_version]
+    candidate = by_number.get(b.candidate_version) if b.candidate_version is not None else None
     return BlockInfo(
         key=b.key,
         position=b.position,
@@ -173,6 +175,7 @@ def block_info(b: Block) -> BlockInfo:
         accepted_version=b.accepted_version,
         version_count=len(b.versions),
         current=version_info(current, b),
+        candidate=version_info(candidate, b) if candidate is not None else None,
     )
 
 
@@ -188,7 +191,7 @@ def article_info(a: Article) -> ArticleInfo:
         seconds=a.seconds,
         created_at=a.created_at,
         finished_at=a.finished_at,
-        blocks=tuple(block_info(b) for b in a.blocks if b.versions),
+        blocks=tuple(block_info(b) for b in a.blocks if b.versions and b.deleted_at is None),
     )
 
 

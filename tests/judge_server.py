@@ -31,6 +31,7 @@ class Reply:
     delay_s: float = 0.0  # wait before answering (cut short when the server closes)
     hang_up: bool = False  # close the connection without any response
     chunk_delay_s: float = 0.0  # wait before each streamed chunk (a judge that trickles)
+    chunk_chars: int = 0  # > 0: stream in chunks of this many characters (default: three chunks)
     finish_reason: str | None = "stop"  # sent in a last chunk, as OpenAI/vLLM do ("length": cut at max_tokens)
 
 
@@ -94,12 +95,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.end_headers()
-        step = max(1, len(reply.text) // 3)
+        step = reply.chunk_chars or max(1, len(reply.text) // 3)
         for i in range(0, len(reply.text), step):
             if reply.chunk_delay_s and self.server.closing.wait(reply.chunk_delay_s):
                 return
             chunk = {"choices": [{"index": 0, "delta": {"content": reply.text[i : i + step]}}]}
-            self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            try:
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                self.wfile.flush()
+            except OSError:  # the client hung up (stopped): stop sending
+                with self.server.lock:
+                    self.server.hung_up += 1
+                return
         if reply.finish_reason is not None:
             last = {"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}
             self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
@@ -127,6 +134,7 @@ class _Server(ThreadingHTTPServer):
         self.lock = threading.Lock()
         self.closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
+        self.hung_up = 0  # streams the client closed before their end
 
     def reply_for(self, index: int, body: dict[str, Any]) -> Reply:
         script = self.script
@@ -159,6 +167,12 @@ class JudgeServer:
         """JSON bodies of the chat requests received so far, in order."""
         with self._server.lock:
             return list(self._server.requests)
+
+    @property
+    def hung_up(self) -> int:
+        """How many streamed answers the client closed before their end."""
+        with self._server.lock:
+            return self._server.hung_up
 
     def __enter__(self) -> JudgeServer:
         self._thread.start()

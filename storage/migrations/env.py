@@ -21,6 +21,11 @@ def run_migrations_online() -> None:
             raise SystemExit("pass the database with -x url=sqlite:///PATH/studio.db")
         engine = make_engine(url)
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # One transaction (BEGIN IMMEDIATE, see storage.db) around every step: Alembic would
+            # commit each revision on its own on SQLite, and a second process could then read an
+            # old revision between two steps and run a step again.
+            connection.begin()
         # render_as_batch: SQLite cannot ALTER most things; batch mode rebuilds the table.
         context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
         with context.begin_transaction():

@@ -39,7 +39,7 @@ def serve() -> int:
     try:
         from studio.app.session import Studio
         from studio.app.ui import build_app, launch
-        from studio.app.ui_team import install_asset_route, launch_options
+        from studio.app.ui_team import launch_options
 
         studio = Studio(settings)
     except StudioError as exc:
@@ -58,10 +58,7 @@ def serve() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     try:
-        app = build_app(studio)
-        launch(app, settings.ui_host, settings.ui_port, block=False, **launch_options(studio))
-        install_asset_route(app, studio)
-        app.block_thread()
+        launch(build_app(studio), settings.ui_host, settings.ui_port, studio=studio, **launch_options(studio))
     finally:
         studio.close()
     return 0

@@ -1,12 +1,10 @@
 """Per-session controller: one browser tab (or API client) working on one project.
 
-``Studio`` holds what all sessions share (settings, the project store, the built services and
-any extra chat backends chosen in the settings panel); it is thread-safe. ``Session`` holds
-one session's state (its project, its article, the view shown) and is used from one request
-at a time (the UI keeps one per browser session in ``gr.State``; nothing lives in globals).
+``Studio`` holds what all sessions share (settings, the store, the services, extra chat
+backends, the articles being written); it is thread-safe. ``Session`` holds one session's state
+(its project, its article, the view) for one request at a time (one per tab in ``gr.State``).
 
-Every change goes to the store first and the session then reloads the article from it, so
-what a session shows is what a reload (or another process) would find.
+Every change goes to the store first and the session then reloads the article from it.
 
 Ownership: a ``Session`` belongs to one user (``LOCAL_USER`` while accounts are off) and passes
 that user as ``owner`` to every repository call, so every UI handler and API endpoint sees and
@@ -21,9 +19,9 @@ import dataclasses
 import logging
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
@@ -33,14 +31,14 @@ from storage.pref_export import ExportCounts, PreferenceExport, count_preference
 from storage.pref_rows import Scope
 from storage.recorder import ArticleRecorder
 from storage.schema import LOCAL_USER
-from storage.views import ProjectInfo, VersionInfo
+from storage.views import ProjectInfo
 from studio.app.accounts import UsersFile
-from studio.app.fill import fill_with_upload
-from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
+from studio.app.editing import BlockActions
+from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
-from studio.app.store_adapter import VersionFacts, load_article, record, writer_record
-from studio.app.ui_model import ArticleView, apply_event, view_from_article
+from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
+from studio.app.ui_model import ArticleView, apply_event, image_url, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
@@ -52,7 +50,7 @@ PrefScope = Literal["article", "project", "all"]
 log = logging.getLogger(__name__)
 
 
-class Studio:
+class Studio(RunningArticles):
     """Shared by every session of one app (thread-safe)."""
 
     def __init__(self, settings: Settings, *, services: Services | None = None, store: Store | None = None) -> None:
@@ -64,6 +62,7 @@ class Studio:
         # of writers that are gone (storage.processes), and keep doing so while running.
         self.process = processes.register(self.store)
         processes.reap(self.store, settings.process_stale_s)
+        repo.purge_deleted_projects(self.store)  # projects deleted more than 30 days ago go for good
         self._stop = threading.Event()
         self._beat = threading.Thread(target=self._heartbeat, name="studio-heartbeat", daemon=True)
         self._beat.start()
@@ -76,6 +75,7 @@ class Studio:
                     warm()
         self._backends: dict[tuple[str, str], ChatBackend] = {}
         self._lock = threading.Lock()
+        self._running: dict[int, threading.Event] = {}  # article id -> its stop flag, while written
 
     def _heartbeat(self) -> None:
         while not self._stop.wait(self.settings.process_heartbeat_s):
@@ -139,8 +139,8 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session:
-    """One user's working state. Not shared between sessions."""
+class Session(BlockActions):
+    """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
         self.studio = studio
@@ -151,6 +151,7 @@ class Session:
         self.facts: dict[str, VersionFacts] = {}
         self.view = ArticleView()
         self.options = RunOptions()
+        self.writing = False  # this session is writing its article now
 
     @property
     def store(self) -> Store:
@@ -172,6 +173,27 @@ class Session:
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
+    def open_article(self, article_id: int, project_id: int | None = None) -> ArticleView:
+        """Open one article (KeyError when it, or its project, is gone or does not match)."""
+        info = repo.open_article(self.store, article_id, self.user)
+        if project_id is not None and info.project_id != project_id:
+            raise KeyError(f"article {article_id} is not in project {project_id}")
+        repo.get_project(self.store, info.project_id, self.user)
+        self._set_project(info.project_id, article_id)
+        return self.view
+
+    def articles(self) -> list[tuple[int, str, str]]:
+        """(id, label, status) of the open project's articles, newest first (status 'cut off' for an
+        article the model ended at its token limit)."""
+        if self.project_id is None:
+            return []
+        out = []
+        summaries = repo.article_summaries(self.store, self.project_id, self.user)
+        for number, (aid, brief, status, _) in enumerate(summaries, 1):
+            label = " ".join(brief.split())[:60] or "(rendered response)"
+            out.append((aid, f"{number}. {label}", status))
+        return out[::-1]
+
     def rename(self, name: str) -> ProjectInfo:
         return repo.rename_project(self.store, self._project(), name, self.user)
 
@@ -180,9 +202,16 @@ class Session:
         self.open_project(copy.id)
         return copy
 
-    def delete(self) -> None:
-        repo.delete_project(self.store, self._project(), self.user)
+    def delete(self) -> ProjectInfo:
+        """Hide the open project (soft delete: ``restore`` brings it back)."""
+        info = repo.delete_project(self.store, self._project(), self.user)
         self._set_project(None, None)
+        return info
+
+    def restore(self, project_id: int) -> ProjectInfo:
+        info = repo.restore_project(self.store, project_id, self.user)
+        self.open_project(project_id)
+        return info
 
     def _project(self) -> int:
         if self.project_id is None:
@@ -191,7 +220,7 @@ class Session:
 
     def _set_project(self, project_id: int | None, article_id: int | None) -> None:
         self.project_id, self.article_id = project_id, article_id
-        self.article, self.facts, self.view = None, {}, ArticleView()
+        self.article, self.facts, self.view = None, {}, ArticleView(project_id=project_id)
         if article_id is not None:
             self.reload()
 
@@ -199,14 +228,24 @@ class Session:
         """Read the article back from the store (the truth) and rebuild the view."""
         if self.article_id is None:
             return self.view
-        _, self.article, self.facts = load_article(self.store, self.article_id, self.user)
-        self.view = view_from_article(self.article)
-        for block in self.view.blocks:
-            fact = self.facts.get(block.id)
-            if fact:
-                block.version, block.version_count = fact.current, fact.count
-                block.accepted = fact.accepted is not None and fact.accepted == fact.current
-        return self.view
+        info, self.article, self.facts = load_article(self.store, self.article_id, self.user)
+        histories = repo.article_versions(self.store, self.article_id, self.user)
+        view = view_from_article(self.article)
+        view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
+        view.elapsed = info.seconds
+        view.stopped = info.status == "interrupted"
+        view.cut_off = bool(info.settings.get("cut_off"))
+        if info.status == "running":
+            view.done = False
+            view.elsewhere = not self.writing
+            view.started = info.created_at.timestamp()
+        for block, stored in zip(view.blocks, info.blocks, strict=True):
+            block.version, block.version_count = stored.current_version, stored.version_count
+            block.accepted = stored.accepted_version is not None and stored.accepted_version == stored.current_version
+            block.candidate = version_view(stored.candidate) if stored.candidate else None
+            block.history = [version_view(v) for v in histories.get(block.id, [])]
+        self.view = view
+        return view
 
     # --- writing ------------------------------------------------------------------------------
     def services(self, options: RunOptions | None = None) -> Services:
@@ -215,13 +254,21 @@ class Session:
         return self.studio.services_for(backend, o.tools)
 
     def generate(
-        self, brief: Brief, options: RunOptions | None = None, *, response: str | None = None
-    ) -> Iterator[tuple[Event, ArticleView]]:
-        """Write an article into the open project (a new one named after the brief if none is).
+        self,
+        brief: Brief,
+        options: RunOptions | None = None,
+        *,
+        response: str | None = None,
+        chunks: Iterable[str] | None = None,
+    ) -> Iterator[tuple[Event | None, ArticleView]]:
+        """Write a new article into the open project (a new one named after the brief if none is);
+        the project's other articles stay as they are.
 
         ``response``: an existing LLM-I response to execute instead of asking the model (the
-        CLI's ``render``; evaluations, tests). Yields each event with the view after it; every
-        event is saved before it is yielded.
+        CLI's ``render``; evaluations, tests), optionally in ``chunks`` as a model would stream
+        it. Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
+        each event with the view after it; every event is saved before it is yielded. Any tab
+        can stop it with ``Studio.stop(article_id)``.
         """
         options = options or self.options
         if self.project_id is None:
@@ -236,20 +283,36 @@ class Session:
             settings=settings,
             owner=self.user,
         )
-        self.article_id, self.facts = recorder.article_id, {}
-        self.view = ArticleView(brief=brief.text, user_images=list(brief.user_images))
-        if response is None and options.quality > 1:
-            yield from self._generate_best(brief, services, options.quality, recorder)
-            return
-        if response is None:
-            events = write_article(brief, services)
-        else:
-            events = render_response(response, services, user_images=brief.user_images, style=brief.style)
-        for event in record(events, recorder):
-            apply_event(self.view, event)
-            if isinstance(event, ArticleDone):
-                self.reload()
-            yield event, self.view
+        self.article_id, self.facts, self.article = recorder.article_id, {}, None
+        self.view = ArticleView(
+            brief=brief.text,
+            user_images=list(brief.user_images),
+            project_id=self.project_id,
+            article_id=self.article_id,
+            started=time.time(),
+        )
+        stop = self.studio.start_writing(recorder.article_id)
+        self.writing = True
+        try:
+            yield None, self.view
+            if response is None and options.quality > 1:
+                yield from self._generate_best(brief, services, options.quality, recorder)
+                return
+            if response is None:
+                events = write_article(brief, services, stop=stop)
+            else:
+                events = render_response(
+                    response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
+                )
+            for event in record(events, recorder):
+                apply_event(self.view, event)
+                if isinstance(event, ArticleDone):
+                    self.writing = False
+                    self.reload()
+                yield event, self.view
+        finally:
+            self.writing = False
+            self.studio.finish_writing(recorder.article_id)
 
     def _generate_best(
         self, brief: Brief, services: Services, candidates: int, recorder: ArticleRecorder
@@ -282,100 +345,25 @@ class Session:
                 self.view.note = "quality mode: " + "; ".join(notes)
             yield event, self.view
 
-    # --- per-block actions --------------------------------------------------------------------
-    def _article(self) -> tuple[int, Article]:
-        if self.article_id is None or self.article is None:
-            raise ValueError("no article is open: write one first")
-        return self.article_id, self.article
-
-    def regenerate(
-        self,
-        block_id: str,
-        mode: Mode = "again",
-        *,
-        params: dict[str, Any] | None = None,
-        source: str | None = None,
-        description: str | None = None,
-        seed: int | None = None,
-    ) -> ArticleView:
-        """A new version of one image block (see studio.app.regenerate); it becomes current."""
-        article_id, article = self._article()
-        style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
-        new = regenerate_image(
-            article,
-            block_id,
-            self.services(),
-            mode=mode,
-            params=params,
-            source=source,
-            description=description,
-            seed=seed,
-            style=style,
-        )
-        r = new.result
-        provenance = dict(r.provenance)
-        if seed is not None:
-            provenance["seed"] = r.provenance.get("seed", seed)
-        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
-            provenance["written_params"] = new.written_params
-        repo.add_image_version(
-            self.store,
-            article_id,
-            block_id,
-            source=new.source,
-            description=new.description,
-            params=new.params,
-            status=new.status,
-            error=None if new.status == "ok" else (r.error or "the tool returned no image"),
-            image=r.image if new.status == "ok" else None,
-            mime=r.mime,
-            provenance=provenance,
-            seconds=r.seconds,
-            instruction=new.instruction,
-            owner=self.user,
-        )
-        return self.reload()
-
-    def fill_upload(self, block_id: str, data: bytes, *, name: str = "") -> ArticleView:
-        fill_with_upload(self.store, *self._article(), block_id, data, name=name)
-        return self.reload()
-
-    def stale_edits(self, block_id: str) -> list[str]:
-        """Edit blocks made from this block's image (re-run them after it changed)."""
-        _, article = self._article()
-        return [b.id for b in dependent_edits(article, block_id)]
-
-    def rewrite(self, block_id: str, instruction: str = "", *, seed: int | None = None) -> ArticleView:
-        article_id, article = self._article()
-        text = rewrite_text(article, block_id, self.services(), instruction, seed=seed)
-        repo.add_text_version(self.store, article_id, block_id, text, instruction=instruction or None, owner=self.user)
-        return self.reload()
-
-    def accept(self, block_id: str, number: int | None = None) -> ArticleView:
-        article_id, _ = self._article()
-        repo.accept_version(self.store, article_id, block_id, number, owner=self.user)
-        return self.reload()
-
-    def revert(self, block_id: str, number: int) -> ArticleView:
-        article_id, _ = self._article()
-        repo.revert_version(self.store, article_id, block_id, number, self.user)
-        return self.reload()
-
-    def versions(self, block_id: str) -> list[VersionInfo]:
-        article_id, _ = self._article()
-        return repo.list_versions(self.store, article_id, block_id, self.user)
-
+    # --- article-wide ----------------------------------------------------------------------
     def rate(self, *, thumbs: int | None = None, stars: int | None = None, comment: str = "") -> None:
         article_id, _ = self._article()
         repo.rate_article(self.store, article_id, thumbs=thumbs, stars=stars, comment=comment, owner=self.user)
 
     # --- export -------------------------------------------------------------------------------
-    def export(self, fmt: str, out_dir: Path) -> Path:
+    def title(self) -> str:
+        if self.article_id is None:
+            return ""
+        return repo.article_title(repo.open_article(self.store, self.article_id, self.user))
+
+    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True) -> Path:
+        """The open article as ``fmt``, in a file named after its title."""
         from studio.export import FORMATS, export_article
 
         _, article = self._article()
         out_dir.mkdir(parents=True, exist_ok=True)
-        return export_article(article, fmt, out_dir / f"article-{self.article_id}{FORMATS[fmt]}")
+        name = file_stem(self.title()) or f"article-{self.article_id}"
+        return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
 
     def preference_scope(self, scope: PrefScope = "project") -> Scope:
         """``article``: the open article; ``project``: the open project; ``all``: every project.
@@ -397,3 +385,15 @@ class Session:
     ) -> PreferenceExport:
         """The preference data of the open article / project / all, as a TRL dataset directory."""
         return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
+
+    def markdown(self) -> str:
+        """The open article as Markdown text, images by their asset URL (for copying)."""
+        self._article()
+        parts = []
+        for view in self.view.blocks:
+            if view.kind == "text":
+                parts.append(view.text)
+            elif view.status == "ok" and view.sha256:
+                alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
+                parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
+        return "".join(parts).strip() + "\n"

@@ -17,6 +17,7 @@ from storage.recorder import ArticleRecorder
 from storage.repo import open_article
 from storage.views import ArticleInfo, VersionInfo
 from studio.app.services import Services
+from studio.app.ui_model import VersionView
 from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
@@ -66,7 +67,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
                 seconds=event.seconds,
             )
         case ArticleDone():
-            recorder.done(event.error, event.seconds, cut_off=event.cut_off)
+            recorder.done(event.error, event.seconds, cut_off=event.cut_off, stopped=event.stopped)
         case _:
             assert_never(event)
 
@@ -166,3 +167,24 @@ def writer_record(brief: Brief, services: Services, *, response: str | None, qua
         },
         "user": None,  # no accounts yet; the export keeps the field
     }
+
+
+def file_stem(title: str) -> str:
+    """A file name from a title: letters, digits and dashes (any script), at most 60 characters."""
+    import re
+
+    stem = re.sub(r"[^\w]+", "-", title, flags=re.UNICODE).strip("-_")[:60]
+    return stem
+
+
+def version_view(v: VersionInfo) -> VersionView:
+    return VersionView(
+        number=v.number,
+        origin=v.origin,
+        status=v.status,
+        error=v.error,
+        sha256=v.asset.sha256 if v.asset else None,
+        text=v.text,
+        instruction=v.instruction,
+        source=v.source,
+    )

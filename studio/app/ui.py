@@ -1,410 +1,352 @@
 """The Gradio app (with ui_team.py, its login wiring, the only modules that import gradio).
 
-Every handler is a thin shell: it takes the browser session's ``Session`` from ``gr.State``
-(one per browser tab or API client, never a global), calls it, and turns the result into
-component values with ``studio.app.ui_model``. Named API endpoints make the same app scriptable
-with gradio_client (see ``API`` below); ``/generate`` streams one JSON event per update and
-ends with the article.
+The article is the editor: one ``gr.HTML`` whose value is ``ui_page.page(view)`` (safe HTML per
+block, images by URL from the content-hash store) and whose script sends each card's action as
+one ``act`` event, mapped onto the session by ``studio.app.actions.perform``. Every handler is a
+thin shell: it takes the tab's ``Session`` from ``gr.State`` (one per tab or API client, never a
+global), calls it, and turns the result into component values. ``/?project=ID&article=N`` opens
+exactly that article. Named API endpoints keep the app scriptable with gradio_client.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
+import itertools
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
+from studio.app.actions import mark_busy, perform
+from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
+from studio.app.continuing import continue_writing
+from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
-from studio.app.ui_model import CSS, ArticleView, article_html, block_choices, event_dict, progress_line, view_dict
+from studio.app.ui_assets import SCRIPT, TEMPLATE
+from studio.app.ui_model import event_dict
+from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
+from studio.app.ui_projects import wire_projects
+from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
+    api_endpoints,
+    article_json,
+    chips_html,
+    connection_report,
+    launch,
+    read_uploads,
+    session_of,
+    upload_paths,
+)
 from studio.app.ui_team import request_user
-from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
+from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
 
-TEXT_UPDATE_S = 0.15  # at most this often re-render while only text streams in
-
-
-def _session(studio: Studio, sess: Session | None) -> Session:
-    """This request's session: the tab's own, or a new one; never a session of another user."""
-    user = request_user()
-    return sess if sess is not None and sess.user == user else Session(studio, user)
-
-
-def _article_json(sess: Session) -> dict[str, Any]:
-    return {"project_id": sess.project_id, "article_id": sess.article_id, "article": view_dict(sess.view)}
-
-
-def _projects_update(sess: Session) -> Any:
-    choices = [(f"{p.name} (#{p.id})", str(p.id)) for p in sess.projects()]
-    value = str(sess.project_id) if sess.project_id is not None else None
-    return gr.update(choices=choices, value=value)
-
-
-def _blocks_update(view: ArticleView, keep: str | None = None) -> Any:
-    choices = block_choices(view)
-    ids = [v for _, v in choices]
-    return gr.update(choices=choices, value=keep if keep in ids else (ids[0] if ids else None))
-
-
-def _read_uploads(files: Any) -> tuple[bytes, ...]:
-    paths = files if isinstance(files, list) else ([files] if files else [])
-    out = []
-    for item in paths:
-        path = item if isinstance(item, str) else getattr(item, "name", None) or item.get("path")
-        out.append(Path(path).read_bytes())
-    return tuple(out)
+_SUFFIX = {"running": " (writing)", "interrupted": " (stopped)", "failed": " (stopped early)", "cut off": " (cut off)"}
+TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs about the new text)
+PURPOSE = (
+    "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
+)
 
 
 def build_app(studio: Studio) -> gr.Blocks:
-    """The Blocks app over a shared ``Studio``; launch it with ``launch(app, settings)``."""
+    """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
     services = studio.services
     on_sources = [s for s in SOURCES if services.availability[s].ok]
-    tool_notes = "\n".join(f"- {line}" for line in services.describe_tools())
+    two_phase = services.two_phase_code
+    upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
+
+    def view_page(sess: Session) -> dict[str, Any]:
+        return page(sess.view, two_phase)
 
     with gr.Blocks(title="LLM-I Studio") as app:
         state = gr.State(None)
-        last_project = gr.BrowserState(None, storage_key="llmi-studio-project")
         api_out = gr.JSON(visible=False, label="api")
+        gr.HTML(f"<h1>LLM-I Studio</h1><p>{PURPOSE}</p>", elem_id="studio-title", padding=False)
+        gr.HTML(chips_html(studio), elem_id="tool-chips", padding=False)
         with gr.Row():
-            with gr.Column(scale=1, min_width=240):
-                gr.Markdown("### Projects")
-                project_pick = gr.Dropdown(
-                    label="Project", choices=[], elem_id="project-pick", interactive=True, allow_custom_value=True
-                )
-                project_name = gr.Textbox(label="Name", elem_id="project-name")
-                with gr.Row():
-                    new_btn = gr.Button("New", elem_id="project-new", size="sm")
-                    open_btn = gr.Button("Open", elem_id="project-open", size="sm")
-                with gr.Row():
-                    rename_btn = gr.Button("Rename", elem_id="project-rename", size="sm")
-                    dup_btn = gr.Button("Duplicate", elem_id="project-duplicate", size="sm")
-                    del_btn = gr.Button("Delete", elem_id="project-delete", size="sm", variant="stop")
-                project_msg = gr.HTML(elem_id="project-msg")
+            with gr.Column(scale=1, min_width=260):
+                project_pick = gr.Dropdown(label="Project", choices=[], elem_id="project-pick", interactive=True)
+                article_list = gr.Radio(label="Articles in this project", choices=[], elem_id="article-list")
+                with gr.Accordion("Project", open=False, elem_id="project-box"):
+                    project_name = gr.Textbox(label="Name", elem_id="project-name")
+                    with gr.Row():
+                        new_btn = gr.Button("New", elem_id="project-new", size="sm")
+                        rename_btn = gr.Button("Rename", elem_id="project-rename", size="sm")
+                        dup_btn = gr.Button("Duplicate", elem_id="project-duplicate", size="sm")
+                        del_btn = gr.Button("Delete…", elem_id="project-delete", size="sm", variant="stop")
+                    with gr.Row(visible=False) as confirm_row:
+                        del_yes = gr.Button("Yes, delete it", elem_id="project-delete-yes", size="sm", variant="stop")
+                        del_no = gr.Button("Keep it", elem_id="project-delete-no", size="sm")
+                    undo_btn = gr.Button("Undo delete", elem_id="project-undo", size="sm", visible=False)
+                    deleted_id = gr.State(None)
+                project_msg = gr.Markdown(elem_id="project-msg")
+                with gr.Accordion("Export", open=False, elem_id="export-box"):
+                    fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
+                    appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
+                    export_btn = gr.Button("Export this article", elem_id="export", size="sm")
+                    export_msg = gr.Markdown(elem_id="export-msg")
+                    download = gr.File(label="Download", elem_id="download")
+                    add_preference_export(studio, state, download)
+                with gr.Accordion("Rate this article", open=False):
+                    thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
+                    stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")
+                    comment = gr.Textbox(label="Comment")
+                    rate_btn = gr.Button("Rate", elem_id="rate", size="sm")
+                    rate_msg = gr.Markdown()
                 with gr.Accordion("Settings", open=False):
                     set_backend = gr.Radio(["embedded", "openai"], value=studio.settings.backend, label="Backend")
                     set_url = gr.Textbox(value=studio.settings.openai_base_url, label="OpenAI-compatible base URL")
                     set_model = gr.Textbox(value=studio.settings.openai_model, label="Model (empty: first listed)")
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
-                    test_msg = gr.HTML(elem_id="test-msg")
-                    gr.Markdown(f"Model: {services.backend.describe()}\n\nTools:\n{tool_notes}")
+                    test_msg = gr.Markdown(elem_id="test-msg")
+                    gr.Markdown(f"Model: {services.backend.describe()}")
             with gr.Column(scale=3):
-                brief = gr.Textbox(
-                    label="Brief", lines=3, elem_id="brief", placeholder="What should the article be about?"
-                )
-                uploads = gr.File(
-                    label="Images for the article (optional)", file_count="multiple", file_types=["image"]
-                )
+                with gr.Row(elem_id="brief-row"):
+                    brief = gr.Textbox(
+                        label="Brief (Ctrl/Cmd+Enter writes)", lines=2, max_lines=8, elem_id="brief", scale=5,
+                        placeholder="What should the article be about?",
+                    )  # fmt: skip
+                    with gr.Column(scale=1, min_width=150):
+                        write_btn = gr.Button("Write", variant="primary", elem_id="write")
+                        stop_btn = gr.Button("Stop", variant="stop", elem_id="stop", visible=False)
+                        images_btn = gr.UploadButton(
+                            "Add images", file_count="multiple", file_types=["image"], size="sm", elem_id="add-images"
+                        )
+                attached = gr.State([])
+                attached_msg = gr.Markdown(elem_id="attached")
+                write_msg = gr.Markdown(elem_id="write-msg")
                 with gr.Accordion("Options", open=False):
                     wanted = gr.Number(
                         value=0, precision=0, minimum=0, maximum=10, label="Images wanted (0: model decides)"
                     )
-                    tools_pick = gr.CheckboxGroup(list(SOURCES), value=on_sources, label="Tools allowed")
+                    tools_pick = gr.CheckboxGroup(
+                        [(TOOL_NAMES[s], s) for s in on_sources],
+                        value=on_sources,
+                        label="Tools allowed (tools that are off are not offered)",
+                    )
                     style = gr.Textbox(label="Article-wide style", placeholder="e.g. watercolour, muted colours")
                     quality = gr.Number(
-                        value=1, precision=0, minimum=1, maximum=8, elem_id="quality",
-                        label="Quality mode: candidates to write, the best is kept (1: off; slower by N)",
-                    )  # fmt: skip
-                write_btn = gr.Button("Write", variant="primary", elem_id="write")
-                progress = gr.HTML(elem_id="progress")
-                article = gr.HTML(elem_id="article", js_on_load=None)
-                with gr.Accordion("Block actions", open=True):
-                    with gr.Row():
-                        block_pick = gr.Dropdown(
-                            label="Block", choices=[], elem_id="block-pick", scale=3, allow_custom_value=True
-                        )
-                        mode = gr.Radio(
-                            [("same call again (new seed / next hit)", "again"), ("edited params", "params"),
-                             ("another tool", "tool")], value="again", label="Regenerate how", scale=3,
-                        )  # fmt: skip
-                    with gr.Row():
-                        source = gr.Dropdown(list(SOURCES), value=None, label="Tool (for another tool)", scale=1)
-                        params_box = gr.Code(language="json", label="Params (JSON)", lines=4, elem_id="params-box")
-                    with gr.Row():
-                        regen_btn = gr.Button("Regenerate", elem_id="regenerate")
-                        accept_btn = gr.Button("Accept", elem_id="accept", variant="primary")
-                    with gr.Row():  # fill a block (e.g. a placeholder whose tool is off) with your own image
-                        fill_file = gr.File(label="Fill the block with an image", file_types=["image"], scale=3)
-                        fill_btn = gr.Button("Use this image", elem_id="fill", scale=1)
-                    with gr.Row():
-                        instruction = gr.Textbox(label="Rewrite instruction (text blocks)", scale=3)
-                        rewrite_btn = gr.Button("Rewrite", elem_id="rewrite", scale=1)
-                    with gr.Row():
-                        version_pick = gr.Dropdown(
-                            label="Version", choices=[], elem_id="version-pick", scale=3, allow_custom_value=True
-                        )
-                        revert_btn = gr.Button("Go back to this version", elem_id="revert", scale=1)
-                    action_msg = gr.HTML(elem_id="action-msg")
-                with gr.Accordion("Rate and export", open=False):
-                    with gr.Row():
-                        thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
-                        stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")
-                    comment = gr.Textbox(label="Comment")
-                    rate_btn = gr.Button("Rate article", elem_id="rate")
-                    with gr.Row():
-                        fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
-                        export_btn = gr.Button("Export article", elem_id="export")
-                    download = gr.File(label="Download", elem_id="download")
-                    add_preference_export(studio, state, download)
+                        value=1,
+                        precision=0,
+                        minimum=1,
+                        maximum=8,
+                        elem_id="quality",
+                        label="Quality mode: candidates to write, the best is kept (1: off)",
+                    )
+                with gr.Accordion("Paste an LLM-I response (render mode)", open=False, elem_id="render-box"):
+                    response_box = gr.Textbox(
+                        label="Text with <imgen> tags; the tools make the images", lines=6, elem_id="response"
+                    )
+                    render_btn = gr.Button("Render", elem_id="render", size="sm")
+                with gr.Row():
+                    copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
+                    copy_msg = gr.Markdown(elem_id="copy-msg")
+                markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
+                article = gr.HTML(
+                    value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
+                    elem_id="article", padding=False,
+                )  # fmt: skip
+        with gr.Column(visible=False, elem_id="call-editor") as editor:
+            ed_title = gr.Markdown(elem_id="editor-title")
+            ed_block = gr.Textbox(visible=False)
+            ed_tool = gr.Radio([(TOOL_NAMES[s], s) for s in on_sources], label="Tool", elem_id="editor-tool")
+            ed_desc = gr.Textbox(label="Description (the caption)", elem_id="editor-description")
+            ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
+            ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
+            ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
+            code_label = "Chart code (Python, matplotlib)" + (
+                "; leave empty and the model writes it" if two_phase else ""
+            )
+            ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code")
+            with gr.Row():
+                ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
+                ed_close = gr.Button("Close", elem_id="editor-close")
+            ed_msg = gr.Markdown(elem_id="editor-msg")
+        follow = gr.Timer(1.0, active=False)
 
-        def article_outputs(sess: Session, msg: str, keep: str | None = None) -> tuple[Any, ...]:
-            return (sess, article_html(sess.view), _progress(sess.view), _blocks_update(sess.view, keep),
-                    text_html(msg), _article_json(sess))  # fmt: skip
+        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_msg]
 
-        art_outs = [state, article, progress, block_pick, action_msg, api_out]
+        def editor_values(sess: Session, block_id: str, tool: str | None) -> list[Any]:
+            b = sess.view.block(block_id)
+            form = form_for(b, tool, on_sources, sess.view)
+            number = next((i for i, x in enumerate(b for b in sess.view.blocks if b.kind == "image")
+                           if x.id == block_id), 0) + 1  # fmt: skip
+            title = f"### Image {number}: edit the call\n{b.description[:200]}"
+            choices = edit_choices(sess.view, b)
+            shown = {f: form.shown(f) for f in FIELDS}
+            return [
+                gr.update(visible=True), title, block_id, form.tool, form.description,
+                gr.update(visible=shown["query"], value=form.query),
+                gr.update(visible=shown["prompt"], value=form.prompt),
+                gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
+                gr.update(visible=shown["code"], value=form.code), "",
+            ]  # fmt: skip
 
-        # --- writing -------------------------------------------------------------------------
-        def generate(
-            sess: Session | None, text: str, files: Any, n: float | None, tools: list[str], sty: str,
-            backend: str, base_url: str, model: str, candidates: float | None = 1,
-        ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
-            sess = _session(studio, sess)
-            if not (text or "").strip():
-                raise gr.Error("Write a brief first.")
+        # --- card actions ------------------------------------------------------------------------
+        def on_act(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
+            sess = session_of(studio, sess)
+            data = dict(getattr(evt, "_data", None) or {})
+            skip_editor = [gr.skip()] * len(ed_outs)
+            if data.get("act") == "edit_call":
+                try:
+                    yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
+                except KeyError:
+                    yield (sess, view_page(sess), gr.skip(), *skip_editor)
+                return
+            if mark_busy(sess.view, data):
+                yield (sess, view_page(sess), gr.skip(), *skip_editor)
+            perform(sess, data, upload_roots)
+            yield (sess, view_page(sess), article_json(sess), *skip_editor)
+
+        article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
+                    concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
+
+        def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
+            if sess is None or sess.user != request_user() or not block_id:
+                return [gr.skip()] * len(ed_outs)
+            with contextlib.suppress(KeyError):
+                return editor_values(sess, block_id, tool)
+            return [gr.skip()] * len(ed_outs)
+
+        ed_tool.input(tool_changed, [state, ed_block, ed_tool], ed_outs, show_progress="hidden")
+
+        def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
+                     index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+            sess = session_of(studio, sess)
             try:
-                wanted_n, quality_n = int(n) if n else None, max(1, int(candidates or 1))
-            except (OverflowError, ValueError) as exc:
-                raise gr.Error(failure_sentence("Writing", ValueError("the numbers must be whole numbers"))) from exc
-            brief_value = Brief(text.strip(), wanted_n, _read_uploads(files), (sty or "").strip())
-            options = RunOptions(
-                backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
-                quality=quality_n,
-            )  # fmt: skip
+                b = sess.view.block(block_id)
+                params = params_for(tool, query, prompt, code, index)
+                if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
+                    yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
+                mode: Mode = "params" if tool == b.source else "tool"
+                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
+            except (StudioError, ValueError, KeyError) as exc:
+                perform_msg = str(exc)
+                for other in sess.view.blocks:
+                    other.busy = ""
+                yield sess, view_page(sess), gr.skip(), gr.update(visible=True), f"Not run: {perform_msg}"
+                return
+            b = sess.view.block(block_id)
+            ok = b.candidate is None or b.candidate.number != b.version_count
+            msg = f"Version {b.version} is shown." if ok else f"This attempt failed: {b.candidate.error}"  # type: ignore[union-attr]
+            b.notice, b.notice_error = msg, not ok
+            yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
+
+        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
+                     [state, article, api_out, editor, ed_msg], show_progress="hidden",
+                     concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
+        ed_close.click(lambda: gr.update(visible=False), None, editor, show_progress="hidden")
+
+        # --- writing -------------------------------------------------------------------------------
+        def stream(sess: Session, events: Iterator[tuple[Any, Any]]) -> Iterator[tuple[Any, ...]]:
             last = 0.0
-            for event, view in sess.generate(brief_value, options):
+            buttons = (gr.update(visible=True), gr.update(interactive=False))
+            for event, _ in events:
                 now = time.monotonic()
                 if isinstance(event, TextDelta) and now - last < TEXT_UPDATE_S:
                     continue
                 last = now
-                payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
-                yield (sess, article_html(view), _progress(view), _blocks_update(view), "", payload,
-                       _projects_update(sess), str(sess.project_id))  # fmt: skip
+                listed: tuple[Any, Any] = (gr.skip(), gr.skip())
+                if event is None:  # the article exists now: list it (the only list refresh while writing)
+                    listed = lists(sess)
+                if isinstance(event, ArticleDone):
+                    payload: Any = article_json(sess)
+                    buttons = (gr.update(visible=False), gr.update(interactive=True))
+                    listed = lists(sess)
+                else:
+                    payload = event_dict(event) if event is not None else {"type": "started"}
+                yield (sess, view_page(sess), payload, "", *buttons, *listed)
+
+        def generate(
+            sess: Session | None, text: str, files: Any, n: float | None, tools: list[str], sty: str,
+            backend: str, base_url: str, model: str, candidates: float | None = 1,
+        ) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+            sess = session_of(studio, sess)
+            idle = (gr.update(visible=False), gr.update(interactive=True))
+            if not (text or "").strip():
+                yield (sess, gr.skip(), gr.skip(), "Write a brief first: what should the article be about?", *idle,
+                       gr.skip(), gr.skip())  # fmt: skip
+                return
+            try:
+                images = read_uploads(files)
+            except (UploadRefused, OSError) as exc:
+                yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
+                return
+            brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())
+            options = RunOptions(backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
+                                 quality=max(1, int(candidates or 1)))  # fmt: skip
+            yield from stream(sess, sess.generate(brief_value, options))
 
         def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
-            """Execute an existing LLM-I response (text with tags) as a new article: evaluations, tests."""
-            sess = _session(studio, sess)
-            for event, view in sess.generate(Brief((text or "").strip(), style=sty or ""), response=response or ""):
-                payload = _article_json(sess) if isinstance(event, ArticleDone) else event_dict(event)
-                yield (sess, article_html(view), _progress(view), _blocks_update(view), "", payload,
-                       _projects_update(sess), str(sess.project_id))  # fmt: skip
+            """Execute an existing LLM-I response (text with tags) as a new article."""
+            sess = session_of(studio, sess)
+            if not (response or "").strip():
+                yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
+                       gr.update(visible=False), gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
+                return
+            yield from stream(sess, sess.generate(Brief((text or "").strip(), style=sty or ""), response=response))
 
-        response_box = gr.Textbox(visible=False)
-        gr.Button(visible=False).click(
-            render,
-            [state, brief, response_box, style],
-            [*art_outs, project_pick, last_project],
-            api_name="render",
-            concurrency_limit=studio.settings.ui_concurrency,
-            concurrency_id="generate",
-        )
+        write_outs = [state, article, api_out, write_msg, stop_btn, write_btn, project_pick, article_list]
 
-        write_btn.click(
-            generate,
-            [state, brief, uploads, wanted, tools_pick, style, set_backend, set_url, set_model, quality],
-            [*art_outs, project_pick, last_project],
-            api_name="generate",
-            concurrency_limit=studio.settings.ui_concurrency,
-            concurrency_id="generate",
-        )
+        def lists(sess: Session | None) -> tuple[Any, Any]:
+            sess = session_of(studio, sess)
+            projects = [(p.name, p.id) for p in sess.projects()]
+            arts = [(label + _SUFFIX.get(status, ""), aid) for aid, label, status in sess.articles()]
+            return gr.update(choices=projects, value=sess.project_id), gr.update(choices=arts, value=sess.article_id)
 
-        # --- per-block actions ---------------------------------------------------------------------
-        def act(fn: Any, verb: str) -> Any:
-            def handler(sess: Session | None, block_id: str | None, *args: Any) -> tuple[Any, ...]:
-                sess = _session(studio, sess)
-                if not block_id:
-                    raise gr.Error("Pick a block first.")
+        limit = studio.settings.ui_concurrency
+        write_inputs = [state, brief, attached, wanted, tools_pick, style, set_backend, set_url, set_model, quality]
+        write_btn.click(generate, write_inputs, write_outs, api_name="generate", concurrency_limit=limit,
+                        concurrency_id="generate", show_progress="hidden")  # fmt: skip
+        render_btn.click(render, [state, brief, response_box, style], write_outs, api_name="render",
+                         concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
+
+        def stop(sess: Session | None) -> str:
+            sess = session_of(studio, sess)  # another user's session is never this request's
+            if sess.article_id is None or not studio.stop(sess.article_id):
+                return "Nothing is being written."
+            return "Stopping: what was written is kept."
+
+        stop_btn.click(stop, [state], write_msg, api_name="stop", show_progress="hidden")
+
+        def resume(sess: Session | None, backend: str, base_url: str, model: str) -> Iterator[tuple[Any, ...]]:
+            sess = session_of(studio, sess)
+            try:
+                events = continue_writing(sess, RunOptions(backend, base_url, model))
+                first = next(events)
+            except (StudioError, ValueError, KeyError) as exc:
+                yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
+                       gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
+                return
+            yield from stream(sess, itertools.chain([first], events))
+
+        continue_btn = gr.Button("continue", elem_id="continue-btn", elem_classes=["hidden-trigger"])
+        continue_btn.click(resume, [state, set_backend, set_url, set_model], write_outs, api_name="continue",
+                           concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
+
+        def attach(files: Any, current: list[str]) -> tuple[list[str], str]:
+            paths = list(current or []) + upload_paths(files)
+            kept, refused = [], []
+            for path in paths:
                 try:
-                    msg = fn(sess, block_id, *args)
-                except Exception as exc:  # every failure is a sentence (see ui_text)
-                    raise gr.Error(failure_sentence(verb, exc)) from exc
-                return article_outputs(sess, msg, block_id)
+                    check_image(Path(path).read_bytes(), Path(path).name)
+                    kept.append(path)
+                except (UploadRefused, OSError) as exc:
+                    refused.append(str(exc))
+            names = ", ".join(Path(p).name for p in kept)
+            msg = (f"Images for the article: {names}" if kept else "") + "".join(f"\n\nRefused: {r}" for r in refused)
+            return kept, msg
 
-            return handler
+        images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
-        def do_regen(sess: Session, block_id: str, how: str, params_json: str, src: str | None) -> str:
-            params = params_object(params_json) if (params_json or "").strip() and how != "again" else None
-            sess.regenerate(block_id, how, params=params, source=src if how == "tool" else None)  # type: ignore[arg-type]
-            b = sess.view.block(block_id)
-            stale = sess.stale_edits(block_id)
-            note = f" Edits made from this image: {', '.join(stale)} (regenerate them to follow it)." if stale else ""
-            return f"{block_id}: version {b.version} is {b.status}.{note}"
-
-        def do_fill(sess: Session, block_id: str, file: Any) -> str:
-            images = _read_uploads([file] if file else [])
-            if not images:
-                raise ValueError("choose an image file to fill the block with")
-            sess.fill_upload(block_id, images[0])
-            return f"{block_id}: filled with your image (version {sess.view.block(block_id).version})."
-
-        def do_rewrite(sess: Session, block_id: str, text: str) -> str:
-            sess.rewrite(block_id, text or "")
-            return f"{block_id}: rewritten (version {sess.view.block(block_id).version})."
-
-        def do_accept(sess: Session, block_id: str) -> str:
-            sess.accept(block_id)
-            return f"{block_id}: version {sess.view.block(block_id).version} accepted."
-
-        def do_revert(sess: Session, block_id: str, version: str | None) -> str:
-            if not version:
-                raise ValueError("pick a version")
-            sess.revert(block_id, whole_number(version, "the version"))
-            return f"{block_id}: back to version {version}."
-
-        regen_btn.click(act(do_regen, "Regenerate"), [state, block_pick, mode, params_box, source], art_outs,
-                        api_name="regenerate", concurrency_limit=studio.settings.ui_concurrency)  # fmt: skip
-        rewrite_btn.click(act(do_rewrite, "Rewrite"), [state, block_pick, instruction], art_outs, api_name="rewrite")
-        fill_btn.click(act(do_fill, "Fill"), [state, block_pick, fill_file], art_outs, api_name="fill")
-        accept_btn.click(act(do_accept, "Accept"), [state, block_pick], art_outs, api_name="accept")
-        revert_btn.click(act(do_revert, "Revert"), [state, block_pick, version_pick], art_outs, api_name="revert")
-
-        def pick_block(sess: Session | None, block_id: str | None) -> tuple[Any, Any]:
-            if sess is None or sess.user != request_user() or not block_id or sess.article_id is None:
-                return gr.update(choices=[], value=None), ""
-            try:
-                versions = sess.versions(block_id)
-                b = sess.view.block(block_id)
-            except (KeyError, ValueError):  # still being written, or gone
-                return gr.update(choices=[], value=None), ""
-            choices = [(f"v{v.number} · {v.origin} · {v.status or 'text'}", str(v.number)) for v in versions]
-            params = json.dumps(b.params, indent=1, ensure_ascii=False) if b.kind == "image" else ""
-            return gr.update(choices=choices, value=str(b.version)), params
-
-        block_pick.change(pick_block, [state, block_pick], [version_pick, params_box], api_visibility="private")
-
-        # --- rating and export -----------------------------------------------------------------------
-        def rate(sess: Session | None, th: str, st: float, text: str) -> tuple[Any, ...]:
-            sess = _session(studio, sess)
-            try:
-                stars = whole_number(int(st) if isinstance(st, float) and st.is_integer() else st or 0, "stars")
-                sess.rate(thumbs={"up": 1, "down": -1}.get(th), stars=stars or None, comment=text or "")
-            except Exception as exc:
-                raise gr.Error(failure_sentence("Rating", exc)) from exc
-            return article_outputs(sess, "Thanks: rating saved.")
-
-        rate_btn.click(rate, [state, thumbs, stars, comment], art_outs, api_name="rate")
-
-        def export(sess: Session | None, f: str) -> str:
-            sess = _session(studio, sess)
-            try:
-                return str(sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-"))))
-            except Exception as exc:
-                raise gr.Error(failure_sentence("Export", exc)) from exc
-
-        export_btn.click(export, [state, fmt], download, api_name="export")
-
-        # --- projects ----------------------------------------------------------------------------------
-        def project_outputs(sess: Session, msg: str) -> tuple[Any, ...]:
-            name = next((p.name for p in sess.projects() if p.id == sess.project_id), "")
-            return (*article_outputs(sess, ""), _projects_update(sess), name, text_html(msg),
-                    str(sess.project_id) if sess.project_id else None)  # fmt: skip
-
-        proj_outs = [*art_outs, project_pick, project_name, project_msg, last_project]
-
-        def guard(fn: Any) -> Any:
-            def handler(sess: Session | None, *args: Any) -> tuple[Any, ...]:
-                sess = _session(studio, sess)
-                try:
-                    return project_outputs(sess, fn(sess, *args))
-                except Exception as exc:
-                    raise gr.Error(failure_sentence("The project action", exc)) from exc
-
-            return handler
-
-        def p_new(sess: Session, name: str) -> str:
-            return f"Created {sess.new_project(name or '').name}."
-
-        def p_open(sess: Session, pid: str | None) -> str:
-            if not pid:
-                raise ValueError("pick a project")
-            sess.open_project(whole_number(pid, "the project id"))
-            return "" if sess.article_id else "This project has no article yet: write one."
-
-        def p_rename(sess: Session, name: str) -> str:
-            return f"Renamed to {sess.rename(name or '').name}."
-
-        def p_dup(sess: Session) -> str:
-            return f"Opened the copy {sess.duplicate().name}."
-
-        def p_del(sess: Session) -> str:
-            sess.delete()
-            return "Deleted."
-
-        new_btn.click(guard(p_new), [state, project_name], proj_outs, api_name="new_project")
-        open_btn.click(guard(p_open), [state, project_pick], proj_outs, api_name="open_project")
-        rename_btn.click(guard(p_rename), [state, project_name], proj_outs, api_name="rename_project")
-        dup_btn.click(guard(p_dup), [state], proj_outs, api_name="duplicate_project")
-        del_btn.click(guard(p_del), [state], proj_outs, api_name="delete_project")
-
-        def list_projects(sess: Session | None) -> list[dict[str, Any]]:
-            return [{"id": p.id, "name": p.name} for p in _session(studio, sess).projects()]
-
-        gr.Button(visible=False).click(list_projects, [state], api_out, api_name="projects")
-
-        def on_load(sess: Session | None, remembered: str | None) -> tuple[Any, ...]:
-            """A new page: a fresh session, reopening the project this browser had open."""
-            sess = _session(studio, sess)
-            if remembered and sess.project_id is None:
-                with contextlib.suppress(KeyError, ValueError):  # deleted meanwhile: start empty
-                    sess.open_project(int(remembered))
-            return project_outputs(sess, "")
-
-        app.load(on_load, [state, last_project], proj_outs, api_visibility="private")
-
-        def test_connection(backend: str, base_url: str, model: str) -> str:
-            return text_html(connection_report(studio, backend, base_url, model))
-
-        test_btn.click(test_connection, [set_backend, set_url, set_model], test_msg, api_name="test_connection")
+        wire_projects(studio, SimpleNamespace(**locals()))
+        api_endpoints(studio, state, api_out)
     return app
-
-
-def _progress(view: ArticleView) -> str:
-    return text_html(progress_line(view))
-
-
-def connection_report(studio: Studio, backend: str, base_url: str, model: str) -> str:
-    """One sentence: the backend works, or exactly what is wrong (never raises)."""
-    if backend == "openai":
-        from studio.app.services import openai_backend
-
-        # the configured key goes only to the configured server (openai_backend)
-        client = openai_backend(studio.settings, base_url, model)
-        try:
-            ok, message = client.test_connection()
-        finally:
-            client.close()
-        return ("OK: " if ok else "Not working: ") + message
-    current = studio.services.backend
-    if current.name == "embedded":
-        return f"OK: {current.describe()}"
-    try:
-        from models.weights import resolve_gguf
-
-        s = studio.settings
-        path = resolve_gguf(s.embedded_weights, s.embedded_gguf, s.data_dir / "models", s.allow_downloads)
-        return f"OK: the embedded model file is at {path} (restart with STUDIO_BACKEND=embedded to use it)"
-    except StudioError as exc:
-        return f"Not working: {exc}"
-
-
-def launch(
-    app: gr.Blocks, host: str, port: int, *, block: bool = True, max_size: int | None = 64, **options: Any
-) -> Any:
-    """Queue (position shown to waiting users) and serve on host:port. ``options``: more
-    ``gr.Blocks.launch`` arguments (the login options of ``ui_team.launch_options``)."""
-    app.queue(max_size=max_size, default_concurrency_limit=8)
-    return app.launch(
-        server_name=host,
-        server_port=port,
-        prevent_thread_lock=not block,
-        css=CSS,
-        show_error=True,
-        quiet=True,
-        **options,
-    )

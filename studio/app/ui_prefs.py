@@ -15,6 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio.app.session import PrefScope, Session, Studio
+from studio.app.ui_server import session_of
 from studio.app.ui_text import failure_sentence
 
 SCOPES: list[tuple[str, PrefScope]] = [
@@ -25,7 +26,8 @@ SCOPES: list[tuple[str, PrefScope]] = [
 
 
 def _session(studio: Studio, sess: Session | None) -> Session:
-    return sess if sess is not None else Session(studio)
+    """This request's session: never a session of another user (``ui_server.session_of``)."""
+    return session_of(studio, sess)
 
 
 def counts_line(sess: Session, scope: PrefScope, keep_identical: bool) -> str:

@@ -7,9 +7,10 @@
 - ``launch_options(studio)``: ``auth=`` (the users file) or ``auth_dependency=`` (the proxy
   header) for ``gr.Blocks.launch``. Gradio then refuses every API route, the queue, uploads and
   its file route to a client that is not logged in (HTTP 401).
-- ``GET /studio/assets/<sha256>``: an image or upload of the store, served only to a user whose
-  article holds it (``storage.repo.asset_readable``); 401 without a login, 404 for anyone
-  else's (the same answer as for a hash that does not exist).
+- ``GET /studio/assets/<sha256>`` (and ``/studio-asset/<sha256>``, the editor page's image
+  URLs): an image or upload of the store, served only to a user whose article holds it
+  (``storage.repo.asset_readable``); 401 without a login, 404 for anyone else's (the same
+  answer as for a hash that does not exist).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from storage import repo
 from storage.schema import LOCAL_USER
 from studio.app.accounts import proxy_user_getter
 from studio.app.session import Studio
+from studio.app.ui_model import ASSET_ROUTE
 from studio.export.sources import sniff_mime
 
 ASSET_PATH = "/studio/assets/{sha256}"
+PAGE_ASSET_PATH = ASSET_ROUTE + "/{sha256}"  # the URLs ui_page writes: the same owner check
 
 
 def request_user() -> str:
@@ -68,7 +71,8 @@ def _user_of(fastapi_app: Any, request: Request) -> str | None:
 
 
 def install_asset_route(blocks: Any, studio: Studio) -> None:
-    """Add ``GET /studio/assets/<sha256>`` to a launched app (first, so no catch-all hides it)."""
+    """Add ``GET /studio/assets/<sha256>`` and ``/studio-asset/<sha256>`` to a launched app (first,
+    so no catch-all hides them)."""
     fastapi_app = blocks.server_app or blocks.app
 
     async def asset(request: Request) -> Response:
@@ -86,4 +90,5 @@ def install_asset_route(blocks: Any, studio: Studio) -> None:
         headers = {"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"}
         return Response(data, media_type=sniff_mime(data) or "application/octet-stream", headers=headers)
 
-    fastapi_app.router.routes.insert(0, Route(ASSET_PATH, asset, methods=["GET"]))
+    for path in (ASSET_PATH, PAGE_ASSET_PATH):
+        fastapi_app.router.routes.insert(0, Route(path, asset, methods=["GET"]))

@@ -9,6 +9,7 @@ asked for (none at all for "no images"), and hands the chunks to the engine.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -107,21 +108,24 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
     return ChatOptions(max_tokens=limits.max_tokens, temperature=limits.temperature, grammar=grammar)
 
 
-def write_article(brief: Brief, services: WriterServices) -> Iterator[Event]:
+def write_article(brief: Brief, services: WriterServices, *, stop: threading.Event | None = None) -> Iterator[Event]:
     """Stream the article for a brief. The last event is ArticleDone, whatever fails.
 
     When the model stops at its token limit, the article is continued (up to
     ``limits.max_continuations`` more requests, where no grammar is in force: a grammar
     describes a whole article and cannot resume mid-way); if it is still cut off, the article
-    and ArticleDone say so (``cut_off``)."""
+    and ArticleDone say so (``cut_off``). ``stop``: set it to end the article early, keeping
+    what was written (see ``Engine.run``)."""
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     messages, options = build_messages(brief, services), chat_options(brief, services)
     bound = services.limits.max_continuations if options.grammar is None else 0
     chunks = _continued(services.backend, messages, options, article, bound)
-    return services.engine(style=brief.style).run(chunks, article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop)
 
 
-def continue_article(article: Article, brief: Brief, services: WriterServices) -> Iterator[Event]:
+def continue_article(
+    article: Article, brief: Brief, services: WriterServices, *, stop: threading.Event | None = None
+) -> Iterator[Event]:
     """Write more of an article that was cut off at the token limit, in place: the model sees the
     article so far as its own unfinished answer and goes on; new blocks are appended.
 
@@ -132,7 +136,7 @@ def continue_article(article: Article, brief: Brief, services: WriterServices) -
     options = dataclasses.replace(chat_options(brief, services), grammar=None)
     messages = continuation_messages(build_messages(brief, services), article.to_llmi_text())
     chunks = services.backend.stream(messages, continuation_options(options))
-    return services.engine(style=brief.style).run(chunks, article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop)
 
 
 def continuation_messages(messages: list[Message], so_far: str) -> list[Message]:
@@ -174,8 +178,15 @@ def _tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
 
 
 def render_response(
-    text: str, services: WriterServices, *, user_images: Sequence[bytes] = (), style: str = ""
+    text: str,
+    services: WriterServices,
+    *,
+    user_images: Sequence[bytes] = (),
+    style: str = "",
+    stop: threading.Event | None = None,
+    chunks: Iterable[str] | None = None,
 ) -> Iterator[Event]:
-    """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output)."""
+    """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output).
+    ``chunks``: the response in pieces (as a model would stream it); default: all at once."""
     article = Article(brief="", user_images=list(user_images))
-    return services.engine(style=style).run([text], article)
+    return services.engine(style=style).run(chunks if chunks is not None else [text], article, stop=stop)

@@ -52,6 +52,8 @@ class EngineOptions:
 
 
 _STREAM_DONE = object()
+STOPPED_REASON = "stopped by the user before this image was made"
+STOPPED_ARTICLE = "stopped by the user; what was written before is kept"
 
 
 class _Stopped(Exception):
@@ -71,16 +73,24 @@ class Engine:
         self.runner = runner
         self.options = options or EngineOptions()
 
-    def run(self, chunks: Iterable[str], article: Article | None = None) -> Iterator[Event]:
-        """Consume model chunks, yield events; the last event is always ArticleDone."""
-        return _Run(self, article or Article()).events(chunks)
+    def run(
+        self, chunks: Iterable[str], article: Article | None = None, *, stop: threading.Event | None = None
+    ) -> Iterator[Event]:
+        """Consume model chunks, yield events; the last event is always ArticleDone.
+
+        ``stop``: when set, the model stream is closed at its next chunk, tool calls not yet
+        finished fail with STOPPED_REASON (their late results are dropped) and ArticleDone comes
+        at once with ``stopped=True``; everything written before is kept.
+        """
+        return _Run(self, article or Article(), stop).events(chunks)
 
 
 class _Run:
     """The state of one article being written."""
 
-    def __init__(self, engine: Engine, article: Article) -> None:
+    def __init__(self, engine: Engine, article: Article, stop: threading.Event | None = None) -> None:
         self.engine = engine
+        self.stop = stop or threading.Event()
         self.article = article
         self.lock = threading.Lock()
         self.events_q: queue.Queue[object] = queue.Queue()
@@ -104,16 +114,44 @@ class _Run:
                 with self.lock:
                     if stream_done and self.outstanding == 0 and self.events_q.empty():
                         break
-                item = self.events_q.get()
+                try:
+                    item = self.events_q.get(timeout=0.1)
+                except queue.Empty:
+                    item = None
+                if self.stop.is_set():
+                    yield from self._stopped(started)
+                    return
+                if item is None:
+                    continue
                 if item is _STREAM_DONE:
                     stream_done = True
                     continue
                 yield item  # type: ignore[misc]
             seconds = time.perf_counter() - started
-            yield ArticleDone(self.article, seconds, self.article.error, self.article.cut_off)
+            yield ArticleDone(self.article, seconds, self.article.error, cut_off=self.article.cut_off)
         finally:
             self.stopped.set()
             self.pool.shutdown(wait=False, cancel_futures=True)
+
+    def _stopped(self, started: float) -> Iterator[Event]:
+        """The user stopped the article: what is queued gets its last events now, in order."""
+        with self.lock:
+            self.stopped.set()
+            pending: list[Event] = []
+            while True:
+                try:
+                    item = self.events_q.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not _STREAM_DONE:
+                    pending.append(item)  # type: ignore[arg-type]
+            for block in self.article.image_blocks():
+                if block.status in ("queued", "running"):
+                    block.status, block.error = "failed", STOPPED_REASON
+                    pending.append(ToolCallFailed(block.id, block.source or "", STOPPED_REASON, 0.0))
+            self.article.error = self.article.error or STOPPED_ARTICLE
+        yield from pending
+        yield ArticleDone(self.article, time.perf_counter() - started, self.article.error, stopped=True)
 
     def _emit(self, event: Event) -> None:
         self.events_q.put(event)
@@ -125,7 +163,7 @@ class _Run:
         read = [0]
 
         def feed(chunk: str) -> None:
-            if self.stopped.is_set():
+            if self.stopped.is_set() or self.stop.is_set():
                 raise _Stopped
             if read[0] + len(chunk) > options.max_response_chars:
                 chunk = chunk[: max(0, options.max_response_chars - read[0])]
@@ -145,6 +183,9 @@ class _Run:
         try:
             self.article.cut_off = drain(chunks, feed) == FINISH_LENGTH
         except _Stopped:
+            close = getattr(chunks, "close", None)
+            if callable(close):
+                close()  # ends the model's HTTP stream, so the server stops generating
             return
         except _Capped:
             pass
@@ -153,14 +194,19 @@ class _Run:
         except Exception as exc:  # a backend bug must not lose the article written so far
             self.article.error = f"the model stream broke: {type(exc).__name__}: {exc}"
         finally:
-            for piece in lexer.close():
-                if isinstance(piece, Text) or self.tag_position < options.max_tags:
-                    self._on_piece(piece)
+            if not self.stop.is_set():
+                for piece in lexer.close():
+                    if isinstance(piece, Text) or self.tag_position < options.max_tags:
+                        self._on_piece(piece)
             self.events_q.put(_STREAM_DONE)
 
     def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
+        if self.stop.is_set():
+            return
         if isinstance(piece, Text):
             with self.lock:
+                if self.stopped.is_set():
+                    return
                 if self.text_block is None:
                     self.text_block = self.article.add_text()
                 self.text_block.text += piece.text
@@ -179,6 +225,8 @@ class _Run:
             routed_from = tag.source if routed.source != tag.source else None
             tag = routed
         with self.lock:
+            if self.stopped.is_set():
+                return
             self.text_block = None
             block = self.article.add_image(tag)
             if routed_from:
@@ -260,6 +308,9 @@ class _Run:
 
     def _finish(self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], result: ToolResult) -> None:
         with self.lock:
+            if self.stopped.is_set():  # stopped: this block already failed with the reason; drop the late result
+                future.set_result(None)
+                return
             block.seconds = result.seconds
             block.provenance = dict(result.provenance)
             if block.id in self.routed:

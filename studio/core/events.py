@@ -76,6 +76,7 @@ class ArticleDone:
     seconds: float
     error: str | None = None  # the model stream broke; the blocks written so far are kept
     cut_off: bool = False  # the model stopped at its token limit: the article may end mid-sentence
+    stopped: bool = False  # the user stopped the article (error says so); what was written is kept
 
 
 Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone

@@ -137,3 +137,50 @@ def test_a_live_writer_is_left_alone_and_a_dead_one_is_reaped(store: Store) -> N
     assert repo.open_article(store, mine.article_id).status == "running"
     processes.heartbeat(store, token)
     processes.unregister(store, token)
+
+
+def test_the_editors_actions_refuse_another_users_article(store: Store, two_users: tuple[int, int]) -> None:
+    """Insert/move/delete/restore a block, discard a candidate, a caption reusing an image by hash,
+    soft delete/restore a project, continue an article: bob gets "not found" for alice's ids."""
+    pid, aid = two_users
+    alice_image = hashlib.sha256(b"PNG-chart-v1 (alice)").hexdigest()
+    bob_aid = record_sample_for(store, repo.list_projects(store, "bob")[0].id, "bob")
+    repo.add_text_version(store, aid, "b1", "a model's idea", candidate=True, owner="alice")
+    before = repo.open_article(store, aid, owner="alice")
+    events_before = list_preference_events(store)
+    caption = dict(source="code", description="mine", params={}, status="ok", origin="caption", current=True)
+    calls = [
+        lambda: repo.insert_text_block(store, aid, "b1", "bob's paragraph", owner="bob"),
+        lambda: repo.move_block(store, aid, "b1", 1, owner="bob"),
+        lambda: repo.delete_block(store, aid, "b3", owner="bob"),
+        lambda: repo.restore_block(store, aid, "b3", owner="bob"),
+        lambda: repo.discard_candidate(store, aid, "b1", owner="bob"),
+        lambda: repo.add_text_version(store, aid, "b3", "bob's edit", manual=True, owner="bob"),
+        lambda: repo.add_image_version(store, aid, "b2", asset_sha256=alice_image, owner="bob", **caption),
+        # alice's image into bob's own article by its hash: he never had it, so it is unknown to him
+        lambda: repo.add_image_version(store, bob_aid, "b2", asset_sha256=alice_image, owner="bob", **caption),
+        lambda: repo.article_versions(store, aid, owner="bob"),
+        lambda: repo.article_summaries(store, pid, owner="bob"),
+        lambda: repo.delete_project(store, pid, owner="bob"),
+        lambda: ArticleRecorder(store, pid, brief="", resume=aid, owner="bob"),
+    ]
+    for call in calls:
+        with pytest.raises(KeyError, match="not found"):
+            call()
+    assert repo.open_article(store, aid, owner="alice") == before
+    assert list_preference_events(store) == events_before
+    assert not repo.asset_readable(store, alice_image, "bob")
+    # a project alice deleted stays deleted for bob's restore, and comes back for hers
+    repo.delete_project(store, pid, owner="alice")
+    with pytest.raises(KeyError, match=f"project {pid} not found"):
+        repo.restore_project(store, pid, owner="bob")
+    with pytest.raises(KeyError, match="was deleted"):
+        repo.get_project(store, pid, owner="alice")
+    assert repo.restore_project(store, pid, owner="alice").name == "Alice's tides"
+    # alice's own actions still work on her article
+    key = repo.insert_text_block(store, aid, "b1", "her paragraph", owner="alice")
+    repo.move_block(store, aid, key, 1, owner="alice")
+    repo.delete_block(store, aid, key, owner="alice")
+    repo.restore_block(store, aid, key, owner="alice")
+    repo.discard_candidate(store, aid, "b1", owner="alice")
+    repo.add_image_version(store, aid, "b2", asset_sha256=alice_image, owner="alice", **caption)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -98,7 +99,15 @@ def test_duplicate_is_deep_and_independent(store: Store, article: tuple[int, int
 
     repo.revert_version(store, dup.id, "b1", 1)  # changing the copy leaves the original alone
     assert repo.open_article(store, aid).block("b1").current.text == "Second take.\n"
+    repo.delete_project(store, pid)  # soft: hidden and restorable
+    assert pid not in [p.id for p in repo.list_projects(store)]
+    with pytest.raises(KeyError, match="deleted"):
+        repo.get_project(store, pid)
+    repo.restore_project(store, pid)
+    assert repo.get_project(store, pid).name == "Tides"
     repo.delete_project(store, pid)
+    assert repo.purge_deleted_projects(store, timedelta(days=1)) == 0  # too recent to purge
+    assert repo.purge_deleted_projects(store, timedelta(0)) == 1
     assert repo.latest_article(store, copy.id).block("b2").current.asset == original.block("b2").current.asset
     with store.read() as s:  # the original's rows went with it (cascade), the copy's stayed
         assert s.scalar(select(func.count()).select_from(Block)) == 5

@@ -73,7 +73,7 @@ def test_two_app_processes_lose_nothing_and_survive_a_kill_9(
                     assert s.execute(text(stuck)).scalar() == 0
             # app two keeps serving, the killed article's owner included
             survivor = Client(two.url, auth=("u0", USERS["u0"]), verbose=False)
-            out = survivor.predict(str(killed.project_id), api_name="/open_project")
+            out = survivor.predict(killed.project_id, api_name="/open_project")
             assert article_json(out)["article_id"] == article_id
             out = survivor.predict("kept after the kill", api_name="/rename_project")
             assert repo.get_project(store, killed.project_id).name == "kept after the kill"

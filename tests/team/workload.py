@@ -1,15 +1,15 @@
 """The 8-client block-action workload (team tests and bench/team_store.py).
 
 Each client logs in, renders one article through ``/render`` (text, a chart, a search call that
-fails at once because search is off, so its versions cost no tool time), then makes
-``actions`` block actions in a fixed cycle of five:
+becomes a placeholder at once because search is off, so its versions cost no tool time), then
+makes ``actions`` block actions in a fixed cycle of five:
 
-    1. /regenerate the search block (same call again: a new, failed version)
-    2. /accept that block's current version
-    3. /revert the search block to version 1
+    1. /regenerate the chart with new code (a real sandbox run: a new image asset, now current)
+    2. /accept the chart's current version
+    3. /revert the chart to version 1
     4. /accept the first text block
-    5. /regenerate the chart with new code (a real sandbox run: a new image asset) on even
-       cycles, the search block again on odd ones
+    5. /regenerate the search block (same call again: still off, a placeholder kept as the
+       block's candidate; it never replaces the current version)
 
 Every action adds exactly one preference event, so the expected row counts follow from the
 numbers of clients and actions (``expected``).
@@ -48,7 +48,9 @@ class ClientRun:
 
 
 def article_json(outputs: Any) -> dict[str, Any]:
-    return outputs[4]  # the API JSON output of the article endpoints
+    """The API JSON output of the article endpoints (/render, /open_project: the second output;
+    the block actions answer with it alone)."""
+    return outputs[1] if isinstance(outputs, tuple | list) else outputs
 
 
 def _timed(run: ClientRun, call: Callable[[], Any]) -> Any:
@@ -67,19 +69,19 @@ def run_client(url: str, client: int, user: str, password: str, actions: int) ->
     assert kinds == ["text", "image:code", "text", "image:search", "text"], kinds
     for n in range(actions):
         step, cycle = n % 5, n // 5
-        if step == 0 or (step == 4 and cycle % 2):
-            out = _timed(run, lambda: api.predict("b4", "again", "", None, api_name="/regenerate"))
-            run.search_versions += 1
-        elif step == 1:
-            out = _timed(run, lambda: api.predict("b4", api_name="/accept"))
-        elif step == 2:
-            out = _timed(run, lambda: api.predict("b4", "1", api_name="/revert"))
-        elif step == 3:
-            out = _timed(run, lambda: api.predict("b1", api_name="/accept"))
-        else:
+        if step == 0:
             code = '{"code": "' + CHART.format(title=f"c{client}-{cycle}") + '"}'
             out = _timed(run, lambda code=code: api.predict("b2", "params", code, None, api_name="/regenerate"))
             run.chart_versions += 1
+        elif step == 1:
+            out = _timed(run, lambda: api.predict("b2", api_name="/accept"))
+        elif step == 2:
+            out = _timed(run, lambda: api.predict("b2", "1", api_name="/revert"))
+        elif step == 3:
+            out = _timed(run, lambda: api.predict("b1", api_name="/accept"))
+        else:
+            out = _timed(run, lambda: api.predict("b4", "again", "", None, api_name="/regenerate"))
+            run.search_versions += 1
         assert article_json(out)["article_id"] == run.article_id
     api.close()
     return run
@@ -87,8 +89,7 @@ def run_client(url: str, client: int, user: str, password: str, actions: int) ->
 
 def expected(clients: int, actions: int) -> dict[str, int]:
     """Rows the store must hold after the workload (every action logs one preference event)."""
-    cycles = actions // 5
-    charts_made = (cycles + 1) // 2
+    charts_made = (actions + 4) // 5  # step 1 of every cycle begun
     return {
         "projects": clients,
         "articles": clients,

@@ -25,7 +25,7 @@ def running_app(settings: Settings, studio: Studio | None = None) -> Iterator[tu
     studio = studio or Studio(settings)
     app = build_app(studio)
     port = free_port()
-    launch(app, "127.0.0.1", port, block=False)
+    launch(app, "127.0.0.1", port, block=False, studio=studio)
     try:
         yield f"http://127.0.0.1:{port}/", studio
     finally:

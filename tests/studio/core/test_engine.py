@@ -256,3 +256,40 @@ def test_closing_the_generator_early_stops_cleanly() -> None:
     first = next(events)
     assert isinstance(first, TextDelta)
     events.close()
+
+
+def test_stop_ends_the_stream_and_the_tool_calls_and_keeps_what_was_written() -> None:
+    clock = Clock()
+    stop = threading.Event()
+    closed: list[bool] = []
+    sent: list[str] = []
+
+    def endless() -> Iterator[str]:
+        try:
+            yield "Kept words. " + tag("search", query="slow")
+            while True:
+                time.sleep(0.02)
+                sent.append(" more")
+                yield " more"
+        finally:
+            closed.append(True)
+
+    events = []
+    for event in make_engine(tools(clock, {"slow": 5.0})).run(endless(), stop=stop):
+        events.append(event)
+        if isinstance(event, ToolCallStarted):
+            stop.set()
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.stopped and "stopped" in (done.error or "")
+    block = done.article.image_blocks()[0]
+    assert block.status == "failed" and "stopped" in (block.error or "")
+    failed = [e for e in events if isinstance(e, ToolCallFailed)]
+    assert [e.block_id for e in failed] == [block.id]
+    assert done.article.blocks[0].text.startswith("Kept words.")
+    deadline = time.monotonic() + 2
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert closed == [True]  # the model stream was closed, not left running
+    n = len(sent)
+    time.sleep(0.1)
+    assert len(sent) == n

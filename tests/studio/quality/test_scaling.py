@@ -263,12 +263,13 @@ def test_edit_prompt_keeps_the_instruction_first_and_records_the_style() -> None
 
 
 def test_cards_show_the_style_of_generated_images() -> None:
-    from studio.app.ui_model import BlockView, card_fields, card_html
+    from studio.app.ui_model import BlockView
+    from studio.app.ui_page import card_fields, image_card
 
     prov = {"seed": 4, "style": "<i>ink</i> wash", "model": "m"}
     diffusion = BlockView("b1", "image", source="diffusion", params={"prompt": "a fox"}, provenance=prov)
     assert ("style", "<i>ink</i> wash") in card_fields(diffusion)
-    assert "&lt;i&gt;ink&lt;/i&gt; wash" in card_html(diffusion)  # shown, escaped
+    assert "&lt;i&gt;ink&lt;/i&gt; wash" in image_card(diffusion, False)  # shown, escaped
     search = BlockView("b2", "image", source="search", params={"query": "fox"}, provenance={"style": "ink"})
     assert all(key != "style" for key, _ in card_fields(search))  # a photo is not restyled
 

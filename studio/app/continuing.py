@@ -1,0 +1,50 @@
+"""Continue an article the model cut off at its token limit (the core's ``continue_article``):
+the new text and images are appended to the same stored article, streamed like a write."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from storage import repo
+from storage.recorder import ArticleRecorder
+from studio.app.store_adapter import record
+from studio.app.ui_model import ArticleView, apply_event
+from studio.core.agent import Brief, continue_article
+from studio.core.events import ArticleDone, Event
+
+if TYPE_CHECKING:
+    from studio.app.session import RunOptions, Session
+
+
+def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterator[tuple[Event | None, ArticleView]]:
+    """Yields ``(None, view)`` at once, then each event with the view after it (saved first)."""
+    article_id, article = sess._article()
+    if not sess.view.cut_off:
+        raise ValueError("only an article the model cut off at its token limit can be continued")
+    info = repo.open_article(sess.store, article_id, sess.user)
+    wanted = info.settings.get("wanted_images")
+    brief = Brief(
+        info.brief,
+        wanted if isinstance(wanted, int) else None,
+        tuple(article.user_images),
+        str(info.settings.get("style") or ""),
+    )
+    services = sess.services(options)
+    recorder = ArticleRecorder(sess.store, info.project_id, brief="", resume=article_id, owner=sess.user)
+    stop = sess.studio.start_writing(article_id)
+    sess.writing = True
+    view = sess.view
+    view.done, view.status, view.cut_off, view.started, view.notice = False, "running", False, time.time(), ""
+    try:
+        yield None, view
+        for event in record(continue_article(article, brief, services, stop=stop), recorder):
+            apply_event(sess.view, event)
+            if isinstance(event, ArticleDone):
+                sess.writing = False
+                sess.reload()
+            yield event, sess.view
+    finally:
+        sess.writing = False
+        sess.studio.finish_writing(article_id)

@@ -1,0 +1,234 @@
+"""What a session does to one block of its open article (mixed into ``Session``).
+
+Every action goes to the store first and then reloads the view from it. Image attempts that
+fail stay candidates beside the working image (``storage.versions``); a model's rewrite is a
+candidate shown as a diff until it is accepted or discarded; a manual edit, a caption, an
+uploaded image are versions like any other, so history, revert and the preference log see them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from storage import repo
+from storage.views import VersionInfo
+from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
+from studio.app.ui_model import ArticleView
+from studio.app.uploads import check_image
+from studio.core.article import Article, ImageBlock, TextBlock
+
+if TYPE_CHECKING:
+    from storage.db import Store
+    from studio.app.services import Services
+
+
+class BlockActions:
+    """Block actions; the host (``Session``) provides the store, the open article and reload."""
+
+    article_id: int | None
+    article: Article | None
+    view: ArticleView
+    user: str  # every store call passes it: another user's article is a KeyError, like a missing one
+
+    @property
+    def store(self) -> Store:  # pragma: no cover - provided by Session
+        raise NotImplementedError
+
+    def reload(self) -> ArticleView:  # pragma: no cover - provided by Session
+        raise NotImplementedError
+
+    def services(self, options: Any = None) -> Services:  # pragma: no cover - provided by Session
+        raise NotImplementedError
+
+    def _article(self) -> tuple[int, Article]:
+        if self.article_id is None or self.article is None:
+            raise ValueError("no article is open: write one first")
+        if getattr(self, "writing", False) or self.view.elsewhere:
+            raise ValueError("the article is still being written: stop it or wait until it is done")
+        return self.article_id, self.article
+
+    def _image_block(self, block_id: str) -> ImageBlock:
+        _, article = self._article()
+        block = article.block(block_id)
+        if not isinstance(block, ImageBlock):
+            raise ValueError(f"{block_id} is a text block")
+        return block
+
+    # --- images --------------------------------------------------------------------------------
+    def regenerate(
+        self,
+        block_id: str,
+        mode: Mode = "again",
+        *,
+        params: dict[str, Any] | None = None,
+        source: str | None = None,
+        description: str | None = None,
+        seed: int | None = None,
+    ) -> ArticleView:
+        """A new version of one image block (see studio.app.regenerate). When it comes out ok it
+        becomes current; when it fails it is shown beside the current image as a candidate."""
+        article_id, article = self._article()
+        style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
+        new = regenerate_image(
+            article,
+            block_id,
+            self.services(),
+            mode=mode,
+            params=params,
+            source=source,
+            description=description,
+            seed=seed,
+            style=style,
+        )
+        r = new.result
+        provenance = dict(r.provenance)
+        if seed is not None:
+            provenance["seed"] = r.provenance.get("seed", seed)
+        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
+            provenance["written_params"] = new.written_params
+        repo.add_image_version(
+            self.store,
+            article_id,
+            block_id,
+            source=new.source,
+            description=new.description,
+            params=new.params,
+            status=new.status,
+            error=None if new.status == "ok" else (r.error or "the tool returned no image"),
+            image=r.image if new.status == "ok" else None,
+            mime=r.mime,
+            provenance=provenance,
+            seconds=r.seconds,
+            instruction=new.instruction,
+            owner=self.user,
+        )
+        return self.reload()
+
+    def stale_edits(self, block_id: str) -> list[str]:
+        """Edit blocks made from this block's image (re-run them after it changed)."""
+        _, article = self._article()
+        return [b.id for b in dependent_edits(article, block_id)]
+
+    def replace_image(self, block_id: str, data: bytes, name: str = "the file") -> ArticleView:
+        """The user's own image in place of the block's (checked with Pillow first)."""
+        article_id, _ = self._article()
+        block = self._image_block(block_id)
+        mime = check_image(data, name)
+        repo.add_image_version(
+            self.store,
+            article_id,
+            block_id,
+            source=block.source or "search",
+            description=block.description,
+            params=block.params,
+            status="ok",
+            image=data,
+            mime=mime,
+            provenance={
+                "uploaded": name[:200],
+                "alt": block.provenance.get("alt", ""),
+                **({"filled": block.status} if block.status == "placeholder" else {}),
+            },
+            instruction="the user's own image",
+            origin="upload",
+            owner=self.user,
+        )
+        return self.reload()
+
+    def caption(self, block_id: str, caption: str, alt: str = "") -> ArticleView:
+        """New caption (the description) and alt text; the image itself is kept."""
+        article_id, _ = self._article()
+        block = self._image_block(block_id)
+        caption = " ".join(caption.split())
+        if not caption:
+            raise ValueError("a caption cannot be empty")
+        current = repo.open_article(self.store, article_id, self.user).block(block_id).current
+        repo.add_image_version(
+            self.store,
+            article_id,
+            block_id,
+            source=current.source or block.source or "search",
+            description=caption[:500],
+            params=current.params or {},
+            status=current.status or "failed",
+            error=current.error,
+            mime=current.asset.mime if current.asset else "image/png",
+            asset_sha256=current.asset.sha256 if current.asset else None,
+            provenance={**(current.provenance or {}), "alt": " ".join(alt.split())[:500]},
+            seconds=current.seconds,
+            instruction="caption",
+            origin="caption",
+            current=True,
+            owner=self.user,
+        )
+        return self.reload()
+
+    # --- text ----------------------------------------------------------------------------------
+    def rewrite(self, block_id: str, instruction: str = "", *, seed: int | None = None) -> ArticleView:
+        """The model's rewrite, kept as a candidate beside the text (accept or discard it)."""
+        article_id, article = self._article()
+        text = rewrite_text(article, block_id, self.services(), instruction, seed=seed)
+        repo.add_text_version(
+            self.store, article_id, block_id, text, instruction=instruction or None, candidate=True, owner=self.user
+        )
+        return self.reload()
+
+    def edit_text(self, block_id: str, text: str) -> ArticleView:
+        """The user's own text for a block: a version, and a preference for it over the old text."""
+        article_id, article = self._article()
+        block = article.block(block_id)
+        if not isinstance(block, TextBlock):
+            raise ValueError(f"{block_id} is an image block: edit its call or caption instead")
+        if not text.strip():
+            raise ValueError("the text is empty: delete the block instead")
+        if text.strip() == block.text.strip():
+            raise ValueError("nothing changed")
+        lead = block.text[: len(block.text) - len(block.text.lstrip())]
+        trail = block.text[len(block.text.rstrip()) :] or "\n\n"
+        repo.add_text_version(
+            self.store, article_id, block_id, lead + text.strip() + trail, manual=True, owner=self.user
+        )
+        return self.reload()
+
+    # --- choices -------------------------------------------------------------------------------
+    def accept(self, block_id: str, number: int | None = None) -> ArticleView:
+        article_id, _ = self._article()
+        repo.accept_version(self.store, article_id, block_id, number, owner=self.user)
+        return self.reload()
+
+    def discard(self, block_id: str) -> ArticleView:
+        """Keep the current version over the block's candidate."""
+        article_id, _ = self._article()
+        repo.discard_candidate(self.store, article_id, block_id, self.user)
+        return self.reload()
+
+    def revert(self, block_id: str, number: int) -> ArticleView:
+        article_id, _ = self._article()
+        repo.revert_version(self.store, article_id, block_id, number, self.user)
+        return self.reload()
+
+    def versions(self, block_id: str) -> list[VersionInfo]:
+        article_id, _ = self._article()
+        return repo.list_versions(self.store, article_id, block_id, self.user)
+
+    # --- the article's shape -------------------------------------------------------------------
+    def insert_text(self, after: str | None, text: str) -> str:
+        article_id, _ = self._article()
+        key = repo.insert_text_block(self.store, article_id, after, text.strip() + "\n\n", self.user)
+        self.reload()
+        return key
+
+    def delete_block(self, block_id: str) -> ArticleView:
+        article_id, _ = self._article()
+        repo.delete_block(self.store, article_id, block_id, self.user)
+        return self.reload()
+
+    def restore_block(self, block_id: str) -> ArticleView:
+        article_id, _ = self._article()
+        repo.restore_block(self.store, article_id, block_id, self.user)
+        return self.reload()
+
+    def move(self, block_id: str, offset: int) -> ArticleView:
+        article_id, _ = self._article()
+        repo.move_block(self.store, article_id, block_id, offset, self.user)
+        return self.reload()

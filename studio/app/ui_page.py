@@ -1,0 +1,361 @@
+"""The page the browser shows, as a value: ``page(view) -> dict`` (pure, no gradio).
+
+The article is one ``gr.HTML`` whose value is this dict; its template (``studio.app.ui_assets``)
+joins the pieces. Each block is ``{"id", "kind", "body": [html, ...], "tools": html}``: a text
+block's body is one safe HTML piece per Markdown paragraph, so while text streams only the
+last piece changes, and Gradio's streamed diff carries about the new text, not the article.
+Images are ``<img src="/studio-asset/<sha256>">`` (served from the content-hash store), never
+base64. Each card carries its own actions (buttons with ``data-act``), handled by the page
+script and sent to the server as one ``act`` event.
+
+Everything shown comes from the model, the web or the user and is treated as hostile: text is
+Markdown rendered and cleaned by the export's sanitizer (nh3 allow-list), everything else goes
+through Jinja2 with autoescape, links pass ``safe_url`` (http/https only).
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+from functools import cache, lru_cache
+from typing import Any
+
+import jinja2
+from markupsafe import Markup, escape
+
+from studio.app.ui_model import CUT_OFF_NOTE, STATUSES, ArticleView, BlockView, VersionView, image_url
+from studio.export.html import markdown_to_safe_html
+from studio.export.sources import plain, safe_url
+
+TOOL_NAMES = {"search": "web image", "diffusion": "generated picture", "code": "chart", "edit": "edited image"}
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+_TEMPLATES = {
+    "card": """\
+<figure class="card card-{{ status }}" id="card-{{ id }}" data-status="{{ status }}">
+<div class="card-media">
+{% if before %}<div class="card-before"><div class="card-label">before</div><img class="thumb" src="{{ before }}" \
+alt="the image this one edits" data-act="lightbox"></div><div class="card-label">after</div>{% endif %}
+{% if url %}<img class="card-img" src="{{ url }}" alt="{{ alt }}" data-act="lightbox" loading="lazy">\
+{% elif status == "placeholder" %}<div class="card-placeholder card-off"><div class="card-label">placeholder: \
+this picture's tool is off</div><p class="placeholder-fill">Fill it with "Replace with my image", or \
+regenerate it once the tool is on.</p></div>\
+{% else %}<div class="card-placeholder">{{ placeholder }}</div>{% endif %}
+{% if candidate %}<div class="card-candidate" data-version="{{ candidate.number }}">\
+<div class="card-label">Latest attempt (version {{ candidate.number }}) {{ candidate.status }}; \
+the image {% if url %}above{% else %}here{% endif %} is kept</div>\
+{% if candidate.error %}<p class="card-error">{{ candidate.error }}</p>{% endif %}\
+{% if editable %}<button type="button" data-act="discard">Dismiss</button> \
+<button type="button" data-act="edit_call">Edit the call</button>{% endif %}</div>{% endif %}
+</div>
+<figcaption>{{ description }}</figcaption>
+<div class="card-meta"><span class="card-tool">{{ tool }}</span> · <span class="card-status">{{ status_text }}</span>\
+{% if count > 1 %} · <span class="card-version">version {{ version }} of {{ count }}</span>{% endif %}\
+{% if accepted %} · <span class="card-accepted">accepted</span>{% endif %}\
+{% if seconds %} · <span class="card-time">made in {{ seconds }}</span>{% endif %}</div>
+{% if error %}<p class="card-error">{{ error }}</p>{% endif %}
+{% if fields %}<dl class="card-params">{% for k, v in fields %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}\
+</dl>{% endif %}
+{% if link %}<div class="card-link"><a href="{{ link }}" rel="nofollow noopener noreferrer" target="_blank">\
+{{ link_text }}</a></div>{% endif %}
+{% if code %}<details class="card-code"><summary>chart code</summary><pre><code>{{ code }}</code></pre>\
+</details>{% endif %}
+{% if raw %}<details class="card-raw" open><summary>the tag as written</summary><pre>{{ raw }}</pre>\
+</details>{% endif %}
+{% if busy %}<div class="busy" data-since="{{ busy_since }}">{{ busy }}… <span class="elapsed"></span></div>\
+{% elif editable %}<div class="actions">\
+{% if can_again %}<button type="button" data-act="regenerate" \
+title="The same call again: a new seed, the next hit">\
+Regenerate</button>{% endif %}\
+<button type="button" data-act="edit_call">Edit call…</button>\
+<label class="btn">Replace with my image<input type="file" accept="image/*" data-upload hidden></label>\
+{% if can_accept %}<button type="button" data-act="accept" class="primary">Accept</button>{% endif %}\
+<button type="button" data-act="toggle" data-target=".caption-form">Caption</button>\
+{% if url %}<a class="btn" href="{{ url }}" download="{{ filename }}">Download</a>{% endif %}\
+{{ moves }}</div>
+<div class="caption-form" data-form><label>Caption <input name="caption" value="{{ description }}"></label>\
+<label>Alt text <input name="alt" value="{{ alt }}"></label>\
+<button type="button" data-act="caption">Save caption</button></div>
+{{ insert }}{% endif %}
+{% if history %}<details class="history"><summary>History ({{ count }} versions)</summary><ol>\
+{% for v in history %}<li data-version="{{ v.number }}">{% if v.url %}<img class="thumb" src="{{ v.url }}" alt="" \
+loading="lazy">{% endif %}<span>version {{ v.number }} · {{ v.origin }} · {{ v.status }}</span>\
+{% if v.number == version %} <em>shown</em>{% elif v.status == 'ok' and editable %} \
+<button type="button" data-act="revert" data-version="{{ v.number }}">Use this</button>{% endif %}</li>{% endfor %}\
+</ol></details>{% endif %}
+{{ notice }}
+</figure>""",
+    "text_tools": """\
+{% if busy %}<div class="busy" data-since="{{ busy_since }}">{{ busy }}… <span class="elapsed"></span></div>\
+{% elif editable %}<div class="actions text-actions">\
+<button type="button" data-act="toggle" data-target=".edit-form">Edit</button>\
+<button type="button" data-act="toggle" data-target=".rewrite-form">Rewrite…</button>{{ moves }}</div>
+<div class="edit-form" data-form><textarea name="text" rows="{{ rows }}">{{ text }}</textarea>\
+<button type="button" data-act="edit_text" class="primary">Save</button> \
+<button type="button" data-act="toggle" data-target=".edit-form">Cancel</button></div>
+<div class="rewrite-form" data-form><input name="instruction" placeholder="How? e.g. shorter, for children">\
+<button type="button" data-act="rewrite">Rewrite</button></div>
+{{ insert }}{% endif %}
+{% if candidate %}<div class="rewrite-diff" data-version="{{ candidate.number }}"><div class="card-label">\
+Suggested rewrite{% if candidate.instruction %} ({{ candidate.instruction }}){% endif %}: \
+<del>removed</del> <ins>added</ins></div><div class="diff">{{ diff }}</div>\
+{% if editable %}<button type="button" data-act="accept" data-version="{{ candidate.number }}" \
+class="primary">Accept</button> \
+<button type="button" data-act="discard">Discard</button>{% endif %}</div>{% endif %}
+{{ notice }}""",
+    "moves": """\
+<button type="button" data-act="move" data-offset="-1" title="Move up" aria-label="Move up">↑</button>\
+<button type="button" data-act="move" data-offset="1" title="Move down" aria-label="Move down">↓</button>\
+<button type="button" data-act="toggle" data-target=".insert-form">+ Paragraph below</button>\
+<button type="button" data-act="delete" title="Delete this block" aria-label="Delete">Delete</button>""",
+    "insert": """\
+<div class="insert-form" data-form><textarea name="text" rows="3" placeholder="A new paragraph (Markdown)"></textarea>\
+<button type="button" data-act="insert_text">Insert</button></div>""",
+    "notice": """<p class="notice{% if error %} notice-error{% endif %}" role="status">{{ text }}\
+{% if undo %} <button type="button" data-act="{{ undo }}">Undo</button>{% endif %}</p>""",
+}
+
+
+@cache
+def _template(name: str) -> jinja2.Template:
+    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
+    return env.from_string(_TEMPLATES[name])
+
+
+def _render(name: str, **values: Any) -> Markup:
+    return Markup(_template(name).render(**values))
+
+
+def paragraphs(text: str) -> list[str]:
+    """Markdown split at blank lines outside fenced code: each piece renders on its own."""
+    out: list[str] = []
+    current: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        if not fenced and not line.strip() and current:
+            out.append("\n".join(current))
+            current = []
+            continue
+        current.append(line)
+    if current:
+        out.append("\n".join(current))
+    return [p for p in out if p.strip()]
+
+
+@lru_cache(maxsize=4096)
+def _markdown(text: str) -> str:
+    """A finished paragraph's safe HTML (cached: while an article streams, every update would
+    otherwise render and sanitize every paragraph again)."""
+    return str(markdown_to_safe_html(text))
+
+
+def card_fields(block: BlockView) -> list[tuple[str, str]]:
+    """The parameters and result facts shown on a card, per source, as plain text."""
+    p, prov = block.params, block.provenance
+    rows: list[tuple[str, object]] = []
+    if block.source == "search":
+        rows += [("query", p.get("query")), ("title", prov.get("title")), ("site", prov.get("source"))]
+    elif block.source == "diffusion":
+        rows += [("prompt", p.get("prompt")), ("seed", prov.get("seed")), ("model", prov.get("model"))]
+    elif block.source == "edit":
+        rows += [("edits image", p.get("img_index")), ("instruction", p.get("prompt")), ("seed", prov.get("seed"))]
+    if block.source in ("diffusion", "edit"):
+        rows.append(("style", prov.get("style")))
+    return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
+
+
+def word_diff(old: str, new: str) -> Markup:
+    """Word-level diff as safe HTML (for reading; spacing normalised): <del> removed, <ins> added."""
+    a, b = old.split(), new.split()
+    parts: list[str] = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            parts.append(f"<del>{escape(' '.join(a[i1:i2]))}</del>")
+        if op in ("insert", "replace"):
+            parts.append(f"<ins>{escape(' '.join(b[j1:j2]))}</ins>")
+        if op == "equal":
+            parts.append(str(escape(" ".join(a[i1:i2]))))
+    return Markup(" ".join(parts))
+
+
+def _notice(b: BlockView | ArticleView) -> Markup:
+    if not b.notice:
+        return Markup("")
+    undo = isinstance(b, ArticleView) and b.undo_block
+    html = _render("notice", text=plain(b.notice, 1500), error=b.notice_error, undo="restore" if undo else "")
+    if isinstance(b, ArticleView) and b.undo_block:
+        return Markup('<div data-block="{}">{}</div>').format(plain(b.undo_block, 40), html)
+    return html
+
+
+def _status_text(b: BlockView) -> str:
+    return {
+        "queued": "waiting",
+        "running": "being made",
+        "ok": "ok",
+        "failed": "failed",
+        "invalid": "invalid tag",
+        "placeholder": "placeholder (tool off)",
+    }.get(b.status, b.status)
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-").lower()[:60] or "image"
+
+
+def _before(b: BlockView, view: ArticleView | None) -> str | None:
+    """For an edit: the URL of the image it changes (user images and blocks are in the asset store)."""
+    index = b.params.get("img_index")
+    if b.source != "edit" or view is None or not isinstance(index, int):
+        return None
+    data = view.image_at(index)
+    return image_url(hashlib.sha256(data).hexdigest()) if data else None
+
+
+def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) -> Markup:
+    url = image_url(b.sha256) if b.status == "ok" else None
+    cand = b.candidate
+    link = safe_url(b.provenance.get("page_url")) if b.source == "search" else None
+    ext = {"image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}.get(b.mime, ".png")
+    history = [
+        {"number": v.number, "origin": v.origin, "status": v.status or "", "url": image_url(v.sha256)}
+        for v in b.history
+    ]
+    return _render(
+        "card",
+        id=b.id,
+        before=_before(b, view),
+        status=b.status if b.status in STATUSES else "failed",
+        status_text=_status_text(b),
+        url=url,
+        alt=plain(b.alt or b.description, 300),
+        placeholder={"queued": "waiting for its turn…", "running": "being made…"}.get(b.status, "no image"),
+        candidate=cand,
+        editable=editable,
+        description=plain(b.description, 300),
+        tool=TOOL_NAMES.get(b.source or "", "invalid tag"),
+        version=b.version,
+        count=b.version_count,
+        accepted=b.accepted,
+        seconds=f"{b.seconds:.1f} s" if b.seconds else "",
+        error=plain(b.error, 1000) if b.error and b.status != "ok" else "",
+        fields=card_fields(b),
+        link=link,
+        link_text=plain(b.provenance.get("title") or link, 200) if link else "",
+        code=str(b.params.get("code", ""))[:20_000] if b.source == "code" else "",
+        raw=b.raw[:2000] if b.status == "invalid" else "",
+        busy=b.busy,
+        busy_since=b.busy_since,
+        can_again=b.source is not None,
+        can_accept=b.status == "ok" and not b.accepted,
+        filename=f"{_slug(b.description)}-v{b.version}{ext}",
+        moves=_render("moves"),
+        insert=_render("insert"),
+        history=history if b.version_count > 1 else [],
+        notice=_notice(b),
+    )
+
+
+def text_tools(b: BlockView, editable: bool) -> Markup:
+    cand: VersionView | None = b.candidate
+    return _render(
+        "text_tools",
+        busy=b.busy,
+        busy_since=b.busy_since,
+        editable=editable,
+        text=b.text,
+        rows=min(20, max(3, b.text.count("\n") + len(b.text) // 80 + 1)),
+        candidate=cand,
+        diff=word_diff(b.text, cand.text or "") if cand is not None else "",
+        moves=_render("moves"),
+        insert=_render("insert"),
+        notice=_notice(b),
+    )
+
+
+def stage(view: ArticleView, two_phase_code: bool = False) -> str:
+    """What is happening now, in words."""
+    if view.done:
+        if view.cut_off and view.status == "done":
+            return "cut off"
+        return {"interrupted": "stopped", "failed": "stopped early"}.get(view.status, "done")
+    if view.elsewhere:
+        return "being written in another tab (this view follows it)"
+    images = [b for b in view.blocks if b.kind == "image"]
+    for number, b in enumerate(images, 1):
+        if b.status == "running":
+            if b.source == "code" and two_phase_code and not b.params.get("code"):
+                return f"writing chart code for image {number}"
+            return f"running the {TOOL_NAMES.get(b.source or '', b.source)} tool for image {number}"
+    if not view.blocks:
+        return "loading the model and reading the brief"
+    if any(b.status == "queued" for b in images) and view.blocks[-1].kind == "image":
+        return "writing (images queued)"
+    return "writing"
+
+
+def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
+    """The status line over the article: state, stage and elapsed time (ticked by the page script)."""
+    if not view.blocks and view.article_id is None:
+        return Markup('<p class="empty">Write a brief above, or open an article from the list. '
+                      "Your article appears here as it is written.</p>")  # fmt: skip
+    words = sum(len(b.text.split()) for b in view.blocks if b.kind == "text")
+    images = [b for b in view.blocks if b.kind == "image"]
+    done_images = sum(b.status == "ok" for b in images)
+    what = stage(view, two_phase_code)
+    if view.done:
+        took = f" in {view.elapsed:.0f} s" if view.elapsed else ""
+        line = f"{what}{took}: {words} words, {done_images} of {len(images)} images ok"
+        state = "cut-off" if view.cut_off and view.status == "done" else view.status
+        html = Markup('<p class="state state-{}">{}</p>').format(state, line)
+    else:
+        html = Markup('<p class="state state-running" data-since="{}">{}… <span class="elapsed"></span></p>').format(
+            view.started, what
+        )
+    if view.error:
+        html += Markup('<p class="article-error">{}</p>').format(plain(view.error, 1000))
+    if view.cut_off:
+        html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
+        if view.done and not view.elsewhere:
+            html += Markup('<p><button type="button" data-act="continue" class="primary">Continue writing</button></p>')
+    if view.note:
+        html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
+    return html + _notice(view)
+
+
+def block_dict(
+    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False
+) -> dict[str, Any]:
+    """One block of the page. ``streaming``: the block the model is writing now; its unfinished
+    last paragraph is sent as escaped plain text (``tail``) that only ever grows, so each
+    update's diff is an append of the new characters; it is rendered as Markdown once the
+    paragraph is complete."""
+    if b.kind == "text":
+        pieces = paragraphs(b.text)
+        tail = ""
+        if streaming and pieces and not b.text.endswith("\n\n"):
+            tail = str(escape(pieces.pop()))
+        body = [_markdown(p) for p in pieces]
+        tools = str(text_tools(b, editable)) if editable else ""
+        return {"id": b.id, "kind": "text", "body": body, "tail": tail, "tools": tools}
+    return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tail": "", "tools": ""}
+
+
+def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
+    """The value of the article component (see the module docstring)."""
+    editable = view.done and not view.elsewhere and view.article_id is not None
+    last = view.blocks[-1].id if view.blocks and not view.done else None
+    blocks = [
+        block_dict(b, editable, view, streaming=b.id == last)
+        for b in view.blocks
+        if b.kind == "image" or b.text.strip() or editable
+    ]
+    return {
+        "project": view.project_id,
+        "article": view.article_id,
+        "head": str(head_html(view, two_phase_code)),
+        "blocks": blocks,
+    }

@@ -1,0 +1,186 @@
+"""The project side of the page: projects and their articles, the page URL on load, following
+an article another tab writes, and the article-wide actions (Markdown, rating, export).
+Wired by ``studio.app.ui.build_app`` onto its components (passed as a namespace)."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import gradio as gr
+
+from models.errors import StudioError
+from studio.app.session import Session, Studio
+from studio.app.ui_server import article_json, connection_report, session_of
+from studio.app.ui_team import request_user
+
+
+def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
+    state = ui.state
+    article = ui.article
+    api_out = ui.api_out
+    project_pick = ui.project_pick
+    article_list = ui.article_list
+    project_name = ui.project_name
+    project_msg = ui.project_msg
+    follow = ui.follow
+    new_btn = ui.new_btn
+    rename_btn = ui.rename_btn
+    dup_btn = ui.dup_btn
+    del_btn = ui.del_btn
+    confirm_row = ui.confirm_row
+    del_yes = ui.del_yes
+    del_no = ui.del_no
+    deleted_id = ui.deleted_id
+    undo_btn = ui.undo_btn
+    app = ui.app
+    copy_btn = ui.copy_btn
+    markdown_out = ui.markdown_out
+    copy_msg = ui.copy_msg
+    rate_btn = ui.rate_btn
+    thumbs = ui.thumbs
+    stars = ui.stars
+    comment = ui.comment
+    rate_msg = ui.rate_msg
+    export_btn = ui.export_btn
+    fmt = ui.fmt
+    appendix = ui.appendix
+    download = ui.download
+    export_msg = ui.export_msg
+    test_btn = ui.test_btn
+    set_backend = ui.set_backend
+    set_url = ui.set_url
+    set_model = ui.set_model
+    test_msg = ui.test_msg
+    view_page = ui.view_page
+    lists = ui.lists
+
+    # --- projects and articles -----------------------------------------------------------------
+    def opened(sess: Session, msg: str = "") -> tuple[Any, ...]:
+        name = next((p.name for p in sess.projects() if p.id == sess.project_id), "")
+        return (sess, view_page(sess), article_json(sess), *lists(sess), name, msg,
+                gr.Timer(active=sess.view.elsewhere))  # fmt: skip
+
+    open_outs = [state, article, api_out, project_pick, article_list, project_name, project_msg, follow]
+
+    def guarded(fn: Any) -> Any:
+        def handler(sess: Session | None, *args: Any) -> tuple[Any, ...]:
+            sess = session_of(studio, sess)
+            try:
+                msg = fn(sess, *args)
+            except (StudioError, ValueError, KeyError) as exc:
+                return (sess, *[gr.skip()] * 5, f"Not done: {str(exc).strip(chr(39))}", gr.skip())
+            return opened(sess, msg)
+
+        return handler
+
+    def p_open(sess: Session, pid: Any) -> str:
+        if pid in (None, ""):
+            raise ValueError("pick a project")
+        if int(pid) != sess.project_id:
+            sess.open_project(int(pid))
+        return "" if sess.article_id else "This project has no article yet: write one."
+
+    def a_open(sess: Session, aid: Any) -> str:
+        if aid not in (None, "") and int(aid) != sess.article_id:
+            sess.open_article(int(aid))
+        return ""
+
+    project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_visibility="private")
+    article_list.input(guarded(a_open), [state, article_list], open_outs, api_visibility="private")
+    api_id = gr.Number(visible=False, precision=0)
+    gr.Button(visible=False).click(guarded(p_open), [state, api_id], open_outs, api_name="open_project")
+    gr.Button(visible=False).click(guarded(a_open), [state, api_id], open_outs, api_name="open_article")
+    new_btn.click(guarded(lambda s, name: f"Created {s.new_project(name or '').name}."), [state, project_name],
+                  open_outs, api_name="new_project")  # fmt: skip
+    rename_btn.click(guarded(lambda s, name: f"Renamed to {s.rename(name or '').name}."), [state, project_name],
+                     open_outs, api_name="rename_project")  # fmt: skip
+    dup_btn.click(guarded(lambda s: f"Opened the copy {s.duplicate().name}."), [state], open_outs,
+                  api_name="duplicate_project")  # fmt: skip
+    del_btn.click(lambda s: (gr.update(visible=s is not None and s.project_id is not None),
+                             "" if s and s.project_id else "No project is open."),
+                  [state], [confirm_row, project_msg])  # fmt: skip
+    del_no.click(lambda: gr.update(visible=False), None, confirm_row)
+
+    def p_delete(sess: Session | None) -> tuple[Any, ...]:
+        sess = session_of(studio, sess)
+        try:
+            info = sess.delete()
+        except (StudioError, ValueError, KeyError) as exc:
+            return (*opened(sess, f"Not deleted: {exc}"), gr.update(visible=False), gr.skip(), gr.skip())
+        msg = f"Deleted “{info.name}”. It stays restorable until it is purged."
+        return (*opened(sess, msg), gr.update(visible=False), info.id, gr.update(visible=True))
+
+    del_yes.click(p_delete, [state], [*open_outs, confirm_row, deleted_id, undo_btn], api_name="delete_project")
+
+    def p_undo(sess: Session | None, pid: int | None) -> tuple[Any, ...]:
+        sess = session_of(studio, sess)
+        if pid is None:
+            return (*opened(sess, "Nothing to undo."), gr.update(visible=False))
+        info = sess.restore(int(pid))
+        return (*opened(sess, f"Restored “{info.name}”."), gr.update(visible=False))
+
+    undo_btn.click(p_undo, [state, deleted_id], [*open_outs, undo_btn], api_name="restore_project")
+
+    def on_load(sess: Session | None, request: gr.Request) -> tuple[Any, ...]:
+        """A new tab: its own session, opening the project/article its URL names."""
+        sess = session_of(studio, sess)
+        q = dict(request.query_params) if request is not None else {}
+        msg = ""
+        try:
+            if q.get("article"):
+                sess.open_article(int(q["article"]), int(q["project"]) if q.get("project") else None)
+            elif q.get("project"):
+                sess.open_project(int(q["project"]))
+        except (KeyError, ValueError) as exc:
+            msg = f"Could not open the page's address ({exc}); pick a project from the list."
+        return opened(sess, msg)
+
+    app.load(on_load, [state], open_outs, api_visibility="private")
+
+    def follow_tick(sess: Session | None) -> tuple[Any, ...]:
+        if sess is None or sess.user != request_user() or sess.article_id is None or not sess.view.elsewhere:
+            return sess, gr.skip(), gr.Timer(active=False)
+        sess.reload()
+        return sess, view_page(sess), gr.Timer(active=sess.view.elsewhere)
+
+    follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden")
+
+    # --- article-wide: markdown, rating, export ------------------------------------------------
+    def to_markdown(sess: Session | None) -> tuple[str, str]:
+        try:
+            return session_of(studio, sess).markdown(), "Copied as Markdown."
+        except ValueError as exc:
+            return "", f"Nothing copied: {exc}"
+
+    copy_btn.click(to_markdown, [state], [markdown_out, copy_msg], api_name="markdown").then(
+        None, [markdown_out], None,
+        js="(t) => { if (t && navigator.clipboard) navigator.clipboard.writeText(t).catch(() => {}); }",
+    )  # fmt: skip
+
+    def rate(sess: Session | None, th: str, st: float, text: str) -> str:
+        try:
+            session_of(studio, sess).rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None,
+                                        comment=text or "")  # fmt: skip
+        except (ValueError, KeyError) as exc:
+            return f"Not rated: {exc}"
+        return "Thanks: rating saved."
+
+    rate_btn.click(rate, [state, thumbs, stars, comment], rate_msg, api_name="rate")
+
+    def export(sess: Session | None, f: str, with_appendix: bool) -> tuple[Any, str]:
+        sess = session_of(studio, sess)
+        try:
+            path = sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-")), appendix=bool(with_appendix))
+        except (StudioError, ValueError) as exc:
+            return None, f"Not exported: {exc}"
+        return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
+
+    export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")
+
+    def test_connection(backend: str, base_url: str, model: str) -> str:
+        return connection_report(studio, backend, base_url, model)
+
+    test_btn.click(test_connection, [set_backend, set_url, set_model], test_msg, api_name="test_connection")
