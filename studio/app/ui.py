@@ -34,6 +34,7 @@ from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import wire_projects
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
+    Message,
     api_endpoints,
     article_json,
     chips_html,
@@ -87,12 +88,12 @@ def build_app(studio: Studio) -> gr.Blocks:
                         del_no = gr.Button("Keep it", elem_id="project-delete-no", size="sm")
                     undo_btn = gr.Button("Undo delete", elem_id="project-undo", size="sm", visible=False)
                     deleted_id = gr.State(None)
-                project_msg = gr.Markdown(elem_id="project-msg")
+                project_msg = Message(elem_id="project-msg")
                 with gr.Accordion("Export", open=False, elem_id="export-box"):
                     fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                     appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
                     export_btn = gr.Button("Export this article", elem_id="export", size="sm")
-                    export_msg = gr.Markdown(elem_id="export-msg")
+                    export_msg = Message(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
                     add_preference_export(studio, state, download)
                 with gr.Accordion("Rate this article", open=False):
@@ -100,14 +101,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                     stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")
                     comment = gr.Textbox(label="Comment")
                     rate_btn = gr.Button("Rate", elem_id="rate", size="sm")
-                    rate_msg = gr.Markdown()
+                    rate_msg = Message(elem_id="rate-msg")
                 with gr.Accordion("Settings", open=False):
                     set_backend = gr.Radio(["embedded", "openai"], value=studio.settings.backend, label="Backend")
                     set_url = gr.Textbox(value=studio.settings.openai_base_url, label="OpenAI-compatible base URL")
                     set_model = gr.Textbox(value=studio.settings.openai_model, label="Model (empty: first listed)")
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
-                    test_msg = gr.Markdown(elem_id="test-msg")
-                    gr.Markdown(f"Model: {services.backend.describe()}")
+                    test_msg = Message(elem_id="test-msg")
+                    Message(value=f"Model: {services.backend.describe()}")
             with gr.Column(scale=3):
                 with gr.Row(elem_id="brief-row"):
                     brief = gr.Textbox(
@@ -121,8 +122,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                             "Add images", file_count="multiple", file_types=["image"], size="sm", elem_id="add-images"
                         )
                 attached = gr.State([])
-                attached_msg = gr.Markdown(elem_id="attached")
-                write_msg = gr.Markdown(elem_id="write-msg")
+                attached_msg = Message(elem_id="attached")
+                write_msg = Message(elem_id="write-msg")
                 with gr.Accordion("Options", open=False):
                     wanted = gr.Number(
                         value=0, precision=0, minimum=0, maximum=10, label="Images wanted (0: model decides)"
@@ -148,14 +149,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
-                    copy_msg = gr.Markdown(elem_id="copy-msg")
+                    copy_msg = Message(elem_id="copy-msg")
                 markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
                 article = gr.HTML(
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
                 )  # fmt: skip
         with gr.Column(visible=False, elem_id="call-editor") as editor:
-            ed_title = gr.Markdown(elem_id="editor-title")
+            ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
             ed_tool = gr.Radio([(TOOL_NAMES[s], s) for s in on_sources], label="Tool", elem_id="editor-tool")
             ed_desc = gr.Textbox(label="Description (the caption)", elem_id="editor-description")
@@ -169,7 +170,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
-            ed_msg = gr.Markdown(elem_id="editor-msg")
+            ed_msg = Message(elem_id="editor-msg")
         follow = gr.Timer(1.0, active=False)
 
         ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_msg]
@@ -179,7 +180,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             form = form_for(b, tool, on_sources, sess.view)
             number = next((i for i, x in enumerate(b for b in sess.view.blocks if b.kind == "image")
                            if x.id == block_id), 0) + 1  # fmt: skip
-            title = f"### Image {number}: edit the call\n{b.description[:200]}"
+            title = f"Image {number}: edit the call. {b.description[:200]}"
             choices = edit_choices(sess.view, b)
             shown = {f: form.shown(f) for f in FIELDS}
             return [

@@ -15,7 +15,7 @@ from typing import Any
 import gradio as gr
 
 from studio.app.session import PrefScope, Session, Studio
-from studio.app.ui_server import session_of
+from studio.app.ui_server import Message, session_of
 from studio.app.ui_text import failure_sentence
 
 SCOPES: list[tuple[str, PrefScope]] = [
@@ -46,7 +46,7 @@ def add_preference_export(studio: Studio, state: Any, download: Any) -> None:
         keep = gr.Checkbox(False, label="keep identical pairs (flagged)", elem_id="prefs-keep-identical", scale=1)
         count_btn = gr.Button("Count rows", elem_id="prefs-count", scale=1)
         prefs_btn = gr.Button("Export preferences (TRL dataset)", elem_id="export-prefs", scale=1)
-    counts = gr.Markdown(elem_id="prefs-counts")
+    counts = Message(elem_id="prefs-counts")
 
     def count(sess: Session | None, which: PrefScope, keep_identical: bool) -> tuple[Any, str]:
         sess = _session(studio, sess)

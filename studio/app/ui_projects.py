@@ -15,6 +15,7 @@ from models.errors import StudioError
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
 from studio.app.ui_team import request_user
+from studio.app.ui_text import failure_sentence, whole_number
 
 
 def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
@@ -90,9 +91,23 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
 
     project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_visibility="private")
     article_list.input(guarded(a_open), [state, article_list], open_outs, api_visibility="private")
-    api_id = gr.Number(visible=False, precision=0)
-    gr.Button(visible=False).click(guarded(p_open), [state, api_id], open_outs, api_name="open_project")
-    gr.Button(visible=False).click(guarded(a_open), [state, api_id], open_outs, api_name="open_article")
+    api_id = gr.Textbox(visible=False)
+
+    def api(fn: Any, verb: str) -> Any:
+        """For scripts (gradio_client): the id is checked, and a failure is an error, not a message."""
+
+        def handler(sess: Session | None, raw_id: str) -> tuple[Any, ...]:
+            sess = session_of(studio, sess)
+            try:
+                msg = fn(sess, whole_number(raw_id, f"the {verb} id"))
+            except Exception as exc:  # every failure is a sentence (ui_text)
+                raise gr.Error(failure_sentence(f"Opening the {verb}", exc)) from exc
+            return opened(sess, msg)
+
+        return handler
+
+    gr.Button(visible=False).click(api(p_open, "project"), [state, api_id], open_outs, api_name="open_project")
+    gr.Button(visible=False).click(api(a_open, "article"), [state, api_id], open_outs, api_name="open_article")
     new_btn.click(guarded(lambda s, name: f"Created {s.new_project(name or '').name}."), [state, project_name],
                   open_outs, api_name="new_project")  # fmt: skip
     rename_btn.click(guarded(lambda s, name: f"Renamed to {s.rename(name or '').name}."), [state, project_name],

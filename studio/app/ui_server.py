@@ -3,7 +3,6 @@ scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,19 @@ from studio.app.ui_assets import CSS
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
+from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
 from studio.app.uploads import check_image
+
+
+class Message(gr.HTML):
+    """A one-line message (project, action, connection, export...) shown as plain text: whatever
+    a handler returns is escaped (``ui_text.text_html``), so a project name, a file name or a
+    remote error body can never become Markdown or HTML that makes the browser fetch anything."""
+
+    is_template = True  # the browser renders it with gr.HTML's component
+
+    def postprocess(self, value: str | None) -> str | None:
+        return super().postprocess(text_html(value) if value else value)
 
 
 def session_of(studio: Studio, sess: Session | None) -> Session:
@@ -69,16 +80,19 @@ def api_endpoints(studio: Studio, state: Any, api_out: Any) -> None:
     def api_act(act: str) -> Any:
         def handler(sess: Session | None, block_id: str, *args: Any) -> tuple[Any, Any]:
             sess = session_of(studio, sess)
-            if act == "regenerate":
-                how, params_json, src = (list(args) + [None, None, None])[:3]
-                params = json.loads(params_json) if (params_json or "").strip() and how != "again" else None
-                sess.regenerate(block_id, how or "again", params=params, source=src if how == "tool" else None)
-            elif act == "accept":
-                sess.accept(block_id)
-            elif act == "revert":
-                sess.revert(block_id, int(args[0]))
-            elif act == "rewrite":
-                sess.rewrite(block_id, args[0] or "")
+            try:
+                if act == "regenerate":
+                    how, params_json, src = (list(args) + [None, None, None])[:3]
+                    params = params_object(params_json) if (params_json or "").strip() and how != "again" else None
+                    sess.regenerate(block_id, how or "again", params=params, source=src if how == "tool" else None)
+                elif act == "accept":
+                    sess.accept(block_id)
+                elif act == "revert":
+                    sess.revert(block_id, whole_number(args[0], "the version"))
+                elif act == "rewrite":
+                    sess.rewrite(block_id, args[0] or "")
+            except Exception as exc:  # every failure is a sentence for the API client (ui_text)
+                raise gr.Error(failure_sentence(act.capitalize(), exc)) from exc
             return sess, article_json(sess)
 
         return handler

@@ -1,0 +1,164 @@
+"""Serving helpers of the app: the user-checked session, tool chips, the connection test,
+scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from models.errors import StudioError
+from studio.app.session import Session, Studio
+from studio.app.ui_assets import CSS
+from studio.app.ui_model import view_dict
+from studio.app.ui_page import TOOL_NAMES
+from studio.app.ui_team import install_asset_route, request_user
+from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
+from studio.app.uploads import check_image
+
+from gradio.events import Dependency
+
+class Message(gr.HTML):
+    """A one-line message (project, action, connection, export...) shown as plain text: whatever
+    a handler returns is escaped (``ui_text.text_html``), so a project name, a file name or a
+    remote error body can never become Markdown or HTML that makes the browser fetch anything."""
+
+    is_template = True  # the browser renders it with gr.HTML's component
+
+    def postprocess(self, value: str | None) -> str | None:
+        return super().postprocess(text_html(value) if value else value)
+    from typing import Callable, Literal, Sequence, Any, TYPE_CHECKING
+    from gradio.blocks import Block
+    if TYPE_CHECKING:
+        from gradio.components import Timer
+        from gradio.components.base import Component
+
+
+def session_of(studio: Studio, sess: Session | None) -> Session:
+    """This request's session: the tab's own, or a new one; never a session of another user."""
+    user = request_user()
+    return sess if sess is not None and sess.user == user else Session(studio, user)
+
+
+def article_json(sess: Session) -> dict[str, Any]:
+    return {"project_id": sess.project_id, "article_id": sess.article_id, "article": view_dict(sess.view)}
+
+
+def upload_paths(files: Any) -> list[str]:
+    items = files if isinstance(files, list) else ([files] if files else [])
+    return [item if isinstance(item, str) else getattr(item, "name", None) or item.get("path") for item in items]
+
+
+def read_uploads(files: Any) -> tuple[bytes, ...]:
+    """Brief images, each checked with Pillow (UploadRefused says which and why)."""
+    out = []
+    for path in upload_paths(files):
+        data = Path(path).read_bytes()
+        check_image(data, repr(Path(path).name[-80:]))
+        out.append(data)
+    return tuple(out)
+
+
+def chips_html(studio: Studio) -> str:
+    """Tool status chips: on, or off with why and how to turn it on (title and text)."""
+    from markupsafe import Markup
+
+    parts = []
+    for source, availability in studio.services.availability.items():
+        name = TOOL_NAMES.get(source, source)
+        if availability.ok:
+            parts.append(Markup('<span class="chip chip-on" title="on">{} ✓</span>').format(name))
+        else:
+            parts.append(
+                Markup('<span class="chip chip-off" title="{}">{} off</span>').format(availability.reason, name)
+            )
+    off = [f"{TOOL_NAMES.get(s, s)}: {a.reason}" for s, a in studio.services.availability.items() if not a.ok]
+    details = Markup("<details><summary>why some tools are off</summary><ul>{}</ul></details>").format(
+        Markup("").join(Markup("<li>{}</li>").format(line) for line in off)
+    )
+    return str(Markup('<div class="chips">{}</div>').format(Markup(" ").join(parts)) + (details if off else ""))
+
+
+def api_endpoints(studio: Studio, state: Any, api_out: Any) -> None:
+    """Scripting endpoints (gradio_client) for the card actions and the project list."""
+
+    def api_act(act: str) -> Any:
+        def handler(sess: Session | None, block_id: str, *args: Any) -> tuple[Any, Any]:
+            sess = session_of(studio, sess)
+            try:
+                if act == "regenerate":
+                    how, params_json, src = (list(args) + [None, None, None])[:3]
+                    params = params_object(params_json) if (params_json or "").strip() and how != "again" else None
+                    sess.regenerate(block_id, how or "again", params=params, source=src if how == "tool" else None)
+                elif act == "accept":
+                    sess.accept(block_id)
+                elif act == "revert":
+                    sess.revert(block_id, whole_number(args[0], "the version"))
+                elif act == "rewrite":
+                    sess.rewrite(block_id, args[0] or "")
+            except Exception as exc:  # every failure is a sentence for the API client (ui_text)
+                raise gr.Error(failure_sentence(act.capitalize(), exc)) from exc
+            return sess, article_json(sess)
+
+        return handler
+
+    hidden = gr.Textbox(visible=False)
+    for act, extra in (("regenerate", 3), ("accept", 0), ("revert", 1), ("rewrite", 1)):
+        inputs = [state, hidden, *[gr.Textbox(visible=False) for _ in range(extra)]]
+        gr.Button(visible=False).click(api_act(act), inputs, [state, api_out], api_name=act)
+
+    def list_projects(sess: Session | None) -> list[dict[str, Any]]:
+        return [{"id": p.id, "name": p.name} for p in session_of(studio, sess).projects()]
+
+    gr.Button(visible=False).click(list_projects, [state], api_out, api_name="projects")
+
+
+def connection_report(studio: Studio, backend: str, base_url: str, model: str) -> str:
+    """One sentence: the backend works, or exactly what is wrong (never raises)."""
+    if backend == "openai":
+        from studio.app.services import openai_backend
+
+        # the configured key goes only to the configured server (openai_backend)
+        client = openai_backend(studio.settings, base_url, model)
+        try:
+            ok, message = client.test_connection()
+        finally:
+            client.close()
+        return ("OK: " if ok else "Not working: ") + message
+    current = studio.services.backend
+    if current.name == "embedded":
+        return f"OK: {current.describe()}"
+    try:
+        from models.weights import resolve_gguf
+
+        s = studio.settings
+        path = resolve_gguf(s.embedded_weights, s.embedded_gguf, s.data_dir / "models", s.allow_downloads)
+        return f"OK: the embedded model file is at {path} (restart with STUDIO_BACKEND=embedded to use it)"
+    except StudioError as exc:
+        return f"Not working: {exc}"
+
+
+def launch(
+    app: gr.Blocks,
+    host: str,
+    port: int,
+    *,
+    block: bool = True,
+    max_size: int | None = 64,
+    studio: Studio | None = None,
+    **options: Any,
+) -> Any:
+    """Queue (position shown to waiting users) and serve on host:port. With ``studio``: also the
+    owner-checked asset route (``ui_team.install_asset_route``: ``/studio-asset/<sha256>``, the
+    page's image URLs). ``options``: more ``gr.Blocks.launch`` arguments (the login options of
+    ``ui_team.launch_options``)."""
+    app.queue(max_size=max_size, default_concurrency_limit=8)
+    result = app.launch(
+        server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
+    )
+    if studio is not None:
+        install_asset_route(app, studio)
+    if block:
+        app.block_thread()
+    return result
