@@ -12,6 +12,8 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
+from models.errors import Cancelled
+
 
 class Message(TypedDict):
     role: str  # "system" | "user" | "assistant"
@@ -44,9 +46,33 @@ class ChatBackend(Protocol):
         ...
 
 
-def complete(backend: ChatBackend, messages: list[Message], options: ChatOptions) -> str:
-    """Non-streaming call: the same generator, joined."""
-    return "".join(backend.stream(messages, options))
+def complete(
+    backend: ChatBackend,
+    messages: list[Message],
+    options: ChatOptions,
+    *,
+    cancel: Callable[[], bool] | None = None,
+) -> str:
+    """Non-streaming call: the same generator, joined.
+
+    ``cancel``: asked before each chunk; when it says True the stream is closed (an HTTP stream
+    closes its connection, so the server stops generating) and ``Cancelled`` is raised."""
+    if cancel is None:
+        return "".join(backend.stream(messages, options))
+    chunks = backend.stream(messages, options)
+    parts: list[str] = []
+    try:
+        for chunk in chunks:
+            if cancel():
+                raise Cancelled("stopped while the model was writing")
+            parts.append(chunk)
+    finally:
+        close = getattr(chunks, "close", None)
+        if callable(close):
+            close()
+    if cancel():
+        raise Cancelled("stopped while the model was writing")
+    return "".join(parts)
 
 
 FINISH_LENGTH = "length"  # the OpenAI finish_reason for an answer cut at max_tokens

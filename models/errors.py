@@ -10,6 +10,8 @@ translated into these at the boundary, with a message that says what to set or s
     │   ├── ModelUnavailable   weights or server absent: the feature is off, not broken
     │   ├── ModelUnreachable   the server could not be connected to (down, wrong URL, refused)
     │   └── ModelTimeout       the server was reached but did not answer in time
+    ├── Cancelled          the caller stopped waiting (Stop pressed, or a run's time limit
+    │                      passed) and the work was ended cleanly; not a fault of anything
     ├── ToolError          a tool could not be set up (a tool *run* failure is data, never this)
     └── StorageError       the project store failed
 
@@ -40,6 +42,10 @@ class ModelUnreachable(ModelError):
 
 class ModelTimeout(ModelError):
     """A model server was reached but sent nothing within the read (or connect) timeout."""
+
+
+class Cancelled(StudioError):
+    """Work was ended on purpose: the user pressed Stop, or the run's time limit passed."""
 
 
 class ToolError(StudioError):

@@ -7,6 +7,7 @@ weights): it returns ``ToolResult.failure(reason)`` so the reason lands on the a
 from __future__ import annotations
 
 import dataclasses
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -69,6 +70,10 @@ class ToolContext:
     description: the tag's description (the picture asked for), for tools that write their own
         params from it (two-phase chart code).
     text_before: the article text before the block, already cut to a context window.
+    cancel: set when the caller no longer wants the result (the user pressed Stop, the article
+        was abandoned); a tool that works in steps checks it between steps and ends early.
+    deadline: ``time.monotonic()`` past which the runner gives up on the call (its time limit);
+        a tool with a cheap fallback (the chart writer) uses what is left to fall back in time.
     """
 
     parent_image: bytes | None = None
@@ -77,6 +82,16 @@ class ToolContext:
     result_offset: int = 0
     description: str = ""
     text_before: str = ""
+    cancel: threading.Event | None = field(default=None, compare=False)
+    deadline: float | None = None
+
+    def cancelled(self) -> bool:
+        """The caller stopped (Stop pressed): no result is wanted, not even a fallback."""
+        return self.cancel is not None and self.cancel.is_set()
+
+    def should_stop(self) -> bool:
+        """Cancelled, or past the deadline: end the current step now."""
+        return self.cancelled() or (self.deadline is not None and time.monotonic() >= self.deadline)
 
 
 @dataclass(frozen=True)

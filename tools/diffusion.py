@@ -68,6 +68,31 @@ def failure_text(what: str, exc: BaseException) -> str:
     return f"{what} failed: {type(exc).__name__}: {text}"
 
 
+STOPPED = "stopped before the image was finished"
+
+
+def stop_between_steps(pipe: Any, context: ToolContext) -> dict[str, Any]:
+    """Pipeline kwargs that end the denoising loop at the next step once the caller stops or the
+    run's deadline passes (diffusers' ``callback_on_step_end`` + the pipeline's ``_interrupt``).
+    A pipeline without the hook runs to its end. After the call, ``context.should_stop()`` says
+    whether the image is unfinished (then it is not a result)."""
+    import inspect
+
+    try:
+        accepted = inspect.signature(pipe.__call__).parameters
+    except (TypeError, ValueError):
+        return {}
+    if "callback_on_step_end" not in accepted:
+        return {}
+
+    def on_step_end(p: Any, step: int, timestep: Any, callback_kwargs: dict[str, Any]) -> dict[str, Any]:
+        if context.should_stop():
+            p._interrupt = True
+        return callback_kwargs
+
+    return {"callback_on_step_end": on_step_end}
+
+
 def free_cuda_cache(device: str) -> None:
     """After a failed inference on CUDA, give the cached blocks back (vLLM may need them)."""
     if device == "cuda":
@@ -181,6 +206,7 @@ class DiffusionTool(Tool[DiffusionParams]):
                     height=self.size,
                     width=self.size,
                     generator=generator,
+                    **stop_between_steps(loaded.pipe, context),
                 )
         except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
             log.exception("diffusion failed for %s", self.model)
@@ -188,6 +214,8 @@ class DiffusionTool(Tool[DiffusionParams]):
             del exc
             free_cuda_cache(loaded.device)
             return ToolResult.failure(text, provenance)
+        if context.should_stop():  # interrupted between steps: a half-denoised image is no result
+            return ToolResult.failure(STOPPED, provenance)
         if any(getattr(output, "nsfw_content_detected", None) or []):
             return ToolResult.failure("the model's safety checker withheld this image", provenance)
         return ToolResult.success(png_bytes(output.images[0]), provenance)

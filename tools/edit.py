@@ -20,12 +20,14 @@ from models.errors import StudioError
 from models.images import EDIT_SETTING, LoadedPipeline, is_available, load_edit, release
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.diffusion import (
+    STOPPED,
     default_guidance,
     failure_text,
     free_cuda_cache,
     png_bytes,
     random_seed,
     snap8,
+    stop_between_steps,
     styled_prompt,
     warm_pipeline,
 )
@@ -171,7 +173,12 @@ class EditTool(Tool[EditParams]):
             generator = torch.Generator(device="cpu").manual_seed(seed)
             with loaded.lock:
                 output = loaded.pipe(
-                    prompt=prompt, image=parent, num_inference_steps=steps, generator=generator, **kwargs
+                    prompt=prompt,
+                    image=parent,
+                    num_inference_steps=steps,
+                    generator=generator,
+                    **kwargs,
+                    **stop_between_steps(loaded.pipe, context),
                 )
         except Exception as exc:  # noqa: BLE001 - a tool run reports, never raises
             log.exception("edit failed for %s", self.model)
@@ -179,6 +186,8 @@ class EditTool(Tool[EditParams]):
             del exc
             free_cuda_cache(loaded.device)
             return ToolResult.failure(text, provenance)
+        if context.should_stop():  # interrupted between steps: a half-edited image is no result
+            return ToolResult.failure(STOPPED, provenance)
         if any(getattr(output, "nsfw_content_detected", None) or []):
             return ToolResult.failure("the model's safety checker withheld this image", provenance)
         return ToolResult.success(png_bytes(output.images[0]), provenance)

@@ -23,9 +23,10 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 from models.base import ChatBackend, ChatOptions, Message, complete
-from models.errors import StudioError
+from models.errors import Cancelled, StudioError
 from studio.core.chart_checks import (
     chart_request,
     fallback_code,
@@ -169,17 +170,23 @@ class ChartCoder:
             {"role": "user", "content": self._request(description, context)},
         ]
 
-    def write(self, description: str, context: str, *, seed: int | None = None) -> str:
-        """Chart code for a tag's description, given the text around the tag. Raises ModelError.
+    def write(
+        self, description: str, context: str, *, seed: int | None = None, cancel: Callable[[], bool] | None = None
+    ) -> str:
+        """Chart code for a tag's description, given the text around the tag. Raises ModelError,
+        or Cancelled when ``cancel`` says stop while the model writes (its stream is closed).
 
         ``seed``: sample fresh code at this seed (regenerate "again"); None uses the defaults."""
         options = self.options
         if seed is not None:
             options = dataclasses.replace(options, temperature=FRESH_TEMPERATURE, seed=seed)
-        return clean_code(complete(self.backend, self.messages(description, context), options))
+        return clean_code(complete(self.backend, self.messages(description, context), options, cancel=cancel))
 
-    def repair(self, code: str, error: str, description: str, context: str) -> str:
-        """One repair turn: the failed code and its error go back to the model. Raises ModelError."""
+    def repair(
+        self, code: str, error: str, description: str, context: str, *, cancel: Callable[[], bool] | None = None
+    ) -> str:
+        """One repair turn: the failed code and its error go back to the model. Raises ModelError
+        (or Cancelled, as ``write``)."""
         messages = self.messages(description, context)
         messages.append({"role": "assistant", "content": f"```python\n{_clip(code, MAX_CODE_CHARS)}\n```"})
         messages.append(
@@ -190,7 +197,7 @@ class ChartCoder:
                 "Write the whole corrected code, in one ```python block.",
             }
         )
-        return clean_code(complete(self.backend, messages, self.options))
+        return clean_code(complete(self.backend, messages, self.options, cancel=cancel))
 
     @staticmethod
     def _request(description: str, context: str) -> str:
@@ -223,6 +230,8 @@ def states_data(description: str, context: str) -> bool:
     """Does the request or the text just before it state numbers for the chart?"""
     return bool(stated_numbers(description) or number_sentences(_strip_tags(context)[-MAX_CONTEXT_CHARS:]))
 
+
+STOPPED = "stopped before the chart was drawn"
 
 NOT_A_CHART = (
     "code draws charts and diagrams only, and this asks for a photo or an illustration ({what}). "
@@ -268,21 +277,36 @@ class ChartWritingTool(Tool[CodeParams]):
             return self._checked(params.code, context, {})
         illustrative = not states_data(description, context.text_before)
         try:
-            code = self.coder.write(description, context.text_before, seed=context.seed)
+            code = self.coder.write(description, context.text_before, seed=context.seed, cancel=context.should_stop)
+        except Cancelled:
+            return self._out_of_time(context, None, "the model did not finish the chart code in time")
         except StudioError as exc:
             return self._fallback(context, f"could not get chart code from the model: {exc}")
         first = self._attempt(code, context, illustrative)
         if first.ok and first.provenance.get("relevance", {}).get("ok"):
             return first
         error = first.error or str(first.provenance.get("relevance", {}).get("reason", ""))
+        if context.should_stop():
+            return self._out_of_time(context, first, f"{error} (no time left to repair it)")
         try:
-            repaired = self.coder.repair(code, error, description, context.text_before)
+            repaired = self.coder.repair(code, error, description, context.text_before, cancel=context.should_stop)
+        except Cancelled:
+            return self._out_of_time(context, first, f"{error} (the repair did not finish in time)")
         except StudioError as exc:
             return first if first.ok else self._fallback(context, f"{error} (and the repair request failed: {exc})")
         second = self._attempt(repaired, context, illustrative, repaired_from=error)
         if second.ok:
             return second
         return first if first.ok else self._fallback(context, f"{error}; after one repair: {second.error}")
+
+    def _out_of_time(self, context: ToolContext, first: ToolResult | None, why: str) -> ToolResult:
+        """The caller stopped (no result wanted) or the time limit came: keep a chart that ran,
+        else draw the plain fallback (a sandbox run, well within the runner's grace)."""
+        if context.cancelled():
+            return ToolResult.failure(STOPPED)
+        if first is not None and first.ok:
+            return first
+        return self._fallback(context, why)
 
     def _attempt(self, code: str, context: ToolContext, illustrative: bool, *, repaired_from: str = "") -> ToolResult:
         if illustrative and code.strip():

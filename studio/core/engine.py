@@ -299,6 +299,7 @@ class _Run:
             style=self.engine.options.style,
             description=call.description,
             text_before=self._context_before(block),
+            cancel=self.stopped,  # Stop (or a caller that stops reading) ends the tool's work too
         )
         return self.engine.runner.run(call.source, call.params, context)
 

@@ -44,6 +44,11 @@ CODE_MAX_LINES = 40
 CODE_LINE_MAX = 160
 # Paragraphs between two tags (and before the first / after the last).
 PARAGRAPHS_PER_GAP = 2
+# A paragraph is whole sentences (see ``article_grammar``): one sentence holds at most
+# SENTENCE_MAX characters (or max_paragraph_chars, when smaller), and a paragraph at most one
+# sentence per SENTENCE_SHARE characters of max_paragraph_chars (700: 7 sentences).
+SENTENCE_MAX = 400
+SENTENCE_SHARE = 100
 
 
 def _text(first: str, rest: str, max_len: int) -> str:
@@ -85,6 +90,8 @@ def article_grammar(
         raise ValueError(f"need 0 <= min_images <= max_images, got {min_images}, {max_images}")
     if user_image_count < 0 or max_paragraph_chars < 2:
         raise ValueError("user_image_count must be >= 0 and max_paragraph_chars >= 2")
+    sentence_max = min(max_paragraph_chars, SENTENCE_MAX)
+    sentences = max(1, -(-max_paragraph_chars // SENTENCE_SHARE))
     positions = _positions(available, max_images, user_image_count)
     if len(positions) < min_images:
         raise ValueError(
@@ -95,8 +102,14 @@ def article_grammar(
         "root": 'title "\\n\\n" gap seq0',
         "title": '"# " ' + _text("[^\\n<#` ]", "[^\\n<`]", TITLE_MAX),
         # No '<' (no stray tags or HTML), no backtick (no code fences), no '[' (no Markdown image
-        # or link: the 1.5B model wrote ![...](https://example.com/...) pictures), one line per paragraph.
-        "para": _text("[^\\n<`[ ]", "[^\\n<`[]", max_paragraph_chars),
+        # or link: the 1.5B model wrote ![...](https://example.com/...) pictures), one line per
+        # paragraph. A paragraph is a heading or whole sentences, so no paragraph (and so no
+        # article) can end mid-sentence: a flat length cap ended 5 of 21 articles mid-sentence.
+        "para": f"heading | sent1 sentn{{0,{sentences - 1}}}",
+        "heading": '"#"{2,3} " " ' + _text("[^\\n<`[# ]", "[^\\n<`[]", TITLE_MAX),
+        "sent1": _text("[^\\n<`[ .!?:#]", "[^\\n<`[.!?:]", sentence_max) + " end",
+        "sentn": _text("[^\\n<`[.!?:]", "[^\\n<`[.!?:]", sentence_max) + " end",
+        "end": "[.!?:]{1,3} [)\"'\u201d\u00bb]?",
         "gap": f'para ("\\n\\n" para){{0,{PARAGRAPHS_PER_GAP - 1}}}',
         # Caption: no quote of either kind (the protocol's code fallback forbids both).
         "desc": _text("[^'\"\\\\<\\n ]", "[^'\"\\\\<\\n]", DESCRIPTION_MAX),

@@ -8,9 +8,11 @@ call it, so they agree on what running a call means:
    its call, says why the tool is off and how to turn it on, and can be filled later by an upload
    or by running it again once the tool is on;
 3. an edit's parent image is resolved (``resolve_parent``) unless the context carries it;
-4. the run is bounded by ``timeout_s``: past it the block fails with the reason and the tool's
-   thread is abandoned (tools bound their own work too: the sandbox kills its child, the
-   downloader has a deadline), so no caller waits forever;
+4. the run is bounded by ``timeout_s``: the tool sees the deadline in its context (and the
+   caller's Stop as ``context.cancel``) and ends early on it; one that has not ended
+   ``FINISH_GRACE_S`` later fails with the reason and its thread is abandoned (tools bound their
+   own work too: the sandbox kills its child, the downloader has a deadline), so no caller waits
+   forever;
 5. an exception from a tool becomes a failed result with a readable reason, and the traceback
    goes to the log.
 
@@ -35,6 +37,10 @@ from tools.base import Tool, ToolContext, ToolResult
 from tools.params import PARAMS_BY_SOURCE
 
 log = logging.getLogger(__name__)
+
+# How long past its deadline a tool may take to end cleanly (close a model stream, draw a
+# fallback) before the runner abandons it.
+FINISH_GRACE_S = 15.0
 
 # img_index -> (the image, None) or (None, why there is none)
 ParentResolver = Callable[[int], tuple[bytes | None, str | None]]
@@ -74,6 +80,7 @@ class ToolRunner:
 
     tools: the tools that work now, by source. off_reasons: why each other source is off.
     timeout_s: the wall-clock bound of one call (STUDIO_TOOL_TIMEOUT_S); None or 0 for none.
+    grace_s: how long past that a tool may take to end cleanly before it is abandoned.
     """
 
     def __init__(
@@ -82,14 +89,16 @@ class ToolRunner:
         *,
         off_reasons: Mapping[str, str] | None = None,
         timeout_s: float | None = None,
+        grace_s: float = FINISH_GRACE_S,
     ) -> None:
         self.tools = dict(tools)
         self.off_reasons = dict(off_reasons or {})
         self.timeout_s = timeout_s or None
+        self.grace_s = grace_s
 
     def with_tools(self, tools: Mapping[str, Tool[Any]]) -> ToolRunner:
         """The same runner over other (e.g. wrapped) tools."""
-        return ToolRunner(tools, off_reasons=self.off_reasons, timeout_s=self.timeout_s)
+        return ToolRunner(tools, off_reasons=self.off_reasons, timeout_s=self.timeout_s, grace_s=self.grace_s)
 
     def sources(self) -> list[str]:
         return list(self.tools)
@@ -137,6 +146,9 @@ class ToolRunner:
     def _bounded(self, source: str, tool: Tool[Any], params: BaseModel, context: ToolContext) -> ToolResult:
         if self.timeout_s is None:
             return _guarded(source, tool, params, context)
+        deadline = time.monotonic() + self.timeout_s
+        if context.deadline is None or context.deadline > deadline:
+            context = dataclasses.replace(context, deadline=deadline)
         box: list[ToolResult] = []
         done = threading.Event()
 
@@ -144,10 +156,12 @@ class ToolRunner:
             box.append(_guarded(source, tool, params, context))
             done.set()
 
-        # A daemon thread per call: past the deadline it is abandoned, never joined, so the
-        # caller's worker is free again; the tool's own limits end the work itself.
+        # A daemon thread per call. The tool sees the deadline (``ToolContext.deadline``) and gets
+        # ``grace_s`` past it to end cleanly (the chart writer closes its model stream and
+        # draws its plain fallback); after that it is abandoned, never joined, so the caller's
+        # worker is free again, and the tool's own limits end the work itself.
         threading.Thread(target=work, name=f"tool-{source}", daemon=True).start()
-        if not done.wait(self.timeout_s):
+        if not done.wait(self.timeout_s + self.grace_s):
             log.warning("the %s tool passed its %.0f s limit; abandoned", source, self.timeout_s)
             return ToolResult.failure(
                 f"the {source} tool took longer than {self.timeout_s:g} s and was stopped "

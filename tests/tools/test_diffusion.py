@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +15,7 @@ from PIL import Image
 from models import images
 from tests.tiny_pipelines import TEST_DEVICE, tiny_text2image_dir
 from tools.base import ToolContext
-from tools.diffusion import DiffusionTool, default_guidance, styled_prompt
+from tools.diffusion import STOPPED, DiffusionTool, default_guidance, styled_prompt
 from tools.params import DiffusionParams
 
 
@@ -113,3 +114,22 @@ def test_close_drops_the_cached_pipeline(tiny_sd: Path) -> None:
     assert ("text2image", str(tiny_sd), TEST_DEVICE) in images.cached_keys()
     tool.close()
     assert ("text2image", str(tiny_sd), TEST_DEVICE) not in images.cached_keys()
+
+
+def test_stop_ends_denoising_at_the_next_step_and_gives_no_image(tiny_sd: Path) -> None:
+    many = DiffusionTool(str(tiny_sd), steps=12, size=64, device=TEST_DEVICE, allow_downloads=False)
+    try:
+        scheduler = many.load().pipe.scheduler
+        steps: list[int] = []
+        step = scheduler.step
+        scheduler.step = lambda *a, **k: (steps.append(1), step(*a, **k))[1]  # count denoising steps
+        stop = threading.Event()
+        stop.set()  # Stop already pressed
+        result = many.run(DiffusionParams(prompt="a lighthouse"), ToolContext(seed=1, cancel=stop))
+        assert not result.ok and result.error == STOPPED and result.image is None
+        assert len(steps) == 1  # the loop ended after its first step, not after all 12
+        steps.clear()
+        assert many.run(DiffusionParams(prompt="a lighthouse"), ToolContext(seed=1)).ok  # next run unaffected
+        assert len(steps) == 12
+    finally:
+        many.close()

@@ -4,12 +4,15 @@ requests, the compile check, one repair, the plain fallback, illustrative number
 from __future__ import annotations
 
 import io
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
+from models.openai_compat import OpenAICompatBackend
 from studio.core.chart_checks import (
     chart_labels,
     content_words,
@@ -18,7 +21,8 @@ from studio.core.chart_checks import (
     photo_request,
     relevance,
 )
-from studio.core.charts import ChartWritingTool
+from studio.core.charts import STOPPED, ChartCoder, ChartWritingTool
+from tests.judge_server import JudgeServer, Reply
 from tools.base import ToolContext
 from tools.code import CodeTool
 from tools.params import CodeParams
@@ -38,11 +42,11 @@ class ScriptedCoder:
         self.answers = list(answers)
         self.calls: list[tuple[str, str]] = []
 
-    def write(self, description: str, context: str, *, seed: int | None = None) -> str:
+    def write(self, description: str, context: str, *, seed: int | None = None, cancel: object = None) -> str:
         self.calls.append(("write", description))
         return self.answers.pop(0)
 
-    def repair(self, code: str, error: str, description: str, context: str) -> str:
+    def repair(self, code: str, error: str, description: str, context: str, *, cancel: object = None) -> str:
         self.calls.append(("repair", error))
         return self.answers.pop(0)
 
@@ -182,3 +186,37 @@ def test_a_chart_asked_of_diffusion_is_routed_to_the_chart_writer(code_tool: Cod
     assert routed.source == "code" and routed.status == "ok" and routed.provenance["routed_from"] == "diffusion"
     assert "Coffee price causes" in routed.params["code"]
     assert photo.source == "diffusion" and photo.status == "placeholder" and "routed_from" not in photo.provenance
+
+
+# A chart writer that trickles: one character of code every 0.1 s (the 1.5B model on a busy
+# machine), from a scripted OpenAI-compatible server on 127.0.0.1 through the real HTTP backend.
+SLOW_CODE = Reply("plt.plot([1, 2, 3])\n" * 40, chunk_chars=1, chunk_delay_s=0.1)
+RAIN = "Bar chart of annual rainfall: 2019 800, 2020 950, 2021 700"
+
+
+def slow_writer(server: JudgeServer) -> ChartCoder:
+    return ChartCoder(OpenAICompatBackend(server.url, model="judge-model"), use_grammar=False)
+
+
+def test_out_of_time_the_writer_stops_and_draws_the_plain_fallback(code_tool: CodeTool) -> None:
+    with JudgeServer([SLOW_CODE]) as server:
+        started = time.monotonic()
+        context = ToolContext(description=RAIN, deadline=started + 1.0)
+        result = ChartWritingTool(code_tool, slow_writer(server)).run(CodeParams(code=""), context)
+        took = time.monotonic() - started
+    assert result.ok and is_png(result.image)
+    assert "did not finish the chart code in time" in result.provenance["fallback"]
+    assert "800" in (result.params or {})["code"]  # the described data, drawn by our own template
+    assert took < 12  # the 4 s answer was not waited for past the deadline (plus one sandbox run)
+
+
+def test_stop_ends_the_writer_without_a_fallback(code_tool: CodeTool) -> None:
+    stop = threading.Event()
+    threading.Timer(0.5, stop.set).start()
+    with JudgeServer([SLOW_CODE]) as server:
+        started = time.monotonic()
+        context = ToolContext(description=RAIN, cancel=stop)
+        result = ChartWritingTool(code_tool, slow_writer(server)).run(CodeParams(code=""), context)
+        took = time.monotonic() - started
+    assert not result.ok and result.error == STOPPED and result.image is None
+    assert took < 3

@@ -225,11 +225,11 @@ class Writer:
     def __init__(self) -> None:
         self.calls: list[tuple] = []
 
-    def write(self, description: str, context: str, *, seed: int | None = None) -> str:
+    def write(self, description: str, context: str, *, seed: int | None = None, cancel: object = None) -> str:
         self.calls.append(("write", description, context))
         return "bad"
 
-    def repair(self, code: str, error: str, description: str, context: str) -> str:
+    def repair(self, code: str, error: str, description: str, context: str, *, cancel: object = None) -> str:
         self.calls.append(("repair", code, error))
         return "good"
 
@@ -293,3 +293,29 @@ def test_stop_ends_the_stream_and_the_tool_calls_and_keeps_what_was_written() ->
     n = len(sent)
     time.sleep(0.1)
     assert len(sent) == n
+
+
+class UntilStopped(Tool[CodeParams]):
+    """A tool that works until its context says stop (a chart writer on a slow model)."""
+
+    name = "code"
+    Params = CodeParams
+
+    def __init__(self) -> None:
+        self.ended = threading.Event()
+
+    def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
+        deadline = time.monotonic() + 30
+        while not context.should_stop() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.ended.set()
+        return ToolResult.failure("ended")
+
+
+def test_stop_reaches_the_running_tool_through_its_context() -> None:
+    tool = UntilStopped()
+    stop = threading.Event()
+    for event in make_engine({"code": tool}).run(["Text. " + tag("code", code="")], stop=stop):
+        if isinstance(event, ToolCallStarted):
+            stop.set()
+    assert tool.ended.wait(2)  # the tool ended its work, not just the article (it would run 30 s)

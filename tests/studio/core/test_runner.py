@@ -88,11 +88,43 @@ def test_a_crash_is_a_failed_result_with_the_traceback_logged(caplog: pytest.Log
 def test_a_tool_that_never_returns_is_abandoned_at_the_limit() -> None:
     tool = Hanging()
     started = time.perf_counter()
-    result = ToolRunner({"code": tool}, timeout_s=0.3).run("code", {"code": "x=1"})
+    result = ToolRunner({"code": tool}, timeout_s=0.3, grace_s=0.2).run("code", {"code": "x=1"})
     waited = time.perf_counter() - started
     tool.release.set()
     assert not result.ok and "longer than 0.3 s" in (result.error or "") and "STUDIO_TOOL_TIMEOUT_S" in result.error
     assert waited < 5  # the caller is free again long before the tool's own 30 s
+
+
+class FallsBackAtTheDeadline(Tool[CodeParams]):
+    """Works until its context says stop, then ends cleanly with a cheap result of its own."""
+
+    name = "code"
+    Params = CodeParams
+
+    def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
+        while not context.should_stop():
+            time.sleep(0.01)
+        if context.cancelled():
+            return ToolResult.failure("stopped by the user")
+        return ToolResult.success(PNG, {"fallback": "out of time"})
+
+
+def test_a_tool_sees_the_deadline_and_ends_cleanly_within_the_grace() -> None:
+    started = time.perf_counter()
+    result = ToolRunner({"code": FallsBackAtTheDeadline()}, timeout_s=0.3, grace_s=10).run("code", {"code": "x"})
+    waited = time.perf_counter() - started
+    assert result.ok and result.provenance == {"fallback": "out of time"}
+    assert 0.3 <= waited < 5  # it ended at the deadline, not at the end of the grace
+
+
+def test_the_callers_cancel_reaches_the_tool() -> None:
+    stop = threading.Event()
+    threading.Timer(0.2, stop.set).start()
+    started = time.perf_counter()
+    result = ToolRunner({"code": FallsBackAtTheDeadline()}, timeout_s=60).run(
+        "code", {"code": "x"}, ToolContext(cancel=stop)
+    )
+    assert result.error == "stopped by the user" and time.perf_counter() - started < 5
 
 
 def test_text_before_is_the_shared_window() -> None:
