@@ -18,15 +18,19 @@ from studio.app.ui_text import failure_sentence, params_object, text_html, whole
 from studio.app.uploads import check_image
 
 
-class Message(gr.HTML):
+def Message(**kwargs: Any) -> gr.HTML:  # noqa: N802 - used like a component class
     """A one-line message (project, action, connection, export...) shown as plain text: whatever
     a handler returns is escaped (``ui_text.text_html``), so a project name, a file name or a
-    remote error body can never become Markdown or HTML that makes the browser fetch anything."""
+    remote error body can never become Markdown or HTML that makes the browser fetch anything.
 
-    is_template = True  # the browser renders it with gr.HTML's component
-
-    def postprocess(self, value: str | None) -> str | None:
-        return super().postprocess(text_html(value) if value else value)
+    An HTML component whose postprocess escapes first (not a subclass: gradio writes a ``.pyi``
+    stub next to the source of every Component subclass, at import time)."""
+    box = gr.HTML(**kwargs)
+    html_value = box.postprocess
+    box.postprocess = lambda value: html_value(text_html(value) if value else value)  # type: ignore[method-assign]
+    if box.value:
+        box.value = text_html(box.value)
+    return box
 
 
 def session_of(studio: Studio, sess: Session | None) -> Session:
