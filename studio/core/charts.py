@@ -71,6 +71,19 @@ _EXAMPLE_CODE = (
     "plt.tight_layout()"
 )
 EXAMPLE_TEXTS = (_EXAMPLE_USER, _EXAMPLE_CODE)
+# The skeleton's slot texts of three words or more (shorter ones, "label", are real words of
+# real charts): the code grammar drops the brackets, and the 1.5B model once labelled a chart's
+# axes "what the labels are" / "the unit of the numbers".
+EXAMPLE_SLOTS = tuple(
+    sorted({m.lower() for m in re.findall(r"<([^<>]+)>", _EXAMPLE_USER + _EXAMPLE_CODE) if len(m.split()) >= 3})
+)
+
+
+def copied_slot(code: str) -> str | None:
+    """The first example slot text the code copies (in any case), else None."""
+    folded = " ".join(code.lower().split())
+    return next((slot for slot in EXAMPLE_SLOTS if slot in folded), None)
+
 
 _FENCE_RE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n(.*?)(?:```|\Z)", re.DOTALL)
 # Lines the runtime must not see: it saves the current figure itself, so showing, saving to a
@@ -314,6 +327,10 @@ class ChartWritingTool(Tool[CodeParams]):
         extra: dict[str, object] = {"illustrative": illustrative}
         if repaired_from:
             extra["repaired"] = _clip(repaired_from, 300)
+        slot = copied_slot(code)
+        if slot is not None:  # the example's slot text is no label: never draw it (a leaked example)
+            problem = f"the code copies the example's placeholder text {slot!r}: write the real labels and title"
+            return ToolResult.failure(problem, {**extra, "copied_slot": slot}).with_params({"code": code})
         problem = compile_check(code)
         if problem is not None:  # never send code that cannot compile to the sandbox
             return ToolResult.failure(problem, {**extra, "compile_error": problem}).with_params({"code": code})

@@ -21,7 +21,7 @@ from studio.core.chart_checks import (
     photo_request,
     relevance,
 )
-from studio.core.charts import STOPPED, ChartCoder, ChartWritingTool
+from studio.core.charts import STOPPED, ChartCoder, ChartWritingTool, copied_slot
 from tests.judge_server import JudgeServer, Reply
 from tools.base import ToolContext
 from tools.code import CodeTool
@@ -162,6 +162,22 @@ def test_an_irrelevant_chart_is_repaired_once(code_tool: CodeTool) -> None:
     )
     assert coder.calls[1][0] == "repair" and "share no word" in coder.calls[1][1]
     assert result.ok and "Marathon" in (result.params or {})["code"] and result.provenance["relevance"]["ok"]
+
+
+def test_a_chart_that_copies_the_examples_slot_text_is_never_drawn(code_tool: CodeTool) -> None:
+    # what the 1.5B model wrote for travel-lisbon: the skeleton's slots, brackets dropped by the grammar
+    copied = (
+        'plt.bar(["Alfama", "Belem"], [3, 5])\nplt.title("Lisbon visitors")\n'
+        'plt.xlabel("What the labels are")\nplt.ylabel("the unit of the  numbers")'
+    )
+    coder = ScriptedCoder(copied, copied)
+    description = "Bar chart of Lisbon visitors by district in millions: Alfama 3, Belem 5"
+    result = wrapped(code_tool, coder).run(CodeParams(code=""), ToolContext(description=description))
+    assert coder.calls[1][0] == "repair" and "placeholder text 'the unit of the numbers'" in coder.calls[1][1]
+    assert result.ok and "fallback" in result.provenance  # twice copied: our own plain chart instead
+    code = (result.params or {})["code"]
+    assert copied_slot(code) is None and "'Alfama', 'Belem'" in code
+    assert copied_slot('labels = ["a"]\nplt.xlabel("Label")') is None  # real words of real charts pass
 
 
 def test_a_chart_asked_of_diffusion_is_routed_to_the_chart_writer(code_tool: CodeTool) -> None:
