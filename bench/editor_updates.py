@@ -7,8 +7,8 @@
 ``bytes``: one 6-chart article streams through the real engine and chart sandbox; after each
 update the app would send, it measures what Gradio puts on the wire for the article output
 (``gradio.utils.diff`` of the previous and the new value, JSON-encoded, as Blocks does for a
-streaming generator). The baseline folds the same events into ``git show main:studio/app/
-ui_model.py`` (the whole article HTML with every image as base64, re-sent each update).
+streaming generator). The baseline folds the same events into ``git show BASELINE:studio/app/
+ui_model.py`` (BASELINE: the commit before the editor landed) (the whole article HTML with every image as base64, re-sent each update).
 
 ``latency``: a scripted OpenAI-compatible server on 127.0.0.1 streams the same article with a
 numbered marker every few words and logs when it sent each one; N Chromium tabs (one context
@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+BASELINE = "52bf7f092a2e11b0fc0f8c514c958a58a711ac65"  # main before the editor: whole-article HTML updates
 sys.path.insert(0, str(ROOT))
 
 CHARTS = [
@@ -77,7 +78,7 @@ def chunks(text: str, size: int = 12) -> list[str]:
 
 def load_main_ui_model() -> Any:
     source = subprocess.run(
-        ["git", "show", "main:studio/app/ui_model.py"], cwd=ROOT, capture_output=True, text=True, check=True
+        ["git", "show", f"{BASELINE}:studio/app/ui_model.py"], cwd=ROOT, capture_output=True, text=True, check=True
     ).stdout
     path = Path(tempfile.mkdtemp()) / "main_ui_model.py"
     path.write_text(source)
