@@ -8,7 +8,8 @@
 update the app would send, it measures what Gradio puts on the wire for the article output
 (``gradio.utils.diff`` of the previous and the new value, JSON-encoded, as Blocks does for a
 streaming generator). The baseline folds the same events into ``git show BASELINE:studio/app/
-ui_model.py`` (BASELINE: the commit before the editor landed) (the whole article HTML with every image as base64, re-sent each update).
+ui_model.py`` (BASELINE: the commit before the editor landed: the whole article HTML with
+every image as base64, re-sent each update).
 
 ``latency``: a scripted OpenAI-compatible server on 127.0.0.1 streams the same article with a
 numbered marker every few words and logs when it sent each one; N Chromium tabs (one context

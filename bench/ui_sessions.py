@@ -39,7 +39,7 @@ def one_session(url: str, mode: str, index: int, gaps: list[float], errors: list
             job = client.submit(f"bench {index}", RESPONSE, "", api_name="/render")
         else:
             brief = f"A short article about rivers, part {index}"
-            job = client.submit(brief, None, 1, ["code"], "", "embedded", "", "", api_name="/generate")
+            job = client.submit(brief, 1, ["code"], "", "embedded", "", "", 1, api_name="/generate")
         for _ in job:
             now = time.perf_counter()
             gaps.append(now - last)

@@ -222,6 +222,7 @@ class Services:
             s.temperature,
             s.max_paragraph_chars,
             s.max_continuations,
+            s.writer_seed,
         )
 
     def chart_coder(self) -> ChartCoder:

@@ -57,6 +57,7 @@ class Settings(BaseSettings):
     max_continuations: int = 1  # more requests when the model stops at max_tokens (no grammar in force)
     chart_max_tokens: int = 700  # the second, code-only call of small models
     temperature: float = 0.7
+    writer_seed: int | None = None  # a fixed sampling seed for the article writer (reproducible runs)
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------

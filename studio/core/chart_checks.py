@@ -82,6 +82,16 @@ _CHART_NOUNS = {
 }
 
 
+# Words with which a brief asks for a chart of data ("plot" and "diagram" are left out: a story's
+# plot, a diagram of a process the writer may rather show as an illustration).
+_BRIEF_CHART_NOUNS = {"chart", "charts", "graph", "graphs", "histogram", "histograms"}
+
+
+def asks_for_chart(brief: str) -> bool:
+    """Does the brief ask for a chart (the writer must then draw one with a code tag)?"""
+    return bool({w.lower() for w in _WORD.findall(brief or "")} & _BRIEF_CHART_NOUNS)
+
+
 def chart_request(description: str) -> bool:
     """True when the description names a chart or diagram (a bar chart, a graph, a diagram...)."""
     return bool({w.lower() for w in _WORD.findall(description or "")} & _CHART_NOUNS)

@@ -329,8 +329,8 @@ class ChartWritingTool(Tool[CodeParams]):
             extra["repaired"] = _clip(repaired_from, 300)
         slot = copied_slot(code)
         if slot is not None:  # the example's slot text is no label: never draw it (a leaked example)
-            problem = f"the code copies the example's placeholder text {slot!r}: write the real labels and title"
-            return ToolResult.failure(problem, {**extra, "copied_slot": slot}).with_params({"code": code})
+            copied = f"the code copies the example's placeholder text {slot!r}: write the real labels and title"
+            return ToolResult.failure(copied, {**extra, "copied_slot": slot}).with_params({"code": code})
         problem = compile_check(code)
         if problem is not None:  # never send code that cannot compile to the sandbox
             return ToolResult.failure(problem, {**extra, "compile_error": problem}).with_params({"code": code})

@@ -81,8 +81,11 @@ def article_grammar(
     user_image_count: int = 0,
     max_paragraph_chars: int = 700,
     two_phase_code: bool = True,
+    require: str | None = None,
 ) -> str:
-    """GBNF for a whole article; raises ValueError when the request cannot be met."""
+    """GBNF for a whole article; raises ValueError when the request cannot be met.
+
+    ``require``: a source at least one tag must use (the brief asks for a chart: ``"code"``)."""
     unknown = sorted(set(available) - set(SOURCES))
     if unknown:
         raise ValueError(f"unknown tool source(s): {', '.join(unknown)}; known: {', '.join(SOURCES)}")
@@ -149,7 +152,27 @@ def article_grammar(
         rules[f"seq{k}"] = f'{more} | ""' if k >= min_images else more
     n = len(positions)
     rules[f"seq{n}"] = '""'
+    if require is not None:
+        _require_one(rules, positions, require)
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
+
+
+def _require_one(rules: dict[str, str], positions: list[list[str]], source: str) -> None:
+    """Rewrite the tag sequence so that one tag at least uses ``source``: ``seqr{k}`` is the state
+    "none yet" (it cannot end), ``seq{k}`` the usual state once one was written."""
+    if not any(source in here for here in positions):
+        raise ValueError(f"no tag position can use {source!r}")
+    n = len(positions)
+    for k, here in enumerate(positions):
+        others = [o for o in rules[f"tag{k}"].split(" | ") if o != f"tag-{source}"]
+        alternatives = []
+        if source in here:
+            alternatives.append(f'"\\n\\n" tag-{source} "\\n\\n" gap seq{k + 1}')
+        if others and k + 1 < n and any(source in later for later in positions[k + 1 :]):
+            alternatives.append(f'"\\n\\n" ( {" | ".join(others)} ) "\\n\\n" gap seqr{k + 1}')
+        rules[f"seqr{k}"] = " | ".join(alternatives)
+    rules["root"] = 'title "\\n\\n" gap seqr0'
+    del rules["seq0"]  # unreachable now (only root referred to it)
 
 
 # --- phase 2: chart code ------------------------------------------------------------------

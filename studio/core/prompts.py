@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from studio.core.chart_checks import asks_for_chart
 from tools.params import SOURCES
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
@@ -230,6 +231,8 @@ def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int)
         lines.append("Include exactly 1 image tag.")
     elif wanted_images is not None:
         lines.append(f"Include exactly {wanted_images} image tags.")
+    if (wanted_images is None or wanted_images > 0) and asks_for_chart(brief):
+        lines.append("Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).")
     if user_image_count == 1:
         lines.append("I attached 1 image; it is img_index 0.")
     elif user_image_count > 1:

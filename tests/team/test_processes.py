@@ -54,9 +54,7 @@ def test_two_app_processes_lose_nothing_and_survive_a_kill_9(
 
             # --- kill -9 of app one mid-article ---------------------------------------------------
             writer = Client(one.url, auth=("u0", USERS["u0"]), verbose=False)
-            job = writer.submit(
-                "a brief", None, 0, ["code"], "", "openai", model.url, "scripted", 1, api_name="/generate"
-            )
+            job = writer.submit("a brief", 0, ["code"], "", "openai", model.url, "scripted", 1, api_name="/generate")
             article_id = _wait_for_running_article(store, known={r.article_id for r in runs})
             one.kill9()
             assert not job.done() or job.exception() is not None  # it never finished on its own

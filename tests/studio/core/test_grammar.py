@@ -78,6 +78,28 @@ def test_no_sources_means_text_only() -> None:
     assert "imgen" not in text and 'seq0 ::= ""' in text
 
 
+def test_a_required_source_must_be_used_once() -> None:
+    text = article_grammar(ALL, min_images=1, max_images=2, require="code")
+    rules = dict(line.split(" ::= ", 1) for line in text.splitlines())
+    assert rules["root"].endswith("seqr0") and "seq0" not in rules
+    # no code tag yet: a code tag moves on to the usual state, any other tag keeps waiting; the
+    # last position can only be the code tag (so the article cannot end without one)
+    assert (
+        rules["seqr0"]
+        == '"\\n\\n" tag-code "\\n\\n" gap seq1 | "\\n\\n" ( tag-search | tag-diffusion ) "\\n\\n" gap seqr1'
+    )
+    assert rules["seqr1"] == '"\\n\\n" tag-code "\\n\\n" gap seq2'
+    with pytest.raises(ValueError, match="no tag position can use 'code'"):
+        article_grammar(["search"], min_images=1, max_images=2, require="code")
+
+
+def test_sentences_end_every_paragraph() -> None:
+    rules = dict(line.split(" ::= ", 1) for line in article_grammar(ALL, min_images=0, max_images=1).splitlines())
+    assert rules["para"] == "heading | sent1 sentn{0,6}"  # 700 characters: at most 7 sentences
+    assert rules["sent1"].endswith(" end") and rules["sentn"].endswith(" end")
+    assert rules["end"].startswith("[.!?:]")
+
+
 # --- real llama.cpp ----------------------------------------------------------------------
 
 
@@ -92,9 +114,10 @@ def test_llama_cpp_rejects_a_bad_grammar(backend: OpenAICompatBackend) -> None:
     [
         article_grammar(ALL, min_images=1, max_images=4, user_image_count=1, two_phase_code=False),
         article_grammar(ALL, min_images=0, max_images=6),
+        article_grammar(ALL, min_images=1, max_images=3, require="code"),
         code_grammar(),
     ],
-    ids=["one-pass", "two-phase", "code"],
+    ids=["one-pass", "two-phase", "a-chart-required", "code"],
 )
 def test_llama_cpp_accepts_our_grammars(backend: OpenAICompatBackend, grammar: str) -> None:
     out = complete(backend, [{"role": "user", "content": "hi"}], ChatOptions(max_tokens=3, grammar=grammar))
@@ -120,6 +143,13 @@ def test_small_model_writes_only_valid_tags(backend: OpenAICompatBackend, seed: 
     for tag in tags:
         if tag.source == "code":
             assert tag.params_dict() == {"code": ""}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_required_chart_is_always_written(backend: OpenAICompatBackend, seed: int) -> None:
+    grammar = article_grammar(ALL, min_images=1, max_images=3, max_paragraph_chars=120, require="code")
+    tags = _check_article(_write(backend, ALL, grammar, seed), ALL, 1, 3)
+    assert "code" in [t.source for t in tags]
 
 
 def test_edit_positions_with_small_model(backend: OpenAICompatBackend) -> None:
