@@ -32,7 +32,9 @@ def test_write_regenerate_accept_reload(tmp_path: Path) -> None:
             " return s && !s.classList.contains('state-running'); })()",
             timeout=240_000,
         )
-        card = page.locator("#article section.blk-image").first
+        # the brief asks for a chart, so the grammar made one code tag at least (the other pictures
+        # may be placeholders: search and diffusion are off here)
+        card = page.locator("#article section.blk-image", has=page.locator(".card-tool", has_text="chart")).first
         block_id = card.get_attribute("data-block")
         assert block_id
 
