@@ -9,10 +9,9 @@ from typing import TYPE_CHECKING
 
 from storage import repo
 from storage.recorder import ArticleRecorder
-from studio.app.store_adapter import record
-from studio.app.ui_model import ArticleView, apply_event
+from studio.app.ui_model import ArticleView
 from studio.core.agent import Brief, continue_article
-from studio.core.events import ArticleDone, Event
+from studio.core.events import Event
 
 if TYPE_CHECKING:
     from studio.app.session import RunOptions, Session
@@ -39,12 +38,7 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     view.done, view.status, view.cut_off, view.started, view.notice = False, "running", False, time.time(), ""
     try:
         yield None, view
-        for event in record(continue_article(article, brief, services, stop=stop), recorder):
-            apply_event(sess.view, event)
-            if isinstance(event, ArticleDone):
-                sess.writing = False
-                sess.reload()
-            yield event, sess.view
+        yield from sess.follow_recorded(continue_article(article, brief, services, stop=stop), recorder)
     finally:
         sess.writing = False
         sess.studio.finish_writing(article_id)

@@ -304,15 +304,22 @@ class Session(BlockActions):
                 events = render_response(
                     response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
                 )
-            for event in record(events, recorder):
-                apply_event(self.view, event)
-                if isinstance(event, ArticleDone):
-                    self.writing = False
-                    self.reload()
-                yield event, self.view
+            yield from self.follow_recorded(events, recorder)
         finally:
             self.writing = False
             self.studio.finish_writing(recorder.article_id)
+
+    def follow_recorded(
+        self, events: Iterable[Event], recorder: ArticleRecorder
+    ) -> Iterator[tuple[Event, ArticleView]]:
+        """Record each event, fold it into this tab's view and pass both on; at the end the view
+        is read back from the store (the stored article is what the tab shows)."""
+        for event in record(events, recorder):
+            apply_event(self.view, event)
+            if isinstance(event, ArticleDone):
+                self.writing = False
+                self.reload()
+            yield event, self.view
 
     def _generate_best(
         self, brief: Brief, services: Services, candidates: int, recorder: ArticleRecorder
