@@ -170,7 +170,8 @@ def _require_one(rules: dict[str, str], positions: list[list[str]], source: str)
             alternatives.append(f'"\\n\\n" tag-{source} "\\n\\n" gap seq{k + 1}')
         if others and k + 1 < n and any(source in later for later in positions[k + 1 :]):
             alternatives.append(f'"\\n\\n" ( {" | ".join(others)} ) "\\n\\n" gap seqr{k + 1}')
-        rules[f"seqr{k}"] = " | ".join(alternatives)
+        if alternatives:  # none only where no "none yet" path leads (a later position needs the source)
+            rules[f"seqr{k}"] = " | ".join(alternatives)
     rules["root"] = 'title "\\n\\n" gap seqr0'
     del rules["seq0"]  # unreachable now (only root referred to it)
 
