@@ -32,14 +32,16 @@ def test_write_regenerate_accept_reload(tmp_path: Path) -> None:
             " return s && !s.classList.contains('state-running'); })()",
             timeout=240_000,
         )
-        # the brief asks for a chart, so the grammar made one code tag at least (the other pictures
-        # may be placeholders: search and diffusion are off here)
-        card = page.locator("#article section.blk-image", has=page.locator(".card-tool", has_text="chart")).first
+        # The first picture, whatever the tiny model made of it (a chart, or a placeholder: search
+        # and diffusion are off here), becomes a chart drawn from our own code in the card's call
+        # editor ("another tool" when it was not a chart).
+        card = page.locator("#article section.blk-image").first
         block_id = card.get_attribute("data-block")
         assert block_id
 
-        # edit that chart's code in the card's call editor, then accept it
         card.get_by_role("button", name="Edit call…").click()
+        page.locator("#editor-tool label", has_text="chart").click()
+        page.locator("#editor-code .cm-content").wait_for(timeout=30_000)
         page.locator("#editor-code .cm-content").click()
         page.keyboard.press("Control+A")
         page.keyboard.type("plt.bar([1, 2, 3], [3, 1, 2])")
