@@ -30,15 +30,14 @@ class BlockActions:
     view: ArticleView
     user: str  # every store call passes it: another user's article is a KeyError, like a missing one
 
-    @property
-    def store(self) -> Store:  # pragma: no cover - provided by Session
-        raise NotImplementedError
+    if TYPE_CHECKING:  # what the host provides (declared for the type checker only)
 
-    def reload(self) -> ArticleView:  # pragma: no cover - provided by Session
-        raise NotImplementedError
+        @property
+        def store(self) -> Store: ...
 
-    def services(self, options: Any = None) -> Services:  # pragma: no cover - provided by Session
-        raise NotImplementedError
+        def reload(self) -> ArticleView: ...
+
+        def services(self, options: Any = None) -> Services: ...
 
     def _article(self) -> tuple[int, Article]:
         if self.article_id is None or self.article is None:
