@@ -240,7 +240,7 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         version=b.version,
         count=b.version_count,
         accepted=b.accepted,
-        seconds=f"{b.seconds:.1f} s" if b.seconds else "",
+        seconds=f"{b.seconds:.1f} s" if b.seconds and b.status != "placeholder" else "",  # a placeholder was not made
         error=plain(b.error, 1000) if b.error and b.status != "ok" else "",
         fields=card_fields(b),
         link=link,
