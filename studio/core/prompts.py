@@ -30,24 +30,27 @@ from studio.core.chart_checks import asks_for_chart
 from tools.params import SOURCES
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
+# No lists of example subjects: a 1.5B run copied "real photos of real places, landmarks, people,
+# animals and products" into an article's text, and ended a diffusion prompt with the slot's words
+# "its style and mood". The purpose is a short noun phrase after the colon; slots are 1-3 words.
 _PURPOSE: dict[str, str] = {
-    "search": "`search` is for real photos of real places, landmarks, people, animals and products.",
-    "diffusion": "`diffusion` is for illustrations and imagined scenes: story moments, concepts, artworks.",
-    "code": "`code` is for charts and diagrams drawn from data: numbers, shares, trends, steps. Never photos.",
-    "edit": "`edit` is for changes to an earlier image or an image the user gave: style, colour, add or remove.",
+    "search": "`search`: photos of real things (a web image search).",
+    "diffusion": "`diffusion`: illustrations and imagined scenes (image generation).",
+    "code": "`code`: charts and diagrams of data (Python plotting). Never photos.",
+    "edit": "`edit`: changes to an earlier image or to an image the user gave.",
 }
 _PARAMS: dict[str, str] = {
     "search": "{'query': '<search words>'}",
-    "diffusion": "{'prompt': '<what the picture shows, its style and mood>'}",
+    "diffusion": "{'prompt': '<subject, style, mood>'}",
     "code": "{'code': '<python code>'}",
-    "edit": "{'img_index': <number of the earlier image>, 'prompt': '<the change to make>'}",
+    "edit": "{'img_index': <image number>, 'prompt': '<change to make>'}",
 }
 _TWO_PHASE_CODE_PARAMS = "{'code': ''}"
 _DESCRIPTIONS: dict[str, str] = {
-    "search": "<what the photo shows>",
-    "diffusion": "<what the picture shows>",
-    "code": "<chart type> of <what is measured>: <label> <number>, <label> <number>",
-    "edit": "<what the changed image shows>",
+    "search": "<photo caption>",
+    "diffusion": "<picture caption>",
+    "code": "<chart type> of <measure>: <label> <number>, <label> <number>",
+    "edit": "<edited picture caption>",
 }
 
 _CODE_RULES = (
@@ -205,13 +208,13 @@ def _full_prompt(
     return "\n".join(lines)
 
 
-# Every example string our prompts show (tag shapes with slots, the purpose lines' lists of
-# examples); the leak check compares each with every output (studio.quality.leaks). Measured: the
-# 1.5B model once copied a purpose line ("a real photo of a real thing (...)") into a caption.
+# Every example string our prompts show (tag shapes with slots, the purpose lines); the leak check
+# compares each with every output (studio.quality.leaks). Measured: the 1.5B model copied purpose
+# lines into a caption and into an article's text.
 def example_texts() -> list[str]:
     out = [tag_shape(s, two_phase_code=tp) for s in SOURCES for tp in (True, False)]
     out += list(_DESCRIPTIONS.values()) + list(_PARAMS.values())
-    out += [line.split("` is for ", 1)[1] for line in _PURPOSE.values()]  # the purpose lines' lists
+    out += [line.split("`: ", 1)[1] for line in _PURPOSE.values()]  # what each source is for
     return out
 
 

@@ -19,9 +19,9 @@ OFFLINE = {"search": "no search host", "diffusion": "no weights", "code": None, 
 def test_all_four_sources_are_offered_by_purpose(small: bool, available: dict[str, str | None]) -> None:
     text = system_prompt(available, max_images=3, compact=small)
     for source in SOURCES:
-        assert f"`{source}` is for" in text and f"'source': '{source}'" in text
-    assert "real photos of real places" in text
-    assert "illustrations" in text and "charts and diagrams drawn from data" in text
+        assert f"- `{source}`: " in text and f"'source': '{source}'" in text
+    assert "photos of real things" in text
+    assert "illustrations and imagined scenes" in text and "charts and diagrams of data" in text
     assert "Never photos" in text and "never as Markdown images" in text
 
 

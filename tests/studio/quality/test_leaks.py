@@ -51,9 +51,9 @@ def test_current_prompt_examples_are_slots_and_a_copied_slot_is_caught() -> None
     assert "what is measured" in checks["leaks"]["leaked"]
     clean = article("# Coffee\n\nPrices rose in 2024.", 'plt.title("Coffee price causes")', "Bar chart of causes")
     assert article_checks(clean, 1)["leaks"]["leaked"] == []
-    # the purpose lines' example lists count too (a 1.5B run copied one into a caption)
-    copied_purpose = article("# EVs\n\nSee below.", "x = 1", "real photos of real places, landmarks and people")
-    assert article_checks(copied_purpose, 1)["leaks"]["leaked"]
+    # the purpose lines count too (a 1.5B run copied two into an article's text)
+    copied_purpose = article("# Kettle\n\n**Image 1:** Illustrations and imagined scenes. Source: diffusion.")
+    assert article_checks(copied_purpose, 1)["leaks"]["leaked"] == ["illustrations and imagined scenes"]
 
 
 def test_a_markdown_image_in_the_text_is_reported() -> None:
