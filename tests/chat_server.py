@@ -15,12 +15,11 @@ body is logged in ``bodies``; ``GET /v1/models`` lists ``model``.
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.scripted_http import ScriptedHandler, ScriptedServer, Serving
 
 
 @dataclass(frozen=True)
@@ -40,100 +39,56 @@ def old_style_error(message: str, code: int = 400) -> dict[str, Any]:
     return {"object": "error", "message": message, "type": "BadRequestError", "param": None, "code": code}
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"  # the stream ends when the connection closes
+class _Handler(ScriptedHandler):
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
-        if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.server.model, "object": "model"}]})
-        else:
-            self._json(404, {"object": "error", "message": f"no route {self.path}", "code": 404})
-
-    def do_POST(self) -> None:  # noqa: N802
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+    def do_POST(self) -> None:  # noqa: N802 - name fixed by http.server
+        body = self.read_json()
         with self.server.lock:
             index = len(self.server.bodies)
             self.server.bodies.append(body)
         script = self.server.script
         reply = script(index, body) if callable(script) else script[min(index, len(script) - 1)]
         if reply.status >= 400:
-            self._json(reply.status, {"object": "error", "message": f"scripted HTTP {reply.status}", "code": 400})
+            self.send_json(reply.status, {"object": "error", "message": f"scripted HTTP {reply.status}", "code": 400})
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
+        self.start_events()
         model = body.get("model", self.server.model)
         for event in reply.extra_events:
-            self._event(event)
-        self._event(self._chunk(model, {"role": "assistant", "content": ""}, None))
+            self.send_event(event)
+        self.send_event(self._chunk(model, {"role": "assistant", "content": ""}, None))
         for text in reply.chunks:
-            self._event(self._chunk(model, {"content": text}, None))
+            self.send_event(self._chunk(model, {"content": text}, None))
         if reply.error is not None:
-            self._event(reply.error)
+            self.send_event(reply.error)
             return
-        self._event(self._chunk(model, {}, reply.finish_reason))
-        self.wfile.write(b"data: [DONE]\n\n")
+        self.send_event(self._chunk(model, {}, reply.finish_reason))
+        self.end_events()
 
     @staticmethod
     def _chunk(model: str, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
         return {"id": "chatcmpl-test", "object": "chat.completion.chunk", "model": model, "choices": [choice]}
 
-    def _event(self, payload: dict[str, Any]) -> None:
-        self.wfile.write(f"data: {json.dumps(payload)}\n\n".encode())
-        self.wfile.flush()
 
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(ScriptedServer):
     def __init__(self, script: Script, model: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler, model)
         self.script = script
-        self.model = model
-        self.lock = threading.Lock()
         self.bodies: list[dict[str, Any]] = []
 
 
-class ChatServer:
+class ChatServer(Serving):
     """Context manager: start on enter, stop on exit."""
 
     def __init__(self, script: Script, *, model: str = "Qwen/Qwen3-8B") -> None:
         if not callable(script) and not script:
             raise ValueError("the script needs at least one stream")
-        self._server = _Server(script, model)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="chat-server", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        self._chat = _Server(script, model)
+        super().__init__(self._chat, "chat-server")
 
     @property
     def bodies(self) -> list[dict[str, Any]]:
         """JSON bodies of the chat requests received so far, in order."""
-        with self._server.lock:
-            return list(self._server.bodies)
-
-    def __enter__(self) -> ChatServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        with self._chat.lock:
+            return list(self._chat.bodies)

@@ -17,11 +17,11 @@ from __future__ import annotations
 import contextlib
 import json
 import socket
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.scripted_http import ScriptedHandler, ScriptedServer, Serving
 
 
 @dataclass(frozen=True)
@@ -61,23 +61,15 @@ def closed_port_url() -> str:
     return f"http://127.0.0.1:{port}/v1"
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.0"  # the body ends when the connection closes: simple streaming
+class _Handler(ScriptedHandler):
     server: _Server
 
-    def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
-        if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.server.model, "object": "model"}]})
-        else:
-            self._json(404, {"error": {"message": f"no route {self.path}"}})
-
-    def do_POST(self) -> None:  # noqa: N802
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length)
+    def do_POST(self) -> None:  # noqa: N802 - name fixed by http.server
         if not self.path.rstrip("/").endswith("/chat/completions"):
-            self._json(404, {"error": {"message": f"no route {self.path}"}})
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_json(404, {"error": {"message": f"no route {self.path}"}})
             return
-        body = json.loads(raw)
+        body = self.read_json()
         with self.server.lock:
             index = len(self.server.requests)
             self.server.requests.append(body)
@@ -90,49 +82,28 @@ class _Handler(BaseHTTPRequestHandler):
                 self.connection.shutdown(socket.SHUT_RDWR)
             return
         if reply.status >= 400:
-            self._json(reply.status, {"error": {"message": reply.text or f"scripted HTTP {reply.status}"}})
+            self.send_json(reply.status, {"error": {"message": reply.text or f"scripted HTTP {reply.status}"}})
             return
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.end_headers()
+        self.start_events()
         step = reply.chunk_chars or max(1, len(reply.text) // 3)
         for i in range(0, len(reply.text), step):
             if reply.chunk_delay_s and self.server.closing.wait(reply.chunk_delay_s):
                 return
-            chunk = {"choices": [{"index": 0, "delta": {"content": reply.text[i : i + step]}}]}
             try:
-                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
-                self.wfile.flush()
+                self.send_event({"choices": [{"index": 0, "delta": {"content": reply.text[i : i + step]}}]})
             except OSError:  # the client hung up (stopped): stop sending
                 with self.server.lock:
                     self.server.hung_up += 1
                 return
         if reply.finish_reason is not None:
-            last = {"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]}
-            self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
-        self.wfile.write(b"data: [DONE]\n\n")
-
-    def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - keep test output quiet
-        pass
+            self.send_event({"choices": [{"index": 0, "delta": {}, "finish_reason": reply.finish_reason}]})
+        self.end_events()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(ScriptedServer):
     def __init__(self, script: Script, model: str) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler, model)
         self.script = script
-        self.model = model
-        self.lock = threading.Lock()
-        self.closing = threading.Event()
         self.requests: list[dict[str, Any]] = []
         self.hung_up = 0  # streams the client closed before their end
 
@@ -145,44 +116,26 @@ class _Server(ThreadingHTTPServer):
         pass  # clients time out and hang up on purpose in these tests
 
 
-class JudgeServer:
+class JudgeServer(Serving):
     """Context manager: start on enter, stop on exit (pending delays are cut short)."""
 
     def __init__(self, script: Script, *, model: str = "judge-model") -> None:
         if not callable(script) and not script:
             raise ValueError("the script needs at least one reply")
-        self._server = _Server(script, model)
-        # A short poll keeps shutdown (and so every test using the server) fast.
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="judge-server", daemon=True
-        )
-
-    @property
-    def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        self._judge = _Server(script, model)
+        super().__init__(self._judge, "judge-server")
 
     @property
     def requests(self) -> list[dict[str, Any]]:
         """JSON bodies of the chat requests received so far, in order."""
-        with self._server.lock:
-            return list(self._server.requests)
+        with self._judge.lock:
+            return list(self._judge.requests)
 
     @property
     def hung_up(self) -> int:
         """How many streamed answers the client closed before their end."""
-        with self._server.lock:
-            return self._server.hung_up
-
-    def __enter__(self) -> JudgeServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.closing.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        with self._judge.lock:
+            return self._judge.hung_up
 
 
 def image_parts_of(body: dict[str, Any]) -> list[str]:
