@@ -12,11 +12,8 @@ import pytest
 from datasets import load_dataset
 from gradio_client import Client
 
-from models.openai_compat import OpenAICompatBackend
-from studio.app.services import build_services
-from studio.app.session import Studio
-from studio.app.settings import load_settings
 from tests.browser import chromium
+from tests.render_studio import render_studio
 from tests.ui.conftest import running_app
 
 RESPONSE = (
@@ -27,9 +24,8 @@ RESPONSE = (
 
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("ui"), tools_enabled=["code"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    with running_app(settings, Studio(settings, services=services)) as (url, _):
+    studio = render_studio(tmp_path_factory.mktemp("ui"))
+    with running_app(studio.settings, studio) as (url, _):
         client = Client(url, verbose=False)
         client.predict("charts", RESPONSE, "", api_name="/render")
         client.predict("b2", "params", '{"code": "plt.plot([2, 1])"}', None, api_name="/regenerate")

@@ -8,12 +8,10 @@ from pathlib import Path
 import pytest
 from docx import Document
 
-from models.openai_compat import OpenAICompatBackend
 from studio.app.cli import main
-from studio.app.services import build_services
-from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
+from studio.app.session import Session
 from studio.core.agent import Brief
+from tests.render_studio import render_studio
 
 RESPONSE = (
     "# Tides\n\nThe moon pulls the sea.\n\n"
@@ -25,9 +23,7 @@ RESPONSE = (
 @pytest.fixture
 def stored_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> int:
     monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path / "data"))
-    settings = load_settings(tools_enabled=["code"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    studio = Studio(settings, services=services)
+    studio = render_studio(None)  # the data directory from STUDIO_DATA_DIR
     try:
         session = Session(studio)
         for _ in session.generate(Brief("tides"), response=RESPONSE):

@@ -10,16 +10,14 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from models.openai_compat import OpenAICompatBackend
 from studio.app import uploads
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import edit_choices, form_for, params_for
-from studio.app.services import build_services
-from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
+from studio.app.session import Session
 from studio.app.ui_model import ArticleView, BlockView
 from studio.app.uploads import UploadRefused, check_image, read_upload
 from studio.core.agent import Brief
+from tests.render_studio import render_studio
 
 
 def image(fmt: str = "PNG", size: tuple[int, int] = (16, 16)) -> bytes:
@@ -66,9 +64,7 @@ def test_the_call_form_prefills_another_tool_from_the_description() -> None:
 
 @pytest.fixture(scope="module")
 def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("acts"), tools_enabled=["code"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    studio = Studio(settings, services=services)
+    studio = render_studio(tmp_path_factory.mktemp("acts"))
     sess = Session(studio)
     response = (
         "Intro.\n\n<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \"plt.bar([1], [2])\"}}</imgen>"

@@ -8,23 +8,19 @@ fixed; tests/studio/core/test_agent.py shows the same with the real embedded mod
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PIL import Image
 from pydantic import BaseModel
 
-from models.openai_compat import OpenAICompatBackend
 from storage.prefs import list_preference_events
-from studio.app.services import build_services
 from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
 from studio.app.ui_page import image_card
 from studio.app.uploads import UploadRefused
 from studio.core.agent import Brief
 from studio.core.events import ToolCallFailed
+from tests.render_studio import png, render_services, render_settings
 from tools.base import Availability, Tool, ToolContext, ToolResult
 from tools.params import SearchParams
 
@@ -33,12 +29,6 @@ RESPONSE = (
     "<imgen>{'source': 'search', 'description': 'Kinkaku-ji, the golden pavilion', "
     "'params': {'query': 'Kinkaku-ji golden pavilion'}}</imgen>\n\nMore text."
 )
-
-
-def png(color: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (8, 8), color).save(buf, "PNG")
-    return buf.getvalue()
 
 
 class LocalSearch(Tool):
@@ -56,8 +46,8 @@ class LocalSearch(Tool):
 
 
 def open_studio(data: Path, *, search: Tool | None = None) -> Studio:
-    settings = load_settings(data_dir=data, tools_enabled=["code", "search"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
+    settings = render_settings(data, ("code", "search"))
+    services = render_services(settings)
     if search is not None:  # the search tool is on now (e.g. the machine is online again)
         services.tools["search"] = search
         services.availability["search"] = Availability.on()

@@ -6,22 +6,18 @@ portable images, file modes, and two exports that concatenate."""
 from __future__ import annotations
 
 import hashlib
-import io
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from datasets import concatenate_datasets, load_dataset
-from PIL import Image
 
-from models.openai_compat import OpenAICompatBackend
 from storage import repo
 from storage.pref_export import CONFIGS, _features
-from studio.app.services import build_services
 from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
 from studio.core.agent import Brief, build_messages
+from tests.render_studio import png, render_studio
 
 CHART = "plt.bar(['a', 'b'], [1, 2])"
 RESPONSE = (
@@ -31,17 +27,9 @@ RESPONSE = (
 )
 
 
-def png(color: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 24), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("studio"), tools_enabled=["code"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    studio = Studio(settings, services=services)
+    studio = render_studio(tmp_path_factory.mktemp("studio"))
     yield studio
     studio.close()
 

@@ -11,7 +11,6 @@ tokenizer with an ``<image>`` token added and the same ChatML template written f
 from __future__ import annotations
 
 import copy
-import io
 import logging
 import math
 import os
@@ -23,14 +22,11 @@ from typing import Any
 
 import pytest
 from datasets import Dataset, load_dataset
-from PIL import Image
 
-from models.openai_compat import OpenAICompatBackend
-from studio.app.services import build_services
-from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
+from studio.app.session import Session
 from studio.core.agent import Brief
 from tests.llama_server import smollm2_gguf
+from tests.render_studio import png, render_studio
 
 pytestmark = [
     pytest.mark.slow,  # a tokenizer read from a 98 MB GGUF and five small training runs: about a minute
@@ -47,18 +43,10 @@ RESPONSE = (
 BOUNDARY_WARNING = "not a prefix"
 
 
-def png(color: str) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (32, 24), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def export_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """Two articles with a user image, each block regenerated and accepted, one rated up, one down."""
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("studio"), tools_enabled=["code"], backend="openai")
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    studio = Studio(settings, services=services)
+    studio = render_studio(tmp_path_factory.mktemp("studio"))
     try:
         session = Session(studio)
         session.new_project("trl")

@@ -9,13 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from models.openai_compat import OpenAICompatBackend
 from storage.prefs import list_preference_events
-from studio.app.services import build_services
 from studio.app.session import Session, Studio
-from studio.app.settings import load_settings
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, ToolCallFinished
+from tests.render_studio import render_studio
 
 CHART = "plt.bar(['a', 'b'], [1, 2])"
 RESPONSE = (
@@ -28,11 +26,7 @@ RESPONSE = (
 
 @pytest.fixture(scope="module")
 def studio(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Studio]:
-    data = tmp_path_factory.mktemp("studio")
-    settings = load_settings(data_dir=data, tools_enabled=["code"], backend="openai")
-    # The model is never asked here; a backend pointed at a closed port proves it.
-    services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="none"))
-    studio = Studio(settings, services=services)
+    studio = render_studio(tmp_path_factory.mktemp("studio"))  # the model is never asked here
     yield studio
     studio.close()
 
