@@ -16,7 +16,7 @@ from typing import Protocol
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
 from studio.core.article import Article
-from studio.core.chart_checks import asks_for_chart
+from studio.core.chart_checks import asked_sources
 from studio.core.engine import Engine
 from studio.core.events import Event
 from studio.core.grammar import article_grammar
@@ -88,11 +88,11 @@ def _max_images(brief: Brief, services: WriterServices) -> int:
     return services.limits.max_images
 
 
-def _required_source(brief: Brief, min_images: int) -> str | None:
-    """A brief that asks for a chart gets one: the grammar then needs one code tag at least
-    (measured: the 1.5B model, offered all four sources, wrote "a chart of annual rainfall" as
-    four search tags, which offline became placeholders)."""
-    return "code" if min_images > 0 and asks_for_chart(brief.text) else None
+def _required_sources(brief: Brief, min_images: int, max_images: int) -> list[str]:
+    """The picture kinds the brief names, each needed once in the grammar, as many as fit (a chart
+    first). Measured with the 1.5B model offered all four sources: "a chart of annual rainfall"
+    became four search tags; Kyoto's "photos of Kinkaku-ji" became diffusion tags."""
+    return asked_sources(brief.text)[:max_images] if min_images > 0 else []
 
 
 def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
@@ -110,7 +110,7 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
                     user_image_count=len(brief.user_images),
                     max_paragraph_chars=limits.max_paragraph_chars,
                     two_phase_code=services.two_phase_code,
-                    require=_required_source(brief, min_images),
+                    required=_required_sources(brief, min_images, wanted),
                 )
                 break
             except ValueError:

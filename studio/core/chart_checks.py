@@ -87,9 +87,30 @@ _CHART_NOUNS = {
 _BRIEF_CHART_NOUNS = {"chart", "charts", "graph", "graphs", "histogram", "histograms"}
 
 
+# Words with which a brief asks for a real photo (search) or a drawn picture (diffusion); measured:
+# the 1.5B model wrote Kyoto's "photos of Kinkaku-ji" as diffusion tags and a "product image" as a
+# chart. "image", "picture" and "illustrated" (an illustrated guide) say nothing about the kind.
+_BRIEF_PHOTO_NOUNS = {"photo", "photos", "photograph", "photographs"}
+_BRIEF_DRAWN_NOUNS = {"illustration", "illustrations", "render", "painting", "paintings", "drawing"}
+_NEGATIONS = {"no", "without", "not", "never"}
+
+
+def _asks(brief: str, nouns: set[str]) -> bool:
+    """A noun of ``nouns`` occurs and none of the two words before it negates it ("with no photos")."""
+    words = [w.lower() for w in _WORD.findall(brief or "")]
+    return any(w in nouns and not _NEGATIONS & set(words[max(0, i - 2) : i]) for i, w in enumerate(words))
+
+
 def asks_for_chart(brief: str) -> bool:
     """Does the brief ask for a chart (the writer must then draw one with a code tag)?"""
-    return bool({w.lower() for w in _WORD.findall(brief or "")} & _BRIEF_CHART_NOUNS)
+    return _asks(brief, _BRIEF_CHART_NOUNS)
+
+
+def asked_sources(brief: str) -> list[str]:
+    """The sources a brief names a picture for, in this order: code (a chart), search (a photo),
+    diffusion (an illustration). The writer's grammar then needs a tag of each (studio.core.agent)."""
+    asked = {"code": _BRIEF_CHART_NOUNS, "search": _BRIEF_PHOTO_NOUNS, "diffusion": _BRIEF_DRAWN_NOUNS}
+    return [source for source, nouns in asked.items() if _asks(brief, nouns)]
 
 
 def chart_request(description: str) -> bool:

@@ -81,11 +81,12 @@ def article_grammar(
     user_image_count: int = 0,
     max_paragraph_chars: int = 700,
     two_phase_code: bool = True,
-    require: str | None = None,
+    required: Sequence[str] = (),
 ) -> str:
     """GBNF for a whole article; raises ValueError when the request cannot be met.
 
-    ``require``: a source at least one tag must use (the brief asks for a chart: ``"code"``)."""
+    ``required``: sources that one tag at least must use each (the brief asks for a chart and a
+    photo: ``("code", "search")``)."""
     unknown = sorted(set(available) - set(SOURCES))
     if unknown:
         raise ValueError(f"unknown tool source(s): {', '.join(unknown)}; known: {', '.join(SOURCES)}")
@@ -152,27 +153,55 @@ def article_grammar(
         rules[f"seq{k}"] = f'{more} | ""' if k >= min_images else more
     n = len(positions)
     rules[f"seq{n}"] = '""'
-    if require is not None:
-        _require_one(rules, positions, require)
+    if required:
+        _require_all(rules, positions, required)
     return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
 
 
-def _require_one(rules: dict[str, str], positions: list[list[str]], source: str) -> None:
-    """Rewrite the tag sequence so that one tag at least uses ``source``: ``seqr{k}`` is the state
-    "none yet" (it cannot end), ``seq{k}`` the usual state once one was written."""
-    if not any(source in here for here in positions):
-        raise ValueError(f"no tag position can use {source!r}")
+def _state(k: int, missing: tuple[str, ...]) -> str:
+    """The rule for "k tags written, these required sources still missing" (seq{k} when none are)."""
+    return f"seq{k}-" + "".join(source[0] for source in missing) if missing else f"seq{k}"
+
+
+def _require_all(rules: dict[str, str], positions: list[list[str]], required: Sequence[str]) -> None:
+    """Rewrite the tag sequence so that every ``required`` source is used by one tag at least.
+
+    A state is (tags written, required sources still missing); a state with sources missing cannot
+    end, and a tag is offered only where the sources still missing fit in the positions left, so
+    every path the grammar allows ends with all of them written."""
+    wanted = tuple(dict.fromkeys(required))
+    for source in wanted:
+        if not any(source in here for here in positions):
+            raise ValueError(f"no tag position can use {source!r}")
     n = len(positions)
-    for k, here in enumerate(positions):
-        others = [o for o in rules[f"tag{k}"].split(" | ") if o != f"tag-{source}"]
+    if len(wanted) > n:
+        raise ValueError(f"{len(wanted)} required sources need {len(wanted)} tags; at most {n} are allowed here")
+
+    def feasible(k: int, missing: tuple[str, ...]) -> bool:  # can positions k.. still hold them?
+        return len(missing) <= n - k and all(any(s in here for here in positions[k:]) for s in missing)
+
+    todo, done = [(0, wanted)], set()
+    while todo:
+        k, missing = todo.pop()
+        if (k, missing) in done:
+            continue
+        done.add((k, missing))
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for option in rules[f"tag{k}"].split(" | "):
+            source = "edit" if option.startswith("tag-edit") else option.removeprefix("tag-")
+            after = tuple(s for s in missing if s != source)
+            if feasible(k + 1, after):
+                groups.setdefault(after, []).append(option)
+        if not groups:
+            raise ValueError(f"cannot place the required sources {list(missing)} from tag {k + 1} on")
         alternatives = []
-        if source in here:
-            alternatives.append(f'"\\n\\n" tag-{source} "\\n\\n" gap seq{k + 1}')
-        if others and k + 1 < n and any(source in later for later in positions[k + 1 :]):
-            alternatives.append(f'"\\n\\n" ( {" | ".join(others)} ) "\\n\\n" gap seqr{k + 1}')
-        if alternatives:  # none only where no "none yet" path leads (a later position needs the source)
-            rules[f"seqr{k}"] = " | ".join(alternatives)
-    rules["root"] = 'title "\\n\\n" gap seqr0'
+        for after, options in groups.items():
+            tag = options[0] if len(options) == 1 else "( " + " | ".join(options) + " )"
+            alternatives.append(f'"\\n\\n" {tag} "\\n\\n" gap {_state(k + 1, after)}')
+            if after:
+                todo.append((k + 1, after))
+        rules[_state(k, missing)] = " | ".join(alternatives)
+    rules["root"] = f'title "\\n\\n" gap {_state(0, wanted)}'
     del rules["seq0"]  # unreachable now (only root referred to it)
 
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from studio.core.chart_checks import asks_for_chart
+from studio.core.chart_checks import asked_sources
 from tools.params import SOURCES
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
@@ -218,6 +218,14 @@ def example_texts() -> list[str]:
     return out
 
 
+# What the user message adds when the brief names a kind of picture (studio.core.chart_checks).
+_ASKED = {
+    "code": "Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).",
+    "search": "Show the photo I ask for with a `search` tag: a real photo, not a generated one.",
+    "diffusion": "Make the illustration I ask for with a `diffusion` tag.",
+}
+
+
 def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int) -> str:
     """The user message: the brief, how many images are wanted, and the user's own images.
 
@@ -234,8 +242,8 @@ def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int)
         lines.append("Include exactly 1 image tag.")
     elif wanted_images is not None:
         lines.append(f"Include exactly {wanted_images} image tags.")
-    if (wanted_images is None or wanted_images > 0) and asks_for_chart(brief):
-        lines.append("Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).")
+    if wanted_images is None or wanted_images > 0:
+        lines += [_ASKED[source] for source in asked_sources(brief)]
     if user_image_count == 1:
         lines.append("I attached 1 image; it is img_index 0.")
     elif user_image_count > 1:

@@ -4,6 +4,8 @@
   portrait, scene or illustration (studio.core.chart_checks.photo_request); and, apart, Markdown
   images the text pretends (``![...](url)``, outside any tool);
 - placeholders: tags whose tool was off (or a photo asked of code), kept for the user to fill;
+- picture kinds the brief names (a chart, a photo, an illustration: chart_checks.asked_sources)
+  and which of them no tag of the right source was written for;
 - chart execution: code blocks that ran / drew, how many through the plain fallback, how many
   marked illustrative, and the relevance check (title / axis labels share a word with the
   description);
@@ -20,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from studio.core.article import Article, TextBlock
-from studio.core.chart_checks import photo_request, relevance
+from studio.core.chart_checks import asked_sources, photo_request, relevance
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
 
@@ -50,6 +52,15 @@ def count_note(written: int, wanted: int, article: Article, cut_off: bool) -> st
     return f"the model wrote {written} tag(s) where {wanted} were wanted"
 
 
+def _asked(brief: str, wanted_images: int) -> list[str]:
+    """The sources the brief names a picture for, as many as the wanted count leaves room for
+    (the paper's counts: -1 none, 0 and 99 any, N exactly N)."""
+    if wanted_images == -1:
+        return []
+    asked = asked_sources(brief)
+    return asked[:wanted_images] if 0 < wanted_images < 99 else asked
+
+
 def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
     """The per-article honesty figures (see the module docstring); plain JSON values."""
     blocks = article.image_blocks()
@@ -62,6 +73,7 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
     leaks = check_leaks(article_output_text(article), prompt_examples())
     written = len(blocks)
     texts = [b for b in article.blocks if isinstance(b, TextBlock)]
+    asked = _asked(article.brief, wanted_images)
     return {
         "faked": [b.id for b in drawn if photo_request(b.description)],
         # a picture pretended in the text, outside any tool (a Markdown image with a made-up URL)
@@ -69,6 +81,8 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
         "placeholders": [
             {"id": b.id, "source": b.source, "reason": b.error} for b in blocks if b.status == "placeholder"
         ],
+        "asked_sources": asked,
+        "asked_missing": [s for s in asked if s not in {b.source for b in blocks}],
         "code_run": len(ran),
         "code_ok": len(drawn),
         "code_fallback": sum(bool(b.provenance.get("fallback")) for b in drawn),
@@ -97,6 +111,8 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "faked_pictures": sum(len(c["faked"]) for c in checks),
         "markdown_images": sum(len(c.get("markdown_images", [])) for c in checks),
         "placeholders": sum(len(c["placeholders"]) for c in checks),
+        "asked_kinds": sum(len(c.get("asked_sources", [])) for c in checks),
+        "asked_missing": sum(len(c.get("asked_missing", [])) for c in checks),
         "chart_runs": code_run,
         "chart_ok": code_ok,
         "chart_success": code_ok / code_run if code_run else None,
@@ -124,6 +140,8 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         f"faked pictures: {h['faked_pictures']} by code, {h['markdown_images']} as Markdown images in the text; "
         f"placeholders: {h['placeholders']}; "
         f"leaked example phrases: {h['leaked_phrases']}",
+        f"picture kinds the briefs name (chart, photo, illustration), written with their source: "
+        f"{h['asked_kinds'] - h['asked_missing']}/{h['asked_kinds']}",
         f"count compliance: {h['count_compliant']}/{len(rows)} briefs; cut off (marked): {h['cut_off']}; "
         f"ending mid-sentence: {h['ends_mid_sentence']}, of them unmarked: {h['cut_off_unmarked']}",
     ]
@@ -131,6 +149,7 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         c = r.checks
         notes = [c["count_note"]] if c.get("count_note") else []
         notes += [f"faked {', '.join(c['faked'])}"] if c.get("faked") else []
+        notes += [f"no {', '.join(c['asked_missing'])} tag for what the brief names"] if c.get("asked_missing") else []
         notes += [f"leaked: {'; '.join(c['leaks']['leaked'])}"] if c.get("leaks", {}).get("leaked") else []
         if notes:
             lines.append(f"  {r.id}: " + " | ".join(notes))

@@ -84,3 +84,18 @@ def test_a_token_limit_stop_is_continued_then_marked(tmp_path: Path, monkeypatch
     assert checks["cut_off"] and not checks["cut_off_unmarked"]
     saved = json.loads(save_article_dir(marked.article, tmp_path / "out")["json"].read_text())
     assert saved["cut_off"] is True
+
+
+def test_the_picture_kinds_a_brief_names_are_written_with_their_sources(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    services = smol(tmp_path, max_tokens=500)
+    brief = Brief("A guide to Kyoto with a photo of Kinkaku-ji and a chart of monthly visitors", wanted_images=2)
+    grammar = chat_options(brief, services).grammar
+    assert grammar and "seq0-cs ::= " in grammar  # a chart and a photo are both still missing at the start
+    assert "with a `search` tag" in build_messages(brief, services)[1]["content"]
+    done = write(services, brief)
+    sources = sorted(b.source for b in done.article.image_blocks())
+    # offline the photo becomes a placeholder, but it is a search tag; only the token limit can cut
+    assert sources == ["code", "search"] or done.cut_off, (sources, done.article.to_llmi_text())

@@ -79,18 +79,31 @@ def test_no_sources_means_text_only() -> None:
 
 
 def test_a_required_source_must_be_used_once() -> None:
-    text = article_grammar(ALL, min_images=1, max_images=2, require="code")
+    text = article_grammar(ALL, min_images=1, max_images=2, required=["code"])
     rules = dict(line.split(" ::= ", 1) for line in text.splitlines())
-    assert rules["root"].endswith("seqr0") and "seq0" not in rules
-    # no code tag yet: a code tag moves on to the usual state, any other tag keeps waiting; the
+    assert rules["root"].endswith("seq0-c") and "seq0" not in rules
+    # no code tag yet: any other tag keeps waiting, a code tag moves on to the usual state; the
     # last position can only be the code tag (so the article cannot end without one)
     assert (
-        rules["seqr0"]
-        == '"\\n\\n" tag-code "\\n\\n" gap seq1 | "\\n\\n" ( tag-search | tag-diffusion ) "\\n\\n" gap seqr1'
+        rules["seq0-c"]
+        == '"\\n\\n" ( tag-search | tag-diffusion ) "\\n\\n" gap seq1-c | "\\n\\n" tag-code "\\n\\n" gap seq1'
     )
-    assert rules["seqr1"] == '"\\n\\n" tag-code "\\n\\n" gap seq2'
+    assert rules["seq1-c"] == '"\\n\\n" tag-code "\\n\\n" gap seq2'
     with pytest.raises(ValueError, match="no tag position can use 'code'"):
-        article_grammar(["search"], min_images=1, max_images=2, require="code")
+        article_grammar(["search"], min_images=1, max_images=2, required=["code"])
+
+
+def test_two_required_sources_need_a_tag_each() -> None:
+    rules = dict(
+        line.split(" ::= ", 1)
+        for line in article_grammar(ALL, min_images=2, max_images=2, required=["code", "search"]).splitlines()
+    )
+    # two positions for two required sources: the first tag is one of them, the second the other
+    assert rules["seq0-cs"] == ('"\\n\\n" tag-search "\\n\\n" gap seq1-c | "\\n\\n" tag-code "\\n\\n" gap seq1-s')
+    assert rules["seq1-c"] == '"\\n\\n" tag-code "\\n\\n" gap seq2'
+    assert rules["seq1-s"] == '"\\n\\n" tag-search "\\n\\n" gap seq2'
+    with pytest.raises(ValueError, match="2 required sources need 2 tags; at most 1"):
+        article_grammar(ALL, min_images=1, max_images=1, required=["code", "search"])
 
 
 def test_sentences_end_every_paragraph() -> None:
@@ -114,10 +127,10 @@ def test_llama_cpp_rejects_a_bad_grammar(backend: OpenAICompatBackend) -> None:
     [
         article_grammar(ALL, min_images=1, max_images=4, user_image_count=1, two_phase_code=False),
         article_grammar(ALL, min_images=0, max_images=6),
-        article_grammar(ALL, min_images=1, max_images=3, require="code"),
+        article_grammar(ALL, min_images=1, max_images=3, required=["code", "search"]),
         code_grammar(),
     ],
-    ids=["one-pass", "two-phase", "a-chart-required", "code"],
+    ids=["one-pass", "two-phase", "a-chart-and-a-photo-required", "code"],
 )
 def test_llama_cpp_accepts_our_grammars(backend: OpenAICompatBackend, grammar: str) -> None:
     out = complete(backend, [{"role": "user", "content": "hi"}], ChatOptions(max_tokens=3, grammar=grammar))
@@ -146,10 +159,10 @@ def test_small_model_writes_only_valid_tags(backend: OpenAICompatBackend, seed: 
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_a_required_chart_is_always_written(backend: OpenAICompatBackend, seed: int) -> None:
-    grammar = article_grammar(ALL, min_images=1, max_images=3, max_paragraph_chars=120, require="code")
-    tags = _check_article(_write(backend, ALL, grammar, seed), ALL, 1, 3)
-    assert "code" in [t.source for t in tags]
+def test_a_required_chart_and_photo_are_always_written(backend: OpenAICompatBackend, seed: int) -> None:
+    grammar = article_grammar(ALL, min_images=1, max_images=3, max_paragraph_chars=120, required=["code", "search"])
+    tags = _check_article(_write(backend, ALL, grammar, seed), ALL, 2, 3)
+    assert {"code", "search"} <= {t.source for t in tags}
 
 
 def test_edit_positions_with_small_model(backend: OpenAICompatBackend) -> None:

@@ -45,6 +45,12 @@ def every_grammar() -> Iterator[tuple[str, str]]:
                         except ValueError:
                             continue  # e.g. edit only, no earlier image: chat_options falls back to 0
                         yield f"{'+'.join(available) or 'none'} {low}-{high} u{users} tp{int(two_phase)}", grammar
+    # the picture kinds a brief names (chat_options passes all four sources, as many as fit)
+    for required in (["code"], ["search"], ["code", "search"], ["code", "search", "diffusion"]):
+        for low, high in ((1, 1), (1, 3), (3, 3), (1, 8)):
+            if len(required) <= high:
+                grammar = article_grammar(list(SOURCES), min_images=low, max_images=high, required=required)
+                yield f"required {'+'.join(required)} {low}-{high}", grammar
 
 
 def accepts(grammar: str, text: str) -> bool:
@@ -119,6 +125,15 @@ def test_only_offered_sources_are_accepted() -> None:
     charts_only = article_grammar(["code"], min_images=1, max_images=2)
     assert accepts(charts_only, article(TAGS["code"]))
     assert not accepts(charts_only, article(TAGS["search"]))
+
+
+def test_required_sources_must_each_appear() -> None:
+    grammar = article_grammar(ALL, min_images=1, max_images=3, required=["code", "search"])
+    assert accepts(grammar, article(TAGS["search"], TAGS["code"]))
+    assert accepts(grammar, article(TAGS["code"], TAGS["diffusion"], TAGS["search"]))
+    assert not accepts(grammar, article(TAGS["code"]))  # the photo is missing
+    assert not accepts(grammar, article(TAGS["code"], TAGS["diffusion"], TAGS["diffusion"]))
+    assert not accepts(grammar, article(TAGS["diffusion"], TAGS["diffusion"], TAGS["search"]))
 
 
 def test_one_pass_code_grammar_accepts_code_in_the_tag() -> None:

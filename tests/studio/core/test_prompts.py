@@ -110,3 +110,17 @@ def test_a_brief_that_asks_for_a_chart_is_told_to_draw_it_with_code() -> None:
     told = user_prompt("A report with a graph of sales", wanted_images=None, user_image_count=0)
     assert "with a `code` tag" in told
     assert "`code`" not in user_prompt("A report with a graph of sales", wanted_images=-1, user_image_count=0)
+
+
+def test_the_picture_kinds_a_brief_names_are_asked_for_by_source() -> None:
+    from studio.core.chart_checks import asked_sources
+
+    kyoto = "A guide to Kyoto with photos of Kinkaku-ji and the Fushimi Inari gates"
+    assert asked_sources(kyoto) == ["search"]
+    iceland = "An itinerary with a photo of a waterfall, a map-like illustration of the route and a chart of hours"
+    assert asked_sources(iceland) == ["code", "search", "diffusion"]
+    assert asked_sources("A launch with a product image") == []  # "image" says nothing about the kind
+    assert asked_sources("A report on bees with no photos and without a chart") == []
+    told = user_prompt(kyoto, wanted_images=2, user_image_count=0)
+    assert "with a `search` tag" in told and "`diffusion`" not in told and "`code`" not in told
+    assert "`search`" not in user_prompt(kyoto, wanted_images=0, user_image_count=0)
