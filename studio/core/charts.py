@@ -29,6 +29,7 @@ from models.base import ChatBackend, ChatOptions, Message, complete
 from models.errors import Cancelled, StudioError
 from studio.core.chart_checks import (
     chart_request,
+    described_data,
     fallback_code,
     illustrative_note_code,
     number_sentences,
@@ -261,8 +262,9 @@ class ChartWritingTool(Tool[CodeParams]):
     code is compile-checked before it reaches the sandbox; a chart whose title and axis labels
     share no word with its description counts as a failure to repair; when the text states no
     numbers the chart is stamped "Illustrative numbers"; when the model's code fails twice (or the
-    model cannot be asked), a plain bar chart of the data the description states is drawn from our
-    own template, marked ``fallback`` in provenance. Provenance also records ``relevance``,
+    model cannot be asked), or still does not match its description after the repair while the
+    description states the data, a plain bar chart of that data is drawn from our own template,
+    marked ``fallback`` in provenance. Provenance also records ``relevance``,
     ``illustrative`` and ``repaired``.
 
     A context seed means "again" (regenerate): the code is sampled fresh at that seed. The
@@ -308,9 +310,18 @@ class ChartWritingTool(Tool[CodeParams]):
         except StudioError as exc:
             return first if first.ok else self._fallback(context, f"{error} (and the repair request failed: {exc})")
         second = self._attempt(repaired, context, illustrative, repaired_from=error)
-        if second.ok:
+        if second.ok and second.provenance.get("relevance", {}).get("ok"):
             return second
-        return first if first.ok else self._fallback(context, f"{error}; after one repair: {second.error}")
+        drawn = second if second.ok else first if first.ok else None
+        if drawn is None:
+            return self._fallback(context, f"{error}; after one repair: {second.error}")
+        if described_data(description):
+            # A chart whose title and labels match nothing in its caption misleads the reader
+            # (the 1.5B model labelled a solar-capacity chart "City 1" .. "City 10"); the caption
+            # states the data, so our plain chart of it is the honest picture.
+            why = str(drawn.provenance.get("relevance", {}).get("reason", "")) or error
+            return self._fallback(context, f"after one repair the chart still did not match its description: {why}")
+        return drawn
 
     def _out_of_time(self, context: ToolContext, first: ToolResult | None, why: str) -> ToolResult:
         """The caller stopped (no result wanted) or the time limit came: keep a chart that ran,

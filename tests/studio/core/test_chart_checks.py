@@ -164,6 +164,23 @@ def test_an_irrelevant_chart_is_repaired_once(code_tool: CodeTool) -> None:
     assert result.ok and "Marathon" in (result.params or {})["code"] and result.provenance["relevance"]["ok"]
 
 
+def test_a_chart_that_still_misses_its_description_gives_way_to_the_plain_chart(code_tool: CodeTool) -> None:
+    # what the 1.5B model drew for data-solar: made-up labels under an unrelated title, twice
+    off_topic = 'plt.bar(["City 1", "City 2"], [100, 200])\nplt.title("Top cities")'
+    coder = ScriptedCoder(off_topic, off_topic)
+    stated = "Line chart of solar capacity in GW: 2010 40, 2023 1400"
+    result = wrapped(code_tool, coder).run(CodeParams(code=""), ToolContext(description=stated))
+    assert [c[0] for c in coder.calls] == ["write", "repair"]
+    assert result.ok and "still did not match its description" in result.provenance["fallback"]
+    code = (result.params or {})["code"]
+    assert "City" not in code and "'2010', '2023'" in code and result.provenance["relevance"]["ok"]
+    # no data stated: nothing better to draw, so the model's chart stays, its mismatch on record
+    coder = ScriptedCoder(off_topic, off_topic)
+    kept = wrapped(code_tool, coder).run(CodeParams(code=""), ToolContext(description="Line chart of solar capacity"))
+    assert kept.ok and "fallback" not in kept.provenance and kept.provenance["relevance"]["ok"] is False
+    assert "City 1" in (kept.params or {})["code"]
+
+
 def test_a_chart_that_copies_the_examples_slot_text_is_never_drawn(code_tool: CodeTool) -> None:
     # what the 1.5B model wrote for travel-lisbon: the skeleton's slots, brackets dropped by the grammar
     copied = (
