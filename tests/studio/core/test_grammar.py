@@ -29,7 +29,9 @@ def _write(backend: OpenAICompatBackend, available: list[str], grammar: str, see
     system = system_prompt({s: None for s in available}, max_images=3, compact=True)
     user = user_prompt("Write a short article about bicycles.", wanted_images=None, user_image_count=user_images)
     messages = [{"role": "system", "content": system}, {"role": "user", "content": user}]
-    options = ChatOptions(max_tokens=700, temperature=1.0, seed=seed, grammar=grammar)
+    # Above the longest article these grammars admit (about 3,000 characters), so the token limit
+    # never cuts a tag (seed 4 once ran out at 700 tokens mid-query: the limit's fault, not the grammar's).
+    options = ChatOptions(max_tokens=1500, temperature=1.0, seed=seed, grammar=grammar)
     return complete(backend, messages, options)  # type: ignore[arg-type]
 
 
