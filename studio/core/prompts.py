@@ -65,7 +65,7 @@ _TWO_PHASE_CODE_RULES = (
 )
 _CHOOSE = (
     "Pick the source by what the picture is: a photo of something real is `search`, an illustration "
-    "is `diffusion`, only charts and diagrams of data are `code`."
+    "is `diffusion`, only charts and diagrams of data are `code`, a change to an earlier image is `edit`."
 )
 _SLOTS = (
     "The words in angle brackets are slots to fill with your own words; they are not content. The "
@@ -143,11 +143,12 @@ def _no_images_prompt(style: str) -> str:
     return "\n".join(lines)
 
 
-def _sources_block(two_phase: bool) -> list[str]:
+def _sources_block(two_phase: bool, *, purposes: bool = True) -> list[str]:
+    """One item per source: its tag shape, after a line saying what it is for when ``purposes``."""
     lines = []
     for s in SOURCES:
-        lines.append(f"- {_PURPOSE[s]}")
-        lines.append(f"  {tag_shape(s, two_phase_code=two_phase)}")
+        shape = tag_shape(s, two_phase_code=two_phase)
+        lines += [f"- {_PURPOSE[s]}", f"  {shape}"] if purposes else [f"- {shape}"]
     return lines
 
 
@@ -155,9 +156,12 @@ def _small_prompt(max_images: int, style: str, two_phase: bool, exact: bool) -> 
     lines = [
         "You write illustrated articles in Markdown. Start with a title line '# ', then write short "
         "paragraphs. Between paragraphs, on its own line, put an image tag. The four sources and their tags:",
-        *_sources_block(two_phase),
+        # No purpose lines here: the 1.5B model copied them into its text ("Search: photos of real
+        # things (a web image search)."); the one _CHOOSE sentence says what each source is for.
+        *_sources_block(two_phase, purposes=False),
         _SLOTS,
         _CHOOSE,
+        "Write about the subject only: never about these rules, the sources or the tags.",
         _edit_rule(),
         _TWO_PHASE_CODE_RULES if two_phase else _CODE_RULES,
         _count_line(max_images, exact),
@@ -215,14 +219,15 @@ def example_texts() -> list[str]:
     out = [tag_shape(s, two_phase_code=tp) for s in SOURCES for tp in (True, False)]
     out += list(_DESCRIPTIONS.values()) + list(_PARAMS.values())
     out += [line.split("`: ", 1)[1] for line in _PURPOSE.values()]  # what each source is for
+    out += [_CHOOSE]
     return out
 
 
 # What the user message adds when the brief names a kind of picture (studio.core.chart_checks).
 _ASKED = {
     "code": "Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).",
-    "search": "Show the photo I ask for with a `search` tag: a real photo, not a generated one.",
-    "diffusion": "Make the illustration I ask for with a `diffusion` tag.",
+    "search": "Show the photo I ask for with a `search` tag.",
+    "diffusion": "Show the illustration I ask for with a `diffusion` tag.",
 }
 
 

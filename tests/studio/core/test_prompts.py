@@ -18,11 +18,13 @@ OFFLINE = {"search": "no search host", "diffusion": "no weights", "code": None, 
 @pytest.mark.parametrize("available", [ALL_ON, OFFLINE])
 def test_all_four_sources_are_offered_by_purpose(small: bool, available: dict[str, str | None]) -> None:
     text = system_prompt(available, max_images=3, compact=small)
+    choose = next(line for line in text.splitlines() if line.startswith("Pick the source by what the picture is"))
     for source in SOURCES:
-        assert f"- `{source}`: " in text and f"'source': '{source}'" in text
-    assert "photos of real things" in text
-    assert "illustrations and imagined scenes" in text and "charts and diagrams of data" in text
-    assert "Never photos" in text and "never as Markdown images" in text
+        assert f"'source': '{source}'" in text and f"`{source}`" in choose  # its tag and what it is for
+    assert "a photo of something real is `search`, an illustration is `diffusion`" in text
+    # the full prompt also has a line per source; the small one not (the 1.5B model copied them)
+    assert ("- `search`: photos of real things" in text) is not small
+    assert "only charts and diagrams of data are `code`" in text and "never as Markdown images" in text
 
 
 def test_full_prompt_says_what_an_off_tool_gives() -> None:
