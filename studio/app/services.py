@@ -19,8 +19,10 @@ from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
+from studio.core.captions import fix_copied_caption
 from studio.core.charts import ChartCoder, ChartWritingTool, route_charts_to_code
 from studio.core.engine import Engine, EngineOptions
+from studio.core.protocol import ToolCall
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
 from tools.params import SOURCES
@@ -240,7 +242,12 @@ class Services:
 
     def engine(self, *, style: str = "") -> Engine:
         """An engine over the runner; tools that are off fail with their reason."""
-        route = route_charts_to_code if self.two_phase_code and self.availability["code"].ok else None
+        charts_to_code = self.two_phase_code and self.availability["code"].ok
+
+        def route(call: ToolCall) -> ToolCall:
+            call = fix_copied_caption(call)
+            return route_charts_to_code(call) if charts_to_code else call
+
         options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style, route=route)
         return Engine(self.runner(), options=options)
 

@@ -47,7 +47,8 @@ class EngineOptions:
     max_response_chars: int = 2_000_000
     max_tags: int = 200
     # A chance to re-route a valid call before it is queued (e.g. a chart asked of diffusion goes
-    # to the chart writer); the block records the model's source as provenance ``routed_from``.
+    # to the chart writer, a caption copied from the prompt is replaced); the block records what
+    # the model wrote as provenance ``routed_from`` (its source) and ``caption_from_model``.
     route: Callable[[ToolCall], ToolCall] | None = None
 
 
@@ -96,7 +97,7 @@ class _Run:
         self.events_q: queue.Queue[object] = queue.Queue()
         self.pool = ThreadPoolExecutor(max(1, engine.options.max_concurrent_tools), thread_name_prefix="tool")
         self.futures: dict[int, Future[ToolResult | None]] = {}
-        self.routed: dict[str, str] = {}  # block id -> the source the model wrote, when re-routed
+        self.routed: dict[str, dict[str, str]] = {}  # block id -> what the model wrote, where the route changed it
         self.outstanding = 0
         self.stopped = threading.Event()
         self.text_block: TextBlock | None = None
@@ -219,18 +220,21 @@ class _Run:
         else:
             tag = InvalidTag(piece.raw[:2048], UNTERMINATED_REASON)
         self.tag_position += 1
-        routed_from = None
+        changed: dict[str, str] = {}
         if isinstance(tag, ToolCall) and self.engine.options.route is not None:
             routed = self.engine.options.route(tag)
-            routed_from = tag.source if routed.source != tag.source else None
+            if routed.source != tag.source:
+                changed["routed_from"] = tag.source
+            if routed.description != tag.description:
+                changed["caption_from_model"] = tag.description
             tag = routed
         with self.lock:
             if self.stopped.is_set():
                 return
             self.text_block = None
             block = self.article.add_image(tag)
-            if routed_from:
-                self.routed[block.id] = routed_from
+            if changed:
+                self.routed[block.id] = changed
             if isinstance(tag, ToolCall):
                 self.outstanding += 1
                 self._emit(
@@ -314,8 +318,7 @@ class _Run:
                 return
             block.seconds = result.seconds
             block.provenance = dict(result.provenance)
-            if block.id in self.routed:
-                block.provenance["routed_from"] = self.routed[block.id]
+            block.provenance.update(self.routed.get(block.id, {}))
             if result.params is not None:  # a wrapper filled the params in (two-phase chart code)
                 block.params = dict(result.params)
             if result.ok and result.image:
