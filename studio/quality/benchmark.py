@@ -12,7 +12,8 @@ A brief line: {"id", "prompt", "wanted_images", "tools": [...], "category", "rub
 edit tasks). wanted_images follows the paper: -1 no image (the writer's grammar then admits no tag),
 0 any count, 99 at least one, N exactly N.
 
-Honesty checks per brief (studio.quality.honesty): faked pictures, placeholders, chart runs with
+Honesty checks per brief (studio.quality.honesty): faked pictures, placeholders, picture kinds the
+brief names without a tag of their source, chart runs with
 their fallback / illustrative / relevance figures, leaked example phrases, count compliance with
 the reason when missed, cut-off articles.
 Brief text and model output are untrusted: the report goes through Jinja2's autoescape under the
