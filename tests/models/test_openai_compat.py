@@ -12,13 +12,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from models.base import ChatBackend, ChatOptions, Message, complete
 from models.errors import ModelError
 from models.openai_compat import OpenAICompatBackend
+from tests.scripted_http import ScriptedHandler, ScriptedServer, Serving
 
 HELLO: list[Message] = [{"role": "user", "content": "Say hello."}]
 FAST = ChatOptions(max_tokens=24, temperature=0.0, seed=1)
@@ -96,7 +96,7 @@ def test_server_down_is_a_fast_model_error_saying_what_to_start() -> None:
 def test_read_timeout_names_the_setting() -> None:
     stalled = threading.Event()
 
-    def stall(handler: BaseHTTPRequestHandler) -> None:
+    def stall(handler: ScriptedHandler) -> None:
         stalled.wait(5)  # accept the request, then say nothing
 
     with _fake_server(stall) as url:
@@ -119,7 +119,7 @@ def test_http_500_carries_the_server_message() -> None:
 def test_http_401_hints_at_the_api_key() -> None:
     seen: list[str] = []
 
-    def deny(handler: BaseHTTPRequestHandler) -> None:
+    def deny(handler: ScriptedHandler) -> None:
         seen.append(handler.headers.get("Authorization", ""))
         _json(handler, 401, {"message": "invalid api key", "object": "error"})  # vLLM's error shape
 
@@ -137,7 +137,7 @@ def test_http_404_hints_at_the_model_name() -> None:
 
 
 def test_mid_stream_error_event_becomes_model_error() -> None:
-    def half(handler: BaseHTTPRequestHandler) -> None:
+    def half(handler: ScriptedHandler) -> None:
         _sse(handler, ['{"choices":[{"delta":{"content":"Hel"}}]}', '{"error":{"message":"slot crashed"}}'])
 
     with _fake_server(half) as url:
@@ -151,7 +151,7 @@ def test_mid_stream_error_event_becomes_model_error() -> None:
 def test_request_body_carries_options_and_extra_wins() -> None:
     bodies: list[dict] = []
 
-    def record(handler: BaseHTTPRequestHandler) -> None:
+    def record(handler: ScriptedHandler) -> None:
         length = int(handler.headers["Content-Length"])
         bodies.append(json.loads(handler.rfile.read(length)))
         _sse(handler, ['{"choices":[{"delta":{"role":"assistant"}}]}', '{"choices":[{"delta":{"content":"ok"}}]}'])
@@ -174,43 +174,29 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _json(handler: BaseHTTPRequestHandler, status: int, obj: object) -> None:
-    data = json.dumps(obj).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    handler.end_headers()
-    handler.wfile.write(data)
+def _json(handler: ScriptedHandler, status: int, obj: dict[str, object]) -> None:
+    handler.send_json(status, obj)
 
 
-def _sse(handler: BaseHTTPRequestHandler, payloads: list[str]) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Type", "text/event-stream")
-    handler.end_headers()
-    for payload in [*payloads, "[DONE]"]:
+def _sse(handler: ScriptedHandler, payloads: list[str]) -> None:
+    """Send each payload as it is (raw JSON text, so a test can send malformed events), then [DONE]."""
+    handler.start_events()
+    for payload in payloads:
         handler.wfile.write(f"data: {payload}\n\n".encode())
         handler.wfile.flush()
+    handler.end_events()
     handler.close_connection = True
 
 
 @contextmanager
-def _fake_server(answer: Callable[[BaseHTTPRequestHandler], None]) -> Iterator[str]:
-    """A throwaway http.server on 127.0.0.1 whose every request is answered by `answer`; yields its /v1 URL."""
+def _fake_server(answer: Callable[[ScriptedHandler], None]) -> Iterator[str]:
+    """A throwaway server on 127.0.0.1 whose every request is answered by `answer`; yields its /v1 URL."""
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(ScriptedHandler):
+        def do_GET(self) -> None:  # noqa: N802 - name fixed by http.server
             answer(self)
 
         do_POST = do_GET
 
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with Serving(ScriptedServer(Handler), "fake-openai") as serving:
+        yield serving.url
