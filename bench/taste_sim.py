@@ -34,6 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from studio.app.taste_jobs import taste_root, user_rows  # noqa: E402
+from studio.core.agent import Brief  # noqa: E402
 from studio.core.article import Article, ImageBlock, TextBlock  # noqa: E402
 from studio.quality.reward import score_article  # noqa: E402
 from studio.quality.scaling import candidate_score, select_candidate  # noqa: E402
@@ -168,17 +169,62 @@ def run_user(label: str, consistent: bool, choices: int, seed: int) -> dict[str,
     return result
 
 
+def time_training(pairs: int) -> dict[str, Any]:
+    """Seconds to train on ``pairs`` fresh pairs (every text new to the embedder, a cold model
+    load included), in this process: the target is 500 pairs in <= 5 minutes on this machine.
+    Each pair's images are real chart renders (one per chart kind and colour, reused)."""
+    from studio.app.session import Session
+    from studio.quality.taste import Embedder, train_taste
+    from studio.quality.taste_features import view_of_block
+
+    rng, user = random.Random(5), ScriptedUser(True)
+    studio = render_studio(Path(tempfile.mkdtemp(prefix="taste-timing-")))
+    session, images = Session(studio), {}
+    try:
+        views = []
+        for n in range(pairs):
+            old = random_spec(rng, n)
+            new = alternative(rng, old, n)
+            pair = []
+            for spec in (old, new):
+                if (spec.kind, spec.color) not in images:
+                    for _ in session.generate(Brief("timing"), response=response(rng, [spec], n)):
+                        pass
+                    assert session.article is not None
+                    images[spec.kind, spec.color] = session.article.image_blocks()[0]
+                block = images[spec.kind, spec.color]
+                article = Article(
+                    brief=f"charts {n} {rng.random():.6f}", blocks=[TextBlock("b1", f"Part {n}. "), block]
+                )
+                view = view_of_block(article, block)
+                pair.append(BlockView(view.brief, view.before, view.after, "image", "code", f"view {n} {spec.title}",
+                                      {"code": spec.code()}, "", "ok", view.image))  # fmt: skip
+            views.append((pair[1], pair[0]) if user.keeps_new(old, new) else (pair[0], pair[1]))
+        started = time.monotonic()
+        model = train_taste(views, user="timing", embedder=Embedder())
+        seconds = time.monotonic() - started
+    finally:
+        studio.close()
+    return {"pairs": pairs, "train_seconds": round(seconds, 1), "heldout_accuracy": model.report.accuracy}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--choices", type=int, default=500, help="choices of the consistent user")
     parser.add_argument("--random-choices", type=int, default=300, help="choices of the random user")
     parser.add_argument("--out", type=Path, default=None, help="also write the results as JSON")
+    parser.add_argument("--user", choices=["both", "consistent", "random"], default="both")
+    parser.add_argument("--timing-pairs", type=int, default=0, help="only time training on N fresh pairs")
     args = parser.parse_args()
+    if args.timing_pairs:
+        print(json.dumps(time_training(args.timing_pairs)))
+        return 0
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
-    results = [
-        run_user("consistent", True, args.choices, seed=1),
-        run_user("random", False, args.random_choices, seed=2),
-    ]
+    results = []
+    if args.user in ("both", "consistent"):
+        results.append(run_user("consistent", True, args.choices, seed=1))
+    if args.user in ("both", "random"):
+        results.append(run_user("random", False, args.random_choices, seed=2))
     print(f"commit {commit}")
     keys = [
         "choices",
