@@ -27,7 +27,7 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for n in range(2):
             specs = [random_spec(rng, n) for _ in range(4)]
             outputs = client.predict(f"charts {n}", response(rng, specs, n), "", api_name="/render")
-            article = next(v for v in outputs if isinstance(v, dict) and "article" in v)["article"]
+            article = next(v["article"] for v in outputs if isinstance(v, dict) and isinstance(v.get("article"), dict))
             blocks = [b["id"] for b in article["blocks"] if b["kind"] == "image"]
             for block, old in zip(blocks, specs, strict=True):
                 new = alternative(rng, old, n)
