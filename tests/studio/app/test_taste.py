@@ -158,3 +158,22 @@ def test_regenerate_candidates_show_the_best_ranked_last(trained: tuple[Session,
     assert [a.params["code"].split("(")[0] for a in attempts][-1] == "plt.barh"
     assert attempts[-1].result.provenance["taste"]["candidates"] == 3
     assert note.startswith("your taste model prefers this (") and "2 other candidates are in the history" in note
+
+
+def test_the_cli_trains_the_users_model_and_reports_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from studio.app.cli import main
+
+    monkeypatch.setenv("STUDIO_DATA_DIR", str(tmp_path))
+    assert main(["taste", "train"]) == 2  # nothing chosen yet: a clear error, no model
+    assert "0 preference pair(s) is not enough to train" in capsys.readouterr().err
+    studio = render_studio(tmp_path)
+    make_choices(Session(studio), ScriptedUser(consistent=True), articles=2, per_article=3)
+    studio.close()
+    assert main(["taste", "train"]) == 0
+    out = capsys.readouterr()
+    assert "Trained on 5 of your 6 choices; held-out pairwise accuracy" in out.out and "saved: " in out.out
+    assert "about" in out.err and "s left" in out.err  # the progress line with its ETA
+    assert main(["taste", "status"]) == 0
+    assert "in use: none" in capsys.readouterr().out
