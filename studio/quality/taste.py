@@ -77,7 +77,7 @@ class Embedder:
             self._model.max_seq_length = MAX_TOKENS
         return self._model
 
-    def encode(self, texts: Sequence[str], progress: Progress | None = None, batch: int = 32) -> np.ndarray:
+    def encode(self, texts: Sequence[str], progress: Progress | None = None, batch: int = 128) -> np.ndarray:
         """Unit vectors (n, 384) for ``texts``; ``progress(done_share, message)`` per batch."""
         with self._lock:  # encode is not documented as thread-safe
             missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
@@ -94,7 +94,8 @@ class Embedder:
     def _encode(self, model: Any, missing: list[str], progress: Progress | None, batch: int) -> None:
         for start in range(0, len(missing), batch):
             chunk = missing[start : start + batch]
-            vectors = model.encode(chunk, normalize_embeddings=True, convert_to_numpy=True)
+            # chunks of 128 let encode sort by length, so batches of 32 carry little padding
+            vectors = model.encode(chunk, batch_size=32, normalize_embeddings=True, convert_to_numpy=True)
             self._cache.update(zip(chunk, np.asarray(vectors, dtype=np.float32), strict=True))
             if progress is not None:
                 done = min(start + batch, len(missing))
