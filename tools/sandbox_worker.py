@@ -17,7 +17,9 @@ Each job's child builds its isolation before the code runs (``sandbox_child.run_
    inode-capped private tmpfs at /tmp as scratch; no /proc, /sys or /home. The code runs as PID 2
    of its own PID namespace with no capabilities, ``no_new_privs`` and a seccomp filter (libseccomp)
    that refuses sockets, ptrace, SysV/POSIX IPC, namespace and mount calls, keyctl, bpf,
-   perf_event_open, io_uring, exec and (with max_processes 1) any new process or thread.
+   perf_event_open, io_uring, exec, memfds and descriptor passing, inotify and (with
+   max_processes 1) any new process or thread. Before any of it, every descriptor but 0-2 and
+   the job's result channel is closed, and the zygote holds no font files to hand down.
    Where the kernel refuses unprivileged namespaces the code tool is off, unless the studio was
    started with the weak mode (``STUDIO_CODE_WEAK_SANDBOX``): no namespaces, a root studio still
    drops to the job's own uid, and the seccomp filter (which then also confines signals to the
