@@ -398,7 +398,7 @@ class Sandbox:
                 # here. Without a frame the job is ending by itself: its own exit or signal is
                 # the reason, so it is not killed over it.
                 with contextlib.suppress(OSError):
-                    status_ours.send(b"x")
+                    status_ours.send(b"x", socket.MSG_NOSIGNAL)
                 status_deadline = max(deadline, time.monotonic() + _REAP_S)
             # The slot stays taken until the zygote has reaped the job and reported.
             try:
