@@ -114,32 +114,74 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             allow_private=settings.allow_private_addresses,
         )
     if "diffusion" in enabled:
-        from tools.diffusion import DiffusionTool
-
-        tools["diffusion"] = DiffusionTool(
-            model=settings.diffusion_model,
-            steps=settings.diffusion_steps,
-            size=settings.diffusion_size,
-            guidance=settings.diffusion_guidance,
-            device=settings.device,
-            offload=settings.diffusion_offload,
-            allow_downloads=settings.allow_downloads,
-            warm_on_start=settings.warm_image_models,
-        )
+        tools["diffusion"] = _diffusion_tool(settings)
     if "edit" in enabled:
-        from tools.edit import EditTool
-
-        tools["edit"] = EditTool(
-            model=settings.edit_model,
-            steps=settings.edit_steps,
-            size=settings.diffusion_size,
-            guidance=settings.edit_guidance,
-            device=settings.device,
-            offload=settings.diffusion_offload,
-            allow_downloads=settings.allow_downloads,
-            warm_on_start=settings.warm_image_models,
-        )
+        tools["edit"] = _edit_tool(settings)
     return tools
+
+
+def image_servers(settings: Settings, kind: str) -> Any:
+    """The ``ImageServers`` for STUDIO_DIFFUSION_SERVERS or STUDIO_EDIT_SERVERS, or None when the
+    list is empty (the in-process diffusers pipeline is used)."""
+    urls = settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
+    if not urls:
+        return None
+    from models.image_api import ImageServers
+
+    return ImageServers(
+        urls,
+        api_key=settings.images_api_key,
+        model=settings.diffusion_api_model if kind == "diffusion" else settings.edit_api_model,
+        kind=settings.images_api_kind,
+        timeout_s=settings.images_timeout_s,
+        connect_timeout_s=settings.images_connect_timeout_s,
+        cooldown_s=settings.images_cooldown_s,
+        setting="STUDIO_DIFFUSION_SERVERS" if kind == "diffusion" else "STUDIO_EDIT_SERVERS",
+    )
+
+
+def _diffusion_tool(settings: Settings) -> Tool[Any]:
+    servers = image_servers(settings, "diffusion")
+    if servers is not None:
+        from tools.image_servers import ServerDiffusionTool
+
+        return ServerDiffusionTool(
+            servers, steps=settings.diffusion_steps, size=settings.diffusion_size, guidance=settings.diffusion_guidance
+        )
+    from tools.diffusion import DiffusionTool
+
+    return DiffusionTool(
+        model=settings.diffusion_model,
+        steps=settings.diffusion_steps,
+        size=settings.diffusion_size,
+        guidance=settings.diffusion_guidance,
+        device=settings.device,
+        offload=settings.diffusion_offload,
+        allow_downloads=settings.allow_downloads,
+        warm_on_start=settings.warm_image_models,
+    )
+
+
+def _edit_tool(settings: Settings) -> Tool[Any]:
+    servers = image_servers(settings, "edit")
+    if servers is not None:
+        from tools.image_servers import ServerEditTool
+
+        return ServerEditTool(
+            servers, steps=settings.edit_steps, size=settings.diffusion_size, guidance=settings.edit_guidance
+        )
+    from tools.edit import EditTool
+
+    return EditTool(
+        model=settings.edit_model,
+        steps=settings.edit_steps,
+        size=settings.diffusion_size,
+        guidance=settings.edit_guidance,
+        device=settings.device,
+        offload=settings.diffusion_offload,
+        allow_downloads=settings.allow_downloads,
+        warm_on_start=settings.warm_image_models,
+    )
 
 
 def check_availability(tools: dict[str, Tool[Any]]) -> dict[str, Availability]:
@@ -255,7 +297,11 @@ class Services:
         return build_judges(self.settings)
 
     def describe_tools(self) -> list[str]:
-        return [f"{s}: on" if a.ok else f"{s}: off - {a.reason}" for s, a in self.availability.items()]
+        """One line per tool; a tool that is on may say more (its image servers and their models)."""
+        return [
+            (f"{s}: on" + (f" - {a.reason}" if a.reason else "")) if a.ok else f"{s}: off - {a.reason}"
+            for s, a in self.availability.items()
+        ]
 
     def close(self) -> None:
         if self._closed:
@@ -285,10 +331,15 @@ def build_services(settings: Settings, *, backend: ChatBackend | None = None) ->
     )
 
 
+def image_servers_list(settings: Settings, kind: str) -> list[str]:
+    return settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
+
+
 def startup_warnings(settings: Settings, tools: dict[str, Tool[Any]]) -> list[str]:
     """Loud start-up warnings: a GPU that diffusion will not use because torch is CPU-only."""
     warnings: list[str] = []
-    if settings.device in {"auto", "cuda"} and {"diffusion", "edit"} & set(tools):
+    in_process = {s for s in ("diffusion", "edit") if s in tools and image_servers_list(settings, s) == []}
+    if settings.device in {"auto", "cuda"} and in_process:
         from models.image_weights import cpu_torch_on_gpu_machine
 
         problem = cpu_torch_on_gpu_machine()
