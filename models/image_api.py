@@ -118,7 +118,7 @@ def request_fields(kind: str, request: ImageRequest) -> dict[str, Any]:
     return {k: v for k, v in candidates.items() if k in accepted and v is not None}
 
 
-def _server_message(exc: Exception) -> str:
+def _server_message(exc: BaseException) -> str:
     """The server's own words from an SDK error (vLLM's flat or OpenAI's nested error body)."""
     body = getattr(exc, "body", None)
     message: Any = None

@@ -102,22 +102,50 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             max_pixels=settings.download_max_pixels,
         )
     if "search" in enabled:
-        from tools.search import SearchTool
-
-        tools["search"] = SearchTool(
-            search_timeout_s=settings.search_timeout_s,
-            max_results=settings.search_max_results,
-            download_timeout_s=settings.download_timeout_s,
-            max_bytes=settings.download_max_bytes,
-            max_pixels=settings.download_max_pixels,
-            min_side=settings.download_min_side,
-            allow_private=settings.allow_private_addresses,
-        )
+        tools["search"] = _search_tool(settings)
     if "diffusion" in enabled:
         tools["diffusion"] = _diffusion_tool(settings)
     if "edit" in enabled:
         tools["edit"] = _edit_tool(settings)
     return tools
+
+
+def _search_tool(settings: Settings) -> Tool[Any]:
+    """The search tool over STUDIO_SEARCH_PROVIDER (ddgs by default), its licence filter, and the
+    downloader's address policy (private addresses refused except STUDIO_DOWNLOAD_ALLOWED_HOSTS)."""
+    from urllib.parse import urlsplit
+
+    from tools.search import SearchTool, ddgs_searcher
+    from tools.search_providers import build_searcher
+
+    names = [p.strip().lower() for p in settings.search_provider if p.strip()]
+    common: dict[str, Any] = {
+        "search_timeout_s": settings.search_timeout_s,
+        "max_results": settings.search_max_results,
+        "download_timeout_s": settings.download_timeout_s,
+        "max_bytes": settings.download_max_bytes,
+        "max_pixels": settings.download_max_pixels,
+        "min_side": settings.download_min_side,
+        "allow_private": settings.allow_private_addresses,
+        "allowed_hosts": settings.download_allowed_hosts,
+    }
+    if names in ([], ["ddgs"]) and settings.search_licences in (None, "any"):
+        return SearchTool(**common)  # today's default, unchanged
+    searcher, mode, probes = build_searcher(
+        names,
+        timeout_s=settings.search_timeout_s,
+        licences=settings.search_licences,
+        openverse_url=settings.openverse_url,
+        wikimedia_url=settings.wikimedia_url,
+        searxng_url=settings.searxng_url,
+        serpapi_url=settings.serpapi_url,
+        serpapi_key=settings.serpapi_key,
+        ddgs=lambda: ddgs_searcher(settings.search_timeout_s),
+    )
+    first = urlsplit(probes[0])
+    port = first.port or (443 if first.scheme == "https" else 80)
+    log.info("image search: %s, licences %s", ", ".join(names), mode)
+    return SearchTool(**common, searcher=searcher, probe_address=(first.hostname or "", port), licence_mode=mode)
 
 
 def image_servers(settings: Settings, kind: str) -> Any:
