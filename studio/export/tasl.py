@@ -15,6 +15,7 @@ from typing import Any
 
 from studio.export.sources import plain, safe_url
 
+
 @dataclass(frozen=True)
 class Tasl:
     title: str

@@ -1,0 +1,131 @@
+"""``studio render`` with STUDIO_DIFFUSION_SERVERS / STUDIO_EDIT_SERVERS on two scripted
+vLLM-Omni-shaped servers (one killed mid-run) and STUDIO_SEARCH_PROVIDER=openverse on a scripted
+Openverse: the pictures are made there with failover and provenance naming the server, and the
+search image's licence reaches the card and every export (HTML, PDF, DOCX, Markdown + SOURCES.md)."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import docx
+import pytest
+import torch
+
+from studio.app.cli import main
+from studio.app.ui_model import block_view_of_image
+from studio.app.ui_page import card_fields
+from studio.export.load import load_article_dir
+from tests.httpserver import LocalServer
+from tests.images_server import RunningImages, serve_images
+from tests.search_providers_server import serve_providers
+from tests.tools.test_search_providers import png
+
+RESPONSE = (
+    "# Foxes\n\nFoxes live near people.\n\n"
+    "<imgen>{'source': 'search', 'description': 'a red fox', 'params': {'query': 'red fox'}}</imgen>\n\n"
+    "A painted one.\n\n"
+    "<imgen>{'source': 'diffusion', 'description': 'a fox painting', 'params': {'prompt': 'a fox'}}</imgen>\n\n"
+    "Another.\n\n"
+    "<imgen>{'source': 'diffusion', 'description': 'a den', 'params': {'prompt': 'a fox den'}}</imgen>\n\n"
+    "At night.\n\n"
+    "<imgen>{'source': 'edit', 'description': 'the den at night', 'params': {'img_index': 2, 'prompt': 'night'}}"
+    "</imgen>\n\nThe end."
+)
+
+
+def kill_after_first_answer(server: RunningImages) -> threading.Thread:
+    """Kill ``server`` once it has taken one request (mid-run: the article goes on)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 120
+        while not server.requests and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.5)  # let the answer go out
+        server.kill()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> None:
+    torch.set_num_threads(1)
+
+
+def test_render_on_image_servers_and_openverse_credits_every_export(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with LocalServer() as images, serve_images("Qwen/Qwen-Image") as a, serve_images("Qwen/Qwen-Image") as b:
+        images.route("/fox.png", headers={"Content-Type": "image/png"}, body=png())
+        images.route("/unlicensed.png", headers={"Content-Type": "image/png"}, body=png())
+        with serve_providers(f"http://localhost:{images.port}") as openverse:
+            env = {
+                "STUDIO_DATA_DIR": str(tmp_path / "data"),
+                "STUDIO_TOOLS_ENABLED": '["search", "diffusion", "edit"]',
+                "STUDIO_MAX_CONCURRENT_TOOLS": "1",  # one picture at a time: the kill lands between two
+                "STUDIO_DIFFUSION_SERVERS": f"{a.url},{b.url}",
+                "STUDIO_EDIT_SERVERS": f"{a.url},{b.url}",
+                "STUDIO_DIFFUSION_SIZE": "64",
+                "STUDIO_DIFFUSION_STEPS": "1",
+                "STUDIO_EDIT_STEPS": "1",
+                "STUDIO_SEARCH_PROVIDER": "openverse",
+                "STUDIO_OPENVERSE_URL": openverse.base + "/v1",
+                "STUDIO_DOWNLOAD_ALLOWED_HOSTS": "localhost",
+                "STUDIO_DOWNLOAD_MIN_SIDE": "100",
+            }
+            for name, value in env.items():
+                monkeypatch.setenv(name, value)
+            response = tmp_path / "response.txt"
+            response.write_text(RESPONSE, encoding="utf-8")
+            a_url = a.url
+            watcher = kill_after_first_answer(a)
+            out = tmp_path / "out"
+            assert main(["render", str(response), "--out", str(out)]) == 0
+            watcher.join(timeout=10)
+            assert len(a.requests) == 1  # A answered once, then died
+            b_paths = [r["path"] for r in b.requests]
+    article = json.loads((out / "article.json").read_text())
+    pictures = [blk for blk in article["blocks"] if blk["kind"] == "image"]
+    assert [p["status"] for p in pictures] == ["ok"] * 4, [p.get("error") for p in pictures]
+    search, first, second, edit = (p["provenance"] for p in pictures)
+    assert first["server"] == a_url and second["server"] == b.url and edit["server"] == b.url
+    assert first["model"] == second["model"] == "Qwen/Qwen-Image"
+    assert [f["server"] for f in edit["failed_over"]] == [a_url]  # the edit pool's turn was A: dead
+    assert b_paths == ["images/generations", "images/edits"]
+    assert search["licence"] == "CC BY-SA 4.0" and search["creator"] == "Jane Doe"
+
+    # the card
+    loaded = load_article_dir(out)
+    fields = dict(card_fields(block_view_of_image(loaded.image_blocks()[0])))
+    assert fields["licence"] == "CC BY-SA 4.0" and fields["creator"] == "Jane Doe"
+    assert dict(card_fields(block_view_of_image(loaded.image_blocks()[1])))["server"] == a_url
+
+    # every export
+    texts: dict[str, str] = {}
+    for fmt in ("html", "pdf", "docx", "md"):
+        path = tmp_path / f"article.{fmt}"
+        assert main(["export", str(out), "--format", fmt, "--out", str(path)]) == 0
+        if fmt == "html":
+            texts[fmt] = path.read_text(encoding="utf-8")
+        elif fmt == "pdf":
+            texts[fmt] = " ".join(
+                subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout.split()
+            )
+        elif fmt == "docx":
+            texts[fmt] = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
+        else:
+            with zipfile.ZipFile(io.BytesIO(path.read_bytes())) as bundle:
+                texts["md"] = bundle.read("article.md").decode()
+                texts["SOURCES.md"] = bundle.read("SOURCES.md").decode()
+    for name, text in texts.items():
+        assert "CC BY-SA 4.0" in text, name
+        assert "Jane Doe" in text, name
+    assert "https://creativecommons.org/licenses/by-sa/4.0/" in texts["SOURCES.md"]
+    assert a_url in texts["SOURCES.md"]  # the appendix names the server that made the picture
