@@ -76,3 +76,15 @@ def test_two_apps_share_one_image_server_and_load_no_image_model(tmp_path: Path)
         assert probe["heavy"] == [], probe  # no torch, diffusers or transformers imported
     assert torch_mapped == [False, False]
     print("app RSS MB:", [round(p["rss_mb"]) for p in probes])
+
+
+def test_the_module_probe_sees_torch_when_a_process_imports_it(tmp_path: Path) -> None:
+    """The probe above is able to fail: a process that imports torch is reported."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "modules.json"
+    env = {**os.environ, "PYTHONPATH": str(PROBE), "STUDIO_TEST_MODULES_FILE": str(target)}
+    subprocess.run([sys.executable, "-c", "import torch, time; time.sleep(1.5)"], env=env, check=True, timeout=120)
+    probe = json.loads(target.read_text())
+    assert "torch" in probe["heavy"] and probe["rss_mb"] > 0
