@@ -16,6 +16,11 @@ What it guards against, and how:
   certificate checking (httpcore passes ``server_hostname`` from the request origin), and the
   Host header is untouched. Proxies are not supported (``trust_env=False``): a proxy would
   make the connect-time check judge the proxy, not the target.
+- Allow-list: ``allowed_hosts`` (STUDIO_DOWNLOAD_ALLOWED_HOSTS, empty by default) names image
+  hosts (``host`` or ``host:port``, as the URL spells them) that may be on any address: an
+  intranet image host, a test server. The match is on the name the connection is for, at
+  connect time (each redirect hop judged anew), so ``localhost`` allowed does not let
+  ``127.0.0.1`` through; every other host is judged by its addresses as above.
 - Redirects are followed by hand (at most ``MAX_REDIRECTS``), each hop re-validated.
 - Size: a declared Content-Length above the cap is refused before reading the body; the
   body is streamed and abandoned the moment it passes the cap (also for chunked bodies and

@@ -231,6 +231,8 @@ class SearchTool(Tool[SearchParams]):
         self._injected = searcher is not None and probe_address is None
         self._searcher: Searcher = searcher or ddgs_searcher(search_timeout_s, proxy)
         self._probe_address = probe_address or ("duckduckgo.com", 443)
+        web = searcher is None or probe_address is None
+        self._offline_words = "image search needs internet access" if web else "image search cannot reach its provider"
         self._probe_timeout_s = probe_timeout_s
         self._availability_ttl_s = availability_ttl_s
         self._availability: tuple[float, Availability] | None = None
@@ -264,7 +266,7 @@ class SearchTool(Tool[SearchParams]):
             result = (
                 Availability.on()
                 if problem is None
-                else Availability.off(f"image search needs internet access: {problem}")
+                else Availability.off(f"{self._offline_words}: {problem}")
             )
             self._availability = (time.monotonic(), result)
             return result

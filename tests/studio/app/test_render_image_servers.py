@@ -129,3 +129,30 @@ def test_render_on_image_servers_and_openverse_credits_every_export(
         assert "Jane Doe" in text, name
     assert "https://creativecommons.org/licenses/by-sa/4.0/" in texts["SOURCES.md"]
     assert a_url in texts["SOURCES.md"]  # the appendix names the server that made the picture
+
+
+def test_tool_chips_and_describe_tools_name_the_servers_and_their_models(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from studio.app.services import build_services
+    from studio.app.settings import Settings
+    from studio.app.ui_server import chips_html
+
+    dead = "http://127.0.0.1:9/v1"
+    with serve_images("Qwen/Qwen-Image-Edit-2511") as edit:
+        settings = Settings(
+            data_dir=tmp_path,
+            tools_enabled=["diffusion", "edit"],
+            diffusion_servers=[dead],
+            edit_servers=[edit.url, dead],
+            images_connect_timeout_s=1.0,
+        )
+        services = build_services(settings, backend=SimpleNamespace(name="none"))  # type: ignore[arg-type]
+        try:
+            html = chips_html(SimpleNamespace(services=services))  # type: ignore[arg-type]
+            lines = services.describe_tools()
+        finally:
+            services.close()
+    assert f"{edit.url} (Qwen/Qwen-Image-Edit-2511)" in html and "1/2 image servers reachable" in html
+    assert "diffusion is off: no image server in STUDIO_DIFFUSION_SERVERS answers" in html
+    assert any(line.startswith("edit: on - 1/2 image servers reachable") for line in lines), lines
