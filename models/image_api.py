@@ -56,8 +56,8 @@ class ImageRequest:
     """One picture to make (``image`` set: an edit of those PNG bytes)."""
 
     prompt: str
-    width: int
-    height: int
+    width: int | None = None  # None (both): the server's default size
+    height: int | None = None
     steps: int | None = None
     guidance: float | None = None
     seed: int | None = None
@@ -108,9 +108,9 @@ def normalise_url(url: str) -> str:
 def request_fields(kind: str, request: ImageRequest) -> dict[str, Any]:
     """The optional fields to send to a server of ``kind`` (only those it accepts)."""
     accepted = FIELDS_BY_KIND[kind]
-    size = f"{request.width}x{request.height}"
+    size = f"{request.width}x{request.height}" if request.width and request.height else None
     candidates: dict[str, Any] = {
-        "size": size if kind != "openai" or size in OPENAI_SIZES else None,
+        "size": size if kind != "openai" or size in OPENAI_SIZES else None,  # None: not sent
         "seed": request.seed,
         "num_inference_steps": request.steps,
         "guidance_scale": request.guidance,

@@ -12,7 +12,8 @@
 
 Pictures are real: a tiny random-weight diffusers pipeline (tests/tiny_pipelines.py) runs for
 each request with a CPU generator seeded from ``seed``, so the same seed gives the same bytes.
-``fail_with = (status, message)`` answers every image request with vLLM's error body instead.
+``die_after = n`` makes the server die right after taking its n-th image request (a server
+killed mid-run). ``fail_with = (status, message)`` answers every image request with vLLM's error body instead.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ class ImagesServer(ScriptedServer):
         self.requests: list[dict[str, Any]] = []
         self.fail_with: tuple[int, str] | None = None
         self.delay_s = 0.0
+        self.die_after: int | None = None  # answer this many image requests, then die
+
+    def die(self) -> None:
+        """Refuse new connections at once (the listening socket goes), then stop the loop."""
+        self.socket.close()
+        threading.Thread(target=self.shutdown, daemon=True).start()
 
 
 class ImagesHandler(ScriptedHandler):
@@ -91,6 +98,9 @@ class ImagesHandler(ScriptedHandler):
         }
         with self.server.lock:
             self.server.requests.append(record)
+            dying = self.server.die_after is not None and len(self.server.requests) >= self.server.die_after
+        if dying:  # this answer still goes out on its own connection; the next request is refused
+            self.server.die()
         if self.server.delay_s:
             time.sleep(self.server.delay_s)
         if self.server.fail_with is not None:

@@ -22,6 +22,7 @@ from tools.edit import decode_parent
 from tools.params import DiffusionParams, EditParams
 
 BACKEND = "images-api"
+PARENT_SIDE = 1024  # the parent's longer side when no size is set (vLLM-Omni's default size)
 MAX_PIXELS = 40_000_000  # a server is trusted to make pictures, not to send a decompression bomb
 
 
@@ -50,17 +51,21 @@ def _answer_facts(servers: ImageServers, answer: ImageAnswer) -> dict[str, Any]:
     return facts
 
 
+# Steps, size and guidance left as None are not sent: the server's defaults for its model apply
+# (Qwen-Image wants ~50 steps at 1024 px, Z-Image-Turbo ~8; the in-process defaults fit sd-turbo).
 class ServerDiffusionTool(Tool[DiffusionParams]):
     """Text-to-image on image servers (round-robin, failover; see models.image_api)."""
 
     name = "diffusion"
     Params = DiffusionParams
 
-    def __init__(self, servers: ImageServers, *, steps: int = 2, size: int = 512, guidance: float | None = None):
+    def __init__(
+        self, servers: ImageServers, *, steps: int | None = None, size: int | None = None, guidance: float | None = None
+    ) -> None:
         self.servers = servers
-        self.steps = max(1, int(steps))
-        self.size = snap8(size)
-        self.guidance = guidance  # None: the server's default for its model
+        self.steps = None if steps is None else max(1, int(steps))
+        self.size = None if size is None else snap8(size)
+        self.guidance = guidance
 
     def availability(self) -> Availability:
         return describe_servers(self.servers, "diffusion", self.servers.setting)
@@ -101,15 +106,18 @@ class ServerDiffusionTool(Tool[DiffusionParams]):
 
 
 class ServerEditTool(Tool[EditParams]):
-    """Instruction edits on image servers: the parent goes as the multipart ``image``."""
+    """Instruction edits on image servers: the parent goes as the multipart ``image`` (scaled so
+    its longer side is ``size``, or at most PARENT_SIDE when the size is the server's choice)."""
 
     name = "edit"
     Params = EditParams
 
-    def __init__(self, servers: ImageServers, *, steps: int = 10, size: int = 512, guidance: float | None = None):
+    def __init__(
+        self, servers: ImageServers, *, steps: int | None = None, size: int | None = None, guidance: float | None = None
+    ) -> None:
         self.servers = servers
-        self.steps = max(1, int(steps))
-        self.size = snap8(size)
+        self.steps = None if steps is None else max(1, int(steps))
+        self.size = None if size is None else snap8(size)
         self.guidance = guidance
 
     def availability(self) -> Availability:
@@ -145,15 +153,14 @@ class ServerEditTool(Tool[EditParams]):
         if not instruction:
             return ToolResult.failure("the edit instruction is empty", provenance)
         try:
-            parent = decode_parent(context.parent_image, self.size)
+            parent = decode_parent(context.parent_image, self.size or PARENT_SIDE)
         except ValueError as exc:
             return ToolResult.failure(f"the image to edit (index {params.img_index}) cannot be used: {exc}", provenance)
         provenance["size"] = list(parent.size)
         buffer = io.BytesIO()
         parent.save(buffer, format="PNG")
-        request = ImageRequest(
-            prompt, parent.width, parent.height, self.steps, self.guidance, seed, image=buffer.getvalue()
-        )
+        width, height = (parent.width, parent.height) if self.size else (None, None)
+        request = ImageRequest(prompt, width, height, self.steps, self.guidance, seed, image=buffer.getvalue())
         try:
             answer = self.servers.edit(request, _time_left(context))
         except ImageServerError as exc:

@@ -263,11 +263,7 @@ class SearchTool(Tool[SearchParams]):
             if cached is not None and time.monotonic() - cached[0] < self._availability_ttl_s:
                 return cached[1]
             problem = _probe(*self._probe_address, self._probe_timeout_s)
-            result = (
-                Availability.on()
-                if problem is None
-                else Availability.off(f"{self._offline_words}: {problem}")
-            )
+            result = Availability.on() if problem is None else Availability.off(f"{self._offline_words}: {problem}")
             self._availability = (time.monotonic(), result)
             return result
 

@@ -168,13 +168,22 @@ def image_servers(settings: Settings, kind: str) -> Any:
     )
 
 
+def _if_set(settings: Settings, name: str) -> Any:
+    """A setting's value when the operator set it, else None: the in-process defaults (2 steps,
+    512 px: right for sd-turbo) are not sent to image servers, whose models have their own."""
+    return getattr(settings, name) if name in settings.model_fields_set else None
+
+
 def _diffusion_tool(settings: Settings) -> Tool[Any]:
     servers = image_servers(settings, "diffusion")
     if servers is not None:
         from tools.image_servers import ServerDiffusionTool
 
         return ServerDiffusionTool(
-            servers, steps=settings.diffusion_steps, size=settings.diffusion_size, guidance=settings.diffusion_guidance
+            servers,
+            steps=_if_set(settings, "diffusion_steps"),
+            size=_if_set(settings, "diffusion_size"),
+            guidance=settings.diffusion_guidance,
         )
     from tools.diffusion import DiffusionTool
 
@@ -196,7 +205,10 @@ def _edit_tool(settings: Settings) -> Tool[Any]:
         from tools.image_servers import ServerEditTool
 
         return ServerEditTool(
-            servers, steps=settings.edit_steps, size=settings.diffusion_size, guidance=settings.edit_guidance
+            servers,
+            steps=_if_set(settings, "edit_steps"),
+            size=_if_set(settings, "diffusion_size"),
+            guidance=settings.edit_guidance,
         )
     from tools.edit import EditTool
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 import json
 import subprocess
-import threading
-import time
 import zipfile
 from pathlib import Path
 
@@ -22,7 +20,7 @@ from studio.app.ui_model import block_view_of_image
 from studio.app.ui_page import card_fields
 from studio.export.load import load_article_dir
 from tests.httpserver import LocalServer
-from tests.images_server import RunningImages, serve_images
+from tests.images_server import serve_images
 from tests.search_providers_server import serve_providers
 from tests.tools.test_search_providers import png
 
@@ -37,21 +35,6 @@ RESPONSE = (
     "<imgen>{'source': 'edit', 'description': 'the den at night', 'params': {'img_index': 2, 'prompt': 'night'}}"
     "</imgen>\n\nThe end."
 )
-
-
-def kill_after_first_answer(server: RunningImages) -> threading.Thread:
-    """Kill ``server`` once it has taken one request (mid-run: the article goes on)."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + 120
-        while not server.requests and time.monotonic() < deadline:
-            time.sleep(0.02)
-        time.sleep(0.5)  # let the answer go out
-        server.kill()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    return thread
 
 
 @pytest.fixture(autouse=True)
@@ -85,10 +68,9 @@ def test_render_on_image_servers_and_openverse_credits_every_export(
             response = tmp_path / "response.txt"
             response.write_text(RESPONSE, encoding="utf-8")
             a_url = a.url
-            watcher = kill_after_first_answer(a)
+            a.server.die_after = 1  # A dies right after its first picture (mid-run)
             out = tmp_path / "out"
             assert main(["render", str(response), "--out", str(out)]) == 0
-            watcher.join(timeout=10)
             assert len(a.requests) == 1  # A answered once, then died
             b_paths = [r["path"] for r in b.requests]
     article = json.loads((out / "article.json").read_text())
@@ -156,3 +138,35 @@ def test_tool_chips_and_describe_tools_name_the_servers_and_their_models(tmp_pat
     assert f"{edit.url} (Qwen/Qwen-Image-Edit-2511)" in html and "1/2 image servers reachable" in html
     assert "diffusion is off: no image server in STUDIO_DIFFUSION_SERVERS answers" in html
     assert any(line.startswith("edit: on - 1/2 image servers reachable") for line in lines), lines
+
+
+def test_in_process_defaults_are_not_sent_to_servers_unless_set(tmp_path: Path) -> None:
+    from studio.app.services import build_tools
+    from studio.app.settings import Settings
+    from tools.base import ToolContext
+    from tools.params import DiffusionParams
+
+    with serve_images() as server:
+        plain = build_tools(Settings(data_dir=tmp_path, tools_enabled=["diffusion"], diffusion_servers=[server.url]))
+        chosen = build_tools(
+            Settings(
+                data_dir=tmp_path,
+                tools_enabled=["diffusion"],
+                diffusion_servers=[server.url],
+                diffusion_steps=3,
+                diffusion_size=64,
+                diffusion_guidance=4.0,
+            )
+        )
+        assert plain["diffusion"].run(DiffusionParams(prompt="a"), ToolContext(seed=1)).ok
+        assert chosen["diffusion"].run(DiffusionParams(prompt="a"), ToolContext(seed=1)).ok
+        first, second = (r["fields"] for r in server.requests)
+    assert first == {"prompt": "a", "n": 1, "seed": 1}  # the server's own defaults for its model
+    assert second == {
+        "prompt": "a",
+        "n": 1,
+        "size": "64x64",
+        "seed": 1,
+        "num_inference_steps": 3,
+        "guidance_scale": 4.0,
+    }
