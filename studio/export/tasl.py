@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from studio.core.article import Article, ImageBlock
 from studio.export.sources import plain, safe_url
 
 
@@ -55,3 +56,14 @@ def tasl(prov: Mapping[str, Any]) -> Tasl:
         page_url=safe_url(prov.get("page_url")) or safe_url(prov.get("image_url")),
         hint=plain(prov.get("licence_hint"), 200),
     )
+
+
+def images_without_licence(article: Article) -> list[ImageBlock]:
+    """Search pictures shown in ``article`` whose licence is unknown (for the publish checklist:
+    a writer must check these before publishing). Generated, edited and chart pictures are the
+    user's own and are not listed."""
+    return [
+        block
+        for block in article.image_blocks()
+        if block.source == "search" and block.status == "ok" and not plain((block.provenance or {}).get("licence"))
+    ]
