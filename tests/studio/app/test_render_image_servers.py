@@ -10,6 +10,7 @@ import json
 import subprocess
 import zipfile
 from pathlib import Path
+from types import SimpleNamespace
 
 import docx
 import pytest
@@ -114,8 +115,6 @@ def test_render_on_image_servers_and_openverse_credits_every_export(
 
 
 def test_tool_chips_and_describe_tools_name_the_servers_and_their_models(tmp_path: Path) -> None:
-    from types import SimpleNamespace
-
     from studio.app.services import build_services
     from studio.app.settings import Settings
     from studio.app.ui_server import chips_html
@@ -170,3 +169,26 @@ def test_in_process_defaults_are_not_sent_to_servers_unless_set(tmp_path: Path) 
         "num_inference_steps": 3,
         "guidance_scale": 4.0,
     }
+
+
+def test_regenerate_with_a_new_seed_is_a_new_picture_and_the_same_seed_reproduces(tmp_path: Path) -> None:
+    from studio.app.regenerate import regenerate_image
+    from studio.app.services import build_services
+    from studio.app.settings import Settings
+    from studio.core.article import Article, ImageBlock
+
+    with serve_images() as server:
+        settings = Settings(data_dir=tmp_path, tools_enabled=["diffusion"], diffusion_servers=[server.url])
+        services = build_services(settings, backend=SimpleNamespace(name="none"))  # type: ignore[arg-type]
+        try:
+            article = Article(brief="b")
+            article.blocks = [ImageBlock("b1", 0, "diffusion", "a fox", {"prompt": "a fox"}, "", status="queued")]
+            first = regenerate_image(article, "b1", services, seed=11)
+            same = regenerate_image(article, "b1", services, seed=11)
+            new = regenerate_image(article, "b1", services)  # "new seed"
+        finally:
+            services.close()
+    assert first.status == same.status == new.status == "ok"
+    assert first.result.image == same.result.image and new.result.image != first.result.image
+    assert new.result.provenance["seed"] != 11 and new.result.provenance["server"] == server.url
+    assert [r["fields"]["seed"] for r in server.requests][:2] == [11, 11]
