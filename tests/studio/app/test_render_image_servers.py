@@ -18,7 +18,7 @@ import torch
 
 from studio.app.cli import main
 from studio.app.ui_model import block_view_of_image
-from studio.app.ui_page import card_fields
+from studio.app.ui_page import card_fields, image_card
 from studio.export.load import load_article_dir
 from tests.httpserver import LocalServer
 from tests.images_server import serve_images
@@ -88,6 +88,8 @@ def test_render_on_image_servers_and_openverse_credits_every_export(
     loaded = load_article_dir(out)
     fields = dict(card_fields(block_view_of_image(loaded.image_blocks()[0])))
     assert fields["licence"] == "CC BY-SA 4.0" and fields["creator"] == "Jane Doe"
+    card = str(image_card(block_view_of_image(loaded.image_blocks()[0]), editable=True))
+    assert "CC BY-SA 4.0" in card and "Jane Doe" in card
     assert dict(card_fields(block_view_of_image(loaded.image_blocks()[1])))["server"] == a_url
 
     # every export
