@@ -155,3 +155,11 @@ def test_configuration_mistakes_say_what_to_set() -> None:
         build_searcher(["searxng"], licences=None, **common)  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="STUDIO_SERPAPI_KEY"):
         build_searcher(["serpapi"], licences=None, **common)  # type: ignore[arg-type]
+
+
+def test_an_allow_listed_host_cannot_redirect_to_a_loopback_address_it_does_not_name(images: LocalServer) -> None:
+    images.route("/hop", status=302, headers={"Location": f"http://127.0.0.1:{images.port}/fox.png"})
+    with pytest.raises(DownloadError) as refused:
+        fetch_image(f"http://localhost:{images.port}/hop", allowed_hosts=["localhost"])
+    assert refused.value.kind == "blocked address"
+    assert images.requests == ["/hop"]
