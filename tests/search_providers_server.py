@@ -7,7 +7,9 @@ One server answers all three, by path:
   thumburl, descriptionurl, sizes and ``extmetadata`` LicenseShortName / LicenseUrl / Artist /
   ObjectName);
 - ``GET /search`` SearXNG with ``format=json`` (``results``: url, img_src, title, resolution,
-  engine).
+  engine);
+- ``GET /search.json`` SerpAPI's ``engine=google_images`` (``images_results``: original, link,
+  title, source, original_width, original_height; no licence).
 
 The image URLs point at ``image_host`` (``http://localhost:PORT``: an allow-listed test host). Each
 provider gives one licensed hit and one without a licence, so the licence filter has work to do.
@@ -126,6 +128,24 @@ def searxng_payload(host: str) -> dict[str, Any]:
     }
 
 
+def serpapi_payload(host: str) -> dict[str, Any]:
+    return {
+        "search_metadata": {"status": "Success"},
+        "images_results": [
+            {
+                "position": 1,
+                "thumbnail": f"{host}/harbour.png",
+                "original": f"{host}/harbour.png",
+                "original_width": 400,
+                "original_height": 300,
+                "title": "Harbour from above",
+                "link": "https://example.org/harbour-page",
+                "source": "Example",
+            }
+        ],
+    }
+
+
 class ProvidersServer(ScriptedServer):
     def __init__(self, image_host: str) -> None:
         super().__init__(ProvidersHandler)
@@ -147,6 +167,8 @@ class ProvidersHandler(ScriptedHandler):
             self.send_json(200, wikimedia_payload(host))
         elif parts.path == "/search":
             self.send_json(200, searxng_payload(host))
+        elif parts.path == "/search.json":
+            self.send_json(200, serpapi_payload(host))
         else:
             self.send_json(404, {"detail": "Not found."})
 

@@ -163,3 +163,18 @@ def test_an_allow_listed_host_cannot_redirect_to_a_loopback_address_it_does_not_
         fetch_image(f"http://localhost:{images.port}/hop", allowed_hosts=["localhost"])
     assert refused.value.kind == "blocked address"
     assert images.requests == ["/hop"]
+
+
+def test_serpapi_google_images_with_its_key(providers: RunningProviders) -> None:
+    tool = tool_for(providers, ["serpapi"], serpapi_url=providers.base + "/search.json", serpapi_key="serp-key")
+    assert tool.licence_mode == "any"  # no licences in google_images answers
+    result = tool.run(SearchParams(query="harbour"), ToolContext())
+    assert result.ok, result.error
+    assert result.provenance["provider"] == "serpapi" and result.provenance["page_url"].endswith("harbour-page")
+    assert "licence" not in result.provenance and result.provenance["licence_hint"]
+    path, query = providers.queries[-1]
+    assert path == "/search.json" and query["engine"] == ["google_images"] and query["api_key"] == ["serp-key"]
+    reusable = tool_for(
+        providers, ["serpapi"], "reusable", serpapi_url=providers.base + "/search.json", serpapi_key="serp-key"
+    ).run(SearchParams(query="harbour"), ToolContext())
+    assert not reusable.ok and "reusable licence" in (reusable.error or "")
