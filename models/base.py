@@ -45,6 +45,11 @@ class ChatBackend(Protocol):
         """One line for the UI/CLI: which model, where."""
         ...
 
+    def model_name(self) -> str | None:
+        """The model as a fact a dataset may carry (a model id, a GGUF's name and quantization),
+        never a file path or a server address; None when it cannot be known."""
+        ...
+
 
 def complete(
     backend: ChatBackend,
