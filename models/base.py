@@ -51,6 +51,13 @@ class ChatBackend(Protocol):
         ...
 
 
+def model_name_of(backend: ChatBackend) -> str | None:
+    """``backend.model_name()``; None for a backend that predates it (a test double, a plug-in
+    written against the older protocol): unknown, which is still no path."""
+    name = getattr(backend, "model_name", None)
+    return name() if callable(name) else None
+
+
 def complete(
     backend: ChatBackend,
     messages: list[Message],

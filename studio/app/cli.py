@@ -138,6 +138,7 @@ def _read_images(paths: Sequence[str] | None) -> tuple[bytes, ...]:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
+    from models.base import model_name_of
     from studio.app.services import build_services
     from studio.core.agent import Brief, write_article
 
@@ -150,7 +151,7 @@ def cmd_write(args: argparse.Namespace) -> int:
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
         if args.quality > 1:
             return _write_quality(brief, services, args)
-        writer = {"written_by": "model", "backend": services.backend.name, "model": services.backend.model_name()}
+        writer = {"written_by": "model", "backend": services.backend.name, "model": model_name_of(services.backend)}
         return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images, writer)
     finally:
         services.close()

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, assert_never
 
+from models.base import model_name_of
 from storage.db import Store
 from storage.recorder import ArticleRecorder
 from storage.repo import open_article
@@ -155,7 +156,7 @@ def writer_record(
     pasted = response is not None
     return {
         "backend": PASTED_WRITER if pasted else services.backend.name,
-        "model": (" ".join(response_source.split())[:200] or None) if pasted else services.backend.model_name(),
+        "model": (" ".join(response_source.split())[:200] or None) if pasted else model_name_of(services.backend),
         "tools": services.available_sources(),
         "wanted_images": brief.wanted_images,
         "style": brief.style,
