@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, assert_never
 
 from models.base import model_name_of
+from models.vocab import BlockStatus, block_status
 from storage.db import Store
 from storage.recorder import ArticleRecorder
 from storage.repo import open_article
@@ -51,7 +52,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFinished():
             recorder.image_finished(
                 event.block_id,
-                "ok",
+                BlockStatus.OK,
                 image_bytes=event.image,
                 mime=event.mime,
                 provenance=event.provenance,
@@ -61,7 +62,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFailed():
             recorder.image_finished(
                 event.block_id,
-                "placeholder" if event.placeholder else "failed",
+                BlockStatus.PLACEHOLDER if event.placeholder else BlockStatus.FAILED,
                 error=event.error,
                 provenance=event.provenance,
                 params=event.params,
@@ -102,7 +103,7 @@ def image_block(store: Store, key: str, image_index: int, v: VersionInfo) -> Ima
         description=v.description or "",
         params=dict(v.params or {}),
         raw=v.raw or "",
-        status=v.status or "failed",  # type: ignore[arg-type]
+        status=block_status(v.status),
         error=v.error,
         provenance=dict(v.provenance or {}),
         image=_image(store, v),
