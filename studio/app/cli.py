@@ -150,15 +150,17 @@ def cmd_write(args: argparse.Namespace) -> int:
             print(f"  tool {line}", file=sys.stderr)
         print(f"  model: {services.backend.describe()}", file=sys.stderr)
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
-        if args.quality > 1:
-            return _write_quality(brief, services, args)
         writer = {"written_by": "model", "backend": services.backend.name, "model": model_name_of(services.backend)}
+        if args.quality > 1:
+            return _write_quality(brief, services, args, writer)
         return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images, writer)
     finally:
         services.close()
 
 
-def _write_quality(brief: Brief, services: Services, args: argparse.Namespace) -> int:
+def _write_quality(
+    brief: Brief, services: Services, args: argparse.Namespace, writer: dict[str, str | None] | None = None
+) -> int:
     """Quality mode: N candidates, the judge (or the rule reward) picks, then polish."""
     import json
 
@@ -176,7 +178,7 @@ def _write_quality(brief: Brief, services: Services, args: argparse.Namespace) -
 
     events = write_best_article(brief, services, candidates=args.quality, judge=judge, image_judge=image_judge)
     result = collect_with(events, show)
-    paths = save_article_dir(result.article, Path(args.out))
+    paths = save_article_dir(result.article, Path(args.out), writer=writer)
     scores = Path(args.out) / "quality.json"
     scores.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
     print(paths["html"])
