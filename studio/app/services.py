@@ -100,6 +100,7 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             max_file_mb=settings.code_max_file_mb,
             weak_sandbox=settings.code_weak_sandbox,
             max_pixels=settings.download_max_pixels,
+            max_concurrent=settings.max_concurrent_tools,
         )
     if "search" in enabled:
         from tools.search import SearchTool
