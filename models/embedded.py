@@ -17,7 +17,7 @@ import re
 import threading
 from pathlib import Path
 
-from models.base import ChatOptions, FinishStream, Message
+from models.base import Capabilities, ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelUnavailable
 from models.openai_compat import OpenAICompatBackend
 
@@ -106,6 +106,13 @@ class EmbeddedBackend:
     """Chat with a local GGUF model (CPU, or GPU with xllamacpp's CUDA wheel), started lazily on first use."""
 
     name = "embedded"
+    capabilities = Capabilities(
+        needs_grammar=True,
+        accepts_grammar=True,
+        writes_chart_code=False,
+        default_max_tokens=1200,  # the chart code comes from a second call
+        in_process=True,
+    )
 
     def __init__(
         self,
@@ -140,6 +147,7 @@ class EmbeddedBackend:
                     read_timeout_s=self.read_timeout_s,
                     start_hint="the embedded llama.cpp server has stopped; restart the studio",
                     settings_prefix="STUDIO_EMBEDDED_",
+                    thinking_off="another model",
                     server_label="the embedded llama.cpp server",
                 )
             return self._client

@@ -22,11 +22,12 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models.errors import StudioError
+from models.errors import NotFound
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
+from studio.app.failures import reason
 from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
@@ -63,15 +64,20 @@ PURPOSE = (
 )
 
 
+def code_label(two_phase_code: bool) -> str:
+    """The editor's code field: where the model writes chart code in a second call, it may stay empty."""
+    return "Chart code (Python, matplotlib)" + ("; leave empty and the model writes it" if two_phase_code else "")
+
+
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
     services = studio.services
     on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
-    two_phase = services.two_phase_code
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
 
     def view_page(sess: Session) -> dict[str, Any]:
-        return page(sess.view, two_phase)
+        # the session's own services: a run may have picked another backend than the studio's
+        return page(sess.view, sess.services().two_phase_code)
 
     with gr.Blocks(title="LLM-I Studio") as app:
         state = gr.State(None)
@@ -174,10 +180,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
             ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
-            code_label = "Chart code (Python, matplotlib)" + (
-                "; leave empty and the model writes it" if two_phase else ""
-            )
-            ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code")
+            ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
+                              elem_id="editor-code")  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
@@ -199,7 +203,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code), "",
+                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)), "",
             ]  # fmt: skip
 
         # --- card actions ------------------------------------------------------------------------
@@ -210,7 +214,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             if data.get("act") == "edit_call":
                 try:
                     yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
-                except KeyError:
+                except NotFound:
                     yield (sess, view_page(sess), gr.skip(), *skip_editor)
                 return
             if mark_busy(sess.view, data):
@@ -224,7 +228,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
             if sess is None or sess.user != request_user() or not block_id:
                 return [gr.skip()] * len(ed_outs)
-            with contextlib.suppress(KeyError):
+            with contextlib.suppress(NotFound):
                 return editor_values(sess, block_id, tool)
             return [gr.skip()] * len(ed_outs)
 
@@ -240,8 +244,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"
                 sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
-            except (StudioError, ValueError, KeyError) as exc:
-                perform_msg = str(exc)
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                perform_msg = reason(exc)
                 for other in sess.view.blocks:
                     other.busy = ""
                 yield sess, view_page(sess), gr.skip(), gr.update(visible=True), f"Not run: {perform_msg}"
@@ -338,8 +342,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             try:
                 events = continue_writing(sess, RunOptions(backend, base_url, model))
                 first = next(events)
-            except (StudioError, ValueError, KeyError) as exc:
-                yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                yield (sess, gr.skip(), gr.skip(), f"Not continued: {reason(exc)}", gr.update(visible=False),
                        gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
             yield from stream(sess, itertools.chain([first], events))
