@@ -96,7 +96,7 @@ def _as_block(article: Article, block_id: str, attempt: Regenerated) -> ImageBlo
         source=attempt.source,
         description=attempt.description,
         params=dict(attempt.params),
-        status=attempt.status,  # type: ignore[arg-type]
+        status=attempt.status,
         image=r.image,
         mime=r.mime,
     )

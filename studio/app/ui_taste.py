@@ -14,10 +14,11 @@ from typing import Any
 
 import gradio as gr
 
+from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.taste_jobs import eta_line
 from studio.app.ui_server import Message, session_of
-from studio.app.ui_text import failure_sentence
+from studio.app.ui_text import text_html
 
 
 def add_taste_training(studio: Studio, state: Any) -> None:
@@ -37,7 +38,7 @@ def add_taste_training(studio: Studio, state: Any) -> None:
         try:
             result = sess.train_taste(on_progress)
         except Exception as exc:  # every failure is a sentence (see ui_text)
-            raise gr.Error(failure_sentence("Training", exc)) from exc
+            raise gr.Error(text_html(explain(exc, "Training"))) from exc
         return sess, f"Taste model {result.report.version}: {result.report.sentence()}"
 
     train_btn.click(
