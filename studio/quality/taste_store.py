@@ -163,9 +163,11 @@ class TasteStore:
         latest = self.latest()
         if latest is None:
             return None
-        target = out_dir / "taste-model"
+        target, last_good = out_dir / "taste-model", out_dir / "taste-model-last-good"
+        for old in (target, last_good):  # an export written again into the same folder
+            shutil.rmtree(old, ignore_errors=True)
         shutil.copytree(latest, target)
         good = self.last_good()
         if good is not None and good != latest:
-            shutil.copytree(good, out_dir / "taste-model-last-good")
+            shutil.copytree(good, last_good)
         return target
