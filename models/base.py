@@ -72,6 +72,18 @@ class ChatBackend(Protocol):
         """One line for the UI/CLI: which model, where."""
         ...
 
+    def model_name(self) -> str | None:
+        """The model as a fact a dataset may carry (a model id, a GGUF's name and quantization),
+        never a file path or a server address; None when it cannot be known."""
+        ...
+
+
+def model_name_of(backend: ChatBackend) -> str | None:
+    """``backend.model_name()``; None for a backend that predates it (a test double, a plug-in
+    written against the older protocol): unknown, which is still no path."""
+    name = getattr(backend, "model_name", None)
+    return name() if callable(name) else None
+
 
 def complete(
     backend: ChatBackend,

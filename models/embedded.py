@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import threading
 from pathlib import Path
 
@@ -39,6 +40,17 @@ def default_threads() -> int:
     if usable < logical:  # pinned to fewer CPUs: assume SMT pairs among them where the host has SMT
         cores = max(1, usable * cores // logical)
     return max(1, cores)
+
+
+_QUANT = re.compile(r"[._-]((?:I?Q\d\w*)|(?:B?F(?:16|32))|FP16)$", re.IGNORECASE)
+
+
+def gguf_label(file_name: str) -> str:
+    """``qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`` -> ``qwen2.5-coder-1.5b-instruct Q4_K_M``: the
+    model and its quantization (a file name without a quantization suffix stays as it is)."""
+    stem = re.sub(r"\.gguf$", "", file_name, flags=re.IGNORECASE)
+    quant = _QUANT.search(stem)
+    return f"{stem[: quant.start()]} {quant.group(1).upper()}" if quant else stem
 
 
 class LlamaServer:
@@ -162,6 +174,11 @@ class EmbeddedBackend:
     def base_url(self) -> str | None:
         """Where the running server listens (None before the first use)."""
         return self._server.base_url if self._server else None
+
+    def model_name(self) -> str:
+        """The GGUF's model and quantization from its file name, e.g. ``qwen2.5-coder-1.5b-instruct
+        Q4_K_M``: datasets carry this, never the file's path on this machine."""
+        return gguf_label(self.gguf.name)
 
     def describe(self) -> str:
         state = f"serving at {self._server.base_url}" if self._server else "not started yet"

@@ -169,6 +169,14 @@ class OpenAICompatBackend:
         chosen = self.model or models[0]
         return True, f"connected to {self.base_url}, model {chosen}"
 
+    def model_name(self) -> str | None:
+        """The served model id (the configured one, else the first the server lists; None when
+        the server cannot say: the stream that follows reports why)."""
+        try:
+            return self.resolve_model()
+        except ModelError:
+            return None
+
     def describe(self) -> str:
         model = self._resolved_model or "(first listed by the server)"
         return f"OpenAI-compatible server at {self.base_url}, model {model}"

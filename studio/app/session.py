@@ -265,13 +265,15 @@ class Session(BlockActions):
         *,
         response: str | None = None,
         chunks: Iterable[str] | None = None,
+        response_source: str = "",
     ) -> Iterator[tuple[Event | None, ArticleView]]:
         """Write a new article into the open project (a new one named after the brief if none is);
         the project's other articles stay as they are.
 
         ``response``: an existing LLM-I response to execute instead of asking the model (the
         CLI's ``render``; evaluations, tests), optionally in ``chunks`` as a model would stream
-        it. Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
+        it; ``response_source``: where the user says it came from (kept as its writer's model).
+        Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
         each event with the view after it; every event is saved before it is yielded. Any tab
         can stop it with ``Studio.stop(article_id)``.
         """
@@ -279,7 +281,9 @@ class Session(BlockActions):
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = writer_record(brief, services, response=response, quality=options.quality)
+        settings = writer_record(
+            brief, services, response=response, quality=options.quality, response_source=response_source
+        )
         recorder = ArticleRecorder(
             self.store,
             self._project(),
@@ -307,7 +311,13 @@ class Session(BlockActions):
                 events = write_article(brief, services, stop=stop)
             else:
                 events = render_response(
-                    response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
+                    response,
+                    services,
+                    user_images=brief.user_images,
+                    style=brief.style,
+                    stop=stop,
+                    chunks=chunks,
+                    brief=brief.text,
                 )
             yield from self.follow_recorded(events, recorder)
         finally:

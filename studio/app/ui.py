@@ -158,6 +158,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                     response_box = gr.Textbox(
                         label="Text with <imgen> tags; the tools make the images", lines=6, elem_id="response"
                     )
+                    response_source = gr.Textbox(
+                        label="Where it came from (e.g. the model's name): kept with the article and its reward data",
+                        value="",  # a default: API clients that send three values still work
+                        elem_id="response-source",
+                    )
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
@@ -296,14 +301,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                                  quality=max(1, int(candidates or 1)))  # fmt: skip
             yield from stream(sess, sess.generate(brief_value, options))
 
-        def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
-            """Execute an existing LLM-I response (text with tags) as a new article."""
+        def render(
+            sess: Session | None, text: str, response: str, sty: str, source: str = ""
+        ) -> Iterator[tuple[Any, ...]]:
+            """Execute an existing LLM-I response (text with tags) as a new article; the brief box's
+            text is its brief, ``source`` where the user says it came from."""
             sess = session_of(studio, sess)
             if not (response or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
                        gr.update(visible=False), gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
-            yield from stream(sess, sess.generate(Brief((text or "").strip(), style=sty or ""), response=response))
+            brief_value = Brief((text or "").strip(), style=sty or "")
+            yield from stream(sess, sess.generate(brief_value, response=response, response_source=source or ""))
 
         write_outs = [state, article, api_out, write_msg, stop_btn, write_btn, project_pick, article_list]
 
@@ -317,7 +326,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         write_inputs = [state, brief, attached, wanted, tools_pick, style, set_backend, set_url, set_model, quality]
         write_btn.click(generate, write_inputs, write_outs, api_name="generate", concurrency_limit=limit,
                         concurrency_id="generate", show_progress="hidden")  # fmt: skip
-        render_btn.click(render, [state, brief, response_box, style], write_outs, api_name="render",
+        render_btn.click(render, [state, brief, response_box, style, response_source], write_outs, api_name="render",
                          concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def stop(sess: Session | None) -> str:

@@ -171,6 +171,8 @@ def test_a_length_stop_still_cut_off_is_marked_in_the_cli_and_article_json(
     assert "CUT OFF" in capsys.readouterr().err
     manifest = json.loads((out / "article.json").read_text())
     assert manifest["cut_off"] is True
+    # who wrote it, as a fact: the served model's id (from /models), not the server's address
+    assert manifest["writer"] == {"written_by": "model", "backend": "openai", "model": "Qwen/Qwen3-8B"}
     text = " ".join(b.get("text", "") for b in manifest["blocks"])
     assert "Bees dance to share" in text and "plan" not in text
 
