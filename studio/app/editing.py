@@ -124,6 +124,7 @@ class BlockActions:
             image=data,
             mime=mime,
             provenance={
+                "origin": "upload",  # the credit follows the version's origin: "supplied by the author"
                 "uploaded": name[:200],
                 "alt": block.provenance.get("alt", ""),
                 **({"filled": block.status} if block.status == "placeholder" else {}),
@@ -158,6 +159,7 @@ class BlockActions:
             instruction="caption",
             origin="caption",
             current=True,
+            keep_accepted=True,  # a new caption or alt text relabels the image the user accepted
             owner=self.user,
         )
         return self.reload()

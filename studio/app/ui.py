@@ -33,6 +33,7 @@ from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import wire_projects
+from studio.app.ui_publish import wire_publish
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
     api_endpoints,
@@ -92,7 +93,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                 with gr.Accordion("Export", open=False, elem_id="export-box"):
                     fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                     appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
+                    keep_unfinished = gr.Checkbox(
+                        value=False,
+                        label="Keep unfinished figures as “Figure missing” boxes",
+                        elem_id="keep-unfinished",
+                    )
                     export_btn = gr.Button("Export this article", elem_id="export", size="sm")
+                    checklist = gr.HTML("", elem_id="publish-check", padding=False)
+                    export_anyway = gr.Button("Export anyway", elem_id="export-anyway", size="sm", visible=False)
                     export_msg = Message(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
                     add_preference_export(studio, state, download)
@@ -149,8 +157,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
+                    rich_btn = gr.Button("Copy as rich text", size="sm", elem_id="copy-rich", scale=0)
+                    link_images = gr.Checkbox(
+                        value=False,
+                        label="Link images to this studio (instead of embedding them)",
+                        elem_id="link-images",
+                    )
                     copy_msg = Message(elem_id="copy-msg")
                 markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
+                html_out = gr.Textbox(visible=False, elem_id="html-out")
                 article = gr.HTML(
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
@@ -349,5 +364,6 @@ def build_app(studio: Studio) -> gr.Blocks:
         images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
         wire_projects(studio, SimpleNamespace(**locals()))
+        wire_publish(studio, SimpleNamespace(**locals()))
         api_endpoints(studio, state, api_out)
     return app
