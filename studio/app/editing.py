@@ -63,6 +63,7 @@ class BlockActions:
         source: str | None = None,
         description: str | None = None,
         seed: int | None = None,
+        code_from: str = "",
     ) -> ArticleView:
         """A new version of one image block (see studio.app.regenerate). When it comes out ok it
         becomes current; when it fails it is shown beside the current image as a candidate."""
@@ -78,6 +79,7 @@ class BlockActions:
             description=description,
             seed=seed,
             style=style,
+            code_from=code_from,
         )
         r = new.result
         provenance = dict(r.provenance)

@@ -24,7 +24,7 @@ from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
 from studio.app.actions import mark_busy, perform
-from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
+from studio.app.call_form import FIELDS, chart_params, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
 from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
@@ -173,7 +173,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Column(visible=False, elem_id="call-editor") as editor:
             ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
-            ed_tool = gr.Radio([(TOOL_NAMES[s], s) for s in on_sources], label="Tool", elem_id="editor-tool")
+            tool_choices = [(TOOL_NAMES[s] + ("" if s in on_sources else " (off)"), s) for s in SOURCES]
+            ed_tool = gr.Radio(tool_choices, label="Tool (the block keeps its own unless you pick another)",
+                               elem_id="editor-tool")  # fmt: skip
             ed_desc = gr.Textbox(label="Description (the caption)", elem_id="editor-description")
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
@@ -181,14 +183,18 @@ def build_app(studio: Studio) -> gr.Blocks:
             code_label = "Chart code (Python, matplotlib)" + (
                 "; leave empty and the model writes it" if two_phase else ""
             )
-            ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code")
+            with gr.Row():
+                ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code", scale=3)
+                ed_data = gr.Textbox(label="Chart data (label: value, one per line; change it to redraw)",
+                                     lines=12, elem_id="editor-data", scale=2)  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
             ed_msg = Message(elem_id="editor-msg")
         follow = gr.Timer(1.0, active=False)
 
-        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_msg]
+        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data,
+                   ed_msg]  # fmt: skip
 
         def editor_values(sess: Session, block_id: str, tool: str | None) -> list[Any]:
             b = sess.view.block(block_id)
@@ -203,7 +209,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code), "",
+                gr.update(visible=shown["code"], value=form.code),
+                gr.update(visible=shown["data"], value=form.data), "",
             ]  # fmt: skip
 
         # --- card actions ------------------------------------------------------------------------
@@ -235,15 +242,19 @@ def build_app(studio: Studio) -> gr.Blocks:
         ed_tool.input(tool_changed, [state, ed_block, ed_tool], ed_outs, show_progress="hidden")
 
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
-                     index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+                     index: Any, code: str, data: str = "") -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
             try:
                 b = sess.view.block(block_id)
                 params = params_for(tool, query, prompt, code, index)
+                code_from = ""
+                if tool == "code":  # a changed data table redraws the chart with the author's numbers
+                    params, code_from = chart_params(code, data, (desc or b.description).strip())
                 if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"
-                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
+                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None,
+                                code_from=code_from)  # fmt: skip
             except (StudioError, ValueError, KeyError) as exc:
                 perform_msg = str(exc)
                 for other in sess.view.blocks:
@@ -256,7 +267,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             b.notice, b.notice_error = msg, not ok
             yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
 
-        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
+        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
                      concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
         ed_close.click(lambda: gr.update(visible=False), None, editor, show_progress="hidden")

@@ -199,4 +199,7 @@ def render_response(
     """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output).
     ``chunks``: the response in pieces (as a model would stream it); default: all at once."""
     article = Article(brief="", user_images=list(user_images))
-    return services.engine(style=style).run(chunks if chunks is not None else [text], article, stop=stop)
+    engine = services.engine(style=style)
+    # chart code in a pasted response carries its own numbers: the chart says they came from it
+    engine.options = dataclasses.replace(engine.options, code_from="response")
+    return engine.run(chunks if chunks is not None else [text], article, stop=stop)
