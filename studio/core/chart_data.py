@@ -175,7 +175,7 @@ def redraw_code(data: ChartData, *, seed: int, title: str, illustrative_note: st
         f"labels = {list(data.labels)!r}",
         f"values = {[round(v, 6) for v in data.values]!r}",
         "plt.figure(figsize=(7, 4))",
-        f"bars = plt.{'barh' if horizontal else 'bar'}([str(x) for x in labels], values, color={color!r})",
+        f"bars = plt.{'barh' if horizontal else 'bar'}(labels, values, color={color!r})",
     ]
     if annotate:
         lines.append("plt.bar_label(bars, fmt='%g', fontsize=8)")
