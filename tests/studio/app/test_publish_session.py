@@ -124,4 +124,4 @@ def test_a_chinese_article_is_counted_in_characters(studio: Studio) -> None:
     sess = Session(studio)
     for _ in sess.generate(Brief("灯塔"), response="灯塔是一种塔形建筑物，夜间在塔顶发光。\n"):
         pass
-    assert "17 characters" in str(head_html(sess.view)) and count_label("灯塔 lights") == "3 characters"  # 2 Han + 1 word
+    assert "17 characters" in str(head_html(sess.view)) and count_label("灯塔 lights") == "3 characters"
