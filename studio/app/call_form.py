@@ -95,15 +95,18 @@ def edit_choices(view: ArticleView, block: BlockView) -> list[tuple[str, int]]:
     return out
 
 
-def chart_params(code: str, data: str, description: str, seed: int = 0) -> tuple[dict[str, Any], str]:
-    """(params, where their numbers come from) for a chart call: a data table that differs from the
-    code's own data redraws the chart with the table's numbers ("author"); otherwise the code runs
-    as written ("" lets the chart writer find where its numbers are stated)."""
-    current = chart_data(code or "")
-    if not (data or "").strip() or (current and data.strip() == table_text(current)):
+def chart_params(
+    code: str, data: str, description: str, original: str = "", seed: int = 0
+) -> tuple[dict[str, Any], str]:
+    """(params, where their numbers come from) for a chart call. The table shown was the data of
+    ``original`` (the block's code when the editor opened): when the user changed it, the chart is
+    redrawn with the table's numbers ("author"); otherwise the code runs as written ("" lets the
+    chart writer find where its numbers are stated)."""
+    shown = table_text(chart_data(original or code or ""))
+    if not (data or "").strip() or data.strip() == shown.strip():
         return {"code": code or ""}, ""
     labels, values = parse_table(data)
-    table = ChartData(labels, values, current.texts)
+    table = ChartData(labels, values, chart_data(code or "").texts)
     return {"code": redraw_code(table, seed=seed, title=description)}, "author"
 
 

@@ -249,7 +249,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 params = params_for(tool, query, prompt, code, index)
                 code_from = ""
                 if tool == "code":  # a changed data table redraws the chart with the author's numbers
-                    params, code_from = chart_params(code, data, (desc or b.description).strip())
+                    original = str(b.params.get("code") or "") if b.source == "code" else ""
+                    params, code_from = chart_params(code, data, (desc or b.description).strip(), original)
                 if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"
