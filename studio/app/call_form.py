@@ -96,18 +96,22 @@ def edit_choices(view: ArticleView, block: BlockView) -> list[tuple[str, int]]:
 
 
 def chart_params(
-    code: str, data: str, description: str, original: str = "", seed: int = 0
+    code: str, data: str, description: str, original: str = "", seed: int = 0, kept: str = ""
 ) -> tuple[dict[str, Any], str]:
     """(params, where their numbers come from) for a chart call. The table shown was the data of
-    ``original`` (the block's code when the editor opened): when the user changed it, the chart is
-    redrawn with the table's numbers ("author"); otherwise the code runs as written ("" lets the
-    chart writer find where its numbers are stated)."""
-    shown = table_text(chart_data(original or code or ""))
-    if not (data or "").strip() or data.strip() == shown.strip():
-        return {"code": code or ""}, ""
-    labels, values = parse_table(data)
-    table = ChartData(labels, values, chart_data(code or "").texts)
-    return {"code": redraw_code(table, seed=seed, title=description)}, "author"
+    ``original`` (the block's code when the editor opened, whose numbers came from ``kept``): a
+    table the user changed redraws the chart with the table's numbers ("author"); code the user
+    changed runs as typed, its numbers the author's when they differ from the original's, else
+    still ``kept``."""
+    before = chart_data(original or "")
+    if (data or "").strip() and data.strip() != table_text(before).strip():
+        labels, values = parse_table(data)
+        table = ChartData(labels, values, chart_data(code or "").texts)
+        return {"code": redraw_code(table, seed=seed, title=description)}, "author"
+    typed = chart_data(code or "")
+    if typed and typed.values != before.values:
+        return {"code": code or ""}, "author"
+    return {"code": code or ""}, kept
 
 
 def params_for(tool: str, query: str, prompt: str, code: str, img_index: Any) -> dict[str, Any]:

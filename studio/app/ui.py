@@ -23,6 +23,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
+from models.provenance import is_illustrative
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, chart_params, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
@@ -249,8 +250,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                 params = params_for(tool, query, prompt, code, index)
                 code_from = ""
                 if tool == "code":  # a changed data table redraws the chart with the author's numbers
-                    original = str(b.params.get("code") or "") if b.source == "code" else ""
-                    params, code_from = chart_params(code, data, (desc or b.description).strip(), original)
+                    own = b.source == "code"
+                    original = str(b.params.get("code") or "") if own else ""
+                    kept = (
+                        ("illustrative" if is_illustrative(b.provenance) else str(b.provenance.get("data_from") or ""))
+                        if own
+                        else ""
+                    )
+                    params, code_from = chart_params(code, data, (desc or b.description).strip(), original, kept=kept)
                 if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"

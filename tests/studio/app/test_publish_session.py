@@ -77,8 +77,10 @@ def test_new_data_comes_only_from_the_call_editors_table(session: Session) -> No
     assert form.tool == "code" and form.data == "North: 12\nSouth: 30\nEast: 18" and form.shown("data")
     same, origin = chart_params(form.code, form.data, form.description, form.code)
     assert same == {"code": form.code} and origin == ""  # an unchanged table runs the code as written
-    typed = "plt.plot([1, 3, 2])"  # new code, table untouched: the code runs as typed
-    assert chart_params(typed, form.data, form.description, form.code) == ({"code": typed}, "")
+    typed = "plt.plot([1, 3, 2])"  # new code, table untouched: the code runs as typed, its numbers the author's
+    assert chart_params(typed, form.data, form.description, form.code) == ({"code": typed}, "author")
+    restyled = form.code.replace("plt.bar", "plt.barh")  # same data, new drawing: the numbers keep their origin
+    assert chart_params(restyled, form.data, form.description, form.code, kept="response")[1] == "response"
     params, origin = chart_params(form.code, "North: 14\nSouth: 31\nEast: 18", form.description, form.code)
     view = session.regenerate(chart, "params", params=params, code_from=origin)
     assert chart_data(view.block(chart).params["code"]).values == (14, 31, 18)
