@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from models.errors import StudioError
+from models.vocab import BlockStatus
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import read_upload
 
@@ -44,7 +45,7 @@ def _regenerate(sess: Session, block: str, data: dict[str, Any]) -> str:
 def _image_outcome(sess: Session, block: str) -> str:
     b = sess.view.block(block)
     if b.candidate is not None and b.candidate.number == max(v.number for v in b.history):
-        kept = "the working image is kept" if b.status == "ok" else "nothing was replaced"
+        kept = "the working image is kept" if b.status == BlockStatus.OK else "nothing was replaced"
         return f"The new attempt (version {b.candidate.number}) failed: {b.candidate.error}. {kept}."
     stale = sess.stale_edits(block)
     note = f" Images edited from it ({', '.join(stale)}) still show the old one: regenerate them." if stale else ""

@@ -25,6 +25,7 @@ from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
+from models.vocab import ArticleStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -235,9 +236,9 @@ class Session(BlockActions):
         view = view_from_article(self.article)
         view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
         view.elapsed = info.seconds
-        view.stopped = info.status == "interrupted"
+        view.stopped = info.status == ArticleStatus.INTERRUPTED
         view.cut_off = bool(info.settings.get("cut_off"))
-        if info.status == "running":
+        if info.status == ArticleStatus.RUNNING:
             view.done = False
             view.elsewhere = not self.writing
             view.started = info.created_at.timestamp()

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from models.provenance import Credit, chart_numbers, credit_for, is_illustrative, origin_of, public_model_name
+from models.vocab import BlockStatus
+from models.vocab import article_title as title_rule
 from studio.core.article import Article, ImageBlock, TextBlock
 
 # Raster formats every target (browser, WeasyPrint, Word after conversion) displays, keyed
@@ -22,7 +24,6 @@ from studio.core.article import Article, ImageBlock, TextBlock
 RASTER_MIMES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _BLOCK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 MAX_URL_CHARS = 2048
 
 
@@ -182,7 +183,7 @@ MISSING_NOTE = "Figure missing."
 
 def shown(block: ImageBlock) -> bool:
     """Does the block have a picture every export can show (it came out ok and may be embedded)?"""
-    return block.status == "ok" and embeddable(block) is not None
+    return block.status == BlockStatus.OK and embeddable(block) is not None
 
 
 def figures(article: Article, *, include_unfinished: bool = False) -> list[Figure]:
@@ -219,16 +220,11 @@ def figures(article: Article, *, include_unfinished: bool = False) -> list[Figur
 
 
 def article_title(article: Article, title: str | None = None) -> str:
-    """The given title, else the first Markdown heading, else the brief's first line."""
+    """The given title, else the one title rule (``models.vocab.article_title``: the first Markdown
+    heading, else the brief's first line), so a file's name and its title agree."""
     if title and title.strip():
         return plain(title, 300)
-    for block in article.blocks:
-        if isinstance(block, TextBlock):
-            match = _HEADING_RE.search(block.text)
-            if match:
-                return plain(match.group(1), 300)
-    first = article.brief.strip().splitlines()[0] if article.brief.strip() else ""
-    return plain(first, 120) or "Article"
+    return plain(title_rule((b.text for b in article.blocks if isinstance(b, TextBlock)), article.brief), 300)
 
 
 _CJK_SCRIPTS = (
