@@ -111,6 +111,16 @@ def test_an_upload_is_credited_to_the_author_everywhere(session: Session, tmp_pa
     html = (tmp_path / "html" / "Lighthouses.html").read_text(encoding="utf-8")
     assert UPLOAD_CREDIT in html and "my-photo.png" in html.split('class="appendix"')[1]
     assert "unfinished" not in [i.kind for i in session.publish_check()]
+    # the preference rows credit each side from its own version's record
+    chart, _, _ = ids(session)
+    session.regenerate(chart, "again", seed=3)
+    session.revert(chart, 1)
+    from storage.pref_rows import Scope, preference_rows
+    from storage.prefs import list_preference_events
+
+    events = [e for e in list_preference_events(session.store) if Scope(article_id=session.article_id).holds(e)]
+    rows = [r for r in preference_rows(events, keep_identical=True)[0] if r["block_id"] == chart]
+    assert rows and rows[-1]["chosen_credit"].startswith("Chart drawn from code; numbers from the pasted response")
 
 
 def test_a_caption_keeps_the_accept_state(session: Session) -> None:
