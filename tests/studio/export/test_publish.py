@@ -10,6 +10,7 @@ import re
 import shutil
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import docx
@@ -138,6 +139,17 @@ def test_alt_text_reaches_html_docx_and_markdown(tmp_path: Path) -> None:
     with zipfile.ZipFile(export_article(article, "md", tmp_path / "a.zip")) as bundle:
         md = bundle.read("article.md").decode()
     assert "![A white lighthouse on granite](images/b2.png)" in md
+    # the PDF is tagged: each figure's structure element carries its /Alt
+    pdf = export_article(article, "pdf", tmp_path / "a.pdf").read_bytes()
+    streams = b"".join(_inflate(m.group(1)) for m in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", pdf, re.S))
+    assert b"/Alt (A white lighthouse on granite)" in streams and b"/Alt (A storm over the sea)" in streams
+
+
+def _inflate(data: bytes) -> bytes:
+    try:
+        return zlib.decompress(data)
+    except zlib.error:
+        return b""
 
 
 def test_the_checklist_names_the_placeholder_first_then_the_illustrative_chart() -> None:
