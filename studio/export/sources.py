@@ -143,7 +143,7 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Page title", prov.get("title"))
         add("Site", prov.get("source"))
         add("Creator", prov.get("creator"))
-        add("Licence", prov.get("licence") or "unknown (check the page before publishing)")
+        add("Licence", prov.get("licence") or "not known")
         add("Licence URL", prov.get("licence_url"))
         add("Provider", prov.get("provider"))
     elif block.source == "diffusion":
