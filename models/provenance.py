@@ -113,12 +113,19 @@ def credit_for(source: str | None, provenance: Mapping[str, Any] | None) -> Cred
         url = one_line(prov.get("url") or prov.get("image_url"), 2048)
         host = re.sub(r"^[a-z]+://", "", url).split("/")[0]
         return Credit(origin, label, f"Image: {host or 'from a URL'}", host or url, url or None)
-    if origin == "search":
+    if origin == "search":  # the TASL credit: title, author, source (site via provider), licence
         title = one_line(prov.get("title")) or one_line(prov.get("source"), 200) or "web image"
         creator = one_line(prov.get("creator"), 200)
         site = one_line(prov.get("source"), 200)
+        provider = one_line(prov.get("provider"), 40)
+        if provider and provider != "ddgs" and provider not in site:
+            site = f"{site} via {provider}" if site else provider
         licence = one_line(prov.get("licence"), 200)
-        extra = ", ".join(x for x in (f"by {creator}" if creator else "", site, licence) if x)
+        licence_url = one_line(prov.get("licence_url"), 2048)
+        shown = licence or one_line(prov.get("licence_hint"))  # unlicensed providers: the generic hint
+        if licence and licence_url:
+            shown = f"{licence} ({licence_url})"
+        extra = ", ".join(x for x in (f"by {creator}" if creator else "", site, shown) if x)
         url = one_line(prov.get("page_url"), 2048) or one_line(prov.get("image_url"), 2048)
         line = f"Source: {title}" + (f" ({extra})" if extra else "")
         return Credit(origin, label, line, title, url or None, extra)

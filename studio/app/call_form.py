@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from models.errors import Refused
 from studio.app.ui_model import ArticleView, BlockView
 from studio.core.chart_checks import chart_request, photo_request
 from studio.core.chart_data import ChartData, chart_data, parse_table, redraw_code, table_text
@@ -124,6 +125,6 @@ def params_for(tool: str, query: str, prompt: str, code: str, img_index: Any) ->
         return {"code": code or ""}
     if tool == "edit":
         if img_index in (None, ""):
-            raise ValueError("choose the image to edit")
+            raise Refused("choose the image to edit")
         return {"img_index": int(img_index), "prompt": (prompt or "").strip()}
-    raise ValueError(f"unknown tool {tool!r}")
+    raise Refused(f"unknown tool {tool!r}")

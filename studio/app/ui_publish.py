@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 import gradio as gr
 from markupsafe import Markup
 
-from models.errors import StudioError
+from studio.app.failures import reason
 from studio.app.session import Session, Studio
 from studio.app.ui_server import session_of
 from studio.export.publish_check import CheckItem
@@ -69,8 +69,8 @@ def wire_publish(studio: Studio, ui: SimpleNamespace) -> None:
                 appendix=bool(with_appendix),
                 include_unfinished=bool(keep),
             )
-        except (StudioError, ValueError) as exc:
-            return None, f"Not exported: {exc}"
+        except Exception as exc:  # the one translator
+            return None, f"Not exported: {reason(exc)}"
         return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
 
     def export(sess: Session | None, f: str, with_appendix: bool, keep: bool) -> tuple[Any, ...]:
@@ -78,8 +78,8 @@ def wire_publish(studio: Studio, ui: SimpleNamespace) -> None:
         sess = session_of(studio, sess)
         try:
             items = sess.publish_check()
-        except ValueError as exc:
-            return None, f"Not exported: {exc}", "", gr.update(visible=False)
+        except Exception as exc:  # the one translator
+            return None, f"Not exported: {reason(exc)}", "", gr.update(visible=False)
         if items:
             count = f"{len(items)} thing{'s' if len(items) != 1 else ''}"
             msg = f"Not exported yet: the publish check found {count} to look at. Fix them, or Export anyway."
@@ -98,16 +98,16 @@ def wire_publish(studio: Studio, ui: SimpleNamespace) -> None:
         base = studio_base(request) if linked else None
         try:
             return session_of(studio, sess).markdown(base), "", "Copied as Markdown."
-        except ValueError as exc:
-            return "", "", f"Nothing copied: {exc}"
+        except Exception as exc:  # the one translator
+            return "", "", f"Nothing copied: {reason(exc)}"
 
     def to_rich_text(sess: Session | None, linked: bool, request: gr.Request) -> tuple[str, str, str]:
         base = studio_base(request) if linked else None
         try:
             sess = session_of(studio, sess)
             return sess.markdown(base), sess.rich_text(base), "Copied as rich text."
-        except ValueError as exc:
-            return "", "", f"Nothing copied: {exc}"
+        except Exception as exc:  # the one translator
+            return "", "", f"Nothing copied: {reason(exc)}"
 
     outs = [ui.markdown_out, ui.html_out, ui.copy_msg]
     ui.copy_btn.click(to_markdown, [state, ui.link_images], outs, api_name="markdown").then(

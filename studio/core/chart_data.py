@@ -18,6 +18,7 @@ import random
 import re
 from dataclasses import dataclass
 
+from models.errors import Refused
 from studio.core.chart_checks import stated_numbers
 
 MAX_POINTS = 200
@@ -200,7 +201,7 @@ _ROW = re.compile(r"^\s*(?P<label>.*?)\s*[:=\t]\s*(?P<value>-?\d+(?:\.\d+)?)\s*$
 
 
 def parse_table(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
-    """The "label: value" lines of the call editor's table; ValueError naming a bad line."""
+    """The "label: value" lines of the call editor's table; Refused naming a bad line."""
     labels: list[str] = []
     values: list[float] = []
     for number, line in enumerate((text or "").splitlines(), start=1):
@@ -208,11 +209,11 @@ def parse_table(text: str) -> tuple[tuple[str, ...], tuple[float, ...]]:
             continue
         match = _ROW.match(line)
         if match is None or not match.group("label"):
-            raise ValueError(f"data line {number} ({line.strip()[:40]!r}) is not 'label: number'")
+            raise Refused(f"data line {number} ({line.strip()[:40]!r}) is not 'label: number'")
         labels.append(" ".join(match.group("label").split())[:60])
         values.append(float(match.group("value")))
     if len(values) < 2:
-        raise ValueError("the data table needs at least two 'label: number' lines")
+        raise Refused("the data table needs at least two 'label: number' lines")
     if len(values) > MAX_POINTS:
-        raise ValueError(f"the data table has {len(values)} lines; the limit is {MAX_POINTS}")
+        raise Refused(f"the data table has {len(values)} lines; the limit is {MAX_POINTS}")
     return tuple(labels), tuple(values)

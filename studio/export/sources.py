@@ -168,8 +168,14 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
 
 
 def _credit(block: ImageBlock) -> Credit:
-    """The shown version's credit (``models.provenance.credit_for``), its link checked here."""
+    """The shown version's credit (``models.provenance.credit_for``), its link checked here. A web
+    image's line is its TASL credit (``studio.export.tasl``: title, author, source, licence)."""
     credit = credit_for(block.source, block.provenance)
+    if credit.origin == "search":
+        from studio.export.tasl import tasl  # imports this module: imported here
+
+        parts = tasl(block.provenance or {})
+        return Credit(credit.origin, credit.label, parts.line(), parts.title, parts.page_url, parts.extra)
     return Credit(credit.origin, credit.label, credit.line, credit.link_title, safe_url(credit.link_url), credit.extra)
 
 

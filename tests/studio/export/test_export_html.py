@@ -181,7 +181,7 @@ def plain_article() -> Article:
             "b2", 0, "search", "Harbour at low tide", {"query": "harbour low tide"}, "raw", status="ok",
             provenance={"query": "harbour low tide", "image_url": "https://img.example/h.png",
                         "page_url": "https://photos.example/harbour", "title": "Harbour photo",
-                        "source": "photos.example", "licence": "CC BY 4.0"},
+                        "source": "photos.example", "licence_hint": "CC BY 4.0"},
             image=png_bytes((255, 0, 0), (120, 80)),
         ),
         TextBlock("b3", "## The model\n\nA chart helps.\n"),
