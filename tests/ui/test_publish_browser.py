@@ -78,6 +78,14 @@ def test_publish_check_then_export_all_four_formats(app: tuple[str, Studio], pag
     upload, placeholder, chart = block(page, "b2"), block(page, "b4"), block(page, "b6")
     assert "Illustrative numbers" in chart.inner_text()  # on the card, as in the chart itself
 
+    # Edit call on the search placeholder (search is off) opens on search: no silent switch to a chart
+    placeholder.get_by_role("button", name="Edit call…").click()
+    editor = page.locator("#call-editor")
+    editor.wait_for()
+    assert editor.locator("#editor-tool input[type=radio]:checked").get_attribute("value") == "search"
+    assert "web image (off)" in editor.locator("#editor-tool").inner_text()
+    editor.locator("#editor-close").click()
+
     mine = tmp_path / "my-lighthouse.png"
     mine.write_bytes(png("navy", (160, 120)))
     upload.locator("input[data-upload]").set_input_files(str(mine))
