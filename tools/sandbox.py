@@ -21,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -35,13 +34,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from models.errors import ToolError
+from tools import sandbox_frame as frame
+from tools.sandbox_frame import BadFrame
 from tools.sandbox_lockdown import remove_tree
 
-_HEADER_SIZE = 8
 _WORKER = Path(__file__).with_name("sandbox_worker.py")
-_MAX_RESULT_BYTES = 16 * 1024 * 1024
-_MAX_META_BYTES = 1024 * 1024  # the frame's JSON part: ok, kind, error (cut to 10,000 characters), timings
-MAX_JSON_DEPTH = 32  # the child's report nests 2 deep; a forged frame may nest 200,000 deep
 _GRACE_S = 5.0  # the parent's own backstop beyond the zygote's wall-clock kill
 _START_TIMEOUT_S = 120.0
 _REAP_S = 2.0  # how long a job killed at the end may take to be reaped before its slot is given up
@@ -92,93 +89,6 @@ def _minimal_env(base_dir: str) -> dict[str, str]:
         "MKL_NUM_THREADS": "1",
         "NUMEXPR_MAX_THREADS": "1",
     }
-
-
-def _pack(meta: dict) -> bytes:
-    data = json.dumps(meta).encode()
-    return len(data).to_bytes(4, "big") + (0).to_bytes(4, "big") + data
-
-
-class BadFrame(ValueError):
-    """A complete result frame that must not be trusted; the message says why, for the block."""
-
-
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
-_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-
-
-def check_json_depth(data: bytes, limit: int = MAX_JSON_DEPTH) -> None:
-    """Raise BadFrame when the JSON in ``data`` nests deeper than ``limit``.
-
-    ``json.loads`` recurses once per level: 200,000 nested ``[`` raise RecursionError, which
-    no caller expects. Without recursion and at C speed: drop the strings (they may hold
-    brackets), keep only the brackets, then remove innermost pairs ``limit`` times; anything
-    left nests deeper (or is unbalanced, which json.loads refuses anyway).
-    """
-    brackets = _JSON_STRING.sub(b"", data).translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
-        if not brackets:
-            return
-        shorter = brackets.replace(b"[]", b"").replace(b"{}", b"")
-        if len(shorter) == len(brackets):
-            break
-        brackets = shorter
-    if brackets:
-        raise BadFrame(f"its JSON nests deeper than {limit} levels or is malformed")
-
-
-def _parse_frame(data: bytes) -> tuple[dict, bytes] | None:
-    """One frame from ``data``, or None when it is short or cut off (a job killed mid-write).
-
-    Raises BadFrame for a complete frame that is not a report (bad JSON, too deep, not an
-    object): the job wrote it on purpose, and the block says so.
-    """
-    if len(data) < _HEADER_SIZE:
-        return None
-    n, m = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
-    if len(data) < _HEADER_SIZE + n + m:
-        return None
-    raw = data[_HEADER_SIZE : _HEADER_SIZE + n]
-    if n > _MAX_META_BYTES:
-        raise BadFrame(f"its JSON part is larger than {_MAX_META_BYTES // 1024} KB")
-    check_json_depth(raw)
-    try:
-        meta = json.loads(raw)
-    except (ValueError, RecursionError):
-        raise BadFrame("its JSON part is not valid JSON") from None
-    if not isinstance(meta, dict):
-        raise BadFrame("its JSON part is not an object")
-    return meta, data[_HEADER_SIZE + n : _HEADER_SIZE + n + m]
-
-
-def _read_frame(sock: socket.socket, deadline: float, limit: int) -> bytes | None:
-    """Bytes up to one complete frame (or EOF), or None at the deadline.
-
-    Returning as soon as the frame is complete (not at EOF) spares the caller the child's exit,
-    which for a forked copy of a large interpreter costs tens of milliseconds. A frame announcing
-    more than ``limit`` bytes raises BadFrame.
-    """
-    buf = bytearray()
-    while True:
-        if len(buf) >= _HEADER_SIZE:
-            need = _HEADER_SIZE + int.from_bytes(buf[:4], "big") + int.from_bytes(buf[4:8], "big")
-            if need > limit:
-                raise BadFrame(f"it announces {need:,} bytes, more than the {limit // (1 << 20)} MB limit")
-            if len(buf) >= need:
-                return bytes(buf[:need])
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return None
-        sock.settimeout(remaining)
-        try:
-            chunk = sock.recv(1 << 16)
-        except TimeoutError:
-            return None
-        except OSError:
-            chunk = b""
-        if not chunk:
-            return bytes(buf)
-        buf += chunk
 
 
 class JobSlots:
@@ -383,11 +293,11 @@ class Sandbox:
             deadline = time.monotonic() + limits.timeout_s + _GRACE_S
             with contextlib.suppress(OSError):  # a child killed before reading: the status says why
                 result_ours.settimeout(max(0.1, deadline - time.monotonic()))
-                result_ours.sendall(_pack(request))
+                result_ours.sendall(frame.encode(request))
             refused = parsed = raw = None
             try:
-                raw = _read_frame(result_ours, deadline, _MAX_RESULT_BYTES)
-                parsed = _parse_frame(raw) if raw else None
+                raw = frame.read_until_complete(result_ours, deadline, frame.MAX_RESULT_BYTES)
+                parsed = frame.decode(raw) if raw else None
             except BadFrame as exc:
                 refused = f"the chart sandbox returned a result frame that was refused: {exc}"
             result_ours.close()  # a child still writing gets EPIPE instead of blocking until its timeout
@@ -402,7 +312,7 @@ class Sandbox:
                 status_deadline = max(deadline, time.monotonic() + _REAP_S)
             # The slot stays taken until the zygote has reaped the job and reported.
             try:
-                status_raw = _read_frame(status_ours, status_deadline, 1 << 16)
+                status_raw = frame.read_until_complete(status_ours, status_deadline, frame.MAX_STATUS_BYTES)
             except BadFrame:
                 status_raw = b""
             if refused is not None:
@@ -413,7 +323,7 @@ class Sandbox:
             for s in (result_ours, result_theirs, status_ours, status_theirs):
                 s.close()
         try:
-            status_frame = _parse_frame(status_raw) if status_raw else None
+            status_frame = frame.decode(status_raw) if status_raw else None
         except BadFrame:
             status_frame = None
         if status_frame is not None:

@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
 import resource
 import signal
 import socket
-import struct
 import sys
 import tempfile
 import time
@@ -26,33 +24,7 @@ from collections.abc import Callable
 
 lockdown = sys.modules["sandbox_lockdown"]
 jail = sys.modules["sandbox_jail"]
-HEADER = struct.Struct(">II")  # json length, blob length
-
-
-def pack(meta: dict, blob: bytes = b"") -> bytes:
-    data = json.dumps(meta).encode()
-    return HEADER.pack(len(data), len(blob)) + data + blob
-
-
-def read_frame(sock: socket.socket, limit: int = 1 << 20) -> dict:
-    """Read one frame (the request) from a blocking socket."""
-    head = _read_exact(sock, HEADER.size)
-    n, m = HEADER.unpack(head)
-    if n + m > limit:
-        raise ValueError("request too large")
-    meta = json.loads(_read_exact(sock, n))
-    _read_exact(sock, m)
-    return meta
-
-
-def _read_exact(sock: socket.socket, n: int) -> bytes:
-    buf = bytearray()
-    while len(buf) < n:
-        chunk = sock.recv(n - len(buf))
-        if not chunk:
-            raise EOFError("short read")
-        buf += chunk
-    return bytes(buf)
+frame = sys.modules["sandbox_frame"]  # the channel's format, shared with the parent
 
 
 Execute = Callable[[str], tuple[dict, bytes]]
@@ -73,7 +45,7 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
     gc.freeze()  # the inherited heap is never collected here: no scans, no copy-on-write faults from gc
     started = time.monotonic()
     sock = socket.socket(fileno=result_fd)
-    request = read_frame(sock)
+    request = frame.read_blocking(sock)
     address_space = lockdown.address_space_now()  # read now: the jail has no /proc
     try:
         seccomp = jail.seccomp_filter(int(request["max_processes"]), None if mode == "jail" else os.getpid())
@@ -94,7 +66,9 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
                 os._exit(71)
         jail.seal(seccomp)
     except (jail.JailError, OSError, ValueError) as exc:
-        sock.sendall(pack({"ok": False, "kind": "sandbox", "error": f"the chart sandbox could not be set up: {exc}"}))
+        sock.sendall(
+            frame.encode({"ok": False, "kind": "sandbox", "error": f"the chart sandbox could not be set up: {exc}"})
+        )
         return 0
     lockdown.close_inherited(result_fd)  # again: whatever the set-up opened is closed too
     lockdown.set_limits(request, address_space)
@@ -110,7 +84,7 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
         "run_and_render": time.monotonic() - ready,
         "cpu": time.process_time(),  # this process's user+sys CPU since the fork
     }
-    sock.sendall(pack(meta, png))
+    sock.sendall(frame.encode(meta, png))
     sock.close()
     return 0
 

@@ -82,8 +82,8 @@ def _load(name: str):  # noqa: ANN202 - a module object
 
 lockdown = _load("sandbox_lockdown")
 jail = _load("sandbox_jail")
+frame = _load("sandbox_frame")  # before sandbox_child, which uses it
 child = _load("sandbox_child")
-pack = child.pack
 _SAVEFIG = Figure.savefig  # the real one; the code only ever sees a no-op
 
 
@@ -208,7 +208,7 @@ class Zygote:
         status = socket.socket(fileno=status_fd)
         if not self.free_slots:
             os.close(result_fd)
-            status.sendall(pack({"error": "too many charts at once"}))
+            status.sendall(frame.encode({"error": "too many charts at once"}))
             status.close()
             return True
         job = json.loads(msg)
@@ -275,7 +275,7 @@ class Zygote:
             if job["scratch"] is not None:  # before the report: gone when run() returns
                 lockdown.remove_tree(job["scratch"])
             with contextlib.suppress(OSError):
-                job["status"].sendall(pack(report))
+                job["status"].sendall(frame.encode(report))
             job["status"].close()
             self.free_slots.append(job["slot"])
 

@@ -1,14 +1,27 @@
-"""The sandbox's slot bound and its frame depth check, without a worker (tests/sandbox runs them
+"""The sandbox's slot bound and its frame format (tools/sandbox_frame.py), without a worker (tests/sandbox runs them
 against the real jail)."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
+import time
 
 import pytest
 
-from tools.sandbox import MAX_JSON_DEPTH, BadFrame, JobSlots, _parse_frame, check_json_depth
+from tools.sandbox import JobSlots
+from tools.sandbox_frame import (
+    HEADER,
+    MAX_JSON_DEPTH,
+    MAX_REQUEST_BYTES,
+    BadFrame,
+    check_json_depth,
+    decode,
+    encode,
+    read_blocking,
+    read_until_complete,
+)
 
 
 def frame(meta: bytes, blob: bytes = b"") -> bytes:
@@ -77,7 +90,7 @@ def test_waiting_ends_when_cancelled() -> None:
     ],
 )
 def test_reports_within_the_depth_limit_parse(meta: bytes) -> None:
-    parsed = _parse_frame(frame(meta, b"png"))
+    parsed = decode(frame(meta, b"png"))
     assert parsed is not None and parsed == (json.loads(meta), b"png")
 
 
@@ -91,7 +104,7 @@ def test_reports_within_the_depth_limit_parse(meta: bytes) -> None:
 )
 def test_deeper_frames_are_refused_with_a_reason(meta: bytes) -> None:
     with pytest.raises(BadFrame, match=f"nests deeper than {MAX_JSON_DEPTH} levels"):
-        _parse_frame(frame(meta))
+        decode(frame(meta))
 
 
 def test_depth_limit_is_exact() -> None:
@@ -102,7 +115,52 @@ def test_depth_limit_is_exact() -> None:
 
 def test_frames_that_are_not_reports_are_refused() -> None:
     with pytest.raises(BadFrame, match="not valid JSON"):
-        _parse_frame(frame(b"notjs"))
+        decode(frame(b"notjs"))
     with pytest.raises(BadFrame, match="not an object"):
-        _parse_frame(frame(b"[]"))
-    assert _parse_frame(frame(b'{"ok": true}', b"png")[:-1]) is None  # cut off: the status says why
+        decode(frame(b"[]"))
+    assert decode(frame(b'{"ok": true}', b"png")[:-1]) is None  # cut off: the status says why
+
+
+def test_what_one_side_encodes_the_other_decodes() -> None:
+    meta = {"ok": True, "timings": {"cpu": 0.25}, "error": "中文 [{"}
+    assert encode(meta, b"png") == frame(json.dumps(meta).encode(), b"png")  # the layout the jail's payloads forge
+    assert decode(encode(meta, b"png")) == (meta, b"png")
+
+
+def test_the_parent_stops_reading_at_a_whole_frame_and_refuses_an_oversized_one() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(encode({"ok": True}, b"png") + b"trailing bytes the child kept writing")
+        assert read_until_complete(ours, time.monotonic() + 5, 1 << 20) == encode({"ok": True}, b"png")
+        theirs.sendall(HEADER.pack(2, 2 << 20) + b"{}")  # refused on the header: the rest is never read
+        with pytest.raises(BadFrame, match="more than the 1 MB limit"):
+            read_until_complete(ours, time.monotonic() + 5, 1 << 20)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(encode({"ok": True}, b"png")[:-1])
+        theirs.shutdown(socket.SHUT_WR)
+        cut = read_until_complete(ours, time.monotonic() + 5, 1 << 20)
+        assert cut is not None and decode(cut) is None  # cut off at EOF: the zygote's status says why
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert read_until_complete(ours, time.monotonic() + 0.05, 1 << 20) is None  # nothing by the deadline
+
+
+def test_the_child_reads_its_request_whole_and_refuses_what_is_not_one() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        request = {"code": "plt.plot([1])", "cpu_s": 15.0}
+        theirs.sendall(encode(request))
+        assert read_blocking(ours) == request
+        theirs.sendall(HEADER.pack(2, MAX_REQUEST_BYTES) + b"{}")
+        with pytest.raises(BadFrame, match="byte limit"):
+            read_blocking(ours)
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        theirs.sendall(frame(b"[" * 100_000))
+        with pytest.raises(BadFrame, match="nests deeper"):
+            read_blocking(ours)
+        theirs.sendall(encode({"ok": True})[:-1])
+        theirs.shutdown(socket.SHUT_WR)
+        with pytest.raises(EOFError):
+            read_blocking(ours)
