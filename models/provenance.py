@@ -26,9 +26,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from models.vocab import Source
+
 Origin = Literal["search", "generated", "edited", "chart", "upload", "url", ""]
 ORIGINS: tuple[str, ...] = ("search", "generated", "edited", "chart", "upload", "url")
-_BY_TOOL: dict[str, Origin] = {"search": "search", "diffusion": "generated", "edit": "edited", "code": "chart"}
+_BY_TOOL: dict[str, Origin] = {
+    Source.SEARCH: "search",
+    Source.DIFFUSION: "generated",
+    Source.EDIT: "edited",
+    Source.CODE: "chart",
+}
 LABELS: dict[str, str] = {
     "search": "web image",
     "generated": "generated picture",

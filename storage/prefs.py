@@ -28,7 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.errors import StorageError
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from storage.db import Store
 from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent, Project
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo, llmi_tag, version_info
@@ -70,7 +70,7 @@ def written_tag(v: BlockVersion, block: Block) -> str:
 
 def filled_code(v: BlockVersion) -> str | None:
     """The chart code a second call wrote where the writer left it empty (None: nothing filled)."""
-    if v.source != "code" or not v.params:
+    if v.source != Source.CODE or not v.params:
         return None
     code = v.params.get("code")
     written = (v.provenance or {}).get("written_params")

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from models.errors import ToolError
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.download import DownloadError, decode_image
 from tools.params import CodeParams
@@ -100,7 +101,7 @@ class CodeTool(Tool[CodeParams]):
     its slot until its process is reaped; one beyond the bound waits (until the call's deadline).
     """
 
-    name = "code"
+    name = Source.CODE
     Params = CodeParams
 
     def __init__(

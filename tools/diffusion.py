@@ -16,6 +16,7 @@ from typing import Any
 
 from models.errors import StudioError
 from models.images import DIFFUSION_SETTING, LoadedPipeline, is_available, load_text2image, release
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.params import DiffusionParams
 
@@ -118,7 +119,7 @@ def warm_pipeline(tool_name: str, ready: Availability, load: Callable[[], Loaded
 class DiffusionTool(Tool[DiffusionParams]):
     """Text-to-image with a diffusers pipeline loaded (once, shared) from a hub id or folder."""
 
-    name = "diffusion"
+    name = Source.DIFFUSION
     Params = DiffusionParams
 
     def __init__(

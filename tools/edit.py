@@ -18,6 +18,7 @@ from typing import Any
 
 from models.errors import StudioError
 from models.images import EDIT_SETTING, LoadedPipeline, is_available, load_edit, release
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.diffusion import (
     STOPPED,
@@ -64,7 +65,7 @@ def decode_parent(data: bytes, size: int) -> Any:
 class EditTool(Tool[EditParams]):
     """Instruction-driven image editing with a diffusers pipeline (loaded once, shared)."""
 
-    name = "edit"
+    name = Source.EDIT
     Params = EditParams
 
     def __init__(

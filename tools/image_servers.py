@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from models.image_api import FIELDS_BY_KIND, ImageAnswer, ImageRequest, ImageServerError, ImageServers
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.diffusion import STOPPED, random_seed, snap8, styled_prompt
 from tools.download import DownloadError, decode_image
@@ -56,7 +57,7 @@ def _answer_facts(servers: ImageServers, answer: ImageAnswer) -> dict[str, Any]:
 class ServerDiffusionTool(Tool[DiffusionParams]):
     """Text-to-image on image servers (round-robin, failover; see models.image_api)."""
 
-    name = "diffusion"
+    name = Source.DIFFUSION
     Params = DiffusionParams
 
     def __init__(
@@ -68,7 +69,7 @@ class ServerDiffusionTool(Tool[DiffusionParams]):
         self.guidance = guidance
 
     def availability(self) -> Availability:
-        return describe_servers(self.servers, "diffusion", self.servers.setting)
+        return describe_servers(self.servers, Source.DIFFUSION, self.servers.setting)
 
     def close(self) -> None:
         self.servers.close()
@@ -109,7 +110,7 @@ class ServerEditTool(Tool[EditParams]):
     """Instruction edits on image servers: the parent goes as the multipart ``image`` (scaled so
     its longer side is ``size``, or at most PARENT_SIDE when the size is the server's choice)."""
 
-    name = "edit"
+    name = Source.EDIT
     Params = EditParams
 
     def __init__(
@@ -121,7 +122,7 @@ class ServerEditTool(Tool[EditParams]):
         self.guidance = guidance
 
     def availability(self) -> Availability:
-        return describe_servers(self.servers, "edit", self.servers.setting)
+        return describe_servers(self.servers, Source.EDIT, self.servers.setting)
 
     def close(self) -> None:
         self.servers.close()

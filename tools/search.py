@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
 from tools.deadline import call_with_deadline
 from tools.download import AllowPrivate, DownloadedImage, DownloadError, fetch_image
@@ -172,7 +173,7 @@ class SearchTool(Tool[SearchParams]):
     search results); ``ToolContext(result_offset=hit_index + 1)`` gives the next hit.
     """
 
-    name = "search"
+    name = Source.SEARCH
     Params = SearchParams
 
     def __init__(

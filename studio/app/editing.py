@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.errors import Refused
-from models.vocab import BlockStatus, block_status, note_written_params
+from models.vocab import BlockStatus, Source, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
 from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, regenerate_image, rewrite_text
@@ -94,7 +94,7 @@ class BlockActions:
             )
 
         block = article.block(block_id)
-        several = mode == "again" and isinstance(block, ImageBlock) and block.source not in (None, "search")
+        several = mode == "again" and isinstance(block, ImageBlock) and block.source not in (None, Source.SEARCH)
         if several:  # K candidates ranked by the user's taste model (STUDIO_TASTE_CANDIDATES; studio.app.taste_session)
             attempts, note = self.ranked_regenerations(article, block_id, run, seed or random.randint(0, MAX_SEED - 8))
         else:
@@ -146,7 +146,7 @@ class BlockActions:
             self.store,
             article_id,
             block_id,
-            source=block.source or "search",
+            source=block.source or Source.SEARCH,
             description=block.description,
             params=block.params,
             status=BlockStatus.OK,
@@ -176,7 +176,7 @@ class BlockActions:
             self.store,
             article_id,
             block_id,
-            source=current.source or block.source or "search",
+            source=current.source or block.source or Source.SEARCH,
             description=caption[:500],
             params=current.params or {},
             status=block_status(current.status),

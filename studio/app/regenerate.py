@@ -37,7 +37,7 @@ from typing import Any, Literal
 from models.base import ChatOptions, complete
 from models.errors import Refused
 from models.provenance import is_illustrative
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from studio.app.call_form import caption_for
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
@@ -134,7 +134,9 @@ def regenerate_image(
     new_source = (source if mode == "tool" and source else block.source) or ""
     new_params = dict(params) if mode in ("params", "tool") and params is not None else dict(block.params)
     new_description = description if description is not None else block.description
-    if new_source != block.source and (description is None or (new_source == "code" and photo_request(description))):
+    if new_source != block.source and (
+        description is None or (new_source == Source.CODE and photo_request(description))
+    ):
         new_description = caption_for(new_description, new_source)
     if mode == "again" and block.source is None:
         raise Refused(f"block {block_id} is an invalid tag: give params or another tool")
@@ -142,7 +144,7 @@ def regenerate_image(
     context = ToolContext(seed=seed, style=style, brief=article.brief, code_from=code_from)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
     if (
-        mode == "again" and new_source == "search" and block.status != BlockStatus.PLACEHOLDER
+        mode == "again" and new_source == Source.SEARCH and block.status != BlockStatus.PLACEHOLDER
     ):  # a placeholder shows no hit
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
@@ -151,7 +153,7 @@ def regenerate_image(
         ran = dict(result.params) if result.params is not None else new_params
         return Regenerated(block_id, new_source, new_description, ran, result, instruction, new_params)
 
-    data = chart_data(str(block.params.get("code") or "")) if mode == "again" and new_source == "code" else None
+    data = chart_data(str(block.params.get("code") or "")) if mode == "again" and new_source == Source.CODE else None
     if data:
         # the chart's data is kept: only the drawing changes, and the chart keeps its record of
         # where the numbers came from (an illustrative chart stays marked)
@@ -159,7 +161,7 @@ def regenerate_image(
         kept = "illustrative" if is_illustrative(block.provenance) else str(block.provenance.get("data_from") or "")
         context = dataclasses.replace(context, code_from=kept)
         instruction = "new drawing, same data"
-    elif mode == "again" and new_source == "code" and services.two_phase_code:
+    elif mode == "again" and new_source == Source.CODE and services.two_phase_code:
         # no literal data to keep: "again" means new code, which the chart writer samples at
         # the new seed when the code is left empty
         new_params = {"code": ""}

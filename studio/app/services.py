@@ -17,6 +17,7 @@ from typing import Any
 from models.base import ChatBackend, ChatOptions, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
+from models.vocab import Source
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
 from studio.core.captions import fix_copied_caption
@@ -86,10 +87,10 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
     """All enabled tools, constructed (cheap: heavy state such as pipelines loads on first run)."""
     tools: dict[str, Tool[Any]] = {}
     enabled = set(settings.tools_enabled)
-    if "code" in enabled:
+    if Source.CODE in enabled:
         from tools.code import CodeTool
 
-        tools["code"] = CodeTool(
+        tools[Source.CODE] = CodeTool(
             timeout_s=settings.code_timeout_s,
             cpu_s=settings.code_cpu_s,
             memory_mb=settings.code_memory_mb,
@@ -98,12 +99,12 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             max_pixels=settings.download_max_pixels,
             max_concurrent=settings.max_concurrent_tools,
         )
-    if "search" in enabled:
-        tools["search"] = _search_tool(settings)
-    if "diffusion" in enabled:
-        tools["diffusion"] = _diffusion_tool(settings)
-    if "edit" in enabled:
-        tools["edit"] = _edit_tool(settings)
+    if Source.SEARCH in enabled:
+        tools[Source.SEARCH] = _search_tool(settings)
+    if Source.DIFFUSION in enabled:
+        tools[Source.DIFFUSION] = _diffusion_tool(settings)
+    if Source.EDIT in enabled:
+        tools[Source.EDIT] = _edit_tool(settings)
     return tools
 
 
@@ -148,7 +149,7 @@ def _search_tool(settings: Settings) -> Tool[Any]:
 def image_servers(settings: Settings, kind: str) -> Any:
     """The ``ImageServers`` for STUDIO_DIFFUSION_SERVERS or STUDIO_EDIT_SERVERS, or None when the
     list is empty (the in-process diffusers pipeline is used)."""
-    urls = settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
+    urls = settings.diffusion_servers if kind == Source.DIFFUSION else settings.edit_servers
     if not urls:
         return None
     from models.image_api import ImageServers
@@ -156,12 +157,12 @@ def image_servers(settings: Settings, kind: str) -> Any:
     return ImageServers(
         urls,
         api_key=settings.images_api_key,
-        model=settings.diffusion_api_model if kind == "diffusion" else settings.edit_api_model,
+        model=settings.diffusion_api_model if kind == Source.DIFFUSION else settings.edit_api_model,
         kind=settings.images_api_kind,
         timeout_s=settings.images_timeout_s,
         connect_timeout_s=settings.images_connect_timeout_s,
         cooldown_s=settings.images_cooldown_s,
-        setting="STUDIO_DIFFUSION_SERVERS" if kind == "diffusion" else "STUDIO_EDIT_SERVERS",
+        setting="STUDIO_DIFFUSION_SERVERS" if kind == Source.DIFFUSION else "STUDIO_EDIT_SERVERS",
     )
 
 
@@ -172,7 +173,7 @@ def _if_set(settings: Settings, name: str) -> Any:
 
 
 def _diffusion_tool(settings: Settings) -> Tool[Any]:
-    servers = image_servers(settings, "diffusion")
+    servers = image_servers(settings, Source.DIFFUSION)
     if servers is not None:
         from tools.image_servers import ServerDiffusionTool
 
@@ -197,7 +198,7 @@ def _diffusion_tool(settings: Settings) -> Tool[Any]:
 
 
 def _edit_tool(settings: Settings) -> Tool[Any]:
-    servers = image_servers(settings, "edit")
+    servers = image_servers(settings, Source.EDIT)
     if servers is not None:
         from tools.image_servers import ServerEditTool
 
@@ -318,14 +319,14 @@ class Services:
         it writes the code of an empty call (two-phase) and, for any chart, records where the
         numbers came from and marks made-up numbers illustrative."""
         on: dict[str, Tool[Any]] = {s: t for s, t in self.tools.items() if self.availability[s].ok}
-        if "code" in on:
-            on["code"] = ChartWritingTool(on["code"], self.chart_coder())
+        if Source.CODE in on:
+            on[Source.CODE] = ChartWritingTool(on[Source.CODE], self.chart_coder())
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
 
     def engine(self, *, style: str = "") -> Engine:
         """An engine over the runner; tools that are off fail with their reason."""
-        charts_to_code = self.two_phase_code and self.availability["code"].ok
+        charts_to_code = self.two_phase_code and self.availability[Source.CODE].ok
 
         def route(call: ToolCall) -> ToolCall:
             call = fix_copied_caption(call)
@@ -373,13 +374,13 @@ def build_services(settings: Settings, *, backend: ChatBackend | None = None) ->
 
 
 def image_servers_list(settings: Settings, kind: str) -> list[str]:
-    return settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
+    return settings.diffusion_servers if kind == Source.DIFFUSION else settings.edit_servers
 
 
 def startup_warnings(settings: Settings, tools: dict[str, Tool[Any]]) -> list[str]:
     """Loud start-up warnings: a GPU that diffusion will not use because torch is CPU-only."""
     warnings: list[str] = []
-    in_process = {s for s in ("diffusion", "edit") if s in tools and image_servers_list(settings, s) == []}
+    in_process = {s for s in (Source.DIFFUSION, Source.EDIT) if s in tools and image_servers_list(settings, s) == []}
     if settings.device in {"auto", "cuda"} and in_process:
         from models.image_weights import cpu_torch_on_gpu_machine
 

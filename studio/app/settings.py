@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from models.vocab import Source
+
 # A setting written as a comma list in the environment (STUDIO_DIFFUSION_SERVERS=http://a,http://b);
 # a JSON list is read too.
 CommaList = Annotated[list[str], NoDecode]
@@ -86,7 +88,7 @@ class Settings(BaseSettings):
     tool_timeout_s: float = 300.0  # one tool call, chart code writing included; the engine enforces it
 
     # --- tools ---------------------------------------------------------------------------
-    tools_enabled: list[str] = ["search", "diffusion", "code", "edit"]
+    tools_enabled: list[str] = [source.value for source in Source]
     # code sandbox
     code_timeout_s: float = 20.0
     code_cpu_s: int = 20

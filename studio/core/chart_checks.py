@@ -21,6 +21,8 @@ import ast
 import re
 from dataclasses import dataclass
 
+from models.vocab import Source
+
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])-?\d+(?:[.,]\d+)?%?")
 
@@ -109,7 +111,7 @@ def asks_for_chart(brief: str) -> bool:
 def asked_sources(brief: str) -> list[str]:
     """The sources a brief names a picture for, in this order: code (a chart), search (a photo),
     diffusion (an illustration). The writer's grammar then needs a tag of each (studio.core.agent)."""
-    asked = {"code": _BRIEF_CHART_NOUNS, "search": _BRIEF_PHOTO_NOUNS, "diffusion": _BRIEF_DRAWN_NOUNS}
+    asked = {Source.CODE: _BRIEF_CHART_NOUNS, Source.SEARCH: _BRIEF_PHOTO_NOUNS, Source.DIFFUSION: _BRIEF_DRAWN_NOUNS}
     return [source for source, nouns in asked.items() if _asks(brief, nouns)]
 
 

@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 from models.base import ChatBackend, ChatOptions, Message, complete
 from models.errors import Cancelled, StudioError
+from models.vocab import Source
 from studio.core.chart_checks import (
     chart_request,
     described_data,
@@ -234,11 +235,11 @@ def route_charts_to_code(call: ToolCall) -> ToolCall:
     """A chart or diagram asked of search / diffusion goes to the chart writer instead (measured:
     the 1.5B model wrote 'A bar chart showing the shares of ...' as a diffusion tag); the engine
     records the model's source as ``routed_from``. A photo-like description stays where it is."""
-    if call.source not in ("search", "diffusion") or not chart_request(call.description):
+    if call.source not in (Source.SEARCH, Source.DIFFUSION) or not chart_request(call.description):
         return call
     if photo_request(call.description):
         return call
-    return dataclasses.replace(call, source="code", params=CodeParams(code=""))
+    return dataclasses.replace(call, source=Source.CODE, params=CodeParams(code=""))
 
 
 def states_data(description: str, context: str) -> bool:
@@ -274,7 +275,7 @@ class ChartWritingTool(Tool[CodeParams]):
     write their own code are untouched.
     """
 
-    name = "code"
+    name = Source.CODE
     Params = CodeParams
 
     def __init__(self, base: Tool[CodeParams], coder: ChartCoder) -> None:

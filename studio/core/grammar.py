@@ -31,6 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from models.vocab import Source
 from tools.params import PARAMS_BY_SOURCE, SOURCES, edit_targets, edits_images, param_slots
 
 # Length caps of tag strings (characters). Generous for a caption / query / prompt, small
@@ -64,7 +65,7 @@ def _lit(text: str) -> str:
 
 # A param's value rule in the grammar: a text param's rule has its name, except chart code (the
 # "code-body" rule: lines, no quote); a number param (img_index) lists the indices it may take.
-_VALUE_RULE = {"code": "code-body"}
+_VALUE_RULE: dict[str, str] = {Source.CODE: "code-body"}
 
 
 def _tag_body(source: str, two_phase_code: bool, indices: str = "") -> str:
@@ -145,7 +146,7 @@ def article_grammar(
     for name in SOURCES:
         if name in available and positions and not edits_images(name):  # no position: no tag rule at all
             rules[f"tag-{name}"] = _tag_body(name, two_phase_code)
-    if not two_phase_code and "code" in available and positions:
+    if not two_phase_code and Source.CODE in available and positions:
         # Any char but the quote, '<' and backslash: the string cannot close early, cannot hold
         # </imgen>, and the protocol's fallback reads its raw newlines verbatim.
         rules["code-body"] = f'cline ("\\n" cline){{0,{CODE_MAX_LINES - 1}}}'

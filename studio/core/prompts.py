@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from models.vocab import Source
 from studio.core.chart_checks import asked_sources
 from tools.params import PARAMS_BY_SOURCE, SOURCES, param_slots
 
@@ -34,16 +35,16 @@ from tools.params import PARAMS_BY_SOURCE, SOURCES, param_slots
 # animals and products" into an article's text, and ended a diffusion prompt with the slot's words
 # "its style and mood". The purpose is a short noun phrase after the colon; slots are 1-3 words.
 _PURPOSE: dict[str, str] = {
-    "search": "`search`: photos of real things (a web image search).",
-    "diffusion": "`diffusion`: illustrations and imagined scenes (image generation).",
-    "code": "`code`: charts and diagrams of data (Python plotting). Never photos.",
-    "edit": "`edit`: changes to an earlier image or to an image the user gave.",
+    Source.SEARCH: "`search`: photos of real things (a web image search).",
+    Source.DIFFUSION: "`diffusion`: illustrations and imagined scenes (image generation).",
+    Source.CODE: "`code`: charts and diagrams of data (Python plotting). Never photos.",
+    Source.EDIT: "`edit`: changes to an earlier image or to an image the user gave.",
 }
 _DESCRIPTIONS: dict[str, str] = {
-    "search": "<photo caption>",
-    "diffusion": "<picture caption>",
-    "code": "<chart type> of <measure>: <label> <number>, <label> <number>",
-    "edit": "<edited picture caption>",
+    Source.SEARCH: "<photo caption>",
+    Source.DIFFUSION: "<picture caption>",
+    Source.CODE: "<chart type> of <measure>: <label> <number>, <label> <number>",
+    Source.EDIT: "<edited picture caption>",
 }
 
 _CODE_RULES = (
@@ -229,10 +230,10 @@ def example_texts() -> list[str]:
 
 
 # What the user message adds when the brief names a kind of picture (studio.core.chart_checks).
-_ASKED = {
-    "code": "Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).",
-    "search": "Show the photo I ask for with a `search` tag.",
-    "diffusion": "Show the illustration I ask for with a `diffusion` tag.",
+_ASKED: dict[str, str] = {
+    Source.CODE: "Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).",
+    Source.SEARCH: "Show the photo I ask for with a `search` tag.",
+    Source.DIFFUSION: "Show the illustration I ask for with a `diffusion` tag.",
 }
 
 

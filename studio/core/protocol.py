@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from models.vocab import Source
 from tools.params import IMAGE_INDEX, PARAMS_BY_SOURCE, SOURCES, edit_targets, edits_images, param_problem, short_repr
 
 OPEN = "<imgen>"
@@ -93,7 +94,7 @@ def _read_payload(payload: str) -> tuple[Any, str | None]:
     match = _CODE_FALLBACK_RE.match(text)
     if match:
         return {
-            "source": "code",
+            "source": Source.CODE,
             "description": match.group("desc"),
             "params": {"code": unescape_code(match.group("code"))},
         }, None

@@ -18,7 +18,7 @@ from urllib.parse import urlsplit
 from PIL import Image, UnidentifiedImageError
 
 from models.provenance import Credit, chart_numbers, credit_for, is_illustrative, origin_of, public_model_name
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from models.vocab import article_title as title_rule
 from studio.core.article import Article, ImageBlock, TextBlock
 
@@ -141,7 +141,7 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Origin", "an image the author gave by URL")
         add("URL", prov.get("url"))
         return fields, None
-    if block.source == "search":
+    if block.source == Source.SEARCH:
         add("Query", params.get("query") or prov.get("query"))
         add("Image URL", prov.get("image_url"))
         add("Page", prov.get("page_url"))
@@ -151,16 +151,16 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Licence", prov.get("licence") or "not known")
         add("Licence URL", prov.get("licence_url"))
         add("Provider", prov.get("provider"))
-    elif block.source == "diffusion":
+    elif block.source == Source.DIFFUSION:
         add("Prompt", params.get("prompt") or prov.get("prompt"))
         add("Style", prov.get("style"))
         add("Seed", prov.get("seed"))
         add("Model", public_model_name(prov.get("model")))
-    elif block.source == "code":
+    elif block.source == Source.CODE:
         raw_code = params.get("code") or prov.get("code")
         code = strip_controls(str(raw_code)) if raw_code else None
         add("Numbers", chart_numbers(prov))
-    elif block.source == "edit":
+    elif block.source == Source.EDIT:
         index = params.get("img_index", prov.get("img_index"))
         add("Instruction", params.get("prompt") or prov.get("instruction"))
         if isinstance(index, int):

@@ -21,7 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources, photo_request, relevance
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
@@ -65,7 +65,7 @@ def _asked(brief: str, wanted_images: int) -> list[str]:
 def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
     """The per-article honesty figures (see the module docstring); plain JSON values."""
     blocks = article.image_blocks()
-    code = [b for b in blocks if b.source == "code"]
+    code = [b for b in blocks if b.source == Source.CODE]
     ran = [b for b in code if b.status in (BlockStatus.OK, BlockStatus.FAILED)]
     drawn = [b for b in code if b.status == BlockStatus.OK]
     fits = [relevance(b.description, str(b.params.get("code", ""))) for b in drawn]

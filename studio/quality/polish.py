@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 from models.base import ChatOptions, complete
 from models.errors import StudioError
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from studio.core.agent import Brief, WriterServices
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.chart_checks import relevance
@@ -41,14 +41,14 @@ def repair_plans(block: ImageBlock, available: Sequence[str]) -> list[tuple[str,
     desc = " ".join(block.description.split())
     topic = desc or str(block.params.get("query") or block.params.get("prompt") or "")
     plans: list[tuple[str, dict[str, Any]]] = []
-    if block.source == "code":
-        plans.append(("code", {"code": ""}))  # rewritten by the chart writer, with the failure as context
-    if block.source in ("search", "diffusion") and block.status == BlockStatus.INVALID and topic:
-        plans.append((block.source, {"query": topic} if block.source == "search" else {"prompt": topic}))
-    if block.source in ("search", None, "edit") and topic:
-        plans.append(("diffusion", {"prompt": topic}))  # another tool: a picture of the same subject
-    if block.source in ("diffusion", None) and topic:
-        plans.append(("search", {"query": topic}))
+    if block.source == Source.CODE:
+        plans.append((Source.CODE, {"code": ""}))  # rewritten by the chart writer, with the failure as context
+    if block.source in (Source.SEARCH, Source.DIFFUSION) and block.status == BlockStatus.INVALID and topic:
+        plans.append((block.source, {"query": topic} if block.source == Source.SEARCH else {"prompt": topic}))
+    if block.source in (Source.SEARCH, None, Source.EDIT) and topic:
+        plans.append((Source.DIFFUSION, {"prompt": topic}))  # another tool: a picture of the same subject
+    if block.source in (Source.DIFFUSION, None) and topic:
+        plans.append((Source.SEARCH, {"query": topic}))
     seen: set[str] = set()
     return [(s, p) for s, p in plans if s in available and not (s in seen or seen.add(s))]  # type: ignore[func-returns-value]
 
@@ -58,7 +58,7 @@ def _run_plan(
 ) -> tuple[dict[str, Any], ToolResult]:
     """Run one repair plan on the runner; returns the params actually used (chart code filled in)
     and the result."""
-    if source == "code":  # a broken chart: one repair turn with its error, or fresh code
+    if source == Source.CODE:  # a broken chart: one repair turn with its error, or fresh code
         try:
             old = str(block.params.get("code") or "")
             why = block.error or relevance(block.description, old).reason
@@ -109,7 +109,7 @@ def polish_article(article: Article, brief: Brief, services: QualityServices, en
 def irrelevant_chart(source: str | None, description: str, params: dict[str, Any]) -> bool:
     """A chart whose title and axis labels share no word with its description (the relevance
     check, studio.core.chart_checks): quality mode repairs it like a failure."""
-    return source == "code" and not relevance(description, str(params.get("code") or "")).ok
+    return source == Source.CODE and not relevance(description, str(params.get("code") or "")).ok
 
 
 def is_weak(paragraph: str, description: str) -> bool:

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, distribution
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import unquote, urlsplit
 
 from models.errors import ModelUnavailable
+from models.vocab import Source
 from tools.base import Availability, Tool, ToolContext, ToolResult
 from tools.params import DiffusionParams, SearchParams
 from tools.search import Searcher, SearchHit, SearchTool
@@ -98,7 +99,7 @@ class RankedSearchTool(Tool[SearchParams]):
     a judge that is unavailable leaves the similarity ranking in charge (said in provenance).
     """
 
-    name = "search"
+    name = Source.SEARCH
     Params = SearchParams
 
     def __init__(
@@ -229,7 +230,7 @@ class BestOfSeedsTool(Tool[Any]):
     context's seed or the first run's recorded seed, so every candidate is reproducible.
     """
 
-    name = "diffusion"  # the class default; an instance wrapping edit says "edit"
+    name: ClassVar[str] = Source.DIFFUSION  # the class default; an instance wrapping edit says "edit"
     Params = DiffusionParams
 
     def __init__(self, base: Tool[Any], *, k: int = 3, image_judge: Any = None, prompt: str = "") -> None:

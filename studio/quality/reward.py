@@ -26,10 +26,15 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.judge import ImageJudgement, Judge, JudgeUnavailable, RubricJudgement, TextJudgement
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from studio.core.article import Article, TextBlock
 
-TOOL_WEIGHTS = {"code": 0.4, "edit": 0.3, "search": 0.2, "diffusion": 0.1}  # harder tools weigh more
+TOOL_WEIGHTS: dict[str, float] = {  # harder tools weigh more
+    Source.CODE: 0.4,
+    Source.EDIT: 0.3,
+    Source.SEARCH: 0.2,
+    Source.DIFFUSION: 0.1,
+}
 NO_IMAGES = -1  # wanted count: the answer must have no image
 ANY_COUNT = 0  # wanted count: no constraint
 AT_LEAST_ONE = 99  # wanted count: at least one image

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from models.base import capabilities_of
 from models.errors import StudioError
+from models.vocab import Source
 from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article
 from studio.core.engine import Engine
@@ -195,12 +196,14 @@ def enhanced_engine(
     """The studio's engine with search ranking K hits and diffusion trying K seeds (judge permitting)."""
     engine = services.engine(style=brief.style)
     tools: dict[str, Any] = dict(engine.runner.tools)
-    if k > 1 and isinstance(tools.get("search"), SearchTool):
-        tools["search"] = RankedSearchTool(
-            tools["search"], ranker or TextRanker(), k=k, image_judge=image_judge, prompt=brief.text
+    if k > 1 and isinstance(tools.get(Source.SEARCH), SearchTool):
+        tools[Source.SEARCH] = RankedSearchTool(
+            tools[Source.SEARCH], ranker or TextRanker(), k=k, image_judge=image_judge, prompt=brief.text
         )
-    if k > 1 and "diffusion" in tools:
-        tools["diffusion"] = BestOfSeedsTool(tools["diffusion"], k=k, image_judge=image_judge, prompt=brief.text)
+    if k > 1 and Source.DIFFUSION in tools:
+        tools[Source.DIFFUSION] = BestOfSeedsTool(
+            tools[Source.DIFFUSION], k=k, image_judge=image_judge, prompt=brief.text
+        )
     engine.runner = engine.runner.with_tools(tools)
     return engine
 

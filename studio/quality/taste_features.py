@@ -23,11 +23,11 @@ from typing import Any
 
 import numpy as np
 
-from models.vocab import BlockStatus
+from models.vocab import BlockStatus, Source
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.protocol import TAG_RE, ToolCall, parse_tag
 
-SOURCES = ("code", "diffusion", "search", "edit")
+SOURCES = (Source.CODE, Source.DIFFUSION, Source.SEARCH, Source.EDIT)
 CHART_CALLS = ("barh", "bar", "pie", "plot", "scatter", "hist", "boxplot", "imshow", "fill_between", "heatmap")
 _CHART_RE = {name: re.compile(rf"\.{name}\(|sns\.{name}plot\(|\b{name}\(") for name in CHART_CALLS}
 _NUMBER_RE = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?")
@@ -208,7 +208,7 @@ def _chart_stats(code: str) -> list[float]:
 
 def hand_features(view: BlockView) -> np.ndarray:
     """The HAND_NAMES vector of one view (float32)."""
-    code = str(view.params.get("code") or "") if view.source == "code" else ""
+    code = str(view.params.get("code") or "") if view.source == Source.CODE else ""
     caption = view.description
     values = [
         1.0 if view.kind == "text" else 0.0,
