@@ -6,8 +6,9 @@ started by ``tools.sandbox.Sandbox`` with a minimal environment; it imports noth
 The zygote imports matplotlib (Agg), numpy, pandas and seaborn once, then waits on its control
 socket. Each job arrives as two file descriptors: ``result`` (the child reads the request from it
 and writes its result into it) and ``status`` (the zygote writes the exit status after reaping the
-child). Forking gives every chart a fresh copy of the warm interpreter, so nothing leaks from one
-chart to the next, and the zygote itself never runs model-written code.
+child); every message on both is a frame of ``sandbox_frame``. Forking gives every chart a
+fresh copy of the warm interpreter, so nothing leaks from one chart to the next, and the zygote
+itself never runs model-written code.
 
 Each job's child builds its isolation before the code runs (``sandbox_child.run_child``):
 
