@@ -40,7 +40,8 @@ def _int(value: Any, what: str) -> int:
 
 def _regenerate(sess: Session, block: str, data: dict[str, Any]) -> str:
     sess.regenerate(block, "again")
-    return _image_outcome(sess, block)
+    taste = sess.view.block(block).notice.rstrip(".")  # K candidates: the taste model's note, kept visible
+    return _image_outcome(sess, block) + (f" {taste[:1].upper()}{taste[1:]}." if taste else "")
 
 
 def _image_outcome(sess: Session, block: str) -> str:

@@ -28,6 +28,7 @@ from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_statu
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
+from studio.quality.taste_rank import prefers_sentence
 
 TOOL_NAMES = {"search": "web image", "diffusion": "generated picture", "code": "chart", "edit": "edited image"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -167,7 +168,16 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     if block.source in ("diffusion", "edit"):
         rows.append(("style", prov.get("style")))
         rows.append(("server", prov.get("server")))  # an image server made it (models.image_api)
+    rows.append(("chosen by", _taste_choice(prov.get("taste"))))  # Regenerate's K candidates
     return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
+
+
+def _taste_choice(taste: object) -> str | None:
+    """The card's line for a version picked from Regenerate's K candidates (studio.app.taste_session):
+    'your taste model prefers this (0.81) of 3 candidates'."""
+    if not isinstance(taste, dict) or not isinstance(taste.get("prefers"), int | float):
+        return None
+    return f"{prefers_sentence(float(taste['prefers']))} of {plain(taste.get('candidates'), 10)} candidates"
 
 
 def word_diff(old: str, new: str) -> Markup:
