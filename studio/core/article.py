@@ -121,6 +121,12 @@ class ImageBlock:
 Block = TextBlock | ImageBlock
 
 
+def stored_removals(data: object) -> list[Removal]:
+    """The removals kept in article.json or the store (malformed entries are skipped)."""
+    items = data if isinstance(data, list) else []
+    return [r for r in (Removal.from_dict(item) for item in items) if r is not None]
+
+
 @dataclass
 class Article:
     brief: str = ""
