@@ -55,6 +55,8 @@ def penalty_fields(penalties: Penalties | None, kind: str) -> dict[str, Any]:
     else:  # vLLM's SamplingParams names; it has no DRY sampler
         names = {"repetition_penalty": penalties.repeat_penalty, "presence_penalty": penalties.presence_penalty}
     return {k: v for k, v in names.items() if v is not None}
+
+
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
 
 

@@ -22,7 +22,6 @@ from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
 from models.vocab import IN_FLIGHT, BlockStatus
 from studio.core.article import Article, ImageBlock, TextBlock
-from studio.core.guards import TextGuard
 from studio.core.events import (
     ArticleDone,
     Event,
@@ -33,6 +32,7 @@ from studio.core.events import (
     ToolCallQueued,
     ToolCallStarted,
 )
+from studio.core.guards import TextGuard
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated

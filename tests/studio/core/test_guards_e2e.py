@@ -109,7 +109,11 @@ def test_guards_off_lets_the_text_through(tmp_path: Path) -> None:
 
 def test_penalties_go_out_under_vllm_names_by_default_and_llama_cpp_names_when_asked(tmp_path: Path) -> None:
     with ChatServer([Stream(["# Tea\n\nTea is old.\n"])], model="m") as server:
-        for fields, extra in (("vllm", {}), ("llama.cpp", {}), ("vllm", {"repeat_penalty": 1.1, "presence_penalty": 0.4})):
+        for fields, extra in (
+            ("vllm", {}),
+            ("llama.cpp", {}),
+            ("vllm", {"repeat_penalty": 1.1, "presence_penalty": 0.4}),
+        ):
             services = build_services(settings_for(server.url, tmp_path, openai_sampler_fields=fields, **extra))
             try:
                 list(write_article(Brief("tea"), services))
