@@ -44,33 +44,31 @@ _PERIODIC = re.compile(r"(.{12,200}?)(?:\s*\1){2,}", re.DOTALL)
 _TOOL = r"(?:search|diffusion|code|edit)"
 _TOOL_TALK = [
     # our tag and its fields by name
-    re.compile(r"imgen|img_index|</?\s*imgen", re.IGNORECASE),
+    re.compile(r"imgen|img_index", re.IGNORECASE),
     # two tool names together, one of them diffusion ("search and diffusion", "the diffusion and code sources")
     re.compile(
         rf"\bdiffusion\s*(?:,|and|or|&|/)\s*(?:the\s+)?{_TOOL}\b|\b{_TOOL}\s*(?:,|and|or|&|/)\s*diffusion\b", re.I
     ),
-    # a tool name as a tool or source ("the diffusion tool", "the code source", "search sources")
-    re.compile(rf"\b{_TOOL}\s+(?:tools?|sources?|tags?)\b", re.IGNORECASE),
-    re.compile(
-        rf"\b(?:source|sources|tool|tools)\s*(?:is|are|was|:|=)?\s*['\"`]?{_TOOL}['\"`]?\s*(?:tool|source)?\b\W*$", re.I
-    ),
+    # a tool name as a source or tool ("the code source", "the diffusion tool", "source: search")
+    re.compile(rf"\b{_TOOL}\s+sources?\b|\bdiffusion\s+tools?\b", re.IGNORECASE),
+    re.compile(rf"\b(?:source|tool)s?\s*(?:is|was|:|=)\s*['\"`]?{_TOOL}\b", re.IGNORECASE),
     re.compile(rf"\b(?:using|uses|used|use|with|via|by|from)\s+(?:the\s+)?`{_TOOL}`", re.IGNORECASE),
     # the tag's fields, talked about as fields
-    re.compile(
-        r"\bthe\s+(?:description|caption|params|parameters)\s+(?:is|are|was|should|must|says|reads|field)\b", re.I
-    ),
+    re.compile(r"\bthe\s+(?:description|caption|params|parameters)\s+(?:is|are|was|should|must|says|field)\b", re.I),
     re.compile(r"\b(?:description|params|caption)\s+(?:field|key|slot|string)s?\b", re.IGNORECASE),
     re.compile(r"\b(?:this|that|the|each)\s+one\s+(?:picture|image)\b", re.IGNORECASE),
     re.compile(
         r"\b(?:chart|image|picture|description|caption|tag|params)\s+(?:is|was)\s+(?:an?\s+)?empty\s+string\b", re.I
     ),
-    re.compile(
-        r"\bplaceholders?\b.{0,60}\b(?:tags?|tools?|sources?|fills?|filled)\b|\b(?:tags?|tools?)\b.{0,40}\bplaceholders?\b",
-        re.I,
-    ),
-    re.compile(r"\b(?:image|picture|chart)\s+tags?\b", re.IGNORECASE),
     re.compile(r"\bslots?\s+to\s+fill\b|\bangle\s+brackets?\b", re.IGNORECASE),
 ]
+# Words that are tool talk only together ("image tag" alone is HTML; with "description" it is ours).
+_TAG_WORDS = re.compile(r"\b(?:image|picture|chart|placeholder)\s+tags?\b|\bplaceholders?\b", re.IGNORECASE)
+_FIELD_WORDS = re.compile(
+    r"\b(?:source|description|params|caption|tool|tag)s?\b.{0,60}\b(?:fill|filled|fills|written|becomes|turned)\b"
+    r"|\b(?:description|params|caption|source)s?\b",
+    re.IGNORECASE,
+)
 
 
 def tool_talk(sentence: str) -> str | None:
@@ -79,6 +77,9 @@ def tool_talk(sentence: str) -> str | None:
         found = pattern.search(sentence)
         if found:
             return found.group(0).strip()
+    tag = _TAG_WORDS.search(sentence)
+    if tag and _FIELD_WORDS.search(sentence):
+        return tag.group(0).strip()
     return None
 
 

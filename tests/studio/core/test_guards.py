@@ -136,10 +136,12 @@ ISSUE_TOOL_TALK = [
     "The chart is an empty string.",
     "The description is a short caption of this one picture.",
     "Bees use search and diffusion to navigate the environment.",
-    "The image tag below shows the hive.",
+    "The image tag below has a short description of the hive.",
     "Each imgen block becomes a picture.",
-    "The params hold the query for the search tool.",
+    "The params hold the query for the search source.",
     "A placeholder tag is filled later by the user.",
+    "The image tag's description names the bee.",
+    "Its source is diffusion, so the picture is imagined.",
 ]
 ORDINARY = [
     "Bees search for nectar in the morning.",
@@ -162,6 +164,14 @@ ORDINARY = [
     "Our parameters were tuned by grid search.",
     "Innovation spreads by diffusion through social networks.",
     "The tool shed holds rakes, shovels and a wheelbarrow.",
+    "Google and other search tools index the web.",
+    "Photoshop's edit tools include a clone stamp.",
+    "Wrap inline code in code tags.",
+    "The HTML image tag needs an alt attribute.",
+    "Use search tags to find posts about hiking.",
+    "A placeholder holds the seat until the guest arrives.",
+    "The source of the Nile was a mystery for centuries.",
+    "Lorem ipsum is placeholder text used in design mock-ups.",
 ]
 
 
