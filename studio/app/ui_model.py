@@ -214,7 +214,13 @@ def image_url(sha256: str | None) -> str | None:
 def event_dict(event: Event) -> dict[str, Any]:
     """An event as JSON-able data (images as sha256 + size; the final article carries them)."""
     if isinstance(event, ArticleDone):
-        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error, "cut_off": event.cut_off}
+        return {
+            "type": "done",
+            "seconds": round(event.seconds, 3),
+            "error": event.error,
+            "cut_off": event.cut_off,
+            "guard_note": event.article.guard_note(),
+        }
     data: dict[str, Any] = {"type": type(event).__name__}
     for key, value in vars(event).items():
         if isinstance(value, bytes):
