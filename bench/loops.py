@@ -47,7 +47,7 @@ def run(setting: str, dry: float, args: argparse.Namespace, data_dir: Path) -> d
             for key in GUARD_COUNTS:
                 totals[key] += checks[key]
             chars += sum(len(b.text) for b in done.article.blocks if b.kind == "text")
-            removed += [f"{item.id} {r['kind']}: {r['text'][:100]}" for r in checks["removed"] + checks["left"]]
+            removed += [f"{item.id} {r['kind']}: {r['text'][:240]}" for r in checks["removed"] + checks["left"]]
     finally:
         services.close()
     return {"setting": setting, **totals, "text_chars": chars, "seconds": round(time.perf_counter() - started, 1),
