@@ -255,3 +255,16 @@ def test_tags_pass_the_engine_untouched_between_guarded_text() -> None:
     assert sum(isinstance(e, ToolCallQueued) for e in events) == 4
     assert article.to_llmi_text() == text
     assert article.removed == []
+
+
+def test_text_is_held_only_until_its_sentence_ends() -> None:
+    guard = TextGuard()
+    assert guard.feed("Bees dance. Th") == "Bees dance. "
+    assert guard.feed("ey sing") == ""
+    assert guard.feed(".") == ""  # "3." or "e.g." may go on: wait for what follows
+    assert guard.feed("\n") == "They sing.\n"
+    assert guard.feed("茶很好，") == "茶很好，"  # a CJK clause ends at its comma
+    long = " ".join(f"word{i}" for i in range(120))  # no sentence end for long: judged and shown anyway
+    assert guard.feed(long) == long
+    assert guard.close() == "" and not guard.looped
+    assert guard.feed("x" * 700) == "" and guard.looped  # the same few letters over and over
