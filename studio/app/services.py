@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import ChatBackend, ChatOptions, capabilities_of
+from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.settings import Settings
@@ -49,6 +49,7 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
         connect_timeout_s=settings.openai_connect_timeout_s,
         read_timeout_s=settings.openai_read_timeout_s,
         grammar_field=settings.openai_grammar_field,
+        sampler_fields=settings.openai_sampler_fields,
         chat_template_kwargs=(
             None if settings.openai_enable_thinking is None else {"enable_thinking": settings.openai_enable_thinking}
         ),
@@ -306,6 +307,10 @@ class Services:
             s.max_paragraph_chars,
             s.max_continuations,
             s.writer_seed,
+            penalties=Penalties(
+                s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
+            ),
+            guards=s.stream_guards,
         )
 
     def chart_coder(self) -> ChartCoder:
@@ -314,9 +319,11 @@ class Services:
         return ChartCoder(self.backend, options, use_grammar=self.uses_grammar)
 
     def runner(self) -> ToolRunner:
-        """The tool runner over the tools that are on (code wrapped for two-phase writing)."""
+        """The tool runner over the tools that are on. Code is always wrapped by the chart writer:
+        it writes the code of an empty call (two-phase) and, for any chart, records where the
+        numbers came from and marks made-up numbers illustrative."""
         on: dict[str, Tool[Any]] = {s: t for s, t in self.tools.items() if self.availability[s].ok}
-        if self.two_phase_code and "code" in on:
+        if "code" in on:
             on["code"] = ChartWritingTool(on["code"], self.chart_coder())
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
