@@ -21,6 +21,7 @@ from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, 
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import check_image
 from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.chart_data import chart_data
 
 if TYPE_CHECKING:
     from storage.db import Store
@@ -111,12 +112,15 @@ class BlockActions:
 
     def _varies_with_seed(self, article: Article, block_id: str, mode: Mode) -> bool:
         """Whether "again" can give a different picture each time (worth K candidates): a new seed
-        for diffusion and edit, new chart code when the backend writes it. A chart whose code is
-        kept runs the same code (K identical charts); search takes the next hit instead."""
+        for diffusion and edit; a chart drawn anew from its data, or new chart code when the
+        backend writes it (studio.app.regenerate). A chart with neither runs the same code (K
+        identical charts); search takes the next hit instead."""
         block = article.block(block_id)
         if mode != "again" or not isinstance(block, ImageBlock):
             return False
-        return block.source in ("diffusion", "edit") or (block.source == "code" and self.services().two_phase_code)
+        if block.source == "code":
+            return bool(chart_data(str(block.params.get("code") or ""))) or self.services().two_phase_code
+        return block.source in ("diffusion", "edit")
 
     def _record_regenerated(
         self, article_id: int, block_id: str, new: Regenerated, seed: int | None, *, current: bool | None = None
