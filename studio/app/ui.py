@@ -16,7 +16,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
@@ -24,18 +23,17 @@ from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
 from studio.app.actions import mark_busy, perform
-from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
+from studio.app.call_form import FIELDS, edit_choices, form_for
 from studio.app.continuing import continue_writing
-from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
-from studio.app.ui_projects import wire_projects
+from studio.app.ui_projects import ProjectWidgets, wire_projects
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
-    api_endpoints,
+    action_endpoints,
     article_json,
     chips_html,
     connection_report,
@@ -55,6 +53,15 @@ TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs abo
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
 )
+
+
+def _block_notice(sess: Session, block_id: str) -> tuple[str, bool]:
+    """The outcome ``perform`` left on the block (or on the article), and whether it is an error."""
+    with contextlib.suppress(KeyError):
+        b = sess.view.block(block_id)
+        if b.notice:
+            return b.notice, b.notice_error
+    return sess.view.notice, sess.view.notice_error
 
 
 def build_app(studio: Studio) -> gr.Blocks:
@@ -191,12 +198,12 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["code"], value=form.code), "",
             ]  # fmt: skip
 
-        # --- card actions ------------------------------------------------------------------------
+        # --- card actions: every one is parsed by card_actions.parse_action (inside perform) ----------
         def on_act(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
             sess = session_of(studio, sess)
-            data = dict(getattr(evt, "_data", None) or {})
+            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
             skip_editor = [gr.skip()] * len(ed_outs)
-            if data.get("act") == "edit_call":
+            if data.get("act") == "open_editor":
                 try:
                     yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
                 except KeyError:
@@ -222,24 +229,13 @@ def build_app(studio: Studio) -> gr.Blocks:
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
                      index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
-            try:
-                b = sess.view.block(block_id)
-                params = params_for(tool, query, prompt, code, index)
-                if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
-                    yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
-                mode: Mode = "params" if tool == b.source else "tool"
-                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
-            except (StudioError, ValueError, KeyError) as exc:
-                perform_msg = str(exc)
-                for other in sess.view.blocks:
-                    other.busy = ""
-                yield sess, view_page(sess), gr.skip(), gr.update(visible=True), f"Not run: {perform_msg}"
-                return
-            b = sess.view.block(block_id)
-            ok = b.candidate is None or b.candidate.number != b.version_count
-            msg = f"Version {b.version} is shown." if ok else f"This attempt failed: {b.candidate.error}"  # type: ignore[union-attr]
-            b.notice, b.notice_error = msg, not ok
-            yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
+            data = {"act": "edit_call", "block": block_id, "tool": tool, "description": desc or "",
+                    "query": query or "", "prompt": prompt or "", "code": code or "", "img_index": index}  # fmt: skip
+            if mark_busy(sess.view, data):
+                yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
+            perform(sess, data, upload_roots)
+            notice, failed = _block_notice(sess, block_id)
+            yield sess, view_page(sess), article_json(sess), gr.update(visible=failed), notice
 
         ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
@@ -348,6 +344,48 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
-        wire_projects(studio, SimpleNamespace(**locals()))
-        api_endpoints(studio, state, api_out)
+        wire_projects(
+            studio,
+            ProjectWidgets(
+                state=state,
+                article=article,
+                api_out=api_out,
+                project_pick=project_pick,
+                article_list=article_list,
+                project_name=project_name,
+                project_msg=project_msg,
+                follow=follow,
+                new_btn=new_btn,
+                rename_btn=rename_btn,
+                dup_btn=dup_btn,
+                del_btn=del_btn,
+                confirm_row=confirm_row,
+                del_yes=del_yes,
+                del_no=del_no,
+                deleted_id=deleted_id,
+                undo_btn=undo_btn,
+                app=app,
+                copy_btn=copy_btn,
+                markdown_out=markdown_out,
+                copy_msg=copy_msg,
+                rate_btn=rate_btn,
+                thumbs=thumbs,
+                stars=stars,
+                comment=comment,
+                rate_msg=rate_msg,
+                export_btn=export_btn,
+                fmt=fmt,
+                appendix=appendix,
+                download=download,
+                export_msg=export_msg,
+                test_btn=test_btn,
+                set_backend=set_backend,
+                set_url=set_url,
+                set_model=set_model,
+                test_msg=test_msg,
+                view_page=view_page,
+                lists=lists,
+            ),
+        )
+        action_endpoints(studio, state, api_out, upload_roots)
     return app

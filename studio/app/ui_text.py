@@ -18,6 +18,16 @@ from models.errors import StudioError
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
+# What the UI and the API show as the user's own problem. ValueError and KeyError are here until
+# the session and the repository raise StudioError subclasses for refusals and "not found" (then
+# this is ``(StudioError,)`` and nothing else changes: every boundary catches this tuple).
+USER_ERRORS: tuple[type[Exception], ...] = (StudioError, ValueError, KeyError)
+
+
+def reason(exc: BaseException) -> str:
+    """A user error as a sentence (KeyError's message without its quotes, a capital first)."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    return text[:1].upper() + text[1:] if text else type(exc).__name__
 
 
 def text_html(text: object) -> str:
@@ -37,10 +47,8 @@ def failure_sentence(verb: str, exc: BaseException) -> str:
         )
     elif isinstance(exc, RecursionError):
         why = "the input is nested too deeply to read"
-    elif isinstance(exc, StudioError | ValueError):
-        why = str(exc)
-    elif isinstance(exc, KeyError):
-        why = str(exc.args[0]) if exc.args else "not found"
+    elif isinstance(exc, USER_ERRORS):
+        why = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc) or "not found"
     else:
         log.error("%s failed", verb, exc_info=exc)
         why = "the request could not be handled (an internal error; the studio's log has the details)"
@@ -53,11 +61,3 @@ def whole_number(value: object, what: str) -> int:
     if not re.fullmatch(r"\d{1,12}", text):
         raise ValueError(f"{what} must be a whole number, got {text[:40]!r}")
     return int(text)
-
-
-def params_object(text: str) -> dict:
-    """The regenerate params box: a JSON object, or ValueError with a sentence."""
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError(f"the params must be a JSON object ({{...}}), not a {type(value).__name__}")
-    return value
