@@ -3,6 +3,7 @@ scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
@@ -88,11 +89,7 @@ def action_endpoints(studio: Studio, state: Any, api_out: Any, upload_roots: tup
         act = model.model_fields["act"].default
         fields = [name for name in model.model_fields if name not in ("act", "block")]
         inputs = [state, gr.Textbox(visible=False, label="block")]
-        inputs += [
-            gr.File(visible=False, label="image", type="filepath") if name == "path"
-            else gr.Textbox(visible=False, label=name)
-            for name in fields
-        ]  # fmt: skip
+        inputs += [_input(model, name) for name in fields]
         handler = _action_handler(studio, act, fields, upload_roots)
         gr.Button(visible=False).click(handler, inputs, [state, api_out], api_name=act, concurrency_id="act",
                                        concurrency_limit=studio.settings.ui_concurrency)  # fmt: skip
@@ -101,6 +98,15 @@ def action_endpoints(studio: Studio, state: Any, api_out: Any, upload_roots: tup
         return [{"id": p.id, "name": p.name} for p in session_of(studio, sess).projects()]
 
     gr.Button(visible=False).click(list_projects, [state], api_out, api_name="projects")
+
+
+def _input(model: type[Any], name: str) -> Any:
+    """A hidden input for one field; a field with a default is optional for the client."""
+    if name == "path":
+        return gr.File(visible=False, label="image", type="filepath")
+    field = model.model_fields[name]
+    value = None if field.is_required() else ("" if field.default is None else str(field.default))
+    return gr.Textbox(visible=False, label=name, value=value)
 
 
 def _action_handler(studio: Studio, act: str, fields: list[str], upload_roots: tuple[Path, ...]) -> Any:
@@ -118,6 +124,9 @@ def _action_handler(studio: Studio, act: str, fields: list[str], upload_roots: t
             raise gr.Error(failure_sentence(verb, exc)) from exc
         return sess, {**article_json(sess), "message": message}
 
+    # the client's parameter names are the model's (client.predict(block="b2", version="2", ...))
+    params = [inspect.Parameter(n, inspect.Parameter.POSITIONAL_OR_KEYWORD) for n in ("sess", "block", *fields)]
+    handler.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     return handler
 
 
