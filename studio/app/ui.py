@@ -273,8 +273,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                        gr.skip(), gr.skip())  # fmt: skip
                 return
             try:
+                sess.check_brief(text.strip())
                 images = read_uploads(files)
-            except (UploadRefused, OSError) as exc:
+            except (UploadRefused, OSError, ValueError) as exc:
                 yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
                 return
             brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())

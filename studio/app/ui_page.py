@@ -25,6 +25,7 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from studio.app.continuing import can_continue
 from studio.app.ui_model import CUT_OFF_NOTE, STATUSES, ArticleView, BlockView, VersionView, image_url
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
@@ -240,8 +241,8 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="article-error">{}</p>').format(plain(view.error, 1000))
     if view.cut_off:
         html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
-        if view.done and not view.elsewhere:
-            html += Markup('<p><button type="button" data-act="continue" class="primary">Continue writing</button></p>')
+    if can_continue(view):
+        html += _render("continue")
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
     return html + _notice(view)

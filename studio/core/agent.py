@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
-from studio.core.article import Article
+from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources
 from studio.core.engine import Engine
 from studio.core.events import Event
@@ -146,7 +146,21 @@ def continue_article(
     options = dataclasses.replace(chat_options(brief, services), grammar=None)
     messages = continuation_messages(build_messages(brief, services), article.to_llmi_text())
     chunks = services.backend.stream(messages, continuation_options(options))
-    return services.engine(style=brief.style).run(chunks, article, stop=stop)
+    join = ends_mid_paragraph(article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop, join_last_text=join)
+
+
+_ENDINGS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")
+
+
+def ends_mid_paragraph(article: Article) -> bool:
+    """The article's last block is text whose last paragraph has no ending (it stopped
+    mid-sentence): a continuation joins that paragraph instead of starting a new one."""
+    last = article.blocks[-1] if article.blocks else None
+    if not isinstance(last, TextBlock) or not last.text.strip() or last.text.endswith("\n\n"):
+        return False
+    final_line = last.text.rstrip().rsplit("\n", 1)[-1].lstrip()
+    return not final_line.startswith("#") and not final_line.endswith(_ENDINGS)
 
 
 def continuation_messages(messages: list[Message], so_far: str) -> list[Message]:

@@ -75,15 +75,27 @@ class Engine:
         self.options = options or EngineOptions()
 
     def run(
-        self, chunks: Iterable[str], article: Article | None = None, *, stop: threading.Event | None = None
+        self,
+        chunks: Iterable[str],
+        article: Article | None = None,
+        *,
+        stop: threading.Event | None = None,
+        join_last_text: bool = False,
     ) -> Iterator[Event]:
         """Consume model chunks, yield events; the last event is always ArticleDone.
+
+        ``join_last_text``: the first text goes on at the end of the article's last block when
+        that is text (a continuation of a paragraph that ended mid-sentence), not in a new block.
 
         ``stop``: when set, the model stream is closed at its next chunk, tool calls not yet
         finished fail with STOPPED_REASON (their late results are dropped) and ArticleDone comes
         at once with ``stopped=True``; everything written before is kept.
         """
-        return _Run(self, article or Article(), stop).events(chunks)
+        run = _Run(self, article or Article(), stop)
+        last = run.article.blocks[-1] if run.article.blocks else None
+        if join_last_text and isinstance(last, TextBlock):
+            run.text_block = last
+        return run.events(chunks)
 
 
 class _Run:
