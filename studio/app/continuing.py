@@ -29,10 +29,10 @@ def can_continue(view: ArticleView) -> bool:
 def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterator[tuple[Event | None, ArticleView]]:
     """Yields ``(None, view)`` at once, then each event with the view after it (saved first)."""
     article_id, article = sess._article()
+    if sess.view.status in STOPPED and not article.blocks:
+        raise ValueError("nothing was written before it stopped: write the brief again")
     if not can_continue(sess.view):
         raise ValueError("only an article that was stopped or cut off at the token limit can be continued")
-    if not article.blocks:
-        raise ValueError("nothing was written before it stopped: write the brief again")
     info = repo.open_article(sess.store, article_id, sess.user)
     wanted = info.settings.get("wanted_images")
     brief = Brief(

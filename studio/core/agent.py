@@ -142,6 +142,7 @@ def continue_article(
     Small grammar-constrained models write the continuation without their grammar (it cannot
     start mid-article), so a bad tag there becomes an invalid block with its reason."""
     article.cut_off = False
+    article.error = None  # a stopped article's "stopped by the user" would end the new stream at once
     article.continuations += 1
     options = dataclasses.replace(chat_options(brief, services), grammar=None)
     messages = continuation_messages(build_messages(brief, services), article.to_llmi_text())

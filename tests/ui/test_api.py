@@ -173,3 +173,11 @@ def test_every_card_action_is_an_endpoint_with_plain_text_errors(app_url: str, t
     fake.write_text("I am text")
     with pytest.raises(Exception, match="Upload failed: .*not an image"):
         client.predict("b2", handle_file(str(fake)), "", api_name="/upload")
+
+
+def test_an_over_long_brief_gets_a_sentence_with_the_limit(app_url: str) -> None:
+    outputs = Client(app_url, verbose=False).predict(
+        "words " * 4000, 0, ["code"], "", "openai", "", "", 1, api_name="/generate"
+    )
+    message = outputs[2]  # the write message (the article and its JSON come first)
+    assert "the brief is 23,999 characters long; the limit is 4,000" in message and "400" not in message
