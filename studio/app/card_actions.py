@@ -177,7 +177,14 @@ MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
     OpenEditor,
 )  # fmt: skip
-NAMES: tuple[str, ...] = tuple(m.model_fields["act"].default for m in MODELS)
+
+
+def tag(model: type[_Action]) -> str:
+    """The model's ``act`` (its name on the page and its API endpoint's name)."""
+    return str(model.model_fields["act"].default)
+
+
+NAMES: tuple[str, ...] = tuple(tag(m) for m in MODELS)
 API_MODELS = tuple(m for m in MODELS if m is not OpenEditor)  # each one is a named API endpoint
 
 

@@ -24,6 +24,7 @@ from gradio.utils import get_upload_folder
 from models.errors import StudioError
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for
+from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
 from studio.app.continuing import continue_writing
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
@@ -201,17 +202,23 @@ def build_app(studio: Studio) -> gr.Blocks:
         # --- card actions: every one is parsed by card_actions.parse_action (inside perform) ----------
         def on_act(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
             sess = session_of(studio, sess)
-            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
             skip_editor = [gr.skip()] * len(ed_outs)
-            if data.get("act") == "open_editor":
+            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
+            try:
+                action = parse_action(data)
+            except ActionRefused:
+                perform(sess, data, upload_roots)  # leaves the refusal on the block
+                yield (sess, view_page(sess), gr.skip(), *skip_editor)
+                return
+            if isinstance(action, OpenEditor):
                 try:
-                    yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
+                    yield (sess, gr.skip(), gr.skip(), *editor_values(sess, action.block, None))
                 except KeyError:
                     yield (sess, view_page(sess), gr.skip(), *skip_editor)
                 return
-            if mark_busy(sess.view, data):
+            if mark_busy(sess.view, action):
                 yield (sess, view_page(sess), gr.skip(), *skip_editor)
-            perform(sess, data, upload_roots)
+            perform(sess, action, upload_roots)
             yield (sess, view_page(sess), article_json(sess), *skip_editor)
 
         article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
@@ -229,7 +236,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
                      index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
-            data = {"act": "edit_call", "block": block_id, "tool": tool, "description": desc or "",
+            data = {"act": tag(EditCall), "block": block_id, "tool": tool, "description": desc or "",
                     "query": query or "", "prompt": prompt or "", "code": code or "", "img_index": index}  # fmt: skip
             if mark_busy(sess.view, data):
                 yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"

@@ -11,7 +11,7 @@ import gradio as gr
 
 from models.errors import StudioError
 from studio.app.actions import apply
-from studio.app.card_actions import API_MODELS, parse_action
+from studio.app.card_actions import API_MODELS, Upload, parse_action, tag
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
 from studio.app.ui_model import view_dict
@@ -86,11 +86,11 @@ def action_endpoints(studio: Studio, state: Any, api_out: Any, upload_roots: tup
     and the model's fields, in order (an image file for ``upload``); the call is parsed and run
     exactly as the page's ``act`` event, and a refusal or failure is a plain-text error."""
     for model in API_MODELS:
-        act = model.model_fields["act"].default
+        act = tag(model)
         fields = [name for name in model.model_fields if name not in ("act", "block")]
         inputs = [state, gr.Textbox(visible=False, label="block")]
         inputs += [_input(model, name) for name in fields]
-        handler = _action_handler(studio, act, fields, upload_roots)
+        handler = _action_handler(studio, model, fields, upload_roots)
         gr.Button(visible=False).click(handler, inputs, [state, api_out], api_name=act, concurrency_id="act",
                                        concurrency_limit=studio.settings.ui_concurrency)  # fmt: skip
 
@@ -109,14 +109,15 @@ def _input(model: type[Any], name: str) -> Any:
     return gr.Textbox(visible=False, label=name, value=value)
 
 
-def _action_handler(studio: Studio, act: str, fields: list[str], upload_roots: tuple[Path, ...]) -> Any:
+def _action_handler(studio: Studio, model: type[Any], fields: list[str], upload_roots: tuple[Path, ...]) -> Any:
+    act = tag(model)
     verb = act.replace("_", " ").capitalize()
 
     def handler(sess: Session | None, block_id: str, *values: Any) -> tuple[Session, dict[str, Any]]:
         sess = session_of(studio, sess)
         data: dict[str, Any] = {"act": act, "block": block_id}
         data.update((name, value) for name, value in zip(fields, values, strict=True) if value not in (None, ""))
-        if act == "upload" and data.get("path"):
+        if model is Upload and data.get("path"):
             data.setdefault("name", Path(str(data["path"])).name)
         try:
             message = apply(sess, parse_action(data), upload_roots)
