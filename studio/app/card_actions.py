@@ -13,12 +13,28 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from models.errors import StudioError
 from tools.params import SOURCES
 
 MAX_TEXT_CHARS = 100_000  # one block's text, a caption or an instruction: more is a mistake, not writing
+
+
+def _whole(value: Any) -> Any:
+    """A version, offset or image index as typed by a person or a script: an int, or at most 12
+    digits (an optional sign); anything else is refused in words, not in int()'s."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"must be a whole number, got a {type(value).__name__}")
+    if isinstance(value, str):
+        text = value.strip()
+        if not (text.lstrip("+-").isdigit() and text.isascii() and len(text) <= 13):
+            raise ValueError("must be a whole number")
+        return int(text)
+    return value
+
+
+Whole = Annotated[int, BeforeValidator(_whole)]
 
 
 class ActionRefused(StudioError, ValueError):
@@ -53,9 +69,11 @@ class Regenerate(_Action):
                 value = json.loads(value)
             except json.JSONDecodeError as exc:
                 raise ValueError(
-                    f"not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+                    f"are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
                     'write an object such as {"code": "plt.plot([1, 2])"}'
                 ) from None
+            except RecursionError:
+                raise ValueError("are nested too deeply to read") from None
             if not isinstance(value, dict):
                 raise ValueError(f"must be a JSON object ({{...}}), not a {type(value).__name__}")
         return value
@@ -71,7 +89,7 @@ class EditCall(_Action):
     query: str = ""
     prompt: str = ""
     code: str = ""
-    img_index: int | None = None
+    img_index: Whole | None = None
 
     @field_validator("tool")
     @classmethod
@@ -90,12 +108,12 @@ class OpenEditor(_Action):
 class Accept(_Action):
     act: Literal["accept"] = "accept"
     busy: ClassVar[str] = "saving"
-    version: int | None = Field(default=None, ge=1)
+    version: Whole | None = Field(default=None, ge=1)
 
 
 class Revert(_Action):
     act: Literal["revert"] = "revert"
-    version: int = Field(ge=1)
+    version: Whole = Field(ge=1)
 
 
 class Discard(_Action):
@@ -123,7 +141,7 @@ class Rewrite(_Action):
 
 class Move(_Action):
     act: Literal["move"] = "move"
-    offset: int  # the sign is the direction: up (< 0) or down (> 0), one place
+    offset: Whole  # the sign is the direction: up (< 0) or down (> 0), one place
 
 
 class Insert(_Action):

@@ -156,10 +156,10 @@ def test_every_card_action_is_an_endpoint_with_plain_text_errors(app_url: str, t
 
     # failures: one plain sentence each, naming the action and what to send (no HTML, no traceback)
     failures = [
-        (("b2", "two"), "/revert", "Revert failed: revert: the version input should be a valid integer"),
+        (("b2", "two"), "/revert", "Revert failed: revert: the version must be a whole number"),
         (("b2", "video", "", "", "", "", ""), "/edit_call", "Edit call failed: edit_call: the tool must be one of"),
         (("b9", "text"), "/edit_text", "Edit text failed: "),
-        (("b2", "", "{broken", ""), "/regenerate", "the params not valid JSON"),
+        (("b2", "", "{broken", ""), "/regenerate", "the params are not valid JSON"),
         (("b1", "shorter"), "/rewrite", "Rewrite failed: "),  # the render studio's model is unreachable
     ]
     for args, name, expected in failures:

@@ -43,15 +43,17 @@ def test_each_field_is_parsed_once_into_its_type() -> None:
     [
         ({"act": "nonsense", "block": "b1"}, "unknown action 'nonsense': use one of upload, caption"),
         ({"block": "b1"}, "unknown action 'None'"),
-        ({"act": "revert", "block": "b1", "version": "x"}, "revert: the version input should be a valid integer"),
+        ({"act": "revert", "block": "b1", "version": "x"}, "revert: the version must be a whole number (got 'x')"),
         ({"act": "revert", "block": "b1"}, "revert: the version field required"),
         ({"act": "accept", "block": "b1", "version": 0}, "accept: the version input should be greater than"),
         ({"act": "move", "block": "", "offset": 1}, "move: the block string should have at least 1 character"),
-        ({"act": "regenerate", "block": "b2", "how": "params", "params": "{nope"}, "the params not valid JSON"),
+        ({"act": "regenerate", "block": "b2", "how": "params", "params": "{nope"}, "the params are not valid JSON"),
         ({"act": "regenerate", "block": "b2", "params": "[1, 2]"}, "must be a JSON object ({...}), not a list"),
         ({"act": "regenerate", "block": "b2", "how": "louder"}, "the how input should be 'again', 'params' or"),
         ({"act": "edit_call", "block": "b2", "tool": "video"}, "edit_call: the tool must be one of search"),
         ({"act": "edit_text", "block": "b1", "text": "x" * 100_001}, "the text string should have at most 100000"),
+        ({"act": "revert", "block": "b1", "version": "9" * 5000}, "revert: the version must be a whole number"),
+        ({"act": "regenerate", "block": "b2", "how": "params", "params": "[" * 200_000}, "nested too deeply"),
     ],
 )
 def test_a_bad_action_is_refused_with_a_sentence(data: dict, sentence: str) -> None:
