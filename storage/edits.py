@@ -16,6 +16,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.vocab import article_title as title_rule
 from storage.db import Store
 from storage.rows import block_row, check_article_owner, project_row, touch_project
 from storage.schema import Block, BlockVersion, Project, utcnow
@@ -125,10 +126,5 @@ def move_block(store: Store, article_id: int, block_key: str, offset: int, owner
 
 
 def article_title(info: ArticleInfo) -> str:
-    """The article's title: its first Markdown heading, else the start of its brief."""
-    for b in info.blocks:
-        if b.kind == "text":
-            for line in (b.current.text or "").splitlines():
-                if line.lstrip().startswith("#"):
-                    return line.lstrip("# ").strip()[:120] or "Untitled"
-    return " ".join(info.brief.split())[:80] or "Untitled"
+    """The article's title, by the one rule (``models.vocab.article_title``) the exporters use too."""
+    return title_rule((b.current.text or "" for b in info.blocks if b.kind == "text"), info.brief)

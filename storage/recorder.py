@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from models.vocab import OUTCOMES, ArticleStatus, BlockStatus, finished_article_status, note_written_params
 from storage.db import Store
 from storage.processes import process_token
 from storage.rows import claim_asset, project_row
@@ -84,7 +85,7 @@ class ArticleRecorder:
                 if last is not None and last.kind == "text":  # a continuation may go on in its paragraph
                     current = next(v for v in last.versions if v.number == last.current_version)
                     self._blocks[last.key] = (last.id, current.id)
-                article.status, article.error, article.finished_at = "running", None, None
+                article.status, article.error, article.finished_at = ArticleStatus.RUNNING, None, None
                 article.writer = process_token()
                 self.article_id: int = article.id
             return
@@ -140,7 +141,7 @@ class ArticleRecorder:
         raw: str | None = None,
     ) -> None:
         version = BlockVersion(
-            number=1, source=source, description=description, params=dict(params), raw=raw, status="queued"
+            number=1, source=source, description=description, params=dict(params), raw=raw, status=BlockStatus.QUEUED
         )
         with self._lock:
             self._flush_locked()
@@ -157,14 +158,20 @@ class ArticleRecorder:
         description: str = "",
     ) -> None:
         version = BlockVersion(
-            number=1, source=source, description=description, params={}, raw=raw, status="invalid", error=reason
+            number=1,
+            source=source,
+            description=description,
+            params={},
+            raw=raw,
+            status=BlockStatus.INVALID,
+            error=reason,
         )
         with self._lock:
             self._flush_locked()
             self._new_block(block_id, "image", image_index, version)
 
     def image_started(self, block_id: str, source: str | None = None) -> None:
-        self._update_version(block_id, status="running")
+        self._update_version(block_id, status=BlockStatus.RUNNING)
 
     def image_finished(
         self,
@@ -182,17 +189,14 @@ class ArticleRecorder:
 
         ``params``: the params that ran, where a tool filled the call in; the queued ones are
         then kept as ``provenance["written_params"]``."""
-        if status not in ("ok", "failed", "placeholder"):
-            raise ValueError(f"a finished call is 'ok', 'failed' or 'placeholder', got {status!r}")
+        if status not in OUTCOMES:
+            raise ValueError(f"a finished call is one of {[str(s) for s in OUTCOMES]}, got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.
             values.update(asset_sha256=self.store.assets.put(image_bytes), mime=mime)
-        written = self._queued_params.get(block_id)
-        if params and written is not None and dict(params) != written:
-            # A tool filled the call in (two-phase charts: the writer left the code empty). The
-            # params keep what ran; provenance keeps what the writer wrote, for honest reward data.
-            provenance = {**(provenance or {}), "written_params": written}
+        # the params keep what ran; provenance keeps what the writer wrote, where they differ
+        provenance = note_written_params(provenance, self._queued_params.get(block_id), params)
         if provenance is not None:
             values["provenance"] = dict(provenance)
         if params:
@@ -213,7 +217,7 @@ class ArticleRecorder:
             with self.store.write() as s:
                 article = s.get(Article, self.article_id)
                 values: dict[str, Any] = {
-                    "status": "interrupted" if stopped else ("failed" if error else "done"),
+                    "status": finished_article_status(error=error, stopped=stopped),
                     "error": error,
                     "seconds": seconds,
                     "finished_at": utcnow(),

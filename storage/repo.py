@@ -24,6 +24,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from models.vocab import IN_FLIGHT, ArticleStatus, BlockStatus
 from storage.db import Store
 from storage.edits import (  # noqa: F401 - re-exported: repo is the one facade callers use
     article_title,
@@ -39,6 +40,7 @@ from storage.prefs import article_context, log_event
 from storage.rows import (  # noqa: F401 - IMAGE_STATUSES is part of the facade
     IMAGE_STATUSES,
     check_article_owner,
+    listed_status,
     project_row,
 )
 from storage.schema import LOCAL_USER, Article, ArticleRating, AssetOwner, Block, BlockVersion, Project, utcnow
@@ -164,7 +166,7 @@ def article_summaries(
             .where(Article.project_id == project_id)
             .order_by(Article.id)
         )
-        return [(r[0], r[1], "cut off" if r[2] == "done" and (r[4] or {}).get("cut_off") else r[2], r[3]) for r in rows]
+        return [(r[0], r[1], listed_status(r[2], r[4]), r[3]) for r in rows]
 
 
 def list_articles(store: Store, project_id: int, owner: str | None = None) -> list[ArticleInfo]:
@@ -198,7 +200,7 @@ def mark_interrupted(store: Store, writers: Iterable[str | None] | None = None) 
     (``storage.processes`` finds the dead ones; None in it: articles without a writer); None:
     every running article (call that only when no writer runs)."""
     with store.write() as s:
-        query = select(Article.id).where(Article.status == "running")
+        query = select(Article.id).where(Article.status == ArticleStatus.RUNNING)
         if writers is not None:
             names = [w for w in writers if w is not None]
             cond = Article.writer.in_(names)
@@ -208,13 +210,15 @@ def mark_interrupted(store: Store, writers: Iterable[str | None] | None = None) 
             s.execute(
                 update(Article)
                 .where(Article.id.in_(ids))
-                .values(status="interrupted", error="the studio stopped before the article was finished")
+                .values(status=ArticleStatus.INTERRUPTED, error="the studio stopped before the article was finished")
             )
             blocks = select(Block.id).where(Block.article_id.in_(ids))
             s.execute(
                 update(BlockVersion)
-                .where(BlockVersion.block_id.in_(blocks), BlockVersion.status.in_(("queued", "running")))
-                .values(status="failed", error="interrupted: the studio stopped while this image was being made")
+                .where(BlockVersion.block_id.in_(blocks), BlockVersion.status.in_(IN_FLIGHT))
+                .values(
+                    status=BlockStatus.FAILED, error="interrupted: the studio stopped while this image was being made"
+                )
             )
         return len(ids)
 

@@ -14,9 +14,10 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
+from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus
 from storage.schema import Article, AssetOwner, Block, BlockVersion, Project, utcnow
 
-IMAGE_STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
+IMAGE_STATUSES: tuple[str, ...] = tuple(BlockStatus)
 
 
 def get_row(s: Session, model: Any, row_id: int) -> Any:
@@ -85,6 +86,14 @@ def version_row(block: Block, number: int) -> BlockVersion:
 def touch_project(s: Session, block: Block) -> None:
     project_id = select(Article.project_id).where(Article.id == block.article_id).scalar_subquery()
     s.execute(update(Project).where(Project.id == project_id).values(updated_at=utcnow()))
+
+
+def listed_status(status: str, settings: dict[str, Any] | None) -> str:
+    """An article's status as its list shows it: a finished article the model ended at its token
+    limit reads 'cut off'."""
+    if status == ArticleStatus.DONE and (settings or {}).get("cut_off"):
+        return LISTED_CUT_OFF
+    return status
 
 
 def check_status(status: str) -> None:

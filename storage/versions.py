@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.vocab import NO_IMAGE, BlockStatus
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import (
@@ -28,7 +29,7 @@ from storage.views import BlockInfo, VersionInfo, block_info, version_info
 
 # Attempts that have no image: kept beside the current version as its candidate, never shown in
 # its place (a failed regeneration must not hide a good chart).
-NOT_SHOWN = ("failed", "invalid", "placeholder")
+NOT_SHOWN = NO_IMAGE
 
 # --- block versions ----------------------------------------------------------------------------
 
@@ -83,7 +84,7 @@ def add_image_version(
     source: str,
     description: str,
     params: Mapping[str, Any],
-    status: str = "queued",
+    status: str = BlockStatus.QUEUED,
     error: str | None = None,
     image: bytes | None = None,
     mime: str = "image/png",
@@ -244,7 +245,7 @@ def _owns_asset(s: Session, sha256: str, owner: str) -> bool:
 
 def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:
     """Only an image version that came out ok may be accepted or become current."""
-    if block.kind == "image" and version.status != "ok":
+    if block.kind == "image" and version.status != BlockStatus.OK:
         why = f": {version.error}" if version.error else ""
         raise ValueError(
             f"version {version.number} of {block.key} has no image ({version.status}{why}); "

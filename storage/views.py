@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from models.vocab import BlockStatus
 from storage.schema import Article, ArticleRating, Block, BlockVersion, Project
 
 TAG_OPEN, TAG_CLOSE = "<imgen>", "</imgen>"
@@ -68,7 +69,7 @@ class VersionInfo:
         """The version in LLM-I format: its text, or its image call as a tag."""
         if self.kind == "text":
             return self.text or ""
-        if self.status == "invalid":
+        if self.status == BlockStatus.INVALID:
             return self.raw or llmi_tag(self.source, self.description or "", self.params, self.raw)
         return llmi_tag(self.source, self.description or "", self.params, self.raw)
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
+from models.vocab import BlockStatus
 from studio.app.call_form import params_for
 from studio.app.card_actions import (
     Accept,
@@ -107,7 +108,7 @@ def image_outcome(sess: Session, block: str) -> str:
     failed and what was kept; plus the edits made from the old image."""
     b = sess.view.block(block)
     if b.candidate is not None and b.candidate.number == max(v.number for v in b.history):
-        kept = "the working image is kept" if b.status == "ok" else "nothing was replaced"
+        kept = "the working image is kept" if b.status == BlockStatus.OK else "nothing was replaced"
         return f"The new attempt (version {b.candidate.number}) failed: {b.candidate.error}. {kept}."
     stale = sess.stale_edits(block)
     note = f" Images edited from it ({', '.join(stale)}) still show the old one: regenerate them." if stale else ""

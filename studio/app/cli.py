@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
 from models.errors import StudioError
+from models.vocab import BlockStatus
 from studio.app.logs import configure_logging
 from studio.app.settings import Settings, load_settings
 from studio.core.events import (
@@ -90,7 +91,7 @@ class Progress:
                 self._line(f"  [image {event.image_index}] INVALID tag: {event.reason}")
             case ArticleDone():
                 images = event.article.image_blocks()
-                ok = sum(b.status == "ok" for b in images)
+                ok = sum(b.status == BlockStatus.OK for b in images)
                 self._line(f"done in {event.seconds:.1f}s: {ok}/{len(images)} images ok")
                 if event.error:
                     self._line(f"the model stream stopped early: {event.error}")
@@ -120,7 +121,7 @@ def _consume(events: Iterable[Event], out_dir: Path, quiet: bool, wanted: int | 
         why = count_note(len(images), -1 if wanted <= 0 else wanted, done.article, done.cut_off)
         print(f"images: {len(images)} written" + (f"; {why}" if why else ", as wanted"), file=sys.stderr)
     for block in images:
-        if block.status == "placeholder":
+        if block.status == BlockStatus.PLACEHOLDER:
             print(f"placeholder {block.id} ({block.source}): {block.error}", file=sys.stderr)
     print(paths["html"])
     print(paths["json"])

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from models.vocab import ArticleStatus
 from storage import repo
 from storage.recorder import ArticleRecorder
 from studio.app.ui_model import ArticleView
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from studio.app.session import RunOptions, Session
 
 
-STOPPED = ("interrupted", "failed")  # stopped by the user, or by an error mid-stream
+STOPPED = (ArticleStatus.INTERRUPTED, ArticleStatus.FAILED)  # stopped by the user, or by an error mid-stream
 
 
 def can_continue(view: ArticleView) -> bool:
@@ -46,7 +47,13 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     stop = sess.studio.start_writing(article_id)
     sess.writing = True
     view = sess.view
-    view.done, view.status, view.cut_off, view.started, view.notice = False, "running", False, time.time(), ""
+    view.done, view.status, view.cut_off, view.started, view.notice = (
+        False,
+        ArticleStatus.RUNNING,
+        False,
+        time.time(),
+        "",
+    )
     try:
         yield None, view
         yield from sess.follow_recorded(continue_article(article, brief, services, stop=stop), recorder)

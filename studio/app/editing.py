@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from models.vocab import BlockStatus, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
 from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
@@ -83,8 +84,9 @@ class BlockActions:
         provenance = dict(r.provenance)
         if seed is not None:
             provenance["seed"] = r.provenance.get("seed", seed)
-        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
-            provenance["written_params"] = new.written_params
+        # a tool filled the call in (chart code): keep the call as made
+        provenance = note_written_params(provenance, new.written_params, new.params) or {}
+        outcome = new.outcome
         repo.add_image_version(
             self.store,
             article_id,
@@ -92,9 +94,9 @@ class BlockActions:
             source=new.source,
             description=new.description,
             params=new.params,
-            status=new.status,
-            error=None if new.status == "ok" else (r.error or "the tool returned no image"),
-            image=r.image if new.status == "ok" else None,
+            status=outcome.status,
+            error=outcome.error,
+            image=r.image if outcome.ok else None,
             mime=r.mime,
             provenance=provenance,
             seconds=r.seconds,
@@ -120,13 +122,13 @@ class BlockActions:
             source=block.source or "search",
             description=block.description,
             params=block.params,
-            status="ok",
+            status=BlockStatus.OK,
             image=data,
             mime=mime,
             provenance={
                 "uploaded": name[:200],
                 "alt": block.provenance.get("alt", ""),
-                **({"filled": block.status} if block.status == "placeholder" else {}),
+                **({"filled": block.status} if block.status == BlockStatus.PLACEHOLDER else {}),
             },
             instruction="the user's own image",
             origin="upload",
@@ -149,7 +151,7 @@ class BlockActions:
             source=current.source or block.source or "search",
             description=caption[:500],
             params=current.params or {},
-            status=current.status or "failed",
+            status=block_status(current.status),
             error=current.error,
             mime=current.asset.mime if current.asset else "image/png",
             asset_sha256=current.asset.sha256 if current.asset else None,

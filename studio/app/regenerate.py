@@ -31,11 +31,12 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from models.base import ChatOptions, complete
+from models.vocab import BlockStatus
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
 from studio.core.protocol import TAG_RE
 from studio.core.runner import text_before, validate_params
-from tools.base import ToolContext, ToolResult
+from tools.base import Outcome, ToolContext, ToolResult, outcome_of
 
 Mode = Literal["again", "params", "tool"]
 MAX_SEED = 2**31 - 1
@@ -51,13 +52,15 @@ class Regenerated:
     params: dict[str, Any]
     result: ToolResult
     instruction: str  # how it was asked for, for the version's record ("new seed", "next hit", ...)
-    written_params: dict[str, Any] | None = None  # the call as made, where a tool filled it in (chart code)
+    written_params: dict[str, Any] | None = None  # the call as asked for (``params``: as it ran)
 
     @property
-    def status(self) -> str:
-        if self.result.ok and self.result.image:
-            return "ok"
-        return "placeholder" if self.result.placeholder else "failed"
+    def outcome(self) -> Outcome:
+        return outcome_of(self.result, self.source)
+
+    @property
+    def status(self) -> BlockStatus:
+        return self.outcome.status
 
 
 def neighbours(article: Article, block_id: str, chars: int = CONTEXT_CHARS) -> tuple[str, str]:
@@ -82,7 +85,7 @@ def parent_image(article: Article, img_index: int) -> tuple[bytes | None, str | 
     parent = article.image_at(img_index)
     if parent is None:
         return None, f"there is no image at index {img_index}"
-    if parent.status != "ok" or not parent.image:
+    if parent.status != BlockStatus.OK or not parent.image:
         return None, f"the image to edit (index {img_index}) has no image: {parent.error or parent.status}"
     return parent.image, None
 
@@ -95,7 +98,7 @@ def dependent_edits(article: Article, block_id: str) -> list[ImageBlock]:
     return [
         b
         for b in article.image_blocks()
-        if b.source == "edit" and b.status != "invalid" and b.params.get("img_index") == target.image_index
+        if b.source == "edit" and b.status != BlockStatus.INVALID and b.params.get("img_index") == target.image_index
     ]
 
 
@@ -128,12 +131,15 @@ def regenerate_image(
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
     context = ToolContext(seed=seed, style=style)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
-    if mode == "again" and new_source == "search" and block.status != "placeholder":  # a placeholder shows no hit
+    if (
+        mode == "again" and new_source == "search" and block.status != BlockStatus.PLACEHOLDER
+    ):  # a placeholder shows no hit
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 
-    def done(result: ToolResult, written: dict[str, Any] | None = None) -> Regenerated:
-        return Regenerated(block_id, new_source, new_description, new_params, result, instruction, written)
+    def done(result: ToolResult) -> Regenerated:
+        ran = dict(result.params) if result.params is not None else new_params
+        return Regenerated(block_id, new_source, new_description, ran, result, instruction, new_params)
 
     if mode == "again" and new_source == "code" and services.two_phase_code:
         # a chart is deterministic: "again" means new code, which the chart writer samples at
@@ -152,10 +158,7 @@ def regenerate_image(
     result = services.runner().run(
         new_source, validated, context, resolve_parent=lambda index: parent_image(article, index)
     )
-    written = None
-    if result.params is not None and dict(result.params) != new_params:
-        written, new_params = new_params, dict(result.params)
-    return done(result, written)
+    return done(result)
 
 
 REWRITE_SYSTEM = (

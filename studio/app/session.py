@@ -25,6 +25,7 @@ from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
+from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -191,9 +192,10 @@ class Session(BlockActions):
             return []
         out = []
         for info in repo.list_articles(self.store, self.project_id, self.user):
-            status = "cut off" if info.status == "done" and info.settings.get("cut_off") else info.status
+            cut_off = info.status == ArticleStatus.DONE and info.settings.get("cut_off")
+            status = LISTED_CUT_OFF if cut_off else info.status
             written = any((b.current.text or "").strip() if b.kind == "text" else True for b in info.blocks)
-            label = repo.article_title(info)[:60] if written or status == "running" else "(empty)"
+            label = repo.article_title(info)[:60] if written or status == ArticleStatus.RUNNING else "(empty)"
             out.append((info.id, f"{info.id}. {label}", status))
         return out[::-1]
 
@@ -236,9 +238,9 @@ class Session(BlockActions):
         view = view_from_article(self.article)
         view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
         view.elapsed = info.seconds
-        view.stopped = info.status == "interrupted"
+        view.stopped = info.status == ArticleStatus.INTERRUPTED
         view.cut_off = bool(info.settings.get("cut_off"))
-        if info.status == "running":
+        if info.status == ArticleStatus.RUNNING:
             view.done = False
             view.elsewhere = not self.writing
             view.started = info.created_at.timestamp()
@@ -415,7 +417,7 @@ class Session(BlockActions):
         for view in self.view.blocks:
             if view.kind == "text":
                 parts.append(view.text)
-            elif view.status == "ok" and view.sha256:
+            elif view.status == BlockStatus.OK and view.sha256:
                 alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
                 parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
         return "".join(parts).strip() + "\n"

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, assert_never
 
+from models.vocab import BlockStatus, block_status
 from storage.db import Store
 from storage.recorder import ArticleRecorder
 from storage.repo import open_article
@@ -50,7 +51,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFinished():
             recorder.image_finished(
                 event.block_id,
-                "ok",
+                BlockStatus.OK,
                 image_bytes=event.image,
                 mime=event.mime,
                 provenance=event.provenance,
@@ -60,7 +61,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFailed():
             recorder.image_finished(
                 event.block_id,
-                "placeholder" if event.placeholder else "failed",
+                BlockStatus.PLACEHOLDER if event.placeholder else BlockStatus.FAILED,
                 error=event.error,
                 provenance=event.provenance,
                 params=event.params,
@@ -101,7 +102,7 @@ def image_block(store: Store, key: str, image_index: int, v: VersionInfo) -> Ima
         description=v.description or "",
         params=dict(v.params or {}),
         raw=v.raw or "",
-        status=v.status or "failed",  # type: ignore[arg-type]
+        status=block_status(v.status),
         error=v.error,
         provenance=dict(v.provenance or {}),
         image=_image(store, v),

@@ -22,6 +22,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
+from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for
 from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
@@ -49,7 +50,12 @@ from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
 
-_SUFFIX = {"running": " (writing)", "interrupted": " (stopped)", "failed": " (stopped early)", "cut off": " (cut off)"}
+_SUFFIX = {
+    ArticleStatus.RUNNING: " (writing)",
+    ArticleStatus.INTERRUPTED: " (stopped)",
+    ArticleStatus.FAILED: " (stopped early)",
+    LISTED_CUT_OFF: " (cut off)",
+}
 TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs about the new text)
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
@@ -68,7 +74,7 @@ def _block_notice(sess: Session, block_id: str) -> tuple[str, bool]:
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
     services = studio.services
-    on_sources = [s for s in SOURCES if services.availability[s].ok]
+    on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
     two_phase = services.two_phase_code
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
 

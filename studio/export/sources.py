@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from models.vocab import BlockStatus
+from models.vocab import article_title as title_rule
 from studio.core.article import Article, ImageBlock, TextBlock
 
 # Raster formats every target (browser, WeasyPrint, Word after conversion) displays, keyed
@@ -21,7 +23,6 @@ from studio.core.article import Article, ImageBlock, TextBlock
 RASTER_MIMES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _BLOCK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 MAX_URL_CHARS = 2048
 
 
@@ -178,7 +179,7 @@ def figures(article: Article) -> list[Figure]:
     offset = len(article.user_images)
     numbers: dict[str, int] = {}
     for block in blocks:
-        if block.status == "ok" and embeddable(block):
+        if block.status == BlockStatus.OK and embeddable(block):
             numbers[block.id] = len(numbers) + 1
     figure_of_index = {offset + i: numbers.get(b.id) for i, b in enumerate(blocks)}
     out: list[Figure] = []
@@ -190,12 +191,12 @@ def figures(article: Article) -> list[Figure]:
             mime = embeddable(block)
             out.append(Figure(block, number, mime, credit, link_title, link_url, None, extra, fields, code))
             continue
-        if block.status == "ok":
+        if block.status == BlockStatus.OK:
             note = "The image could not be embedded: only PNG, JPEG, WebP and GIF images are allowed."
-        elif block.status == "placeholder":
+        elif block.status == BlockStatus.PLACEHOLDER:
             note = f"Placeholder, not generated: {plain(block.error, 1000) or 'no reason given'}"
-        elif block.status in ("failed", "invalid"):
-            what = "Image tag rejected" if block.status == "invalid" else "Image not generated"
+        elif block.status in (BlockStatus.FAILED, BlockStatus.INVALID):
+            what = "Image tag rejected" if block.status == BlockStatus.INVALID else "Image not generated"
             note = f"{what}: {plain(block.error, 1000) or 'no reason given'}"
         else:
             note = f"Image not generated yet ({block.status})."
@@ -204,16 +205,11 @@ def figures(article: Article) -> list[Figure]:
 
 
 def article_title(article: Article, title: str | None = None) -> str:
-    """The given title, else the first Markdown heading, else the brief's first line."""
+    """The given title, else the one title rule (``models.vocab.article_title``: the first Markdown
+    heading, else the brief's first line), so a file's name and its title agree."""
     if title and title.strip():
         return plain(title, 300)
-    for block in article.blocks:
-        if isinstance(block, TextBlock):
-            match = _HEADING_RE.search(block.text)
-            if match:
-                return plain(match.group(1), 300)
-    first = article.brief.strip().splitlines()[0] if article.brief.strip() else ""
-    return plain(first, 120) or "Article"
+    return plain(title_rule((b.text for b in article.blocks if isinstance(b, TextBlock)), article.brief), 300)
 
 
 _CJK_SCRIPTS = (
