@@ -21,7 +21,6 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models.errors import StudioError
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for
@@ -45,6 +44,7 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     upload_paths,
 )
 from studio.app.ui_team import request_user
+from studio.app.ui_text import USER_ERRORS
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
@@ -333,7 +333,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             try:
                 events = continue_writing(sess, RunOptions(backend, base_url, model))
                 first = next(events)
-            except (StudioError, ValueError, KeyError) as exc:
+            except USER_ERRORS as exc:
                 yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
                        gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return

@@ -15,7 +15,7 @@ from models.errors import StudioError
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
 from studio.app.ui_team import request_user
-from studio.app.ui_text import failure_sentence, whole_number
+from studio.app.ui_text import USER_ERRORS, failure_sentence, whole_number
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
             sess = session_of(studio, sess)
             try:
                 msg = fn(sess, *args)
-            except (StudioError, ValueError, KeyError) as exc:
+            except USER_ERRORS as exc:
                 return (sess, *[gr.skip()] * 5, f"Not done: {str(exc).strip(chr(39))}", gr.skip())
             return opened(sess, msg)
 
@@ -167,7 +167,7 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
         sess = session_of(studio, sess)
         try:
             info = sess.delete()
-        except (StudioError, ValueError, KeyError) as exc:
+        except USER_ERRORS as exc:
             return (*opened(sess, f"Not deleted: {exc}"), gr.update(visible=False), gr.skip(), gr.skip())
         msg = f"Deleted “{info.name}”. It stays restorable until it is purged."
         return (*opened(sess, msg), gr.update(visible=False), info.id, gr.update(visible=True))
