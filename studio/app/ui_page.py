@@ -81,12 +81,14 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     rows: list[tuple[str, object]] = []
     if block.source == "search":
         rows += [("query", p.get("query")), ("title", prov.get("title")), ("site", prov.get("source"))]
+        rows += [("creator", prov.get("creator")), ("licence", prov.get("licence") or "unknown")]
     elif block.source == "diffusion":
         rows += [("prompt", p.get("prompt")), ("seed", prov.get("seed")), ("model", prov.get("model"))]
     elif block.source == "edit":
         rows += [("edits image", p.get("img_index")), ("instruction", p.get("prompt")), ("seed", prov.get("seed"))]
     if block.source in ("diffusion", "edit"):
         rows.append(("style", prov.get("style")))
+        rows.append(("server", prov.get("server")))  # an image server made it (models.image_api)
     return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
 
 

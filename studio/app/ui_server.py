@@ -69,7 +69,9 @@ def chips_html(studio: Studio) -> str:
     for source, availability in studio.services.availability.items():
         name = TOOL_NAMES.get(source, source)
         if availability.ok:
-            parts.append(Markup('<span class="chip chip-on" title="on">{} ✓</span>').format(name))
+            # the title says more where there is more: which image servers answer, with their models
+            title = availability.reason or "on"
+            parts.append(Markup('<span class="chip chip-on" title="{}">{} ✓</span>').format(title, name))
         else:
             parts.append(
                 Markup('<span class="chip chip-off" title="{}">{} off</span>').format(availability.reason, name)

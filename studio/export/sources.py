@@ -130,12 +130,16 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Page", prov.get("page_url"))
         add("Page title", prov.get("title"))
         add("Site", prov.get("source"))
-        add("Licence", prov.get("licence_hint"))
+        add("Creator", prov.get("creator"))
+        add("Licence", prov.get("licence") or prov.get("licence_hint"))
+        add("Licence URL", prov.get("licence_url"))
+        add("Provider", prov.get("provider"))
     elif block.source == "diffusion":
         add("Prompt", params.get("prompt") or prov.get("prompt"))
         add("Style", prov.get("style"))
         add("Seed", prov.get("seed"))
         add("Model", prov.get("model"))
+        add("Image server", prov.get("server"))
     elif block.source == "code":
         raw_code = params.get("code") or prov.get("code")
         code = strip_controls(str(raw_code)) if raw_code else None
@@ -148,6 +152,7 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Parent sha256", prov.get("parent_sha256"))
         add("Seed", prov.get("seed"))
         add("Model", prov.get("model"))
+        add("Image server", prov.get("server"))
     return fields, code
 
 
@@ -155,12 +160,10 @@ def _credit(block: ImageBlock) -> tuple[str, str | None, str | None, str]:
     """(credit line, link title, link url, extra) for a shown image."""
     prov = block.provenance or {}
     if block.source == "search":
-        title = plain(prov.get("title"), 300) or plain(prov.get("source"), 200) or "web image"
-        site = plain(prov.get("source"), 200)
-        licence = plain(prov.get("licence_hint"), 200)
-        extra = ", ".join(x for x in (site, licence) if x)
-        url = safe_url(prov.get("page_url")) or safe_url(prov.get("image_url"))
-        return f"Source: {title}" + (f" ({extra})" if extra else ""), title, url, extra
+        from studio.export.tasl import tasl  # the TASL line (title, author, source, licence)
+
+        credit = tasl(prov)
+        return credit.line(), credit.title, credit.page_url, credit.extra
     if block.source == "diffusion":
         model = plain(prov.get("model"), 200) or "a diffusion model"
         seed = prov.get("seed")
