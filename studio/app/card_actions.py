@@ -24,6 +24,8 @@ MAX_TEXT_CHARS = 100_000  # one block's text, a caption or an instruction: more 
 def _whole(value: Any) -> Any:
     """A version, offset or image index as typed by a person or a script: an int, or at most 12
     digits (an optional sign); anything else is refused in words, not in int()'s."""
+    if isinstance(value, float) and value.is_integer():  # a number input sends 2.0
+        return int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
         raise ValueError(f"must be a whole number, got a {type(value).__name__}")
     if isinstance(value, str):

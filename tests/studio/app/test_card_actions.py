@@ -34,6 +34,7 @@ def test_each_field_is_parsed_once_into_its_type() -> None:
     assert isinstance(regen, Regenerate) and regen.params == {"code": "x"} and regen.busy == "regenerating"
     call = parse_action({"act": "edit_call", "block": "b2", "tool": "code", "img_index": "1", "extra": "ignored"})
     assert isinstance(call, EditCall) and call.img_index == 1
+    assert parse_action({"act": "edit_call", "block": "b2", "tool": "edit", "img_index": 2.0}).img_index == 2  # type: ignore[union-attr]
     long_name = parse_action({"act": "upload", "block": "b2", "path": "/tmp/x.png", "name": "n" * 500})
     assert isinstance(long_name, Upload) and len(long_name.name) == 120
 
