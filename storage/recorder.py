@@ -16,7 +16,7 @@ studio's adapter may call ``flush()`` on a timer if that matters.
 One recorder per article; its methods may be called from several threads (one lock).
 
 Ownership: the article belongs to its project's owner; with ``owner`` given the project must be
-that user's (else ``KeyError``, and nothing is written). Every asset it stores is claimed for
+that user's (else ``NotFound``, and nothing is written). Every asset it stores is claimed for
 the project's owner (``asset_owners``). The article row names its ``writer`` (this process, see
 ``storage.processes``), so other app processes can tell when it died mid-article.
 """
@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import update
 
+from models.errors import NotFound
 from models.vocab import OUTCOMES, ArticleStatus, BlockStatus, finished_article_status, note_written_params
 from storage.db import Store
 from storage.processes import process_token
@@ -74,9 +75,9 @@ class ArticleRecorder:
             with store.write() as s:
                 article = s.get(Article, resume)
                 if article is None or (owner is not None and article.project.owner != owner):
-                    raise KeyError(f"article {resume} not found")
+                    raise NotFound(f"article {resume} not found")
                 if article.project_id != project_id:
-                    raise KeyError(f"article {resume} not found in project {project_id}")
+                    raise NotFound(f"article {resume} not found in project {project_id}")
                 self.owner: str = article.project.owner
                 positions = [b.position for b in article.blocks]
                 self._position = max(positions, default=-1) + 1

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
+from models.errors import NotFound, Refused
 from models.vocab import BlockStatus
 from studio.app.call_form import params_for
 from studio.app.card_actions import (
@@ -33,9 +34,9 @@ from studio.app.card_actions import (
     Upload,
     parse_action,
 )
+from studio.app.failures import explain
 from studio.app.regenerate import Mode
 from studio.app.ui_model import ArticleView
-from studio.app.ui_text import USER_ERRORS, reason
 from studio.app.uploads import read_upload
 
 if TYPE_CHECKING:
@@ -98,7 +99,7 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
             sess.replace_image(block, data, name)
             return "Your image replaces the previous one (which stays in the history)."
         case OpenEditor():
-            raise ValueError("the call editor opens on the page; to run a call, send edit_call")
+            raise Refused("the call editor opens on the page; to run a call, send edit_call")
         case _:
             assert_never(action)
 
@@ -121,8 +122,8 @@ def perform(sess: Session, data: Mapping[str, Any] | CardAction, upload_roots: t
     try:
         action = as_action(data)
         message = apply(sess, action, upload_roots)
-    except USER_ERRORS as exc:
-        _leave(sess, block, reason(exc), error=True)
+    except Exception as exc:  # the one translator: a StudioError's sentence, anything else logged as a bug
+        _leave(sess, block, explain(exc), error=True)
         return sess.view
     if isinstance(action, Delete):
         sess.view.notice, sess.view.undo_block = message, block
@@ -144,7 +145,7 @@ def mark_busy(view: ArticleView, data: Mapping[str, Any] | CardAction) -> bool:
     try:
         action = as_action(data)
         b = view.block(action.block)
-    except USER_ERRORS:
+    except (Refused, NotFound):
         return False
     if not action.busy:
         return False
@@ -156,7 +157,7 @@ def _leave(sess: Session, block: str, message: str, *, error: bool) -> None:
     sess.view.notice = sess.view.undo_block = ""
     try:
         b = sess.view.block(block)
-    except KeyError:
+    except NotFound:
         sess.view.notice, sess.view.notice_error = message, error
         return
     for other in sess.view.blocks:

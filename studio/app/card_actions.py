@@ -15,7 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from models.errors import StudioError
+from models.errors import Refused
 from tools.params import SOURCES
 
 MAX_TEXT_CHARS = 100_000  # one block's text, a caption or an instruction: more is a mistake, not writing
@@ -39,7 +39,7 @@ def _whole(value: Any) -> Any:
 Whole = Annotated[int, BeforeValidator(_whole)]
 
 
-class ActionRefused(StudioError, ValueError):
+class ActionRefused(Refused):
     """The action's data does not make a valid action (unknown ``act``, a missing or bad field);
     the message is a sentence that says which field and what to send."""
 

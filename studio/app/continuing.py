@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from models.errors import Refused
 from models.vocab import ArticleStatus
 from storage import repo
 from storage.recorder import ArticleRecorder
@@ -31,9 +32,9 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     """Yields ``(None, view)`` at once, then each event with the view after it (saved first)."""
     article_id, article = sess._article()
     if sess.view.status in STOPPED and not article.blocks:
-        raise ValueError("nothing was written before it stopped: write the brief again")
+        raise Refused("nothing was written before it stopped: write the brief again")
     if not can_continue(sess.view):
-        raise ValueError("only an article that was stopped or cut off at the token limit can be continued")
+        raise Refused("only an article that was stopped or cut off at the token limit can be continued")
     info = repo.open_article(sess.store, article_id, sess.user)
     wanted = info.settings.get("wanted_images")
     brief = Brief(

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from models.base import ChatOptions, complete
+from models.errors import Refused
 from models.vocab import BlockStatus
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
@@ -122,12 +123,12 @@ def regenerate_image(
     """Run one image block's call again (see the module docstring). Never raises for tool failures."""
     block = article.block(block_id)
     if not isinstance(block, ImageBlock):
-        raise ValueError(f"block {block_id} is a text block: rewrite it instead")
+        raise Refused(f"block {block_id} is a text block: rewrite it instead")
     new_source = (source if mode == "tool" and source else block.source) or ""
     new_params = dict(params) if mode in ("params", "tool") and params is not None else dict(block.params)
     new_description = description if description is not None else block.description
     if mode == "again" and block.source is None:
-        raise ValueError(f"block {block_id} is an invalid tag: give params or another tool")
+        raise Refused(f"block {block_id} is an invalid tag: give params or another tool")
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
     context = ToolContext(seed=seed, style=style)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
@@ -171,7 +172,7 @@ REWRITE_SYSTEM = (
 def rewrite_messages(article: Article, block_id: str, instruction: str = "") -> list[Any]:
     block = article.block(block_id)
     if not isinstance(block, TextBlock):
-        raise ValueError(f"block {block_id} is an image block: regenerate it instead")
+        raise Refused(f"block {block_id} is an image block: regenerate it instead")
     before, after = neighbours(article, block_id)
     parts = [f"Brief: {article.brief}", f"Text before the passage:\n{before[-800:]}" if before else ""]
     parts += [f"Text after the passage:\n{after[:800]}" if after else "", f"The passage:\n{block.text}"]

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import ChatBackend, ChatOptions
+from models.base import ChatBackend, ChatOptions, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.settings import Settings
@@ -75,15 +75,11 @@ def build_backend(settings: Settings) -> ChatBackend:
     )
 
 
-OPENAI_MAX_TOKENS = 4096  # LLM-I checkpoints write chart code inside their tags: 1200 cut articles short
-EMBEDDED_MAX_TOKENS = 1200  # small local models; the chart code comes from a second call
-
-
-def max_tokens_for(settings: Settings, backend_name: str) -> int:
-    """STUDIO_MAX_TOKENS, or the default of the backend that writes the article."""
+def max_tokens_for(settings: Settings, backend: ChatBackend) -> int:
+    """STUDIO_MAX_TOKENS, or the default the backend that writes the article declares."""
     if settings.max_tokens is not None:
         return settings.max_tokens
-    return OPENAI_MAX_TOKENS if backend_name == "openai" else EMBEDDED_MAX_TOKENS
+    return capabilities_of(backend).default_max_tokens
 
 
 def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
@@ -276,8 +272,8 @@ class Services:
     backend: ChatBackend
     tools: dict[str, Tool[Any]]
     availability: dict[str, Availability]
-    # True for the embedded backend: small local models leave chart code empty in their tags and
-    # a second call writes it (see studio.core.charts); LLM-I checkpoints write their own code.
+    # The backend does not write chart code in its tags (``Capabilities.writes_chart_code``): its
+    # tags leave it empty and a second call writes it (see studio.core.charts).
     two_phase_code: bool
     # start-up problems that do not stop the studio but must not go unnoticed (logged at WARNING)
     warnings: list[str] = field(default_factory=list)
@@ -291,19 +287,21 @@ class Services:
 
     @property
     def uses_grammar(self) -> bool:
-        """The embedded backend: STUDIO_USE_GRAMMAR (on by default, small models need it). An
-        OpenAI-compatible server: STUDIO_OPENAI_GRAMMAR (off by default; the client sends it under
-        STUDIO_OPENAI_GRAMMAR_FIELD, vLLM's structured_outputs.grammar)."""
-        if self.backend.name == "embedded":
+        """A backend that needs the grammar (a small local model): STUDIO_USE_GRAMMAR (on by
+        default). One that merely accepts it (an OpenAI-compatible server): STUDIO_OPENAI_GRAMMAR
+        (off by default; the client sends it under STUDIO_OPENAI_GRAMMAR_FIELD, vLLM's
+        structured_outputs.grammar)."""
+        capabilities = capabilities_of(self.backend)
+        if capabilities.needs_grammar:
             return self.settings.use_grammar
-        return self.settings.openai_grammar and self.backend.name == "openai"
+        return self.settings.openai_grammar and capabilities.accepts_grammar
 
     @property
     def limits(self) -> WriterLimits:
         s = self.settings
         return WriterLimits(
             s.max_images,
-            max_tokens_for(s, self.backend.name),
+            max_tokens_for(s, self.backend),
             s.temperature,
             s.max_paragraph_chars,
             s.max_continuations,
@@ -367,7 +365,7 @@ def build_services(settings: Settings, *, backend: ChatBackend | None = None) ->
         backend=backend,
         tools=tools,
         availability=availability,
-        two_phase_code=backend.name == "embedded",
+        two_phase_code=not capabilities_of(backend).writes_chart_code,
         warnings=startup_warnings(settings, tools),
     )
 

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from models.base import ChatBackend
-from models.errors import StudioError
+from models.base import ChatBackend, capabilities_of
+from models.errors import NotFound, Refused, StudioError
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus
 from storage import processes, repo
 from storage.db import Store, open_store
@@ -97,7 +97,8 @@ class Studio(RunningArticles):
         if (
             kind != "openai"
             or not base_url
-            or (self.services.backend.name == "openai" and base_url == self.settings.openai_base_url and not model)
+            # the studio's own backend already talks to that server (its configured model)
+            or (getattr(self.services.backend, "base_url", None) == base_url.rstrip("/") and not model)
         ):
             return self.services.backend
         with self._lock:
@@ -115,7 +116,10 @@ class Studio(RunningArticles):
                     availability[source] = Availability.off("not allowed for this article (options)")
         chosen = backend or self.services.backend
         return dataclasses.replace(
-            self.services, backend=chosen, availability=availability, two_phase_code=chosen.name == "embedded"
+            self.services,
+            backend=chosen,
+            availability=availability,
+            two_phase_code=not capabilities_of(chosen).writes_chart_code,
         )
 
     def close(self) -> None:
@@ -169,16 +173,16 @@ class Session(BlockActions):
         return project
 
     def open_project(self, project_id: int) -> ArticleView:
-        repo.get_project(self.store, project_id, self.user)  # KeyError when it is gone (or not theirs)
+        repo.get_project(self.store, project_id, self.user)  # NotFound when it is gone (or not theirs)
         latest = repo.latest_article(self.store, project_id, self.user)
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
     def open_article(self, article_id: int, project_id: int | None = None) -> ArticleView:
-        """Open one article (KeyError when it, or its project, is gone or does not match)."""
+        """Open one article (NotFound when it, or its project, is gone or does not match)."""
         info = repo.open_article(self.store, article_id, self.user)
         if project_id is not None and info.project_id != project_id:
-            raise KeyError(f"article {article_id} is not in project {project_id}")
+            raise NotFound(f"article {article_id} is not in project {project_id}")
         repo.get_project(self.store, info.project_id, self.user)
         self._set_project(info.project_id, article_id)
         return self.view
@@ -220,7 +224,7 @@ class Session(BlockActions):
 
     def _project(self) -> int:
         if self.project_id is None:
-            raise ValueError("no project is open: create or open one first")
+            raise Refused("no project is open: create or open one first")
         return self.project_id
 
     def _set_project(self, project_id: int | None, article_id: int | None) -> None:
@@ -259,10 +263,10 @@ class Session(BlockActions):
         return self.studio.services_for(backend, o.tools)
 
     def check_brief(self, text: str) -> None:
-        """A ValueError with the limit when the brief is longer than ``max_brief_chars``."""
+        """Refused, with the limit, when the brief is longer than ``max_brief_chars``."""
         limit = self.studio.settings.max_brief_chars
         if len(text) > limit:
-            raise ValueError(
+            raise Refused(
                 f"the brief is {len(text):,} characters long; the limit is {limit:,} "
                 "(STUDIO_MAX_BRIEF_CHARS). Shorten it to what the article is about; long source "
                 "material can be pasted as a response in render mode"
@@ -275,23 +279,27 @@ class Session(BlockActions):
         *,
         response: str | None = None,
         chunks: Iterable[str] | None = None,
+        response_source: str = "",
     ) -> Iterator[tuple[Event | None, ArticleView]]:
         """Write a new article into the open project (a new one named after the brief if none is);
         the project's other articles stay as they are.
 
         ``response``: an existing LLM-I response to execute instead of asking the model (the
         CLI's ``render``; evaluations, tests), optionally in ``chunks`` as a model would stream
-        it. Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
+        it; ``response_source``: where the user says it came from (kept as its writer's model).
+        Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
         each event with the view after it; every event is saved before it is yielded. Any tab
         can stop it with ``Studio.stop(article_id)``.
         """
-        options = options or self.options
+        options = self.options = options or self.options  # later edits and the page use this run's backend
         if response is None:  # render mode sends no brief to a model
             self.check_brief(brief.text)
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = writer_record(brief, services, response=response, quality=options.quality)
+        settings = writer_record(
+            brief, services, response=response, quality=options.quality, response_source=response_source
+        )
         recorder = ArticleRecorder(
             self.store,
             self._project(),
@@ -319,7 +327,13 @@ class Session(BlockActions):
                 events = write_article(brief, services, stop=stop)
             else:
                 events = render_response(
-                    response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
+                    response,
+                    services,
+                    user_images=brief.user_images,
+                    style=brief.style,
+                    stop=stop,
+                    chunks=chunks,
+                    brief=brief.text,
                 )
             yield from self.follow_recorded(events, recorder)
         finally:
@@ -399,7 +413,7 @@ class Session(BlockActions):
             return Scope(project_id=self._project(), owner=owner)
         if scope == "all":
             return Scope(owner=owner)
-        raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
+        raise Refused(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
 
     def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:
         return count_preferences(self.store, self.preference_scope(scope), keep_identical=keep_identical)

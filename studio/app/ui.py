@@ -21,11 +21,13 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
+from models.errors import NotFound, Refused
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for
 from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
 from studio.app.continuing import continue_writing
+from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
 from studio.app.ui_model import event_dict
@@ -44,7 +46,6 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     upload_paths,
 )
 from studio.app.ui_team import request_user
-from studio.app.ui_text import USER_ERRORS
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
@@ -64,22 +65,27 @@ PURPOSE = (
 
 def _block_notice(sess: Session, block_id: str) -> tuple[str, bool]:
     """The outcome ``perform`` left on the block (or on the article), and whether it is an error."""
-    with contextlib.suppress(KeyError):
+    with contextlib.suppress(NotFound):
         b = sess.view.block(block_id)
         if b.notice:
             return b.notice, b.notice_error
     return sess.view.notice, sess.view.notice_error
 
 
+def code_label(two_phase_code: bool) -> str:
+    """The editor's code field: where the model writes chart code in a second call, it may stay empty."""
+    return "Chart code (Python, matplotlib)" + ("; leave empty and the model writes it" if two_phase_code else "")
+
+
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
     services = studio.services
     on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
-    two_phase = services.two_phase_code
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
 
     def view_page(sess: Session) -> dict[str, Any]:
-        return page(sess.view, two_phase)
+        # the session's own services: a run may have picked another backend than the studio's
+        return page(sess.view, sess.services().two_phase_code)
 
     with gr.Blocks(title="LLM-I Studio") as app:
         state = gr.State(None)
@@ -160,6 +166,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                     response_box = gr.Textbox(
                         label="Text with <imgen> tags; the tools make the images", lines=6, elem_id="response"
                     )
+                    response_source = gr.Textbox(
+                        label="Where it came from (e.g. the model's name): kept with the article and its reward data",
+                        value="",  # a default: API clients that send three values still work
+                        elem_id="response-source",
+                    )
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
@@ -177,10 +188,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
             ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
-            code_label = "Chart code (Python, matplotlib)" + (
-                "; leave empty and the model writes it" if two_phase else ""
-            )
-            ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code")
+            ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
+                              elem_id="editor-code")  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
@@ -202,7 +211,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code), "",
+                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)), "",
             ]  # fmt: skip
 
         # --- card actions: every one is parsed by card_actions.parse_action (inside perform) ----------
@@ -219,7 +228,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             if isinstance(action, OpenEditor):
                 try:
                     yield (sess, gr.skip(), gr.skip(), *editor_values(sess, action.block, None))
-                except KeyError:
+                except NotFound:
                     yield (sess, view_page(sess), gr.skip(), *skip_editor)
                 return
             if mark_busy(sess.view, action):
@@ -233,7 +242,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
             if sess is None or sess.user != request_user() or not block_id:
                 return [gr.skip()] * len(ed_outs)
-            with contextlib.suppress(KeyError):
+            with contextlib.suppress(NotFound):
                 return editor_values(sess, block_id, tool)
             return [gr.skip()] * len(ed_outs)
 
@@ -288,7 +297,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             try:
                 sess.check_brief(text.strip())
                 images = read_uploads(files)
-            except (UploadRefused, OSError, ValueError) as exc:
+            except (UploadRefused, OSError, Refused) as exc:
                 yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
                 return
             brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())
@@ -296,14 +305,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                                  quality=max(1, int(candidates or 1)))  # fmt: skip
             yield from stream(sess, sess.generate(brief_value, options))
 
-        def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
-            """Execute an existing LLM-I response (text with tags) as a new article."""
+        def render(
+            sess: Session | None, text: str, response: str, sty: str, source: str = ""
+        ) -> Iterator[tuple[Any, ...]]:
+            """Execute an existing LLM-I response (text with tags) as a new article; the brief box's
+            text is its brief, ``source`` where the user says it came from."""
             sess = session_of(studio, sess)
             if not (response or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
                        gr.update(visible=False), gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
-            yield from stream(sess, sess.generate(Brief((text or "").strip(), style=sty or ""), response=response))
+            brief_value = Brief((text or "").strip(), style=sty or "")
+            yield from stream(sess, sess.generate(brief_value, response=response, response_source=source or ""))
 
         write_outs = [state, article, api_out, write_msg, stop_btn, write_btn, project_pick, article_list]
 
@@ -317,7 +330,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         write_inputs = [state, brief, attached, wanted, tools_pick, style, set_backend, set_url, set_model, quality]
         write_btn.click(generate, write_inputs, write_outs, api_name="generate", concurrency_limit=limit,
                         concurrency_id="generate", show_progress="hidden")  # fmt: skip
-        render_btn.click(render, [state, brief, response_box, style], write_outs, api_name="render",
+        render_btn.click(render, [state, brief, response_box, style, response_source], write_outs, api_name="render",
                          concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def stop(sess: Session | None) -> str:
@@ -333,8 +346,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             try:
                 events = continue_writing(sess, RunOptions(backend, base_url, model))
                 first = next(events)
-            except USER_ERRORS as exc:
-                yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                yield (sess, gr.skip(), gr.skip(), f"Not continued: {reason(exc)}", gr.update(visible=False),
                        gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
             yield from stream(sess, itertools.chain([first], events))

@@ -9,15 +9,17 @@ from typing import Any
 
 import gradio as gr
 
+from models.base import capabilities_of
 from models.errors import StudioError
 from studio.app.actions import apply
 from studio.app.card_actions import API_MODELS, Upload, parse_action, tag
+from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
-from studio.app.ui_text import failure_sentence, text_html
+from studio.app.ui_text import text_html
 from studio.app.uploads import check_image
 
 
@@ -123,8 +125,8 @@ def _action_handler(studio: Studio, model: type[Any], fields: list[str], upload_
             data.setdefault("name", Path(str(data["path"])).name)
         try:
             message = apply(sess, parse_action(data), upload_roots)
-        except Exception as exc:  # every failure is a plain sentence for the client (ui_text)
-            raise gr.Error(failure_sentence(verb, exc)) from exc
+        except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+            raise gr.Error(text_html(explain(exc, verb))) from exc
         return sess, {**article_json(sess), "message": message}
 
     # the client's parameter names are the model's (client.predict(block="b2", version="2", ...))
@@ -146,7 +148,7 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
             client.close()
         return ("OK: " if ok else "Not working: ") + message
     current = studio.services.backend
-    if current.name == "embedded":
+    if capabilities_of(current).in_process:
         return f"OK: {current.describe()}"
     try:
         from models.weights import resolve_gguf

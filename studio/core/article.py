@@ -12,6 +12,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.errors import NotFound
 from models.vocab import SOURCES, BlockStatus
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, format_tag
 
@@ -128,7 +129,7 @@ class Article:
         for block in self.blocks:
             if block.id == block_id:
                 return block
-        raise KeyError(block_id)
+        raise NotFound(f"block {block_id} not found")
 
     def image_blocks(self) -> list[ImageBlock]:
         return [b for b in self.blocks if isinstance(b, ImageBlock)]
