@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
+from models.base import capabilities_of
 from models.errors import StudioError
 from models.vocab import BlockStatus
 from studio.app.logs import configure_logging
@@ -231,7 +232,7 @@ def embedded_judge(services: Any) -> tuple[Any, str]:
     from models.judge import Judge
 
     backend = services.backend
-    if backend.name != "embedded":
+    if not capabilities_of(backend).in_process:
         raise SystemExit("--judge embedded needs the embedded backend (or set STUDIO_JUDGE_BASE_URL)")
     backend.start()
     judge = Judge(backend.base_url, backend.gguf.name, timeout_s=600.0, retries=1)

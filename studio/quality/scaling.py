@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.base import capabilities_of
 from models.errors import StudioError
 from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article
@@ -207,7 +208,7 @@ def _write_one(brief: Brief, services: QualityServices, engine: Engine) -> Itera
 
 def _candidates(brief: Brief, services: QualityServices, engine: Engine, n: int) -> Iterator[CandidateEvent]:
     """All candidates' events; at once where the backend serves requests concurrently."""
-    if services.backend.name == "embedded" or n == 1:
+    if not capabilities_of(services.backend).serves_concurrently or n == 1:
         for i in range(n):
             for event in _write_one(brief, services, engine):
                 yield CandidateEvent(i, event)
@@ -256,7 +257,7 @@ def write_best_article(
         engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
     else:
         engine = services.engine(style=brief.style)
-    mode = "at once" if services.backend.name != "embedded" and n > 1 else "one after the other"
+    mode = "at once" if capabilities_of(services.backend).serves_concurrently and n > 1 else "one after the other"
     yield ScalingNote(f"writing {n} candidate{'s' if n > 1 else ''} {mode}")
     articles: dict[int, Article] = {}
     for item in _candidates(brief, services, engine, n):
