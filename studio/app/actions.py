@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, assert_never
 
 from models.errors import NotFound, Refused
+from models.provenance import is_illustrative
 from models.vocab import BlockStatus
-from studio.app.call_form import params_for
+from studio.app.call_form import chart_params, params_for
 from studio.app.card_actions import (
     Accept,
     Caption,
@@ -59,9 +60,19 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case EditCall():
             current = sess.view.block(block)
             params = params_for(action.tool, action.query, action.prompt, action.code, action.img_index)
+            code_from = ""
+            if action.tool == "code":  # a changed data table redraws the chart with the author's numbers
+                own = current.source == "code"
+                original = str(current.params.get("code") or "") if own else ""
+                kept = ""
+                if own:
+                    illustrative = is_illustrative(current.provenance)
+                    kept = "illustrative" if illustrative else str(current.provenance.get("data_from") or "")
+                caption = (action.description or current.description).strip()
+                params, code_from = chart_params(action.code, action.data, caption, original, kept=kept)
             mode: Mode = "params" if action.tool == current.source else "tool"
             sess.regenerate(block, mode, params=params, source=action.tool,
-                            description=action.description.strip() or None)  # fmt: skip
+                            description=action.description.strip() or None, code_from=code_from)  # fmt: skip
             return image_outcome(sess, block)
         case Accept(version=version):
             sess.accept(block, version)

@@ -92,6 +92,7 @@ class EditCall(_Action):
     prompt: str = ""
     code: str = ""
     img_index: Whole | None = None
+    data: str = ""  # a chart's data table ("label: value" per line); changed, it redraws the chart
 
     @field_validator("tool")
     @classmethod

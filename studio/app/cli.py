@@ -5,6 +5,7 @@
     python -m studio tools                         (which tools are on, and how to turn one on)
     python -m studio export DIR_OR_PROJECT --format html|pdf|md|docx --out PATH
     python -m studio prefs export --out DIR        (a TRL dataset: DPO, reward, KTO, vision DPO)
+    python -m studio taste train [--user NAME]     (a reward model of the user's own choices)
     python -m studio bench BRIEFS.jsonl --out DIR [--limit N] [--quality N]
 
 Progress goes to stderr while the article streams; the paths written go to stdout.
@@ -349,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.app.prefs_cli import add_prefs_parser
 
     add_prefs_parser(sub)
+
+    from studio.app.taste_cli import add_taste_parser
+
+    add_taste_parser(sub)
 
     from studio.app.users_cli import add_users_parser
 

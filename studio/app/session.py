@@ -25,7 +25,7 @@ from typing import Literal
 
 from models.base import ChatBackend, capabilities_of
 from models.errors import NotFound, Refused, StudioError
-from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus
+from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -34,15 +34,18 @@ from storage.recorder import ArticleRecorder
 from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo
 from studio.app.accounts import UsersFile
+from studio.app.copying import copy_html, copy_markdown
 from studio.app.editing import BlockActions
 from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
-from studio.app.ui_model import ArticleView, apply_event, image_url, view_from_article
+from studio.app.taste_session import TasteActions
+from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
+from studio.export.publish_check import CheckItem, publish_check
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
@@ -144,7 +147,7 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session(BlockActions):
+class Session(BlockActions, TasteActions):
     """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
@@ -359,11 +362,17 @@ class Session(BlockActions):
         from studio.quality.scaling import CandidateEvent, ScalingDone, ScalingNote, write_best_article
 
         judge, image_judge = self.studio.services.judges()
+        taste, taste_why = self.taste_model()  # None when there is none or it does not beat chance
         scratch: dict[int, ArticleView] = {}
         notes: list[str] = []
         chosen: Article | None = None
         started = time.monotonic()
-        for item in write_best_article(brief, services, candidates=candidates, judge=judge, image_judge=image_judge):
+        if taste is None and self.taste_store().latest() is not None:
+            notes.append(taste_why)  # a model exists but is not used: say so
+        best = write_best_article(
+            brief, services, candidates=candidates, judge=judge, image_judge=image_judge, taste=taste
+        )
+        for item in best:
             if isinstance(item, CandidateEvent):
                 view = scratch.setdefault(item.candidate, ArticleView(brief=brief.text))
                 apply_event(view, item.event)
@@ -394,14 +403,16 @@ class Session(BlockActions):
             return ""
         return repo.article_title(repo.open_article(self.store, self.article_id, self.user))
 
-    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True) -> Path:
-        """The open article as ``fmt``, in a file named after its title."""
+    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True, include_unfinished: bool = False) -> Path:
+        """The open article as ``fmt``, in a file named after its title (placeholders and failed
+        images left out unless ``include_unfinished``; see ``publish_check`` for what to fix first)."""
         from studio.export import FORMATS, export_article
 
         _, article = self._article()
         out_dir.mkdir(parents=True, exist_ok=True)
         name = file_stem(self.title()) or f"article-{self.article_id}"
-        return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
+        path = out_dir / f"{name}{FORMATS[fmt]}"
+        return export_article(article, fmt, path, appendix=appendix, include_unfinished=include_unfinished)
 
     def preference_scope(self, scope: PrefScope = "project") -> Scope:
         """``article``: the open article; ``project``: the open project; ``all``: every project.
@@ -421,17 +432,24 @@ class Session(BlockActions):
     def export_preferences(
         self, out_dir: Path, scope: PrefScope = "project", *, keep_identical: bool = False
     ) -> PreferenceExport:
-        """The preference data of the open article / project / all, as a TRL dataset directory."""
-        return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
+        """The preference data of the open article / project / all, as a TRL dataset directory; this
+        user's taste model and its training report go beside it (``taste-model/``)."""
+        result = export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
+        self.taste_store().export_to(result.out_dir)
+        return result
 
-    def markdown(self) -> str:
-        """The open article as Markdown text, images by their asset URL (for copying)."""
-        self._article()
-        parts = []
-        for view in self.view.blocks:
-            if view.kind == "text":
-                parts.append(view.text)
-            elif view.status == BlockStatus.OK and view.sha256:
-                alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
-                parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
-        return "".join(parts).strip() + "\n"
+    def markdown(self, base_url: str | None = None) -> str:
+        """The open article as self-contained Markdown (images as data URIs, or as absolute
+        URLs of this studio when ``base_url`` is given), for copying."""
+        _, article = self._article()
+        return copy_markdown(article, base_url)
+
+    def rich_text(self, base_url: str | None = None) -> str:
+        """The open article as an HTML fragment for the clipboard (images as in ``markdown``)."""
+        _, article = self._article()
+        return copy_html(article, base_url)
+
+    def publish_check(self) -> list[CheckItem]:
+        """What to look at before publishing the open article (``studio.export.publish_check``)."""
+        _, article = self._article()
+        return publish_check(article)

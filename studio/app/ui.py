@@ -34,6 +34,7 @@ from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import ProjectWidgets, wire_projects
+from studio.app.ui_publish import PublishWidgets, wire_publish
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
     action_endpoints,
@@ -45,6 +46,7 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     session_of,
     upload_paths,
 )
+from studio.app.ui_taste import add_taste_training
 from studio.app.ui_team import request_user
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
@@ -112,10 +114,19 @@ def build_app(studio: Studio) -> gr.Blocks:
                 with gr.Accordion("Export", open=False, elem_id="export-box"):
                     fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                     appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
+                    keep_unfinished = gr.Checkbox(
+                        value=False,
+                        label="Keep unfinished figures as “Figure missing” boxes",
+                        elem_id="keep-unfinished",
+                    )
                     export_btn = gr.Button("Export this article", elem_id="export", size="sm")
+                    checklist = gr.HTML("", elem_id="publish-check", padding=False)
+                    export_anyway = gr.Button("Export anyway", elem_id="export-anyway", size="sm", visible=False)
                     export_msg = Message(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
                     add_preference_export(studio, state, download)
+                with gr.Accordion("Your taste model", open=False, elem_id="taste-box"):
+                    add_taste_training(studio, state)
                 with gr.Accordion("Rate this article", open=False):
                     thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
                     stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")
@@ -174,8 +185,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
+                    rich_btn = gr.Button("Copy as rich text", size="sm", elem_id="copy-rich", scale=0)
+                    link_images = gr.Checkbox(
+                        value=False,
+                        label="Link images to this studio (instead of embedding them)",
+                        elem_id="link-images",
+                    )
                     copy_msg = Message(elem_id="copy-msg")
                 markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
+                html_out = gr.Textbox(visible=False, elem_id="html-out")
                 article = gr.HTML(
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
@@ -183,20 +201,26 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Column(visible=False, elem_id="call-editor") as editor:
             ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
-            ed_tool = gr.Radio([(TOOL_NAMES[s], s) for s in on_sources], label="Tool", elem_id="editor-tool")
+            tool_choices = [(TOOL_NAMES[s] + ("" if s in on_sources else " (off)"), s) for s in SOURCES]
+            ed_tool = gr.Radio(tool_choices, label="Tool (the block keeps its own unless you pick another)",
+                               elem_id="editor-tool")  # fmt: skip
             ed_desc = gr.Textbox(label="Description (the caption)", elem_id="editor-description")
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
             ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
-            ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
-                              elem_id="editor-code")  # fmt: skip
+            with gr.Row():
+                ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
+                                  elem_id="editor-code", scale=3)  # fmt: skip
+                ed_data = gr.Textbox(label="Chart data (label: value, one per line; change it to redraw)",
+                                     lines=12, elem_id="editor-data", scale=2)  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
             ed_msg = Message(elem_id="editor-msg")
         follow = gr.Timer(1.0, active=False)
 
-        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_msg]
+        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data,
+                   ed_msg]  # fmt: skip
 
         def editor_values(sess: Session, block_id: str, tool: str | None) -> list[Any]:
             b = sess.view.block(block_id)
@@ -211,7 +235,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)), "",
+                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)),
+                gr.update(visible=shown["data"], value=form.data), "",
             ]  # fmt: skip
 
         # --- card actions: every one is parsed by card_actions.parse_action (inside perform) ----------
@@ -249,17 +274,18 @@ def build_app(studio: Studio) -> gr.Blocks:
         ed_tool.input(tool_changed, [state, ed_block, ed_tool], ed_outs, show_progress="hidden")
 
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
-                     index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+                     index: Any, code: str, data: str = "") -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
-            data = {"act": tag(EditCall), "block": block_id, "tool": tool, "description": desc or "",
-                    "query": query or "", "prompt": prompt or "", "code": code or "", "img_index": index}  # fmt: skip
-            if mark_busy(sess.view, data):
+            call = {"act": tag(EditCall), "block": block_id, "tool": tool, "description": desc or "",
+                    "query": query or "", "prompt": prompt or "", "code": code or "", "img_index": index,
+                    "data": data or ""}  # fmt: skip
+            if mark_busy(sess.view, call):
                 yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
-            perform(sess, data, upload_roots)
+            perform(sess, call, upload_roots)
             notice, failed = _block_notice(sess, block_id)
             yield sess, view_page(sess), article_json(sess), gr.update(visible=failed), notice
 
-        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
+        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
                      concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
         ed_close.click(lambda: gr.update(visible=False), None, editor, show_progress="hidden")
@@ -392,19 +418,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                 deleted_id=deleted_id,
                 undo_btn=undo_btn,
                 app=app,
-                copy_btn=copy_btn,
-                markdown_out=markdown_out,
-                copy_msg=copy_msg,
                 rate_btn=rate_btn,
                 thumbs=thumbs,
                 stars=stars,
                 comment=comment,
                 rate_msg=rate_msg,
-                export_btn=export_btn,
-                fmt=fmt,
-                appendix=appendix,
-                download=download,
-                export_msg=export_msg,
                 test_btn=test_btn,
                 set_backend=set_backend,
                 set_url=set_url,
@@ -412,6 +430,26 @@ def build_app(studio: Studio) -> gr.Blocks:
                 test_msg=test_msg,
                 view_page=view_page,
                 lists=lists,
+            ),
+        )
+        wire_publish(
+            studio,
+            PublishWidgets(
+                state=state,
+                appendix=appendix,
+                checklist=checklist,
+                copy_btn=copy_btn,
+                copy_msg=copy_msg,
+                download=download,
+                export_anyway=export_anyway,
+                export_btn=export_btn,
+                export_msg=export_msg,
+                fmt=fmt,
+                html_out=html_out,
+                keep_unfinished=keep_unfinished,
+                link_images=link_images,
+                markdown_out=markdown_out,
+                rich_btn=rich_btn,
             ),
         )
         action_endpoints(studio, state, api_out, upload_roots)

@@ -25,9 +25,11 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from models.provenance import credit_for, is_illustrative
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
 from studio.app.continuing import can_continue
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
+from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
 
@@ -79,7 +81,10 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     """The parameters and result facts shown on a card, per source, as plain text."""
     p, prov = block.params, block.provenance
     rows: list[tuple[str, object]] = []
-    if block.source == "search":
+    origin = credit_for(block.source, block.provenance).origin
+    if origin in ("upload", "url"):
+        rows += [("file", prov.get("uploaded")), ("url", prov.get("url"))]
+    elif block.source == "search":
         rows += [("query", p.get("query")), ("title", prov.get("title")), ("site", prov.get("source"))]
         rows += [("creator", prov.get("creator")), ("licence", prov.get("licence") or "unknown")]
     elif block.source == "diffusion":
@@ -146,6 +151,7 @@ def _before(b: BlockView, view: ArticleView | None) -> str | None:
 
 def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) -> Markup:
     url = image_url(b.sha256) if b.status == BlockStatus.OK else None
+    credit = credit_for(b.source, b.provenance)  # what the shown version is, by its own record
     cand = b.candidate
     link = safe_url(b.provenance.get("page_url")) if b.source == "search" else None
     ext = {"image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}.get(b.mime, ".png")
@@ -165,7 +171,9 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         candidate=cand,
         editable=editable,
         description=plain(b.description, 300),
-        tool=TOOL_NAMES.get(b.source or "", "invalid tag"),
+        tool=credit.label,
+        credit=credit.line if b.status == "ok" else "",
+        illustrative=b.status == "ok" and credit.origin == "chart" and is_illustrative(b.provenance),
         version=b.version,
         count=b.version_count,
         accepted=b.accepted,
@@ -236,13 +244,13 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
     if not view.blocks and view.article_id is None:
         return Markup('<p class="empty">Write a brief above, or open an article from the list. '
                       "Your article appears here as it is written.</p>")  # fmt: skip
-    words = sum(len(b.text.split()) for b in view.blocks if b.kind == "text")
+    words = count_label("".join(b.text for b in view.blocks if b.kind == "text"))
     images = [b for b in view.blocks if b.kind == "image"]
     done_images = sum(b.status == BlockStatus.OK for b in images)
     what = stage(view, two_phase_code)
     if view.done:
         took = f" in {view.elapsed:.0f} s" if view.elapsed else ""
-        line = f"{what}{took}: {words} words, {done_images} of {len(images)} images ok"
+        line = f"{what}{took}: {words}, {done_images} of {len(images)} images ok"
         state = "cut-off" if view.cut_off and view.status == ArticleStatus.DONE else view.status
         html = Markup('<p class="state state-{}">{}</p>').format(state, line)
     else:

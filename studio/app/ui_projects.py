@@ -1,12 +1,10 @@
 """The project side of the page: projects and their articles, the page URL on load, following
-an article another tab writes, and the article-wide actions (Markdown, rating, export).
+an article another tab writes, and rating the article.
 Wired by ``studio.app.ui.build_app`` onto its components (``ProjectWidgets``, each by name)."""
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
@@ -41,19 +39,11 @@ class ProjectWidgets:
     deleted_id: Any
     undo_btn: Any
     app: Any
-    copy_btn: Any
-    markdown_out: Any
-    copy_msg: Any
     rate_btn: Any
     thumbs: Any
     stars: Any
     comment: Any
     rate_msg: Any
-    export_btn: Any
-    fmt: Any
-    appendix: Any
-    download: Any
-    export_msg: Any
     test_btn: Any
     set_backend: Any
     set_url: Any
@@ -82,19 +72,11 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
     deleted_id = ui.deleted_id
     undo_btn = ui.undo_btn
     app = ui.app
-    copy_btn = ui.copy_btn
-    markdown_out = ui.markdown_out
-    copy_msg = ui.copy_msg
     rate_btn = ui.rate_btn
     thumbs = ui.thumbs
     stars = ui.stars
     comment = ui.comment
     rate_msg = ui.rate_msg
-    export_btn = ui.export_btn
-    fmt = ui.fmt
-    appendix = ui.appendix
-    download = ui.download
-    export_msg = ui.export_msg
     test_btn = ui.test_btn
     set_backend = ui.set_backend
     set_url = ui.set_url
@@ -209,18 +191,7 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
 
     follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden")
 
-    # --- article-wide: markdown, rating, export ------------------------------------------------
-    def to_markdown(sess: Session | None) -> tuple[str, str]:
-        try:
-            return session_of(studio, sess).markdown(), "Copied as Markdown."
-        except Exception as exc:  # the one translator
-            return "", f"Nothing copied: {reason(exc)}"
-
-    copy_btn.click(to_markdown, [state], [markdown_out, copy_msg], api_name="markdown").then(
-        None, [markdown_out], None,
-        js="(t) => { if (t && navigator.clipboard) navigator.clipboard.writeText(t).catch(() => {}); }",
-    )  # fmt: skip
-
+    # --- article-wide: rating (export and copying: studio.app.ui_publish) ----------------------
     def rate(sess: Session | None, th: str, st: float, text: str) -> str:
         try:
             session_of(studio, sess).rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None,
@@ -230,16 +201,6 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
         return "Thanks: rating saved."
 
     rate_btn.click(rate, [state, thumbs, stars, comment], rate_msg, api_name="rate")
-
-    def export(sess: Session | None, f: str, with_appendix: bool) -> tuple[Any, str]:
-        sess = session_of(studio, sess)
-        try:
-            path = sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-")), appendix=bool(with_appendix))
-        except Exception as exc:  # the one translator
-            return None, f"Not exported: {reason(exc)}"
-        return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
-
-    export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")
 
     def test_connection(backend: str, base_url: str, model: str) -> str:
         return connection_report(studio, backend, base_url, model)
