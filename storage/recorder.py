@@ -81,6 +81,11 @@ class ArticleRecorder:
                 self.owner: str = article.project.owner
                 positions = [b.position for b in article.blocks]
                 self._position = max(positions, default=-1) + 1
+                live = [b for b in article.blocks if b.deleted_at is None]
+                last = max(live, key=lambda b: b.position, default=None)
+                if last is not None and last.kind == "text":  # a continuation may go on in its paragraph
+                    current = next(v for v in last.versions if v.number == last.current_version)
+                    self._blocks[last.key] = (last.id, current.id)
                 article.status, article.error, article.finished_at = ArticleStatus.RUNNING, None, None
                 article.writer = process_token()
                 self.article_id: int = article.id

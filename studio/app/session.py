@@ -25,7 +25,7 @@ from typing import Literal
 
 from models.base import ChatBackend, capabilities_of
 from models.errors import NotFound, Refused, StudioError
-from models.vocab import ArticleStatus
+from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -191,15 +191,19 @@ class Session(BlockActions, TasteActions):
         return self.view
 
     def articles(self) -> list[tuple[int, str, str]]:
-        """(id, label, status) of the open project's articles, newest first (status 'cut off' for an
-        article the model ended at its token limit)."""
+        """(id, label, status) of the open project's articles, newest first. The label is the id
+        (the one in the page's URL) and the title (its first heading, else the brief); an article
+        stopped before anything was written is labelled "(empty)". Status 'cut off' for an
+        article the model ended at its token limit."""
         if self.project_id is None:
             return []
         out = []
-        summaries = repo.article_summaries(self.store, self.project_id, self.user)
-        for number, (aid, brief, status, _) in enumerate(summaries, 1):
-            label = " ".join(brief.split())[:60] or "(rendered response)"
-            out.append((aid, f"{number}. {label}", status))
+        for info in repo.list_articles(self.store, self.project_id, self.user):
+            cut_off = info.status == ArticleStatus.DONE and info.settings.get("cut_off")
+            status = LISTED_CUT_OFF if cut_off else info.status
+            written = any((b.current.text or "").strip() if b.kind == "text" else True for b in info.blocks)
+            label = repo.article_title(info)[:60] if written or status == ArticleStatus.RUNNING else "(empty)"
+            out.append((info.id, f"{info.id}. {label}", status))
         return out[::-1]
 
     def rename(self, name: str) -> ProjectInfo:
@@ -261,6 +265,16 @@ class Session(BlockActions, TasteActions):
         backend = self.studio.backend_for(o.backend, o.base_url, o.model)
         return self.studio.services_for(backend, o.tools)
 
+    def check_brief(self, text: str) -> None:
+        """Refused, with the limit, when the brief is longer than ``max_brief_chars``."""
+        limit = self.studio.settings.max_brief_chars
+        if len(text) > limit:
+            raise Refused(
+                f"the brief is {len(text):,} characters long; the limit is {limit:,} "
+                "(STUDIO_MAX_BRIEF_CHARS). Shorten it to what the article is about; long source "
+                "material can be pasted as a response in render mode"
+            )
+
     def generate(
         self,
         brief: Brief,
@@ -281,6 +295,8 @@ class Session(BlockActions, TasteActions):
         can stop it with ``Studio.stop(article_id)``.
         """
         options = self.options = options or self.options  # later edits and the page use this run's backend
+        if response is None:  # render mode sends no brief to a model
+            self.check_brief(brief.text)
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)

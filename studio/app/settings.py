@@ -96,6 +96,9 @@ class Settings(BaseSettings):
     # --- article -------------------------------------------------------------------------
     max_images: int = 4
     max_paragraph_chars: int = 700
+    # a longer brief is refused with a sentence (the model's context holds the brief, the system
+    # prompt and the article; a 20,000-character brief overflowed it into a raw HTTP 400)
+    max_brief_chars: int = Field(default=4000, ge=100)
 
     # --- orchestration -----------------------------------------------------------------
     max_concurrent_tools: int = 3

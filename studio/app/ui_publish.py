@@ -12,8 +12,8 @@ one click that exports regardless. Placeholders and failed images are left out u
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -58,7 +58,28 @@ def studio_base(request: gr.Request | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def wire_publish(studio: Studio, ui: SimpleNamespace) -> None:
+@dataclass(frozen=True)
+class PublishWidgets:
+    """The components of ``build_app`` that the export and copy side wires, each by name."""
+
+    state: Any
+    appendix: Any
+    checklist: Any
+    copy_btn: Any
+    copy_msg: Any
+    download: Any
+    export_anyway: Any
+    export_btn: Any
+    export_msg: Any
+    fmt: Any
+    html_out: Any
+    keep_unfinished: Any
+    link_images: Any
+    markdown_out: Any
+    rich_btn: Any
+
+
+def wire_publish(studio: Studio, ui: PublishWidgets) -> None:
     state = ui.state
 
     def do_export(sess: Session, f: str, with_appendix: bool, keep: bool) -> tuple[Any, str]:
