@@ -4,14 +4,13 @@ Wired by ``studio.app.ui.build_app`` onto its components (passed as a namespace)
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
 
 from models.errors import StudioError
+from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
 from studio.app.ui_team import request_user
@@ -187,10 +186,13 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
 
     def export(sess: Session | None, f: str, with_appendix: bool) -> tuple[Any, str]:
         sess = session_of(studio, sess)
+        out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
         try:
-            path = sess.export(f, Path(tempfile.mkdtemp(prefix="llmi-export-")), appendix=bool(with_appendix))
+            path = sess.export(f, out, appendix=bool(with_appendix))
         except (StudioError, ValueError) as exc:
             return None, f"Not exported: {exc}"
+        finally:
+            seal(out)
         return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
 
     export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")

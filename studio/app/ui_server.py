@@ -3,6 +3,7 @@ scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import gradio as gr
 from models.errors import StudioError
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
+from studio.app.ui_doors import doors_app_kwargs
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
@@ -152,6 +154,11 @@ def launch(
     page's image URLs). ``options``: more ``gr.Blocks.launch`` arguments (the login options of
     ``ui_team.launch_options``)."""
     app.queue(max_size=max_size, default_concurrency_limit=8)
+    if studio is not None:
+        options.setdefault("app_kwargs", doors_app_kwargs(studio))
+    # uvicorn would replace the client address by X-Forwarded-For from loopback peers; proxy mode
+    # must see the real peer (STUDIO_PROXY_IPS decides whom to believe: ui_doors, accounts)
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
     result = app.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
     )
