@@ -30,6 +30,7 @@ import httpx
 
 from models.base import ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
+from models.text import StreamText
 from models.thinking import ThinkFilter
 
 GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")
@@ -175,6 +176,7 @@ class OpenAICompatBackend:
     # ---------------------------------------------------------------------------- helpers
     def _parse_sse(self, lines: Iterator[str]) -> FinishStream:
         finish: str | None = None
+        text = StreamText()  # valid Unicode: a pair split over two events is joined (models.text)
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
                 raise self._mid_answer(line[6:].strip())
@@ -182,6 +184,8 @@ class OpenAICompatBackend:
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
             if payload == "[DONE]":
+                if tail := text.flush():
+                    yield tail
                 return finish
             try:
                 chunk = json.loads(payload)
@@ -194,10 +198,12 @@ class OpenAICompatBackend:
                 raise self._mid_answer(payload)
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str) and content:
-                    yield content
+                if isinstance(content, str) and content and (valid := text.feed(content)):
+                    yield valid
                 if isinstance(choice.get("finish_reason"), str):
                     finish = choice["finish_reason"]
+        if tail := text.flush():
+            yield tail
         return finish
 
     def _without_thinking(self, chunks: FinishStream) -> FinishStream:

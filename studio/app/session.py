@@ -25,6 +25,7 @@ from typing import Literal
 
 from models.base import ChatBackend
 from models.errors import StudioError
+from models.text import StreamText, valid_text
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -271,6 +272,10 @@ class Session(BlockActions):
         can stop it with ``Studio.stop(article_id)``.
         """
         options = options or self.options
+        if response is not None:  # a pasted response: valid Unicode before it is parsed (models.text)
+            response = valid_text(response)
+        if chunks is not None:
+            chunks = _valid_chunks(chunks)
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
@@ -404,3 +409,12 @@ class Session(BlockActions):
                 alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
                 parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
         return "".join(parts).strip() + "\n"
+
+
+def _valid_chunks(chunks: Iterable[str]) -> Iterator[str]:
+    text = StreamText()
+    for chunk in chunks:
+        if valid := text.feed(chunk):
+            yield valid
+    if tail := text.flush():
+        yield tail

@@ -23,6 +23,7 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from models.errors import StudioError
+from models.text import valid_text
 from studio.app.actions import mark_busy, perform
 from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
@@ -338,11 +339,11 @@ def build_app(studio: Studio) -> gr.Blocks:
             kept, refused = [], []
             for path in paths:
                 try:
-                    check_image(Path(path).read_bytes(), Path(path).name)
+                    check_image(Path(path).read_bytes(), valid_text(Path(path).name))
                     kept.append(path)
                 except (UploadRefused, OSError) as exc:
                     refused.append(str(exc))
-            names = ", ".join(Path(p).name for p in kept)
+            names = ", ".join(valid_text(Path(p).name) for p in kept)  # a name is text entering the studio
             msg = (f"Images for the article: {names}" if kept else "") + "".join(f"\n\nRefused: {r}" for r in refused)
             return kept, msg
 

@@ -43,6 +43,7 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_SESSIONS = 100_000  # session ids remembered per process; the oldest are forgotten first
 MAX_PENDING_CHECKS = 16  # password checks waiting for a thread; more attempts are refused (429)
 MAX_LOGIN_BODY = 64 * 1024
+TARPIT_S = 1.0  # the longest a refused login attempt is held before its 429
 _PATH_SESSION = re.compile(r"/gradio_api/(?:heartbeat|stream)/([^/]+)")
 
 
@@ -224,6 +225,9 @@ class Doors:
         address = client_address(scope, self.proxy_ips)
         wait = self.throttle.wait_s(name, address)
         if wait > 0 or self.pending_checks >= MAX_PENDING_CHECKS:
+            # tarpit: the refusal itself waits (no CPU, one idle connection), so a client that
+            # retries at once cannot turn refusals into thousands of requests a second
+            await anyio.sleep(min(TARPIT_S, wait) if wait > 0 else TARPIT_S)
             seconds = max(1, math.ceil(wait))
             why = f"too many failed logins: try again in {seconds} s" if wait > 0 else "too many logins at once"
             return await _answer(send, 429, why, [(b"retry-after", str(seconds).encode())])

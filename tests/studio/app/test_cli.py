@@ -73,3 +73,20 @@ def test_render_reports_invalid_tags(offline_settings: Path) -> None:
 def test_missing_response_file_is_a_clear_error(offline_settings: Path, capsys) -> None:
     assert main(["render", str(offline_settings / "nope.txt"), "--out", str(offline_settings / "o")]) == 2
     assert "nope.txt" in capsys.readouterr().err
+
+
+def test_render_of_a_lone_surrogate_escape_writes_a_whole_article(offline_settings: Path) -> None:
+    """The six ASCII characters ``\\ud800`` in a caption decode to a lone surrogate: the article
+    is still written whole (the character becomes U+FFFD), text after the tag included."""
+    response = offline_settings / "surrogate.txt"
+    response.write_text(
+        'Before. <imgen>{"source": "search", "description": "bad \\ud800 caption", "params": {"query": "q"}}</imgen>'
+        " After the tag.",
+        encoding="ascii",
+    )
+    out = offline_settings / "out"
+    assert main(["render", str(response), "--out", str(out), "--tools", "code"]) == 0
+    article = json.loads((out / "article.json").read_text(encoding="utf-8"))
+    image = next(b for b in article["blocks"] if b["kind"] == "image")
+    assert image["description"] == "bad \ufffd caption"
+    assert "After the tag." in json.dumps(article)
