@@ -265,7 +265,8 @@ def test_unicode_hazards_in_tag_payloads_come_out_valid(caption: str, param: str
 
     key = {"code": "code", "search": "query", "diffusion": "prompt"}[source]
     quote = '"' if style == "json" else "'"
-    body = f'{{"source": "{source}", "description": {quote}{caption}{quote}, "params": {{"{key}": {quote}{param}{quote}}}}}'
+    params = f'{{"{key}": {quote}{param}{quote}}}'
+    body = f'{{"source": "{source}", "description": {quote}{caption}{quote}, "params": {params}}}'
     raw = valid_text(f"{OPEN}{body}{CLOSE}")  # what the model stream hands over (models.text)
     result = parse_tag(raw)
     assert isinstance(result, ToolCall | InvalidTag)
