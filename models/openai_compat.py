@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
@@ -63,7 +63,8 @@ class OpenAICompatBackend:
         self.grammar_field = grammar_field
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.base_url = base_url.rstrip("/")
-        self._where = f"{server_label} at {self.base_url}"
+        self.shown_url = redact_url(self.base_url)  # what messages show: never user:password@
+        self._where = f"{server_label} at {self.shown_url}"
         self.model = model
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -147,7 +148,7 @@ class OpenAICompatBackend:
             return [str(item["id"]) for item in data]
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             raise ModelError(
-                f"{self.base_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
+                f"{self.shown_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
             ) from exc
 
     def test_connection(self) -> tuple[bool, str]:
@@ -164,11 +165,11 @@ class OpenAICompatBackend:
                 f"{', '.join(models[:5])}: set {self._prefix}MODEL to one of them or leave it empty"
             )
         chosen = self.model or models[0]
-        return True, f"connected to {self.base_url}, model {chosen}"
+        return True, f"connected to {self.shown_url}, model {chosen}"
 
     def describe(self) -> str:
         model = self._resolved_model or "(first listed by the server)"
-        return f"OpenAI-compatible server at {self.base_url}, model {model}"
+        return f"OpenAI-compatible server at {self.shown_url}, model {model}"
 
     def close(self) -> None:
         self._client.close()
@@ -286,3 +287,14 @@ def _message_of(text: str) -> str:
         if isinstance(data.get("detail"), str):
             return data["detail"][:500]
     return text.strip()[:500]
+
+
+def redact_url(url: str) -> str:
+    """``url`` without ``user:password@`` (the rest unchanged): URLs are shown, credentials never."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))

@@ -19,13 +19,15 @@ count their own attempts).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-CHECK_THREADS = 2  # argon2 checks at once: the rest of the machine stays free for logged-in users
+# argon2 checks at once (each ~0.2 s on a core): the rest of the machine stays free for logged-in users
+CHECK_THREADS = max(1, (os.cpu_count() or 2) // 2)
 # an address's first failures cost it nothing (colleagues behind one NAT or proxy mistype too);
 # from then on it backs off like a name
 FREE_ADDRESS_FAILURES = 3
@@ -37,6 +39,7 @@ class _Record:
     failures: int = 0
     not_before: float = 0.0  # monotonic time before which a new attempt is refused
     locked_hash: str | None = None  # the hash the lockout was taken under (None: not locked)
+    checking: bool = False  # a check of this name/address runs now: the next attempt waits for it
 
 
 @dataclass(frozen=True)
@@ -71,8 +74,10 @@ class LoginThrottle:
         self._records.move_to_end(key)
         return record
 
-    def wait_s(self, name: str, address: str) -> float:
-        """Seconds before this name may try from this address (0: check the password now)."""
+    def begin(self, name: str, address: str) -> float:
+        """Seconds before this name may try from this address; 0: check the password now (then
+        call ``failed`` or ``succeeded``). One check per name and per address at a time, so a
+        crowd arriving when a wait ends gets one check, not one each."""
         now = self._clock()
         with self._lock:
             user = self._records.get("user:" + name)
@@ -80,12 +85,26 @@ class LoginThrottle:
             if user is not None and user.locked_hash is not None and user.locked_hash != self._current_hash(name):
                 self._records.pop("user:" + name, None)
                 user = None
-            waits = [r.not_before - now for r in (user, self._records.get("addr:" + address)) if r is not None]
-        return max([0.0, *waits])
+            records = [r for r in (user, self._records.get("addr:" + address)) if r is not None]
+            if any(r.checking for r in records):
+                return max([self.policy.backoff_s, *(r.not_before - now for r in records)])
+            wait = max([0.0, *(r.not_before - now for r in records)])
+            if wait == 0:
+                self._record("user:" + name).checking = True
+                self._record("addr:" + address).checking = True
+            return wait
+
+    def end(self, name: str, address: str) -> None:
+        """The check of ``begin`` ended without an answer (the client went away)."""
+        with self._lock:
+            for key in ("user:" + name, "addr:" + address):
+                if key in self._records:
+                    self._records[key].checking = False
 
     def failed(self, name: str, address: str) -> None:
         p = self.policy
         now = self._clock()
+        self.end(name, address)
         with self._lock:
             for key, free in (("user:" + name, 0), ("addr:" + address, FREE_ADDRESS_FAILURES)):
                 record = self._record(key)

@@ -19,6 +19,7 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
@@ -34,6 +35,7 @@ from storage.recorder import ArticleRecorder
 from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo
 from studio.app.accounts import UsersFile
+from studio.app.base_urls import check_base_url, is_configured
 from studio.app.editing import BlockActions
 from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
@@ -49,6 +51,7 @@ from tools.params import SOURCES
 
 PrefScope = Literal["article", "project", "all"]
 log = logging.getLogger(__name__)
+MAX_BACKENDS = 8  # clients for other servers/models kept for reuse (each holds a connection pool)
 
 
 class Studio(RunningArticles):
@@ -74,7 +77,7 @@ class Studio(RunningArticles):
             if callable(warm):
                 with contextlib.suppress(StudioError):  # it starts on first use then, and says why there
                     warm()
-        self._backends: dict[tuple[str, str], ChatBackend] = {}
+        self._backends: OrderedDict[tuple[str, str], ChatBackend] = OrderedDict()  # LRU, MAX_BACKENDS
         self._lock = threading.Lock()
         self._running: dict[int, threading.Event] = {}  # article id -> its stop flag, while written
 
@@ -97,13 +100,21 @@ class Studio(RunningArticles):
         if (
             kind != "openai"
             or not base_url
-            or (self.services.backend.name == "openai" and base_url == self.settings.openai_base_url and not model)
+            or (
+                self.services.backend.name == "openai"
+                and is_configured(base_url, self.settings.openai_base_url)
+                and not model
+            )
         ):
             return self.services.backend
         with self._lock:
             key = (base_url.rstrip("/"), model)
             if key not in self._backends:
                 self._backends[key] = openai_backend(self.settings, base_url, model)
+            self._backends.move_to_end(key)
+            while len(self._backends) > MAX_BACKENDS:
+                # forgotten, not closed: an article still streaming from it keeps its reference
+                self._backends.popitem(last=False)
             return self._backends[key]
 
     def services_for(self, backend: ChatBackend | None = None, tools: Sequence[str] | None = None) -> Services:
@@ -249,8 +260,16 @@ class Session(BlockActions):
         return view
 
     # --- writing ------------------------------------------------------------------------------
+    def check_options(self, options: RunOptions) -> None:
+        """BaseUrlRefused where this user may not use the options' model server (base_urls)."""
+        if options.backend == "openai":
+            s = self.studio.settings
+            check_base_url(options.base_url, s.openai_base_url, admin=self.studio.is_admin(self.user),
+                           allow_custom=s.allow_custom_base_url)  # fmt: skip
+
     def services(self, options: RunOptions | None = None) -> Services:
         o = options or self.options
+        self.check_options(o)
         backend = self.studio.backend_for(o.backend, o.base_url, o.model)
         return self.studio.services_for(backend, o.tools)
 

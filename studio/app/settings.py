@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "openai"] = "embedded"
     # OpenAI-compatible server (vLLM: `vllm serve MODEL --port 8000`)
     openai_base_url: str = "http://127.0.0.1:8000/v1"
+    # every user (not only admins) may point an article or "Test connection" at another server with a
+    # public address (studio/app/base_urls.py); off: only admins may use another base URL
+    allow_custom_base_url: bool = False
     openai_model: str = ""  # empty: ask the server's /models and take the first
     openai_api_key: str = "EMPTY"
     openai_connect_timeout_s: float = 5.0

@@ -223,7 +223,9 @@ class Doors:
         form = await Request(scope, _replay(body, receive)).form()
         name = str(form.get("username") or "").strip()
         address = client_address(scope, self.proxy_ips)
-        wait = self.throttle.wait_s(name, address)
+        wait = self.throttle.begin(name, address)
+        if wait == 0 and self.pending_checks >= MAX_PENDING_CHECKS:
+            self.throttle.end(name, address)
         if wait > 0 or self.pending_checks >= MAX_PENDING_CHECKS:
             # tarpit: the refusal itself waits (no CPU, one idle connection), so a client that
             # retries at once cannot turn refusals into thousands of requests a second
@@ -245,6 +247,7 @@ class Doors:
             await self.app(scope, _replay(body, receive), count_then_send)
         finally:
             self.pending_checks -= 1
+            self.throttle.end(name, address)  # no-op after failed/succeeded
         return None
 
 

@@ -9,7 +9,8 @@ from typing import Any
 
 import gradio as gr
 
-from models.errors import StudioError
+from models.errors import ModelError, StudioError
+from studio.app.base_urls import BaseUrlRefused, check_base_url, is_configured, quiet_report, redact_url
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
 from studio.app.ui_doors import doors_app_kwargs
@@ -17,7 +18,7 @@ from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
 from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
-from studio.app.uploads import check_image
+from studio.app.uploads import MAX_BYTES, check_image
 
 
 def Message(**kwargs: Any) -> gr.HTML:  # noqa: N802 - used like a component class
@@ -119,13 +120,21 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
     if backend == "openai":
         from studio.app.services import openai_backend
 
-        # the configured key goes only to the configured server (openai_backend)
-        client = openai_backend(studio.settings, base_url, model)
+        settings = studio.settings
         try:
-            ok, message = client.test_connection()
+            check_base_url(base_url, settings.openai_base_url, admin=studio.is_admin(request_user()),
+                           allow_custom=settings.allow_custom_base_url)  # fmt: skip
+        except BaseUrlRefused as exc:
+            return f"Not working: {exc}"
+        # the configured key goes only to the configured server (openai_backend)
+        client = openai_backend(settings, base_url, model)
+        try:
+            if not base_url or is_configured(base_url, settings.openai_base_url):
+                ok, message = client.test_connection()
+                return ("OK: " if ok else "Not working: ") + redact_url(message)
+            return _quiet_connection_test(client, model)
         finally:
             client.close()
-        return ("OK: " if ok else "Not working: ") + message
     current = studio.services.backend
     if current.name == "embedded":
         return f"OK: {current.describe()}"
@@ -137,6 +146,19 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"OK: the embedded model file is at {path} (restart with STUDIO_BACKEND=embedded to use it)"
     except StudioError as exc:
         return f"Not working: {exc}"
+
+
+def _quiet_connection_test(client: Any, model: str) -> str:
+    """Another server: whether it works, never what it answered (no internal page is read through us)."""
+    try:
+        models = client.list_models()
+    except ModelError as exc:
+        return f"Not working: {quiet_report(exc)}"
+    if not models:
+        return "Not working: the server lists no models"
+    if model and model not in models:
+        return f"Not working: the server does not serve model {model!r} (it serves {len(models)} others)"
+    return f"OK: the server answers like an OpenAI-compatible server ({len(models)} models)"
 
 
 def launch(
@@ -159,6 +181,8 @@ def launch(
     # uvicorn would replace the client address by X-Forwarded-For from loopback peers; proxy mode
     # must see the real peer (STUDIO_PROXY_IPS decides whom to believe: ui_doors, accounts)
     os.environ["FORWARDED_ALLOW_IPS"] = ""
+    # Gradio stops reading an upload past this size (HTTP 413), before the handler reads it whole
+    options.setdefault("max_file_size", MAX_BYTES)
     result = app.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
     )
