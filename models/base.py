@@ -32,6 +32,33 @@ class ChatOptions:
     extra: dict[str, Any] = field(default_factory=dict)  # passed through in the request body
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a chat backend needs or offers, declared by its class (``capabilities = ...``), as llm's
+    model classes declare ``can_stream``: the studio decides from these, never from a name.
+
+    The defaults describe an unknown backend (a test double): no grammar, code written in the tag,
+    the short token budget."""
+
+    # A small local model: it keeps to the LLM-I format only under the article grammar
+    # (STUDIO_USE_GRAMMAR), gets the short prompt, and leaves chart code empty in its tags, so a
+    # second call writes it (two-phase charts, studio.core.charts).
+    needs_grammar: bool = False
+    # The server takes a GBNF grammar field; STUDIO_OPENAI_GRAMMAR turns it on for a model that
+    # does not need it.
+    accepts_grammar: bool = False
+    # Writes chart code inside its tags (LLM-I checkpoints); False: the two-phase charts above.
+    writes_chart_code: bool = True
+    default_max_tokens: int = 1200  # STUDIO_MAX_TOKENS overrides it
+    in_process: bool = False  # the model runs inside the studio (nothing to connect to)
+
+
+def capabilities_of(backend: object) -> Capabilities:
+    """The backend's declared capabilities (the defaults for one that declares none)."""
+    declared = getattr(backend, "capabilities", None)
+    return declared if isinstance(declared, Capabilities) else Capabilities()
+
+
 @runtime_checkable
 class ChatBackend(Protocol):
     name: str
@@ -44,6 +71,18 @@ class ChatBackend(Protocol):
     def describe(self) -> str:
         """One line for the UI/CLI: which model, where."""
         ...
+
+    def model_name(self) -> str | None:
+        """The model as a fact a dataset may carry (a model id, a GGUF's name and quantization),
+        never a file path or a server address; None when it cannot be known."""
+        ...
+
+
+def model_name_of(backend: ChatBackend) -> str | None:
+    """``backend.model_name()``; None for a backend that predates it (a test double, a plug-in
+    written against the older protocol): unknown, which is still no path."""
+    name = getattr(backend, "model_name", None)
+    return name() if callable(name) else None
 
 
 def complete(

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import gc
 import os
+import re
 import threading
 from pathlib import Path
 
-from models.base import ChatOptions, FinishStream, Message
+from models.base import Capabilities, ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelUnavailable
 from models.openai_compat import OpenAICompatBackend
 
@@ -39,6 +40,17 @@ def default_threads() -> int:
     if usable < logical:  # pinned to fewer CPUs: assume SMT pairs among them where the host has SMT
         cores = max(1, usable * cores // logical)
     return max(1, cores)
+
+
+_QUANT = re.compile(r"[._-]((?:I?Q\d\w*)|(?:B?F(?:16|32))|FP16)$", re.IGNORECASE)
+
+
+def gguf_label(file_name: str) -> str:
+    """``qwen2.5-coder-1.5b-instruct-q4_k_m.gguf`` -> ``qwen2.5-coder-1.5b-instruct Q4_K_M``: the
+    model and its quantization (a file name without a quantization suffix stays as it is)."""
+    stem = re.sub(r"\.gguf$", "", file_name, flags=re.IGNORECASE)
+    quant = _QUANT.search(stem)
+    return f"{stem[: quant.start()]} {quant.group(1).upper()}" if quant else stem
 
 
 class LlamaServer:
@@ -94,6 +106,13 @@ class EmbeddedBackend:
     """Chat with a local GGUF model (CPU, or GPU with xllamacpp's CUDA wheel), started lazily on first use."""
 
     name = "embedded"
+    capabilities = Capabilities(
+        needs_grammar=True,
+        accepts_grammar=True,
+        writes_chart_code=False,
+        default_max_tokens=1200,  # the chart code comes from a second call
+        in_process=True,
+    )
 
     def __init__(
         self,
@@ -128,6 +147,7 @@ class EmbeddedBackend:
                     read_timeout_s=self.read_timeout_s,
                     start_hint="the embedded llama.cpp server has stopped; restart the studio",
                     settings_prefix="STUDIO_EMBEDDED_",
+                    thinking_off="another model",
                     server_label="the embedded llama.cpp server",
                 )
             return self._client
@@ -154,6 +174,11 @@ class EmbeddedBackend:
     def base_url(self) -> str | None:
         """Where the running server listens (None before the first use)."""
         return self._server.base_url if self._server else None
+
+    def model_name(self) -> str:
+        """The GGUF's model and quantization from its file name, e.g. ``qwen2.5-coder-1.5b-instruct
+        Q4_K_M``: datasets carry this, never the file's path on this machine."""
+        return gguf_label(self.gguf.name)
 
     def describe(self) -> str:
         state = f"serving at {self._server.base_url}" if self._server else "not started yet"

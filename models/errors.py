@@ -13,7 +13,15 @@ translated into these at the boundary, with a message that says what to set or s
     ├── Cancelled          the caller stopped waiting (Stop pressed, or a run's time limit
     │                      passed) and the work was ended cleanly; not a fault of anything
     ├── ToolError          a tool could not be set up (a tool *run* failure is data, never this)
-    └── StorageError       the project store failed
+    ├── StorageError       the project store failed
+    ├── NotFound           a project, article, block or version that does not exist or is not
+    │                      the caller's (the same error for both: ids of others leak nothing)
+    └── Refused            a request the studio will not do as asked (bad input, wrong state);
+                           the message says what to do instead
+
+The UI and the API catch ``StudioError`` only, and show its message; anything else is a bug and
+reaches the one translator (``studio.app.failures.explain``), which logs its traceback and
+shows "an unexpected error (logged as <id>)".
 
 A tool's failure while running is never an exception: it is a ``ToolResult`` with ``ok=False``
 and a readable ``error`` that ends up on the article's block.
@@ -54,3 +62,18 @@ class ToolError(StudioError):
 
 class StorageError(StudioError):
     """The project store failed."""
+
+
+class NotFound(StudioError, KeyError):
+    """A row (project, article, block, version, asset) is missing or belongs to another user.
+
+    Also a ``KeyError``, so code that looks things up like a mapping keeps working; its text is
+    the plain message (a bare KeyError would quote it)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "not found"
+
+
+class Refused(StudioError, ValueError):
+    """The studio will not do the request as asked (invalid input, nothing open, still writing);
+    the message says what to do. Also a ``ValueError``, as input checks are elsewhere."""

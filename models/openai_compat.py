@@ -28,7 +28,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from models.base import ChatOptions, FinishStream, Message
+from models.base import Capabilities, ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
 from models.text import StreamText
 from models.thinking import ThinkFilter
@@ -41,6 +41,8 @@ class OpenAICompatBackend:
     """Streams chat completions from an OpenAI-compatible HTTP server."""
 
     name = "openai"
+    # LLM-I checkpoints write chart code inside their tags: 1200 tokens cut articles short
+    capabilities = Capabilities(accepts_grammar=True, writes_chart_code=True, default_max_tokens=4096)
 
     def __init__(
         self,
@@ -55,9 +57,10 @@ class OpenAICompatBackend:
         grammar_field: str = "grammar",
         chat_template_kwargs: dict[str, Any] | None = None,
         server_label: str = "the chat server",
+        thinking_off: str = "STUDIO_OPENAI_ENABLE_THINKING=false",
     ) -> None:
-        """start_hint / settings_prefix / server_label let a wrapper (the embedded backend) word
-        errors for its own settings; grammar_field is one of GRAMMAR_FIELDS (see the module doc)."""
+        """start_hint / settings_prefix / server_label / thinking_off let a wrapper (the embedded
+        backend) word errors for its own settings; grammar_field is one of GRAMMAR_FIELDS (see the module doc)."""
         if grammar_field not in GRAMMAR_FIELDS:
             raise ValueError(f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)}, not {grammar_field!r}")
         self.grammar_field = grammar_field
@@ -70,6 +73,7 @@ class OpenAICompatBackend:
         self.read_timeout_s = read_timeout_s
         self._start_hint = start_hint
         self._prefix = settings_prefix
+        self._thinking_off = thinking_off  # how to turn thinking off, named in the error
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         # Proxy variables must not divert a loopback server through a corporate proxy.
         host = urlsplit(self.base_url).hostname or ""
@@ -167,6 +171,14 @@ class OpenAICompatBackend:
         chosen = self.model or models[0]
         return True, f"connected to {self.shown_url}, model {chosen}"
 
+    def model_name(self) -> str | None:
+        """The served model id (the configured one, else the first the server lists; None when
+        the server cannot say: the stream that follows reports why)."""
+        try:
+            return self.resolve_model()
+        except ModelError:
+            return None
+
     def describe(self) -> str:
         model = self._resolved_model or "(first listed by the server)"
         return f"OpenAI-compatible server at {self.shown_url}, model {model}"
@@ -220,7 +232,7 @@ class OpenAICompatBackend:
                 if tail:
                     yield tail
                 if thinking.inside and not (written or tail):
-                    off = "STUDIO_OPENAI_ENABLE_THINKING=false" if self._prefix == "STUDIO_OPENAI_" else "another model"
+                    off = self._thinking_off
                     raise ModelError(
                         f"{self._where} (model {self._resolved_model}) spent the whole answer thinking "
                         f"({thinking.dropped} characters in an unfinished <think> block, finish reason "

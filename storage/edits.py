@@ -6,7 +6,7 @@
   it back; ``purge_deleted_projects`` removes for good what was deleted long enough ago.
 
 Ownership as in ``storage.repo``: every function that takes an id takes ``owner``; another
-user's id raises the same ``KeyError`` as an unknown one (``None``: any owner, the admin CLI).
+user's id raises the same ``NotFound`` as an unknown one (``None``: any owner, the admin CLI).
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.errors import NotFound, Refused
+from models.vocab import article_title as title_rule
 from storage.db import Store
 from storage.rows import block_row, check_article_owner, project_row, touch_project
 from storage.schema import Block, BlockVersion, Project, utcnow
@@ -76,13 +78,13 @@ def _next_key(s: Session, article_id: int) -> str:
 def insert_text_block(store: Store, article_id: int, after: str | None, text: str, owner: str | None = None) -> str:
     """A new text block after block ``after`` (None: at the start); returns its key."""
     if not text.strip():
-        raise ValueError("write the text of the new block first")
+        raise Refused("write the text of the new block first")
     with store.write() as s:
         check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
         if at is None:
-            raise KeyError(f"block {after!r} not found in article {article_id}")
+            raise NotFound(f"block {after!r} not found in article {article_id}")
         block = Block(article_id=article_id, key=_next_key(s, article_id), position=0, kind="text", current_version=1)
         block.versions.append(BlockVersion(number=1, origin="edit", text=text))
         s.add(block)
@@ -115,20 +117,15 @@ def move_block(store: Store, article_id: int, block_key: str, offset: int, owner
         blocks = _live_blocks(s, article_id)
         i = next((i for i, b in enumerate(blocks) if b.key == block_key), None)
         if i is None:
-            raise KeyError(f"block {block_key!r} not found in article {article_id}")
+            raise NotFound(f"block {block_key!r} not found in article {article_id}")
         j = i + offset
         if not 0 <= j < len(blocks):
-            raise ValueError(f"block {block_key} is already the {'first' if offset < 0 else 'last'} block")
+            raise Refused(f"block {block_key} is already the {'first' if offset < 0 else 'last'} block")
         blocks.insert(j, blocks.pop(i))
         _renumber(blocks)
         touch_project(s, blocks[j])
 
 
 def article_title(info: ArticleInfo) -> str:
-    """The article's title: its first Markdown heading, else the start of its brief."""
-    for b in info.blocks:
-        if b.kind == "text":
-            for line in (b.current.text or "").splitlines():
-                if line.lstrip().startswith("#"):
-                    return line.lstrip("# ").strip()[:120] or "Untitled"
-    return " ".join(info.brief.split())[:80] or "Untitled"
+    """The article's title, by the one rule (``models.vocab.article_title``) the exporters use too."""
+    return title_rule((b.current.text or "" for b in info.blocks if b.kind == "text"), info.brief)

@@ -270,7 +270,8 @@ All configs are conversational: `prompt` is the writer's system prompt and user 
 sent; `chosen` / `rejected` / `completion` are the whole article (LLM-I format, tags as the
 writer wrote them) with the judged block's version in place. `origin` says what produced a pair
 (accept, revert, rewrite, manual edit); `writer_model`, `writer_backend`, `generation` and `user`
-say who wrote it and how. Where the writer left chart code empty and a second call filled it
+say who wrote it and how (`writer_backend` "pasted response": a response pasted into the studio,
+`writer_model` then the source its user gave). Where the writer left chart code empty and a second call filled it
 in, the code that ran is in `chosen_filled_code` / `rejected_filled_code`. Long articles are cut
 at block boundaries only (`cut_before` / `cut_after` count the blocks left out; the title is
 kept).

@@ -21,7 +21,9 @@ Images are ``ImageRef`` values here; ``storage.pref_dataset`` embeds or copies t
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo
@@ -65,6 +67,24 @@ def prompt_messages(context: dict[str, Any]) -> list[dict[str, str]]:
     return messages + _messages("user", user if isinstance(user, str) and user else context.get("brief", ""))
 
 
+PASTED_WRITER = "pasted response"  # studio.core.agent.PASTED_WRITER (storage may not import it)
+_LEGACY_EMBEDDED = re.compile(r"model file (.+?), \d+ threads")
+_LEGACY_SERVER = re.compile(r"OpenAI-compatible server at \S+, model (.+)")
+
+
+def legacy_model_name(model: Any) -> str | None:
+    """Articles recorded before the writer's model was kept as a name kept the backend's
+    description, with the GGUF's path or the server's address in it: only the model's name
+    goes into a dataset that is shared."""
+    if not isinstance(model, str):
+        return None
+    if m := _LEGACY_EMBEDDED.search(model):
+        return PurePath(m.group(1)).name  # the file name is the model's name; its folder is nobody's business
+    if m := _LEGACY_SERVER.fullmatch(model):
+        return None if m.group(1).startswith("(") else m.group(1)  # "(first listed by the server)": unknown
+    return model
+
+
 def _writer(context: dict[str, Any]) -> dict[str, Any]:
     settings = context.get("settings") or {}
     gen = settings.get("generation") or {}
@@ -81,9 +101,12 @@ def _writer(context: dict[str, Any]) -> dict[str, Any]:
         "style": settings.get("style"),
         "tools": list(settings.get("tools") or []),
     }
+    backend, model = settings.get("backend"), settings.get("model")
+    if settings.get("written_by") == "render" and backend != PASTED_WRITER:
+        backend, model = PASTED_WRITER, None  # recorded before renders were told apart from the model
     return {
-        "writer_backend": settings.get("backend"),
-        "writer_model": settings.get("model"),
+        "writer_backend": backend,
+        "writer_model": legacy_model_name(model),
         "written_by": settings.get("written_by"),
         "generation": generation,
         "user": context.get("user", settings.get("user")),

@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from models.errors import StorageError
+from models.vocab import BlockStatus
 from storage.db import Store
 from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, PreferenceEvent, Project
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo, llmi_tag, version_info
@@ -59,7 +60,7 @@ def raw_params(raw: str | None) -> dict[str, Any] | None:
 def written_tag(v: BlockVersion, block: Block) -> str:
     """The version as the writer wrote it: a text, the writer's own tag, or the call as made."""
     info = version_info(v, block)
-    if block.kind == "text" or v.status == "invalid" or v.source is None:
+    if block.kind == "text" or v.status == BlockStatus.INVALID or v.source is None:
         return info.tag
     if v.raw:
         return v.raw

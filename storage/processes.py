@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select, update
 
+from models.vocab import ArticleStatus
 from storage.db import Store
 from storage.repo import mark_interrupted
 from storage.schema import AppProcess, Article, utcnow
@@ -82,7 +83,7 @@ def dead_writers(store: Store, stale_s: float) -> set[str | None]:
     """Writers of 'running' articles that are certainly gone (see the module docstring)."""
     here = socket.gethostname()
     with store.read() as s:
-        writers = set(s.scalars(select(Article.writer).where(Article.status == "running").distinct()))
+        writers = set(s.scalars(select(Article.writer).where(Article.status == ArticleStatus.RUNNING).distinct()))
         beats = {token: beat for token, beat in s.execute(select(AppProcess.token, AppProcess.heartbeat_at))}
     cutoff = utcnow() - timedelta(seconds=stale_s)
     dead: set[str | None] = set()

@@ -16,7 +16,7 @@ studio's adapter may call ``flush()`` on a timer if that matters.
 One recorder per article; its methods may be called from several threads (one lock).
 
 Ownership: the article belongs to its project's owner; with ``owner`` given the project must be
-that user's (else ``KeyError``, and nothing is written). Every asset it stores is claimed for
+that user's (else ``NotFound``, and nothing is written). Every asset it stores is claimed for
 the project's owner (``asset_owners``). The article row names its ``writer`` (this process, see
 ``storage.processes``), so other app processes can tell when it died mid-article.
 """
@@ -30,7 +30,9 @@ from typing import Any
 
 from sqlalchemy import update
 
+from models.errors import NotFound
 from models.text import valid_strings, valid_text
+from models.vocab import OUTCOMES, ArticleStatus, BlockStatus, finished_article_status, note_written_params
 from storage.db import Store
 from storage.processes import process_token
 from storage.rows import claim_asset, project_row
@@ -74,13 +76,13 @@ class ArticleRecorder:
             with store.write() as s:
                 article = s.get(Article, resume)
                 if article is None or (owner is not None and article.project.owner != owner):
-                    raise KeyError(f"article {resume} not found")
+                    raise NotFound(f"article {resume} not found")
                 if article.project_id != project_id:
-                    raise KeyError(f"article {resume} not found in project {project_id}")
+                    raise NotFound(f"article {resume} not found in project {project_id}")
                 self.owner: str = article.project.owner
                 positions = [b.position for b in article.blocks]
                 self._position = max(positions, default=-1) + 1
-                article.status, article.error, article.finished_at = "running", None, None
+                article.status, article.error, article.finished_at = ArticleStatus.RUNNING, None, None
                 article.writer = process_token()
                 self.article_id: int = article.id
             return
@@ -138,7 +140,7 @@ class ArticleRecorder:
     ) -> None:
         description, params, raw = valid_strings((description, dict(params), raw))
         version = BlockVersion(
-            number=1, source=source, description=description, params=dict(params), raw=raw, status="queued"
+            number=1, source=source, description=description, params=dict(params), raw=raw, status=BlockStatus.QUEUED
         )
         with self._lock:
             self._flush_locked()
@@ -156,14 +158,20 @@ class ArticleRecorder:
     ) -> None:
         raw, reason, description = valid_strings((raw, reason, description))
         version = BlockVersion(
-            number=1, source=source, description=description, params={}, raw=raw, status="invalid", error=reason
+            number=1,
+            source=source,
+            description=description,
+            params={},
+            raw=raw,
+            status=BlockStatus.INVALID,
+            error=reason,
         )
         with self._lock:
             self._flush_locked()
             self._new_block(block_id, "image", image_index, version)
 
     def image_started(self, block_id: str, source: str | None = None) -> None:
-        self._update_version(block_id, status="running")
+        self._update_version(block_id, status=BlockStatus.RUNNING)
 
     def image_finished(
         self,
@@ -181,17 +189,14 @@ class ArticleRecorder:
 
         ``params``: the params that ran, where a tool filled the call in; the queued ones are
         then kept as ``provenance["written_params"]``."""
-        if status not in ("ok", "failed", "placeholder"):
-            raise ValueError(f"a finished call is 'ok', 'failed' or 'placeholder', got {status!r}")
+        if status not in OUTCOMES:
+            raise ValueError(f"a finished call is one of {[str(s) for s in OUTCOMES]}, got {status!r}")
         values: dict[str, Any] = {"status": status, "error": error, "seconds": seconds}
         if image_bytes:
             # The file is written (and renamed into place) before the row that names it commits.
             values.update(asset_sha256=self.store.assets.put(image_bytes), mime=mime)
-        written = self._queued_params.get(block_id)
-        if params and written is not None and dict(params) != written:
-            # A tool filled the call in (two-phase charts: the writer left the code empty). The
-            # params keep what ran; provenance keeps what the writer wrote, for honest reward data.
-            provenance = {**(provenance or {}), "written_params": written}
+        # the params keep what ran; provenance keeps what the writer wrote, where they differ
+        provenance = note_written_params(provenance, self._queued_params.get(block_id), params)
         if provenance is not None:
             values["provenance"] = dict(provenance)
         if params:
@@ -212,7 +217,7 @@ class ArticleRecorder:
             with self.store.write() as s:
                 article = s.get(Article, self.article_id)
                 values: dict[str, Any] = {
-                    "status": "interrupted" if stopped else ("failed" if error else "done"),
+                    "status": finished_article_status(error=error, stopped=stopped),
                     "error": error,
                     "seconds": seconds,
                     "finished_at": utcnow(),

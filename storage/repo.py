@@ -9,11 +9,11 @@ a preference event.
 
 Ownership: projects are created for an ``owner`` (``LOCAL_USER`` by default) and every
 function that takes an id also takes ``owner``: given, the row must be that user's, else the
-call raises the same ``KeyError`` as for an unknown id. ``None`` means any owner (the admin
+call raises the same ``NotFound`` as for an unknown id. ``None`` means any owner (the admin
 CLI). ``studio.app.session.Session`` always passes its user, so every UI and API endpoint
 inherits the check.
 
-Unknown ids raise ``KeyError``; database failures raise ``StorageError``.
+Unknown ids raise ``NotFound``; database failures raise ``StorageError``.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import selectinload
 
+from models.errors import NotFound, Refused
+from models.vocab import IN_FLIGHT, ArticleStatus, BlockStatus
 from storage.db import Store
 from storage.edits import (  # noqa: F401 - re-exported: repo is the one facade callers use
     article_title,
@@ -39,6 +41,7 @@ from storage.prefs import article_context, log_event
 from storage.rows import (  # noqa: F401 - IMAGE_STATUSES is part of the facade
     IMAGE_STATUSES,
     check_article_owner,
+    listed_status,
     project_row,
 )
 from storage.schema import LOCAL_USER, Article, ArticleRating, AssetOwner, Block, BlockVersion, Project, utcnow
@@ -83,11 +86,11 @@ def list_projects(store: Store, owner: str | None = None) -> list[ProjectInfo]:
 
 
 def get_project(store: Store, project_id: int, owner: str | None = None) -> ProjectInfo:
-    """A project; KeyError when there is none, it was deleted or it is another user's."""
+    """A project; NotFound when there is none, it was deleted or it is another user's."""
     with store.read() as s:
         project = project_row(s, project_id, owner)
         if project.deleted_at is not None:
-            raise KeyError(f"project {project_id} was deleted")
+            raise NotFound(f"project {project_id} was deleted")
         return project_info(project)
 
 
@@ -109,7 +112,7 @@ def duplicate_project(store: Store, project_id: int, name: str | None = None, ow
             .options(selectinload(Project.articles).selectinload(Article.blocks).selectinload(Block.versions))
         ).one_or_none()
         if src is None or (owner is not None and src.owner != owner):
-            raise KeyError(f"project {project_id} not found")
+            raise NotFound(f"project {project_id} not found")
         copy = Project(name=_clean_name(name or f"{src.name} (copy)"), owner=src.owner)
         for a in src.articles:
             copy.articles.append(
@@ -164,7 +167,7 @@ def article_summaries(
             .where(Article.project_id == project_id)
             .order_by(Article.id)
         )
-        return [(r[0], r[1], "cut off" if r[2] == "done" and (r[4] or {}).get("cut_off") else r[2], r[3]) for r in rows]
+        return [(r[0], r[1], listed_status(r[2], r[4]), r[3]) for r in rows]
 
 
 def list_articles(store: Store, project_id: int, owner: str | None = None) -> list[ArticleInfo]:
@@ -181,7 +184,7 @@ def open_article(store: Store, article_id: int, owner: str | None = None) -> Art
         check_article_owner(s, article_id, owner)
         article = s.scalars(_article_query().where(Article.id == article_id)).one_or_none()
         if article is None:
-            raise KeyError(f"article {article_id} not found")
+            raise NotFound(f"article {article_id} not found")
         return article_info(article)
 
 
@@ -198,7 +201,7 @@ def mark_interrupted(store: Store, writers: Iterable[str | None] | None = None) 
     (``storage.processes`` finds the dead ones; None in it: articles without a writer); None:
     every running article (call that only when no writer runs)."""
     with store.write() as s:
-        query = select(Article.id).where(Article.status == "running")
+        query = select(Article.id).where(Article.status == ArticleStatus.RUNNING)
         if writers is not None:
             names = [w for w in writers if w is not None]
             cond = Article.writer.in_(names)
@@ -208,13 +211,15 @@ def mark_interrupted(store: Store, writers: Iterable[str | None] | None = None) 
             s.execute(
                 update(Article)
                 .where(Article.id.in_(ids))
-                .values(status="interrupted", error="the studio stopped before the article was finished")
+                .values(status=ArticleStatus.INTERRUPTED, error="the studio stopped before the article was finished")
             )
             blocks = select(Block.id).where(Block.article_id.in_(ids))
             s.execute(
                 update(BlockVersion)
-                .where(BlockVersion.block_id.in_(blocks), BlockVersion.status.in_(("queued", "running")))
-                .values(status="failed", error="interrupted: the studio stopped while this image was being made")
+                .where(BlockVersion.block_id.in_(blocks), BlockVersion.status.in_(IN_FLIGHT))
+                .values(
+                    status=BlockStatus.FAILED, error="interrupted: the studio stopped while this image was being made"
+                )
             )
         return len(ids)
 
@@ -237,14 +242,14 @@ def rate_article(
 ) -> RatingInfo:
     """Thumbs (+1/-1) and/or 1-5 stars with a comment; also logged as a 'rating' event."""
     if thumbs is None and stars is None:
-        raise ValueError("give thumbs (+1 or -1) or stars (1-5)")
+        raise Refused("give thumbs (+1 or -1) or stars (1-5)")
     if thumbs not in (None, 1, -1) or (stars is not None and not 1 <= stars <= 5):
-        raise ValueError(f"thumbs must be +1 or -1 and stars 1-5, got thumbs={thumbs} stars={stars}")
+        raise Refused(f"thumbs must be +1 or -1 and stars 1-5, got thumbs={thumbs} stars={stars}")
     with store.write() as s:
         check_article_owner(s, article_id, owner)
         article = s.scalars(_article_query().where(Article.id == article_id)).one_or_none()
         if article is None:
-            raise KeyError(f"article {article_id} not found")
+            raise NotFound(f"article {article_id} not found")
         rating = ArticleRating(article_id=article_id, thumbs=thumbs, stars=stars, comment=comment)
         s.add(rating)
         s.flush()
@@ -278,5 +283,5 @@ def asset_readable(store: Store, sha256: str, owner: str | None) -> bool:
 def _clean_name(name: str) -> str:
     name = " ".join(name.split())[:200]
     if not name:
-        raise ValueError("a project needs a name")
+        raise Refused("a project needs a name")
     return name

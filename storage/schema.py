@@ -43,9 +43,16 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from models.vocab import ArticleStatus, BlockStatus
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _sql_list(values: type[ArticleStatus] | type[BlockStatus]) -> str:
+    """The enum's values as an SQL list for a CHECK constraint (the same text migration 0001 wrote)."""
+    return ", ".join(f"'{v.value}'" for v in values)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -100,7 +107,7 @@ class Article(Base):
     # How it was written (studio.app.store_adapter.writer_record): backend, model, tools, style,
     # wanted_images, written_by, system_prompt, user_prompt, generation {...}, user.
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    status: Mapped[str] = mapped_column(String(16), default="running")
+    status: Mapped[str] = mapped_column(String(16), default=ArticleStatus.RUNNING.value)
     error: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -115,9 +122,7 @@ class Article(Base):
         back_populates="article", cascade="all, delete-orphan", passive_deletes=True, order_by="ArticleRating.id"
     )
 
-    __table_args__ = (
-        CheckConstraint("status IN ('running', 'done', 'failed', 'interrupted')", name="ck_articles_status"),
-    )
+    __table_args__ = (CheckConstraint(f"status IN ({_sql_list(ArticleStatus)})", name="ck_articles_status"),)
 
 
 class Block(Base):
@@ -180,7 +185,7 @@ class BlockVersion(Base):
     __table_args__ = (
         UniqueConstraint("block_id", "number", name="uq_block_versions_number"),
         CheckConstraint(
-            "status IS NULL OR status IN ('queued', 'running', 'ok', 'failed', 'invalid', 'placeholder')",
+            f"status IS NULL OR status IN ({_sql_list(BlockStatus)})",
             name="ck_block_versions_status",
         ),
     )

@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from models.errors import NotFound, Refused
+from models.vocab import NO_IMAGE, BlockStatus
 from storage.db import Store
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import (
@@ -28,7 +30,7 @@ from storage.views import BlockInfo, VersionInfo, block_info, version_info
 
 # Attempts that have no image: kept beside the current version as its candidate, never shown in
 # its place (a failed regeneration must not hide a good chart).
-NOT_SHOWN = ("failed", "invalid", "placeholder")
+NOT_SHOWN = NO_IMAGE
 
 # --- block versions ----------------------------------------------------------------------------
 
@@ -67,7 +69,7 @@ def add_text_version(
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
-            raise ValueError(f"block {block_key} is an image block; use add_image_version")
+            raise Refused(f"block {block_key} is an image block; use add_image_version")
         origin = "edit" if manual else "rewrite"
         version = _append_version(
             s, block, origin=origin, make_current=not candidate, chosen=manual, instruction=instruction, text=text
@@ -83,7 +85,7 @@ def add_image_version(
     source: str,
     description: str,
     params: Mapping[str, Any],
-    status: str = "queued",
+    status: str = BlockStatus.QUEUED,
     error: str | None = None,
     image: bytes | None = None,
     mime: str = "image/png",
@@ -109,12 +111,12 @@ def add_image_version(
     with store.read() as s:  # check before the file is written: another user's id writes nothing
         check_article_owner(s, article_id, owner)
         if not image and asset_sha256 and not _owns_asset(s, asset_sha256, article_owner(s, article_id)):
-            raise KeyError(f"asset {asset_sha256} not found")  # only an image already in this user's articles
+            raise NotFound(f"asset {asset_sha256} not found")  # only an image already in this user's articles
     sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "image":
-            raise ValueError(f"block {block_key} is a text block; use add_text_version")
+            raise Refused(f"block {block_key} is a text block; use add_text_version")
         if sha:
             claim_asset(s, sha, article_owner(s, article_id))
         version = _append_version(
@@ -228,7 +230,7 @@ def discard_candidate(store: Store, article_id: int, block_key: str, owner: str 
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
         if block.candidate_version is None:
-            raise ValueError(f"block {block_key} has nothing waiting to be accepted or discarded")
+            raise Refused(f"block {block_key} has nothing waiting to be accepted or discarded")
         _log_choice(
             s, "revert", block, version_row(block, block.current_version), version_row(block, block.candidate_version)
         )
@@ -244,9 +246,9 @@ def _owns_asset(s: Session, sha256: str, owner: str) -> bool:
 
 def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:
     """Only an image version that came out ok may be accepted or become current."""
-    if block.kind == "image" and version.status != "ok":
+    if block.kind == "image" and version.status != BlockStatus.OK:
         why = f": {version.error}" if version.error else ""
-        raise ValueError(
+        raise Refused(
             f"version {version.number} of {block.key} has no image ({version.status}{why}); "
             f"only a version that came out ok can be {verb}"
         )

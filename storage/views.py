@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from models.errors import NotFound
+from models.vocab import BlockStatus
 from storage.schema import Article, ArticleRating, Block, BlockVersion, Project
 
 TAG_OPEN, TAG_CLOSE = "<imgen>", "</imgen>"
@@ -68,7 +70,7 @@ class VersionInfo:
         """The version in LLM-I format: its text, or its image call as a tag."""
         if self.kind == "text":
             return self.text or ""
-        if self.status == "invalid":
+        if self.status == BlockStatus.INVALID:
             return self.raw or llmi_tag(self.source, self.description or "", self.params, self.raw)
         return llmi_tag(self.source, self.description or "", self.params, self.raw)
 
@@ -108,7 +110,7 @@ class ArticleInfo:
         for b in self.blocks:
             if b.key == key:
                 return b
-        raise KeyError(key)
+        raise NotFound(f"block {key} not found")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 from pydantic import BaseModel
 
 from models.errors import ToolError
+from models.vocab import BlockStatus
 from tools.params import PARAMS_BY_SOURCE
 
 
@@ -57,6 +58,29 @@ class ToolResult:
 
     def with_params(self, params: dict[str, Any]) -> ToolResult:
         return dataclasses.replace(self, params=params)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a finished call means for its block: its status and, unless ok, the reason shown."""
+
+    status: BlockStatus
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status == BlockStatus.OK
+
+
+def outcome_of(result: ToolResult, source: str | None = None) -> Outcome:
+    """The one rule turning a tool's result into a block status: ok only with an image; a call not
+    run is a placeholder; anything else failed, with the tool's reason (or that it gave no image).
+    Used by the engine, regeneration and the session's edits."""
+    if result.ok and result.image:
+        return Outcome(BlockStatus.OK)
+    status = BlockStatus.PLACEHOLDER if result.placeholder else BlockStatus.FAILED
+    tool = f"the {source} tool" if source else "the tool"
+    return Outcome(status, result.error or f"{tool} returned no image")
 
 
 @dataclass(frozen=True)

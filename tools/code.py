@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from models.errors import ToolError
@@ -94,6 +95,9 @@ class CodeTool(Tool[CodeParams]):
     in the weaker sandbox (STUDIO_CODE_WEAK_SANDBOX); otherwise the tool is off with the reason.
     max_pixels: the largest image the worker may return (the same cap as downloads).
     audit_hook: the in-process convenience layer; the guarantees never depend on it.
+    max_concurrent: charts one article may run at once (STUDIO_MAX_CONCURRENT_TOOLS); the whole
+    studio runs at most one more, so another article's chart always finds a slot. A chart holds
+    its slot until its process is reaped; one beyond the bound waits (until the call's deadline).
     """
 
     name = "code"
@@ -111,8 +115,10 @@ class CodeTool(Tool[CodeParams]):
         weak_sandbox: bool = False,
         max_pixels: int = 25_000_000,
         audit_hook: bool = True,
+        max_concurrent: int = 3,
     ) -> None:
-        if timeout_s <= 0 or cpu_s <= 0 or memory_mb <= 0 or max_file_mb <= 0 or max_processes <= 0:
+        limits = (timeout_s, cpu_s, memory_mb, max_file_mb, max_processes, max_concurrent)
+        if min(limits) <= 0:
             raise ToolError("CodeTool limits must all be positive")
         self.limits = Limits(
             timeout_s=timeout_s,
@@ -124,6 +130,7 @@ class CodeTool(Tool[CodeParams]):
         )
         self.weak_sandbox = weak_sandbox
         self.max_pixels = max_pixels
+        self.max_concurrent = max_concurrent
         self._scratch_root = scratch_root
         self._sandbox: Sandbox | None = None
         self._sandbox_lock = threading.Lock()
@@ -135,7 +142,12 @@ class CodeTool(Tool[CodeParams]):
                 why = probe_jail()
                 if why is not None and not self.weak_sandbox:
                     raise ToolError(f"the chart sandbox cannot be built here ({why}); fix: {JAIL_FIX}")
-                self._sandbox = Sandbox(self._scratch_root, mode="jail" if why is None else "weak")
+                self._sandbox = Sandbox(
+                    self._scratch_root,
+                    mode="jail" if why is None else "weak",
+                    max_jobs=self.max_concurrent + 1,
+                    per_owner=self.max_concurrent,
+                )
             return self._sandbox
 
     @property
@@ -174,8 +186,11 @@ class CodeTool(Tool[CodeParams]):
                 outcome = None
                 error = f"the code is longer than {MAX_CODE_CHARS} characters"
             else:
+                wait_s = None if context.deadline is None else context.deadline - time.monotonic()
                 try:
-                    outcome = self._get_sandbox().run(code, self.limits)
+                    # One article's calls share its stop event: that is the owner its slots count for.
+                    sandbox = self._get_sandbox()
+                    outcome = sandbox.run(code, self.limits, owner=context.cancel, wait_s=wait_s, cancel=context.cancel)
                     error = None
                 except ToolError as exc:
                     outcome, error = None, str(exc)

@@ -16,6 +16,11 @@ What it guards against, and how:
   certificate checking (httpcore passes ``server_hostname`` from the request origin), and the
   Host header is untouched. Proxies are not supported (``trust_env=False``): a proxy would
   make the connect-time check judge the proxy, not the target.
+- Allow-list: ``allowed_hosts`` (STUDIO_DOWNLOAD_ALLOWED_HOSTS, empty by default) names image
+  hosts (``host`` or ``host:port``, as the URL spells them) that may be on any address: an
+  intranet image host, a test server. The match is on the name the connection is for, at
+  connect time (each redirect hop judged anew), so ``localhost`` allowed does not let
+  ``127.0.0.1`` through; every other host is judged by its addresses as above.
 - Redirects are followed by hand (at most ``MAX_REDIRECTS``), each hop re-validated.
 - Size: a declared Content-Length above the cap is refused before reading the body; the
   body is streamed and abandoned the moment it passes the cap (also for chunked bodies and
@@ -127,8 +132,9 @@ class AddressPolicy:
     networks, so tests can allow loopback while 10.x, 169.254.x etc. stay refused.
     """
 
-    def __init__(self, allow_private: AllowPrivate = False) -> None:
+    def __init__(self, allow_private: AllowPrivate = False, allowed_hosts: Collection[str] = ()) -> None:
         self.allow_all = allow_private is True
+        self.allowed_hosts = frozenset(h.strip().lower().rstrip(".") for h in allowed_hosts if h.strip())
         self.networks: tuple[IPNetwork, ...] = ()
         if not isinstance(allow_private, bool):
             self.networks = tuple(ipaddress.ip_network(n, strict=False) for n in allow_private)
@@ -146,6 +152,11 @@ class AddressPolicy:
         if any(c in net for c in candidates for net in self.networks if c.version == net.version):
             return None
         return problem
+
+    def host_allowed(self, host: str, port: int) -> bool:
+        """The operator named this image host (``host`` or ``host:port``) in the allow-list."""
+        name = host.strip("[]").lower().rstrip(".")
+        return name in self.allowed_hosts or f"{name}:{port}" in self.allowed_hosts
 
 
 def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
@@ -182,6 +193,8 @@ def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
 def check_host(host: str, port: int, policy: AddressPolicy, timeout_s: float) -> list[IPAddress]:
     """Resolve ``host`` and return its addresses, or raise if any of them is refused."""
     addresses = _resolve(host, port, timeout_s)
+    if policy.host_allowed(host, port):  # STUDIO_DOWNLOAD_ALLOWED_HOSTS: exactly this host, any address
+        return addresses
     for ip in addresses:
         problem = policy.problem(ip)
         if problem is not None:
@@ -346,14 +359,17 @@ def fetch_image(
     max_pixels: int = 25_000_000,
     min_side: int = 1,
     allow_private: AllowPrivate = False,
+    allowed_hosts: Collection[str] = (),
 ) -> DownloadedImage:
     """Download and verify one raster image. Raises ``DownloadError`` with a readable reason.
 
     ``timeout_s`` bounds each network operation and the whole download (redirects included).
     ``min_side``: both width and height must be at least this many pixels.
-    ``allow_private``: see ``AddressPolicy``.
+    ``allow_private``: see ``AddressPolicy``. ``allowed_hosts``: image hosts (``host`` or
+    ``host:port``, as the URL names them) let through whatever their address (an intranet image
+    host, a test server); every other host is judged by its addresses as above.
     """
-    policy = AddressPolicy(allow_private)
+    policy = AddressPolicy(allow_private, allowed_hosts)
     deadline = time.monotonic() + timeout_s
     current = _validate_url(url)
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))

@@ -5,6 +5,8 @@ Strict models: no coercion ("3" is not an int, True is not an int), extra keys f
 
 from pydantic import BaseModel, ConfigDict
 
+from models.vocab import Source
+
 
 class _Params(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
@@ -27,11 +29,12 @@ class EditParams(_Params):
     prompt: str
 
 
+# keyed by the Source enum (a str), so a plain string from a tag looks it up too
 PARAMS_BY_SOURCE: dict[str, type[_Params]] = {
-    "search": SearchParams,
-    "diffusion": DiffusionParams,
-    "code": CodeParams,
-    "edit": EditParams,
+    Source.SEARCH: SearchParams,
+    Source.DIFFUSION: DiffusionParams,
+    Source.CODE: CodeParams,
+    Source.EDIT: EditParams,
 }
 
-SOURCES: tuple[str, ...] = tuple(PARAMS_BY_SOURCE)
+SOURCES: tuple[Source, ...] = tuple(Source)

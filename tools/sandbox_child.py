@@ -60,6 +60,11 @@ Execute = Callable[[str], tuple[dict, bytes]]
 
 def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, execute: Execute) -> int:
     """Lock down, run one job, write one result frame. Returns the exit code."""
+    # Its own process group, which the zygote kills whole once the result frame is read (the
+    # zygote sets it too, so there is no window where a kill would miss it).
+    os.setpgid(0, 0)
+    # Nothing of the zygote's crosses into the jail: only 0-2 and the result channel stay open.
+    lockdown.close_inherited(result_fd)
     signal.set_wakeup_fd(-1)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -91,6 +96,7 @@ def run_child(result_fd: int, scratch: str | None, uid: int | None, mode: str, e
     except (jail.JailError, OSError, ValueError) as exc:
         sock.sendall(pack({"ok": False, "kind": "sandbox", "error": f"the chart sandbox could not be set up: {exc}"}))
         return 0
+    lockdown.close_inherited(result_fd)  # again: whatever the set-up opened is closed too
     lockdown.set_limits(request, address_space)
     os.environ.update(HOME=scratch, TMPDIR=scratch, MPLCONFIGDIR=scratch)
     tempfile.tempdir = scratch

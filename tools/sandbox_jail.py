@@ -34,6 +34,7 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME, MS_PRIVATE = 1024, 2048, 1 << 21, 1 << 1
 MNT_DETACH = 2
 PR_SET_DUMPABLE, PR_CAPBSET_DROP, PR_SET_NO_NEW_PRIVS, PR_CAP_AMBIENT = 4, 24, 38, 47
 PR_CAP_AMBIENT_CLEAR_ALL = 4
+F_SETPIPE_SZ = 1031
 SCRATCH_INODES = 4096  # files and directories a chart may create in its scratch
 ROOT = "/tmp"  # the mount point of the new root inside the child's own mount namespace
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -139,10 +140,15 @@ def _unshare_all(proc_self: int | None = None) -> None:
     _LIBC.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
-def _keep_flags(fd: int) -> int:
-    """The mount flags a read-only remount must keep (a locked mount refuses to lose them)."""
+def _keep_flags(fd: int, device: bool) -> int:
+    """The mount flags a read-only remount must keep (a locked mount refuses to lose them).
+
+    Every bind is nodev except the device nodes themselves (/dev/null & co.): a nodev mount
+    refuses to open a device, so ``open("/dev/null")`` would fail with EACCES. Only those five
+    nodes are bound, and the chart cannot make new ones (mknod needs a capability it has not).
+    """
     f = os.statvfs(f"/proc/self/fd/{fd}").f_flag
-    keep = MS_NOSUID | MS_NODEV
+    keep = MS_NOSUID | (MS_NODEV if not device or f & 4 else 0)  # 4: ST_NODEV
     for st, ms in ((8, MS_NOEXEC), (1024, MS_NOATIME), (2048, MS_NODIRATIME), (4096, MS_RELATIME)):
         if f & st:
             keep |= ms
@@ -170,7 +176,7 @@ def build_root(scratch_mb: int, scratch_inodes: int, owner: tuple[int, int] | No
             os.makedirs(dest, mode=0o755, exist_ok=True)
         else:
             os.close(os.open(dest, os.O_CREAT | os.O_WRONLY, 0o644))
-        keep = _keep_flags(fd)
+        keep = _keep_flags(fd, path in DEVICES)
         _mount(f"/proc/self/fd/{fd}", dest, None, MS_BIND | MS_REC)
         _mount(None, dest, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
         os.close(fd)
@@ -226,13 +232,20 @@ DENIED = (
     "iopl", "ioperm", "vhangup", "personality",
     # no program may be started
     "execve", "execveat",
+    # memory the kernel holds outside RLIMIT_AS: anonymous files, and descriptors parked in
+    # flight on a socket (SCM_RIGHTS needs sendmsg; the result channel only uses send/recv)
+    "memfd_create", "memfd_secret", "socketpair", "sendmsg", "sendmmsg",
+    # per-user kernel objects a chart could use up for the studio's own uid (a normal user)
+    "inotify_init", "inotify_init1",
+    # leaving the job's process group, which the zygote kills once the result frame is read
+    "setsid", "setpgid",
 )  # fmt: skip
 
 
 def seccomp_filter(max_processes: int = 1, own_pid: int | None = None):  # noqa: ANN201 - a SyscallFilter
-    """Allow by default; deny the calls above with EPERM, every ``socket`` (a socketpair of
-    AF_UNIX only), and namespace flags on clone (clone3 answers ENOSYS, so libc falls back to
-    the checkable clone). max_processes 1: no new process either (threads stay possible, within
+    """Allow by default; deny the calls above with EPERM, every ``socket``, growing a pipe
+    (F_SETPIPE_SZ: kernel memory), and namespace flags on clone (clone3 answers ENOSYS, so libc
+    falls back to the checkable clone). max_processes 1: no new process either (threads stay possible, within
     the address-space limit). own_pid (the weak mode, which has no PID namespace): signals only
     to that process."""
     import pyseccomp as sc
@@ -252,7 +265,7 @@ def seccomp_filter(max_processes: int = 1, own_pid: int | None = None):  # noqa:
         except (OSError, RuntimeError, ValueError):
             continue  # not a call on this architecture
     f.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socket")
-    f.add_rule(sc.ERRNO(errno.EAFNOSUPPORT), "socketpair", sc.Arg(0, sc.NE, socket.AF_UNIX))
+    f.add_rule(deny, "fcntl", sc.Arg(1, sc.EQ, F_SETPIPE_SZ))
     f.add_rule(sc.ERRNO(errno.ENOSYS), "clone3")
     if max_processes > 1:
         for flag in NS_FLAG_LIST:

@@ -33,6 +33,18 @@ def drop_privileges(uid: int | None) -> None:
         os._exit(71)
 
 
+def close_inherited(keep: int) -> None:
+    """Close every descriptor but 0-2 and ``keep`` (the job's result channel).
+
+    A fork inherits everything the zygote has open, and a descriptor opened outside the jail
+    points at the host's mount, not the jail's read-only bind: an inherited font file owned by
+    the studio's user could be ``fchmod``-ed through it. ``os.closerange`` is ``close_range(2)``
+    (one call) on Linux 5.9+.
+    """
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 0x7FFFFFFF)
+
+
 def remove_tree(path: str) -> None:
     """Delete a directory tree of any depth without recursion and with two descriptors at most.
 
@@ -106,6 +118,9 @@ def set_limits(req: dict, address_space: int) -> None:
         resource.RLIMIT_FSIZE: (req["max_file_mb"] * mb,) * 2,
         resource.RLIMIT_NOFILE: (64, 64),
         resource.RLIMIT_CORE: (0, 0),
+        # queued signals are counted per user: the chart's own limit keeps it from using up the
+        # share of the studio's uid (a normal user) that the studio itself needs
+        resource.RLIMIT_SIGPENDING: (64, 64),
     }
     if os.getuid() != 0:  # root ignores RLIMIT_NPROC; it only means something per unprivileged uid
         limits[resource.RLIMIT_NPROC] = (req["max_processes"],) * 2

@@ -1,6 +1,6 @@
 """The chart worker: a warm "zygote" that forks one sandboxed child per job.
 
-This file runs as its own interpreter (``python -I tools/sandbox_worker.py <control fd> <base dir>``),
+This file runs as its own interpreter (``python -I tools/sandbox_worker.py <control fd> <base dir> <mode> <slots>``),
 started by ``tools.sandbox.Sandbox`` with a minimal environment; it imports nothing of the project.
 
 The zygote imports matplotlib (Agg), numpy, pandas and seaborn once, then waits on its control
@@ -17,7 +17,9 @@ Each job's child builds its isolation before the code runs (``sandbox_child.run_
    inode-capped private tmpfs at /tmp as scratch; no /proc, /sys or /home. The code runs as PID 2
    of its own PID namespace with no capabilities, ``no_new_privs`` and a seccomp filter (libseccomp)
    that refuses sockets, ptrace, SysV/POSIX IPC, namespace and mount calls, keyctl, bpf,
-   perf_event_open, io_uring, exec and (with max_processes 1) any new process or thread.
+   perf_event_open, io_uring, exec, memfds and descriptor passing, inotify and (with
+   max_processes 1) any new process or thread. Before any of it, every descriptor but 0-2 and
+   the job's result channel is closed, and the zygote holds no font files to hand down.
    Where the kernel refuses unprivileged namespaces the code tool is off, unless the studio was
    started with the weak mode (``STUDIO_CODE_WEAK_SANDBOX``): no namespaces, a root studio still
    drops to the job's own uid, and the seccomp filter (which then also confines signals to the
@@ -59,10 +61,11 @@ import seaborn as sns  # noqa: E402
 from matplotlib import font_manager  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-MAX_SLOTS = 64
+MAX_SLOTS = 64  # the most a studio may ask for; the parent passes its own bound (Sandbox max_jobs)
 MAX_INCHES = (16.0, 12.0)
 DPI = 100
 MAX_PNG_BYTES = 8 * 1024 * 1024
+MAX_ERROR_CHARS = 10_000  # the block shows 2,000; the frame's JSON part stays small
 
 
 def _load(name: str):  # noqa: ANN202 - a module object
@@ -130,15 +133,42 @@ def _warm_up() -> None:
     plt.close("all")
     execute("plt.plot([1, 2])")  # and the children's own path once (it also installs the no-op show/savefig)
     plt.close("all")
+    _close_fonts()
+
+
+def _close_fonts() -> None:
+    """Let go of every font file the warm-up opened.
+
+    matplotlib keeps each font it used open (``FT2Font`` reads glyphs lazily through the file),
+    in its font cache and in the mathtext cache. Those descriptors point at the host's mount:
+    a chart that inherited one could ``fchmod`` or ``futimens`` the real font file where the
+    studio's user owns the venv. Dropped here, a chart opens the fonts it needs itself, inside
+    the jail, through the read-only bind (a few milliseconds per chart); the glyph and layout
+    caches of the warm-up stay.
+    """
+    from matplotlib import mathtext
+
+    font_manager._get_font.cache_clear()  # type: ignore[attr-defined]
+    mathtext.MathTextParser._parse_cached.cache_clear()  # type: ignore[attr-defined]
+    gc.collect()
 
 
 class Zygote:
-    def __init__(self, control_fd: int, base_dir: str, mode: str) -> None:
+    """Forks one child per job and owns it until it is reaped.
+
+    A job ends at whichever comes first: the studio writes a byte on (or closes) the job's
+    status socket, which it does once it has read the result frame, so a chart that sends its
+    result and keeps running is killed at once; the wall-clock deadline; or the child's own
+    exit. Each end kills the job's whole process group, and the slot is free again only when
+    the child is reaped, so at most ``slots`` charts exist at any moment.
+    """
+
+    def __init__(self, control_fd: int, base_dir: str, mode: str, slots: int) -> None:
         self.ctrl = socket.socket(fileno=control_fd)
         self.base_dir = base_dir
         self.mode = mode
         self.jobs: dict[int, dict] = {}  # pid -> {slot, deadline, status sock, scratch, timed_out}
-        self.free_slots = list(range(MAX_SLOTS))
+        self.free_slots = list(range(max(1, min(slots, MAX_SLOTS))))
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         os.set_blocking(self.wake_r, False)
@@ -159,7 +189,9 @@ class Zygote:
                 if key.fileobj is self.ctrl and not self._accept():
                     self._shutdown()
                     return
-                if key.fileobj == self.wake_r:
+                if isinstance(key.data, int):  # a job's status socket: the studio is done with it
+                    self._end(key.data)
+                elif key.fileobj == self.wake_r:
                     with contextlib.suppress(BlockingIOError):
                         os.read(self.wake_r, 4096)
             self._reap()
@@ -191,16 +223,15 @@ class Zygote:
         if pid == 0:
             code = 70
             try:
+                # run_child closes every descriptor but its result channel (close_range); the
+                # zygote's socket objects stay alive here, never collected, so none of them
+                # closes a number the job has reused.
                 status.detach()
-                for fd in (self.ctrl.fileno(), self.sel.fileno(), self.wake_r, self.wake_w, status_fd):
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-                for other in self.jobs.values():
-                    with contextlib.suppress(OSError):
-                        os.close(other["status"].fileno())
                 code = child.run_child(result_fd, scratch, uid, self.mode, execute)
             finally:
                 os._exit(code)
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)  # the child does the same; whoever comes first wins the race
         os.close(result_fd)
         self.jobs[pid] = {
             "slot": slot,
@@ -209,7 +240,17 @@ class Zygote:
             "deadline": time.monotonic() + float(job["timeout_s"]),
             "timed_out": False,
         }
+        self.sel.register(status, selectors.EVENT_READ, pid)
         return True
+
+    def _end(self, pid: int) -> None:
+        """The studio has the job's result (or gave up on it): kill the job's process group."""
+        job = self.jobs.get(pid)
+        if job is None:
+            return
+        with contextlib.suppress(KeyError, ValueError):
+            self.sel.unregister(job["status"])
+        _kill_group(pid)
 
     def _reap(self) -> None:
         while self.jobs:
@@ -228,6 +269,9 @@ class Zygote:
                 "timed_out": job["timed_out"],
                 "cpu_s": usage.ru_utime + usage.ru_stime,
             }
+            with contextlib.suppress(KeyError, ValueError):
+                self.sel.unregister(job["status"])
+            _kill_group(pid, reaped=True)  # what the job left in its group (the weak mode has no PID namespace)
             if job["scratch"] is not None:  # before the report: gone when run() returns
                 lockdown.remove_tree(job["scratch"])
             with contextlib.suppress(OSError):
@@ -240,17 +284,27 @@ class Zygote:
         for pid, job in self.jobs.items():
             if not job["timed_out"] and now >= job["deadline"]:
                 job["timed_out"] = True
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                _kill_group(pid)
 
     def _shutdown(self) -> None:
         for pid in list(self.jobs):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
+            _kill_group(pid)
         deadline = time.monotonic() + 5
         while self.jobs and time.monotonic() < deadline:
             self._reap()
             time.sleep(0.01)
+
+
+def _kill_group(pid: int, *, reaped: bool = False) -> None:
+    """SIGKILL the job's process group (its child, PID 1 and the code), or the child alone when
+    it has not joined its group yet. Once reaped, only the group: the pid itself may be reused,
+    while a group id is not as long as any member lives."""
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except OSError:
+        if not reaped:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
 
 
 # ---------------------------------------------------------------- the code
@@ -280,7 +334,7 @@ def execute(code: str) -> tuple[dict, bytes]:
     except BaseException as exc:  # noqa: BLE001 - any failure of the code is data for the block
         namespace.clear()
         last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-        return {"ok": False, "kind": "exception", "error": last}, b""
+        return {"ok": False, "kind": "exception", "error": last[:MAX_ERROR_CHARS]}, b""
     namespace.clear()  # frees the code's data before rendering; no gc.collect(): a full pass costs ~0.3 s
     if not plt.get_fignums():
         return {"ok": False, "kind": "no_figure", "error": "the code drew no figure"}, b""
@@ -304,7 +358,7 @@ def execute(code: str) -> tuple[dict, bytes]:
 
 
 def main() -> None:
-    control_fd, base_dir, mode = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+    control_fd, base_dir, mode, slots = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
     # SIGTERM (not SIGKILL) when the studio dies, so the running jobs are killed and the scratch
     # tree is removed even when nobody called Sandbox.close().
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -315,7 +369,7 @@ def main() -> None:
             return  # the studio died while we were starting
         _configure_matplotlib()
         gc.freeze()  # keep the warm image's objects out of the children's collections (copy-on-write friendly)
-        zygote = Zygote(control_fd, base_dir, mode)
+        zygote = Zygote(control_fd, base_dir, mode, slots)
         zygote.serve()
     finally:
         # The studio's death comes as EOF on the control socket and as SIGTERM at once: the

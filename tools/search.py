@@ -18,7 +18,7 @@ import socket
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -66,6 +66,11 @@ class SearchHit:
     width: int | None = None
     height: int | None = None
     source: str = ""
+    # licensed providers (tools.search_providers) fill these where they know them
+    creator: str = ""
+    licence: str = ""  # "CC BY-SA 4.0"; "" when unknown
+    licence_url: str = ""
+    provider: str = "ddgs"
 
     def __post_init__(self) -> None:
         if not self.source:
@@ -206,9 +211,11 @@ class SearchTool(Tool[SearchParams]):
         searcher: Searcher | None = None,
         proxy: str | None = None,
         total_timeout_s: float = 45.0,
-        probe_address: tuple[str, int] = ("duckduckgo.com", 443),
+        probe_address: tuple[str, int] | None = None,
         probe_timeout_s: float = 2.0,
         availability_ttl_s: float = 300.0,
+        allowed_hosts: Collection[str] = (),
+        licence_mode: str = "any",
     ) -> None:
         self.search_timeout_s = search_timeout_s
         self.max_results = max_results
@@ -217,10 +224,15 @@ class SearchTool(Tool[SearchParams]):
         self.max_pixels = max_pixels
         self.min_side = min_side
         self.allow_private = allow_private
+        self.allowed_hosts = tuple(allowed_hosts)  # image hosts let through on private addresses
         self.total_timeout_s = total_timeout_s  # bounds all downloads of one run together
-        self._injected = searcher is not None
+        self.licence_mode = licence_mode  # what the searcher lets through (recorded on each hit)
+        # an injected searcher with no address to probe: reachability is the searcher's business
+        self._injected = searcher is not None and probe_address is None
         self._searcher: Searcher = searcher or ddgs_searcher(search_timeout_s, proxy)
-        self._probe_address = probe_address
+        self._probe_address = probe_address or ("duckduckgo.com", 443)
+        web = searcher is None or probe_address is None
+        self._offline_words = "image search needs internet access" if web else "image search cannot reach its provider"
         self._probe_timeout_s = probe_timeout_s
         self._availability_ttl_s = availability_ttl_s
         self._availability: tuple[float, Availability] | None = None
@@ -251,11 +263,7 @@ class SearchTool(Tool[SearchParams]):
             if cached is not None and time.monotonic() - cached[0] < self._availability_ttl_s:
                 return cached[1]
             problem = _probe(*self._probe_address, self._probe_timeout_s)
-            result = (
-                Availability.on()
-                if problem is None
-                else Availability.off(f"image search needs internet access: {problem}")
-            )
+            result = Availability.on() if problem is None else Availability.off(f"{self._offline_words}: {problem}")
             self._availability = (time.monotonic(), result)
             return result
 
@@ -280,13 +288,21 @@ class SearchTool(Tool[SearchParams]):
         if not query:
             return ToolResult.failure("the search query is empty")
         offset = max(0, context.result_offset)
-        base = {"query": query, "licence_hint": LICENCE_HINT}
+        base: dict[str, Any] = {"query": query, "licence_hint": LICENCE_HINT}
+        if self.licence_mode != "any":
+            base["licences"] = self.licence_mode
         try:
             hits = self._search(query, min(_MAX_ASK, self.max_results + offset))
         except SearchFailed as exc:
             return ToolResult.failure(str(exc), {**base, "candidates_tried": 0})
         if not hits:
-            return ToolResult.failure(f"no image results for {query!r}", {**base, "candidates_tried": 0})
+            reason = f"no image results for {query!r}"
+            if self.licence_mode != "any":
+                reason = (
+                    f"no image results with a {self.licence_mode} licence for {query!r} "
+                    "(STUDIO_SEARCH_LICENCES=any also takes pictures whose licence is unknown)"
+                )
+            return ToolResult.failure(reason, {**base, "candidates_tried": 0})
         if offset >= len(hits):
             reason = f"no more image results for {query!r} (skipped {offset}, the search gave {len(hits)})"
             return ToolResult.failure(reason, {**base, "candidates_tried": 0})
@@ -314,6 +330,7 @@ class SearchTool(Tool[SearchParams]):
                 continue
             provenance = {
                 **base,
+                **licence_facts(hit),
                 "image_url": hit.image_url,
                 "final_url": image.final_url,
                 "page_url": hit.page_url,
@@ -324,6 +341,8 @@ class SearchTool(Tool[SearchParams]):
                 "candidates_tried": tried,
                 "hit_index": index,
             }
+            if hit.licence:
+                provenance.pop("licence_hint", None)
             return ToolResult.success(image.data, provenance, mime=image.mime)
         summary = ", ".join(_count_phrase(kind, n) for kind, n in kinds.most_common())
         reason = f"no usable image among {tried} result{'' if tried == 1 else 's'}: {summary}"
@@ -350,7 +369,19 @@ class SearchTool(Tool[SearchParams]):
             max_pixels=self.max_pixels,
             min_side=self.min_side,
             allow_private=self.allow_private,
+            allowed_hosts=self.allowed_hosts,
         )
+
+
+def licence_facts(hit: SearchHit) -> dict[str, str]:
+    """The credit keys of a hit (creator, licence, licence_url, provider) for its provenance; a
+    hit whose licence is known drops the generic licence hint."""
+    facts = {"provider": hit.provider}
+    for key in ("creator", "licence", "licence_url"):
+        value = getattr(hit, key)
+        if value:
+            facts[key] = value
+    return facts
 
 
 def _count_phrase(kind: str, count: int) -> str:

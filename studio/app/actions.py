@@ -12,7 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from models.errors import StudioError
+from models.errors import NotFound, Refused
+from models.vocab import BlockStatus
+from studio.app.failures import explain
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import read_upload
 
@@ -33,7 +35,7 @@ def _int(value: Any, what: str) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise ValueError(f"{what} must be a number, got {value!r}") from None
+        raise Refused(f"{what} must be a number, got {value!r}") from None
 
 
 def _regenerate(sess: Session, block: str, data: dict[str, Any]) -> str:
@@ -44,7 +46,7 @@ def _regenerate(sess: Session, block: str, data: dict[str, Any]) -> str:
 def _image_outcome(sess: Session, block: str) -> str:
     b = sess.view.block(block)
     if b.candidate is not None and b.candidate.number == max(v.number for v in b.history):
-        kept = "the working image is kept" if b.status == "ok" else "nothing was replaced"
+        kept = "the working image is kept" if b.status == BlockStatus.OK else "nothing was replaced"
         return f"The new attempt (version {b.candidate.number}) failed: {b.candidate.error}. {kept}."
     stale = sess.stale_edits(block)
     note = f" Images edited from it ({', '.join(stale)}) still show the old one: regenerate them." if stale else ""
@@ -124,9 +126,9 @@ def perform(sess: Session, data: dict[str, Any], upload_roots: tuple[Path, ...] 
         elif act in ACTIONS:
             message = ACTIONS[act](sess, block, data)
         else:
-            raise ValueError(f"unknown action {act!r}")
-    except (StudioError, ValueError, KeyError) as exc:
-        _leave(sess, block, _reason(exc), error=True)
+            raise Refused(f"unknown action {act!r}")
+    except Exception as exc:  # the one translator: a StudioError's sentence, anything else logged as a bug
+        _leave(sess, block, explain(exc), error=True)
         return sess.view
     if message:
         _leave(sess, block, message, error=False)
@@ -140,22 +142,17 @@ def mark_busy(view: ArticleView, data: dict[str, Any]) -> bool:
         return False
     try:
         b = view.block(str(data.get("block")))
-    except KeyError:
+    except NotFound:
         return False
     b.busy, b.busy_since, b.notice = label, time.time(), ""
     return True
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    return text[:1:].upper() + text[1:] if text else type(exc).__name__
 
 
 def _leave(sess: Session, block: str, message: str, *, error: bool) -> None:
     sess.view.notice = sess.view.undo_block = ""
     try:
         b = sess.view.block(block)
-    except KeyError:
+    except NotFound:
         sess.view.notice, sess.view.notice_error = message, error
         return
     for other in sess.view.blocks:

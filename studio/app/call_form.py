@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from models.errors import Refused
 from studio.app.ui_model import ArticleView, BlockView
 from studio.export.sources import plain
 
@@ -66,6 +67,6 @@ def params_for(tool: str, query: str, prompt: str, code: str, img_index: Any) ->
         return {"code": code or ""}
     if tool == "edit":
         if img_index in (None, ""):
-            raise ValueError("choose the image to edit")
+            raise Refused("choose the image to edit")
         return {"img_index": int(img_index), "prompt": (prompt or "").strip()}
-    raise ValueError(f"unknown tool {tool!r}")
+    raise Refused(f"unknown tool {tool!r}")

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
 from models.errors import StudioError
+from models.vocab import BlockStatus
 from studio.app.logs import configure_logging
 from studio.app.settings import Settings, load_settings
 from studio.core.events import (
@@ -90,7 +91,7 @@ class Progress:
                 self._line(f"  [image {event.image_index}] INVALID tag: {event.reason}")
             case ArticleDone():
                 images = event.article.image_blocks()
-                ok = sum(b.status == "ok" for b in images)
+                ok = sum(b.status == BlockStatus.OK for b in images)
                 self._line(f"done in {event.seconds:.1f}s: {ok}/{len(images)} images ok")
                 if event.error:
                     self._line(f"the model stream stopped early: {event.error}")
@@ -103,7 +104,13 @@ class Progress:
                 assert_never(event)
 
 
-def _consume(events: Iterable[Event], out_dir: Path, quiet: bool, wanted: int | None = None) -> int:
+def _consume(
+    events: Iterable[Event],
+    out_dir: Path,
+    quiet: bool,
+    wanted: int | None = None,
+    writer: dict[str, str | None] | None = None,
+) -> int:
     from studio.export.outdir import save_article_dir
     from studio.quality.honesty import count_note
 
@@ -114,13 +121,13 @@ def _consume(events: Iterable[Event], out_dir: Path, quiet: bool, wanted: int | 
         if isinstance(event, ArticleDone):
             done = event
     assert done is not None, "the engine always ends with ArticleDone"
-    paths = save_article_dir(done.article, out_dir)
+    paths = save_article_dir(done.article, out_dir, writer=writer)
     images = done.article.image_blocks()
     if wanted is not None:  # an exact count is met, or the reason is said
         why = count_note(len(images), -1 if wanted <= 0 else wanted, done.article, done.cut_off)
         print(f"images: {len(images)} written" + (f"; {why}" if why else ", as wanted"), file=sys.stderr)
     for block in images:
-        if block.status == "placeholder":
+        if block.status == BlockStatus.PLACEHOLDER:
             print(f"placeholder {block.id} ({block.source}): {block.error}", file=sys.stderr)
     print(paths["html"])
     print(paths["json"])
@@ -132,6 +139,7 @@ def _read_images(paths: Sequence[str] | None) -> tuple[bytes, ...]:
 
 
 def cmd_write(args: argparse.Namespace) -> int:
+    from models.base import model_name_of
     from studio.app.services import build_services
     from studio.core.agent import Brief, write_article
 
@@ -142,14 +150,17 @@ def cmd_write(args: argparse.Namespace) -> int:
             print(f"  tool {line}", file=sys.stderr)
         print(f"  model: {services.backend.describe()}", file=sys.stderr)
         brief = Brief(args.brief, wanted_images=args.images, user_images=_read_images(args.image), style=args.style)
+        writer = {"written_by": "model", "backend": services.backend.name, "model": model_name_of(services.backend)}
         if args.quality > 1:
-            return _write_quality(brief, services, args)
-        return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images)
+            return _write_quality(brief, services, args, writer)
+        return _consume(write_article(brief, services), Path(args.out), args.quiet, args.images, writer)
     finally:
         services.close()
 
 
-def _write_quality(brief: Brief, services: Services, args: argparse.Namespace) -> int:
+def _write_quality(
+    brief: Brief, services: Services, args: argparse.Namespace, writer: dict[str, str | None] | None = None
+) -> int:
     """Quality mode: N candidates, the judge (or the rule reward) picks, then polish."""
     import json
 
@@ -167,7 +178,7 @@ def _write_quality(brief: Brief, services: Services, args: argparse.Namespace) -
 
     events = write_best_article(brief, services, candidates=args.quality, judge=judge, image_judge=image_judge)
     result = collect_with(events, show)
-    paths = save_article_dir(result.article, Path(args.out))
+    paths = save_article_dir(result.article, Path(args.out), writer=writer)
     scores = Path(args.out) / "quality.json"
     scores.write_text(json.dumps(result.to_dict(), indent=2, default=str), encoding="utf-8")
     print(paths["html"])
@@ -229,14 +240,18 @@ def embedded_judge(services: Any) -> tuple[Any, str]:
 
 def cmd_render(args: argparse.Namespace) -> int:
     from studio.app.services import build_services
-    from studio.core.agent import render_response
+    from studio.core.agent import PASTED_WRITER, render_response
 
     text = Path(args.response).read_text(encoding="utf-8")
     settings = _settings_from(args)
     services = build_services(settings, backend=_NoChat())
+    # A pasted response: no model of ours wrote it; the user may say where it came from.
+    writer = {"written_by": "render", "backend": PASTED_WRITER, "model": " ".join(args.source.split()) or None}
     try:
-        events = render_response(text, services, user_images=_read_images(args.image), style=args.style)
-        return _consume(events, Path(args.out), quiet=True)
+        events = render_response(
+            text, services, user_images=_read_images(args.image), style=args.style, brief=args.brief.strip()
+        )
+        return _consume(events, Path(args.out), quiet=True, writer=writer)
     finally:
         services.close()
 
@@ -265,6 +280,9 @@ class _NoChat:
 
     def describe(self) -> str:
         return "none (rendering an existing response)"
+
+    def model_name(self) -> None:
+        return None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -315,6 +333,8 @@ def build_parser() -> argparse.ArgumentParser:
     render = sub.add_parser("render", help="execute the tags of an existing LLM-I response")
     render.add_argument("response", help="a text file holding the response")
     render.add_argument("--out", required=True)
+    render.add_argument("--brief", default="", help="what the response was written for (the article keeps it)")
+    render.add_argument("--source", default="", help="where the response came from, e.g. a model name (kept with it)")
     common(render)
     render.set_defaults(func=cmd_render)
 

@@ -7,6 +7,8 @@ import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from models.errors import Refused
+from models.vocab import ArticleStatus
 from storage import repo
 from storage.recorder import ArticleRecorder
 from studio.app.ui_model import ArticleView
@@ -21,7 +23,7 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     """Yields ``(None, view)`` at once, then each event with the view after it (saved first)."""
     article_id, article = sess._article()
     if not sess.view.cut_off:
-        raise ValueError("only an article the model cut off at its token limit can be continued")
+        raise Refused("only an article the model cut off at its token limit can be continued")
     info = repo.open_article(sess.store, article_id, sess.user)
     wanted = info.settings.get("wanted_images")
     brief = Brief(
@@ -35,7 +37,13 @@ def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterat
     stop = sess.studio.start_writing(article_id)
     sess.writing = True
     view = sess.view
-    view.done, view.status, view.cut_off, view.started, view.notice = False, "running", False, time.time(), ""
+    view.done, view.status, view.cut_off, view.started, view.notice = (
+        False,
+        ArticleStatus.RUNNING,
+        False,
+        time.time(),
+        "",
+    )
     try:
         yield None, view
         yield from sess.follow_recorded(continue_article(article, brief, services, stop=stop), recorder)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from models.errors import Refused
+from models.vocab import BlockStatus, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
 from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
@@ -28,7 +30,7 @@ class BlockActions:
     article_id: int | None
     article: Article | None
     view: ArticleView
-    user: str  # every store call passes it: another user's article is a KeyError, like a missing one
+    user: str  # every store call passes it: another user's article is NotFound, like a missing one
 
     if TYPE_CHECKING:  # what the host provides (declared for the type checker only)
 
@@ -41,16 +43,16 @@ class BlockActions:
 
     def _article(self) -> tuple[int, Article]:
         if self.article_id is None or self.article is None:
-            raise ValueError("no article is open: write one first")
+            raise Refused("no article is open: write one first")
         if getattr(self, "writing", False) or self.view.elsewhere:
-            raise ValueError("the article is still being written: stop it or wait until it is done")
+            raise Refused("the article is still being written: stop it or wait until it is done")
         return self.article_id, self.article
 
     def _image_block(self, block_id: str) -> ImageBlock:
         _, article = self._article()
         block = article.block(block_id)
         if not isinstance(block, ImageBlock):
-            raise ValueError(f"{block_id} is a text block")
+            raise Refused(f"{block_id} is a text block")
         return block
 
     # --- images --------------------------------------------------------------------------------
@@ -83,8 +85,9 @@ class BlockActions:
         provenance = dict(r.provenance)
         if seed is not None:
             provenance["seed"] = r.provenance.get("seed", seed)
-        if new.written_params is not None:  # a tool filled the call in (chart code): keep the call as made
-            provenance["written_params"] = new.written_params
+        # a tool filled the call in (chart code): keep the call as made
+        provenance = note_written_params(provenance, new.written_params, new.params) or {}
+        outcome = new.outcome
         repo.add_image_version(
             self.store,
             article_id,
@@ -92,9 +95,9 @@ class BlockActions:
             source=new.source,
             description=new.description,
             params=new.params,
-            status=new.status,
-            error=None if new.status == "ok" else (r.error or "the tool returned no image"),
-            image=r.image if new.status == "ok" else None,
+            status=outcome.status,
+            error=outcome.error,
+            image=r.image if outcome.ok else None,
             mime=r.mime,
             provenance=provenance,
             seconds=r.seconds,
@@ -120,13 +123,13 @@ class BlockActions:
             source=block.source or "search",
             description=block.description,
             params=block.params,
-            status="ok",
+            status=BlockStatus.OK,
             image=data,
             mime=mime,
             provenance={
                 "uploaded": name[:200],
                 "alt": block.provenance.get("alt", ""),
-                **({"filled": block.status} if block.status == "placeholder" else {}),
+                **({"filled": block.status} if block.status == BlockStatus.PLACEHOLDER else {}),
             },
             instruction="the user's own image",
             origin="upload",
@@ -140,7 +143,7 @@ class BlockActions:
         block = self._image_block(block_id)
         caption = " ".join(caption.split())
         if not caption:
-            raise ValueError("a caption cannot be empty")
+            raise Refused("a caption cannot be empty")
         current = repo.open_article(self.store, article_id, self.user).block(block_id).current
         repo.add_image_version(
             self.store,
@@ -149,7 +152,7 @@ class BlockActions:
             source=current.source or block.source or "search",
             description=caption[:500],
             params=current.params or {},
-            status=current.status or "failed",
+            status=block_status(current.status),
             error=current.error,
             mime=current.asset.mime if current.asset else "image/png",
             asset_sha256=current.asset.sha256 if current.asset else None,
@@ -177,11 +180,11 @@ class BlockActions:
         article_id, article = self._article()
         block = article.block(block_id)
         if not isinstance(block, TextBlock):
-            raise ValueError(f"{block_id} is an image block: edit its call or caption instead")
+            raise Refused(f"{block_id} is an image block: edit its call or caption instead")
         if not text.strip():
-            raise ValueError("the text is empty: delete the block instead")
+            raise Refused("the text is empty: delete the block instead")
         if text.strip() == block.text.strip():
-            raise ValueError("nothing changed")
+            raise Refused("nothing changed")
         lead = block.text[: len(block.text) - len(block.text.lstrip())]
         trail = block.text[len(block.text.rstrip()) :] or "\n\n"
         repo.add_text_version(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from storage import Scope, Store, count_preferences, export_preferences, open_store, repo
 from studio.app.settings import load_settings
-from studio.core.errors import StudioError
+from studio.core.errors import NotFound, StudioError
 
 
 def add_prefs_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -58,7 +58,7 @@ def cmd_prefs_export(args: argparse.Namespace) -> int:
     try:
         try:
             scope = _scope(store, args)
-        except KeyError as exc:
+        except NotFound as exc:
             raise StudioError(f"no such article: {exc}") from exc
         counts = count_preferences(store, scope, keep_identical=args.keep_identical)
         print(counts.summary())

@@ -31,11 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from models.base import ChatOptions, complete
+from models.errors import Refused
+from models.vocab import BlockStatus
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
 from studio.core.protocol import TAG_RE
 from studio.core.runner import text_before, validate_params
-from tools.base import ToolContext, ToolResult
+from tools.base import Outcome, ToolContext, ToolResult, outcome_of
 
 Mode = Literal["again", "params", "tool"]
 MAX_SEED = 2**31 - 1
@@ -51,13 +53,15 @@ class Regenerated:
     params: dict[str, Any]
     result: ToolResult
     instruction: str  # how it was asked for, for the version's record ("new seed", "next hit", ...)
-    written_params: dict[str, Any] | None = None  # the call as made, where a tool filled it in (chart code)
+    written_params: dict[str, Any] | None = None  # the call as asked for (``params``: as it ran)
 
     @property
-    def status(self) -> str:
-        if self.result.ok and self.result.image:
-            return "ok"
-        return "placeholder" if self.result.placeholder else "failed"
+    def outcome(self) -> Outcome:
+        return outcome_of(self.result, self.source)
+
+    @property
+    def status(self) -> BlockStatus:
+        return self.outcome.status
 
 
 def neighbours(article: Article, block_id: str, chars: int = CONTEXT_CHARS) -> tuple[str, str]:
@@ -82,7 +86,7 @@ def parent_image(article: Article, img_index: int) -> tuple[bytes | None, str | 
     parent = article.image_at(img_index)
     if parent is None:
         return None, f"there is no image at index {img_index}"
-    if parent.status != "ok" or not parent.image:
+    if parent.status != BlockStatus.OK or not parent.image:
         return None, f"the image to edit (index {img_index}) has no image: {parent.error or parent.status}"
     return parent.image, None
 
@@ -95,7 +99,7 @@ def dependent_edits(article: Article, block_id: str) -> list[ImageBlock]:
     return [
         b
         for b in article.image_blocks()
-        if b.source == "edit" and b.status != "invalid" and b.params.get("img_index") == target.image_index
+        if b.source == "edit" and b.status != BlockStatus.INVALID and b.params.get("img_index") == target.image_index
     ]
 
 
@@ -119,21 +123,24 @@ def regenerate_image(
     """Run one image block's call again (see the module docstring). Never raises for tool failures."""
     block = article.block(block_id)
     if not isinstance(block, ImageBlock):
-        raise ValueError(f"block {block_id} is a text block: rewrite it instead")
+        raise Refused(f"block {block_id} is a text block: rewrite it instead")
     new_source = (source if mode == "tool" and source else block.source) or ""
     new_params = dict(params) if mode in ("params", "tool") and params is not None else dict(block.params)
     new_description = description if description is not None else block.description
     if mode == "again" and block.source is None:
-        raise ValueError(f"block {block_id} is an invalid tag: give params or another tool")
+        raise Refused(f"block {block_id} is an invalid tag: give params or another tool")
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
     context = ToolContext(seed=seed, style=style)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
-    if mode == "again" and new_source == "search" and block.status != "placeholder":  # a placeholder shows no hit
+    if (
+        mode == "again" and new_source == "search" and block.status != BlockStatus.PLACEHOLDER
+    ):  # a placeholder shows no hit
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 
-    def done(result: ToolResult, written: dict[str, Any] | None = None) -> Regenerated:
-        return Regenerated(block_id, new_source, new_description, new_params, result, instruction, written)
+    def done(result: ToolResult) -> Regenerated:
+        ran = dict(result.params) if result.params is not None else new_params
+        return Regenerated(block_id, new_source, new_description, ran, result, instruction, new_params)
 
     if mode == "again" and new_source == "code" and services.two_phase_code:
         # a chart is deterministic: "again" means new code, which the chart writer samples at
@@ -152,10 +159,7 @@ def regenerate_image(
     result = services.runner().run(
         new_source, validated, context, resolve_parent=lambda index: parent_image(article, index)
     )
-    written = None
-    if result.params is not None and dict(result.params) != new_params:
-        written, new_params = new_params, dict(result.params)
-    return done(result, written)
+    return done(result)
 
 
 REWRITE_SYSTEM = (
@@ -168,7 +172,7 @@ REWRITE_SYSTEM = (
 def rewrite_messages(article: Article, block_id: str, instruction: str = "") -> list[Any]:
     block = article.block(block_id)
     if not isinstance(block, TextBlock):
-        raise ValueError(f"block {block_id} is an image block: regenerate it instead")
+        raise Refused(f"block {block_id} is an image block: regenerate it instead")
     before, after = neighbours(article, block_id)
     parts = [f"Brief: {article.brief}", f"Text before the passage:\n{before[-800:]}" if before else ""]
     parts += [f"Text after the passage:\n{after[:800]}" if after else "", f"The passage:\n{block.text}"]

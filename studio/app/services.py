@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import ChatBackend, ChatOptions
+from models.base import ChatBackend, ChatOptions, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.base_urls import is_configured
@@ -78,15 +78,11 @@ def build_backend(settings: Settings) -> ChatBackend:
     )
 
 
-OPENAI_MAX_TOKENS = 4096  # LLM-I checkpoints write chart code inside their tags: 1200 cut articles short
-EMBEDDED_MAX_TOKENS = 1200  # small local models; the chart code comes from a second call
-
-
-def max_tokens_for(settings: Settings, backend_name: str) -> int:
-    """STUDIO_MAX_TOKENS, or the default of the backend that writes the article."""
+def max_tokens_for(settings: Settings, backend: ChatBackend) -> int:
+    """STUDIO_MAX_TOKENS, or the default the backend that writes the article declares."""
     if settings.max_tokens is not None:
         return settings.max_tokens
-    return OPENAI_MAX_TOKENS if backend_name == "openai" else EMBEDDED_MAX_TOKENS
+    return capabilities_of(backend).default_max_tokens
 
 
 def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
@@ -103,46 +99,129 @@ def build_tools(settings: Settings) -> dict[str, Tool[Any]]:
             max_file_mb=settings.code_max_file_mb,
             weak_sandbox=settings.code_weak_sandbox,
             max_pixels=settings.download_max_pixels,
+            max_concurrent=settings.max_concurrent_tools,
         )
     if "search" in enabled:
-        from tools.search import SearchTool
-
-        tools["search"] = SearchTool(
-            search_timeout_s=settings.search_timeout_s,
-            max_results=settings.search_max_results,
-            download_timeout_s=settings.download_timeout_s,
-            max_bytes=settings.download_max_bytes,
-            max_pixels=settings.download_max_pixels,
-            min_side=settings.download_min_side,
-            allow_private=settings.allow_private_addresses,
-        )
+        tools["search"] = _search_tool(settings)
     if "diffusion" in enabled:
-        from tools.diffusion import DiffusionTool
-
-        tools["diffusion"] = DiffusionTool(
-            model=settings.diffusion_model,
-            steps=settings.diffusion_steps,
-            size=settings.diffusion_size,
-            guidance=settings.diffusion_guidance,
-            device=settings.device,
-            offload=settings.diffusion_offload,
-            allow_downloads=settings.allow_downloads,
-            warm_on_start=settings.warm_image_models,
-        )
+        tools["diffusion"] = _diffusion_tool(settings)
     if "edit" in enabled:
-        from tools.edit import EditTool
-
-        tools["edit"] = EditTool(
-            model=settings.edit_model,
-            steps=settings.edit_steps,
-            size=settings.diffusion_size,
-            guidance=settings.edit_guidance,
-            device=settings.device,
-            offload=settings.diffusion_offload,
-            allow_downloads=settings.allow_downloads,
-            warm_on_start=settings.warm_image_models,
-        )
+        tools["edit"] = _edit_tool(settings)
     return tools
+
+
+def _search_tool(settings: Settings) -> Tool[Any]:
+    """The search tool over STUDIO_SEARCH_PROVIDER (ddgs by default), its licence filter, and the
+    downloader's address policy (private addresses refused except STUDIO_DOWNLOAD_ALLOWED_HOSTS)."""
+    from urllib.parse import urlsplit
+
+    from tools.search import SearchTool, ddgs_searcher
+    from tools.search_providers import build_searcher
+
+    names = [p.strip().lower() for p in settings.search_provider if p.strip()]
+    common: dict[str, Any] = {
+        "search_timeout_s": settings.search_timeout_s,
+        "max_results": settings.search_max_results,
+        "download_timeout_s": settings.download_timeout_s,
+        "max_bytes": settings.download_max_bytes,
+        "max_pixels": settings.download_max_pixels,
+        "min_side": settings.download_min_side,
+        "allow_private": settings.allow_private_addresses,
+        "allowed_hosts": settings.download_allowed_hosts,
+    }
+    if names in ([], ["ddgs"]) and settings.search_licences in (None, "any"):
+        return SearchTool(**common)  # today's default, unchanged
+    searcher, mode, probes = build_searcher(
+        names,
+        timeout_s=settings.search_timeout_s,
+        licences=settings.search_licences,
+        openverse_url=settings.openverse_url,
+        wikimedia_url=settings.wikimedia_url,
+        searxng_url=settings.searxng_url,
+        serpapi_url=settings.serpapi_url,
+        serpapi_key=settings.serpapi_key,
+        ddgs=lambda: ddgs_searcher(settings.search_timeout_s),
+    )
+    first = urlsplit(probes[0])
+    port = first.port or (443 if first.scheme == "https" else 80)
+    log.info("image search: %s, licences %s", ", ".join(names), mode)
+    return SearchTool(**common, searcher=searcher, probe_address=(first.hostname or "", port), licence_mode=mode)
+
+
+def image_servers(settings: Settings, kind: str) -> Any:
+    """The ``ImageServers`` for STUDIO_DIFFUSION_SERVERS or STUDIO_EDIT_SERVERS, or None when the
+    list is empty (the in-process diffusers pipeline is used)."""
+    urls = settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
+    if not urls:
+        return None
+    from models.image_api import ImageServers
+
+    return ImageServers(
+        urls,
+        api_key=settings.images_api_key,
+        model=settings.diffusion_api_model if kind == "diffusion" else settings.edit_api_model,
+        kind=settings.images_api_kind,
+        timeout_s=settings.images_timeout_s,
+        connect_timeout_s=settings.images_connect_timeout_s,
+        cooldown_s=settings.images_cooldown_s,
+        setting="STUDIO_DIFFUSION_SERVERS" if kind == "diffusion" else "STUDIO_EDIT_SERVERS",
+    )
+
+
+def _if_set(settings: Settings, name: str) -> Any:
+    """A setting's value when the operator set it, else None: the in-process defaults (2 steps,
+    512 px: right for sd-turbo) are not sent to image servers, whose models have their own."""
+    return getattr(settings, name) if name in settings.model_fields_set else None
+
+
+def _diffusion_tool(settings: Settings) -> Tool[Any]:
+    servers = image_servers(settings, "diffusion")
+    if servers is not None:
+        from tools.image_servers import ServerDiffusionTool
+
+        return ServerDiffusionTool(
+            servers,
+            steps=_if_set(settings, "diffusion_steps"),
+            size=_if_set(settings, "diffusion_size"),
+            guidance=settings.diffusion_guidance,
+        )
+    from tools.diffusion import DiffusionTool
+
+    return DiffusionTool(
+        model=settings.diffusion_model,
+        steps=settings.diffusion_steps,
+        size=settings.diffusion_size,
+        guidance=settings.diffusion_guidance,
+        device=settings.device,
+        offload=settings.diffusion_offload,
+        allow_downloads=settings.allow_downloads,
+        warm_on_start=settings.warm_image_models,
+    )
+
+
+def _edit_tool(settings: Settings) -> Tool[Any]:
+    servers = image_servers(settings, "edit")
+    if servers is not None:
+        from tools.image_servers import ServerEditTool
+
+        return ServerEditTool(
+            servers,
+            steps=_if_set(settings, "edit_steps"),
+            size=_if_set(settings, "diffusion_size"),
+            guidance=settings.edit_guidance,
+        )
+    from tools.edit import EditTool
+
+    return EditTool(
+        model=settings.edit_model,
+        steps=settings.edit_steps,
+        size=settings.diffusion_size,
+        guidance=settings.edit_guidance,
+        device=settings.device,
+        offload=settings.diffusion_offload,
+        allow_downloads=settings.allow_downloads,
+        warm_on_start=settings.warm_image_models,
+    )
 
 
 def check_availability(tools: dict[str, Tool[Any]]) -> dict[str, Availability]:
@@ -196,8 +275,8 @@ class Services:
     backend: ChatBackend
     tools: dict[str, Tool[Any]]
     availability: dict[str, Availability]
-    # True for the embedded backend: small local models leave chart code empty in their tags and
-    # a second call writes it (see studio.core.charts); LLM-I checkpoints write their own code.
+    # The backend does not write chart code in its tags (``Capabilities.writes_chart_code``): its
+    # tags leave it empty and a second call writes it (see studio.core.charts).
     two_phase_code: bool
     # start-up problems that do not stop the studio but must not go unnoticed (logged at WARNING)
     warnings: list[str] = field(default_factory=list)
@@ -211,19 +290,21 @@ class Services:
 
     @property
     def uses_grammar(self) -> bool:
-        """The embedded backend: STUDIO_USE_GRAMMAR (on by default, small models need it). An
-        OpenAI-compatible server: STUDIO_OPENAI_GRAMMAR (off by default; the client sends it under
-        STUDIO_OPENAI_GRAMMAR_FIELD, vLLM's structured_outputs.grammar)."""
-        if self.backend.name == "embedded":
+        """A backend that needs the grammar (a small local model): STUDIO_USE_GRAMMAR (on by
+        default). One that merely accepts it (an OpenAI-compatible server): STUDIO_OPENAI_GRAMMAR
+        (off by default; the client sends it under STUDIO_OPENAI_GRAMMAR_FIELD, vLLM's
+        structured_outputs.grammar)."""
+        capabilities = capabilities_of(self.backend)
+        if capabilities.needs_grammar:
             return self.settings.use_grammar
-        return self.settings.openai_grammar and self.backend.name == "openai"
+        return self.settings.openai_grammar and capabilities.accepts_grammar
 
     @property
     def limits(self) -> WriterLimits:
         s = self.settings
         return WriterLimits(
             s.max_images,
-            max_tokens_for(s, self.backend.name),
+            max_tokens_for(s, self.backend),
             s.temperature,
             s.max_paragraph_chars,
             s.max_continuations,
@@ -258,7 +339,11 @@ class Services:
         return build_judges(self.settings)
 
     def describe_tools(self) -> list[str]:
-        return [f"{s}: on" if a.ok else f"{s}: off - {a.reason}" for s, a in self.availability.items()]
+        """One line per tool; a tool that is on may say more (its image servers and their models)."""
+        return [
+            (f"{s}: on" + (f" - {a.reason}" if a.reason else "")) if a.ok else f"{s}: off - {a.reason}"
+            for s, a in self.availability.items()
+        ]
 
     def close(self) -> None:
         if self._closed:
@@ -283,15 +368,20 @@ def build_services(settings: Settings, *, backend: ChatBackend | None = None) ->
         backend=backend,
         tools=tools,
         availability=availability,
-        two_phase_code=backend.name == "embedded",
+        two_phase_code=not capabilities_of(backend).writes_chart_code,
         warnings=startup_warnings(settings, tools),
     )
+
+
+def image_servers_list(settings: Settings, kind: str) -> list[str]:
+    return settings.diffusion_servers if kind == "diffusion" else settings.edit_servers
 
 
 def startup_warnings(settings: Settings, tools: dict[str, Tool[Any]]) -> list[str]:
     """Loud start-up warnings: a GPU that diffusion will not use because torch is CPU-only."""
     warnings: list[str] = []
-    if settings.device in {"auto", "cuda"} and {"diffusion", "edit"} & set(tools):
+    in_process = {s for s in ("diffusion", "edit") if s in tools and image_servers_list(settings, s) == []}
+    if settings.device in {"auto", "cuda"} and in_process:
         from models.image_weights import cpu_torch_on_gpu_machine
 
         problem = cpu_torch_on_gpu_machine()

@@ -24,9 +24,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
-from models.base import ChatBackend
-from models.errors import StudioError
+from models.base import ChatBackend, capabilities_of
+from models.errors import NotFound, Refused, StudioError
 from models.text import StreamText, valid_text
+from models.vocab import ArticleStatus, BlockStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -95,16 +96,23 @@ class Studio(RunningArticles):
             return True
         return self.users is not None and self.users.is_admin(user)
 
+    def _is_own_server(self, base_url: str) -> bool:
+        own = getattr(self.services.backend, "base_url", None)
+        if own is None:
+            return False
+        configured = self.settings.openai_base_url
+        return bool(
+            own == base_url.rstrip("/") or (is_configured(base_url, configured) and own == configured.rstrip("/"))
+        )
+
     def backend_for(self, kind: str = "", base_url: str = "", model: str = "") -> ChatBackend:
         """The default backend, or a shared OpenAI-compatible client for another server/model."""
         if (
             kind != "openai"
             or not base_url
-            or (
-                self.services.backend.name == "openai"
-                and is_configured(base_url, self.settings.openai_base_url)
-                and not model
-            )
+            # the studio's own backend already talks to that server (its configured model), typed
+            # as configured or as the page shows it (credentials removed: base_urls)
+            or (not model and self._is_own_server(base_url))
         ):
             return self.services.backend
         with self._lock:
@@ -126,7 +134,10 @@ class Studio(RunningArticles):
                     availability[source] = Availability.off("not allowed for this article (options)")
         chosen = backend or self.services.backend
         return dataclasses.replace(
-            self.services, backend=chosen, availability=availability, two_phase_code=chosen.name == "embedded"
+            self.services,
+            backend=chosen,
+            availability=availability,
+            two_phase_code=not capabilities_of(chosen).writes_chart_code,
         )
 
     def close(self) -> None:
@@ -180,16 +191,16 @@ class Session(BlockActions):
         return project
 
     def open_project(self, project_id: int) -> ArticleView:
-        repo.get_project(self.store, project_id, self.user)  # KeyError when it is gone (or not theirs)
+        repo.get_project(self.store, project_id, self.user)  # NotFound when it is gone (or not theirs)
         latest = repo.latest_article(self.store, project_id, self.user)
         self._set_project(project_id, latest.id if latest else None)
         return self.view
 
     def open_article(self, article_id: int, project_id: int | None = None) -> ArticleView:
-        """Open one article (KeyError when it, or its project, is gone or does not match)."""
+        """Open one article (NotFound when it, or its project, is gone or does not match)."""
         info = repo.open_article(self.store, article_id, self.user)
         if project_id is not None and info.project_id != project_id:
-            raise KeyError(f"article {article_id} is not in project {project_id}")
+            raise NotFound(f"article {article_id} is not in project {project_id}")
         repo.get_project(self.store, info.project_id, self.user)
         self._set_project(info.project_id, article_id)
         return self.view
@@ -227,7 +238,7 @@ class Session(BlockActions):
 
     def _project(self) -> int:
         if self.project_id is None:
-            raise ValueError("no project is open: create or open one first")
+            raise Refused("no project is open: create or open one first")
         return self.project_id
 
     def _set_project(self, project_id: int | None, article_id: int | None) -> None:
@@ -245,9 +256,9 @@ class Session(BlockActions):
         view = view_from_article(self.article)
         view.project_id, view.article_id, view.status = info.project_id, info.id, info.status
         view.elapsed = info.seconds
-        view.stopped = info.status == "interrupted"
+        view.stopped = info.status == ArticleStatus.INTERRUPTED
         view.cut_off = bool(info.settings.get("cut_off"))
-        if info.status == "running":
+        if info.status == ArticleStatus.RUNNING:
             view.done = False
             view.elsewhere = not self.writing
             view.started = info.created_at.timestamp()
@@ -280,17 +291,19 @@ class Session(BlockActions):
         *,
         response: str | None = None,
         chunks: Iterable[str] | None = None,
+        response_source: str = "",
     ) -> Iterator[tuple[Event | None, ArticleView]]:
         """Write a new article into the open project (a new one named after the brief if none is);
         the project's other articles stay as they are.
 
         ``response``: an existing LLM-I response to execute instead of asking the model (the
         CLI's ``render``; evaluations, tests), optionally in ``chunks`` as a model would stream
-        it. Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
+        it; ``response_source``: where the user says it came from (kept as its writer's model).
+        Yields ``(None, view)`` at once (the article exists, nothing is written yet), then
         each event with the view after it; every event is saved before it is yielded. Any tab
         can stop it with ``Studio.stop(article_id)``.
         """
-        options = options or self.options
+        options = self.options = options or self.options  # later edits and the page use this run's backend
         if response is not None:  # a pasted response: valid Unicode before it is parsed (models.text)
             response = valid_text(response)
         if chunks is not None:
@@ -298,7 +311,9 @@ class Session(BlockActions):
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
-        settings = writer_record(brief, services, response=response, quality=options.quality)
+        settings = writer_record(
+            brief, services, response=response, quality=options.quality, response_source=response_source
+        )
         recorder = ArticleRecorder(
             self.store,
             self._project(),
@@ -326,7 +341,13 @@ class Session(BlockActions):
                 events = write_article(brief, services, stop=stop)
             else:
                 events = render_response(
-                    response, services, user_images=brief.user_images, style=brief.style, stop=stop, chunks=chunks
+                    response,
+                    services,
+                    user_images=brief.user_images,
+                    style=brief.style,
+                    stop=stop,
+                    chunks=chunks,
+                    brief=brief.text,
                 )
             yield from self.follow_recorded(events, recorder)
         finally:
@@ -406,7 +427,7 @@ class Session(BlockActions):
             return Scope(project_id=self._project(), owner=owner)
         if scope == "all":
             return Scope(owner=owner)
-        raise ValueError(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
+        raise Refused(f"export scope must be 'article', 'project' or 'all', got {scope!r}")
 
     def preference_counts(self, scope: PrefScope = "project", *, keep_identical: bool = False) -> ExportCounts:
         return count_preferences(self.store, self.preference_scope(scope), keep_identical=keep_identical)
@@ -424,7 +445,7 @@ class Session(BlockActions):
         for view in self.view.blocks:
             if view.kind == "text":
                 parts.append(view.text)
-            elif view.status == "ok" and view.sha256:
+            elif view.status == BlockStatus.OK and view.sha256:
                 alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
                 parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
         return "".join(parts).strip() + "\n"

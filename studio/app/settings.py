@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# A setting written as a comma list in the environment (STUDIO_DIFFUSION_SERVERS=http://a,http://b);
+# a JSON list is read too.
+CommaList = Annotated[list[str], NoDecode]
 
 
 def default_data_dir() -> Path:
@@ -102,6 +106,19 @@ class Settings(BaseSettings):
     download_max_pixels: int = 40_000_000
     download_min_side: int = 200
     allow_private_addresses: bool = False  # search may download from loopback/private hosts (intranet image servers)
+    # image hosts a search download may reach even on a private/loopback address ("host" or
+    # "host:port"; tests, intranet image hosts). Empty by default; every other host stays public-only.
+    download_allowed_hosts: CommaList = []
+    # where search hits come from, one or more of ddgs, openverse, wikimedia, searxng, serpapi
+    search_provider: CommaList = ["ddgs"]
+    # reusable: only hits with a known open licence (CC0, CC BY..., public domain); commercial: those
+    # without NC; any: everything. None: reusable when openverse/wikimedia is configured, else any.
+    search_licences: Literal["reusable", "commercial", "any"] | None = None
+    openverse_url: str = "https://api.openverse.org/v1"
+    wikimedia_url: str = "https://commons.wikimedia.org/w/api.php"
+    searxng_url: str = ""  # a team's own SearXNG (its settings.yml must enable the json format)
+    serpapi_url: str = "https://serpapi.com/search.json"
+    serpapi_key: str = ""  # sent only to serpapi_url
     # diffusion / edit (diffusers); a hub id is downloaded on first use where online
     diffusion_model: str = "stabilityai/sd-turbo"
     diffusion_steps: int = 2
@@ -115,6 +132,19 @@ class Settings(BaseSettings):
     # CUDA memory beside vLLM: "model" keeps only the running sub-model on the GPU (little slower),
     # "sequential" only the running layer (least memory, much slower); needs accelerate
     diffusion_offload: Literal["none", "model", "sequential"] = "none"
+    # image servers behind the OpenAI Images API (vLLM-Omni: `vllm serve Qwen/Qwen-Image --omni`; a
+    # LiteLLM router; a hosted API). Set: the tool uses them round-robin with failover and this
+    # process loads no diffusers pipeline for it. Empty: the in-process diffusers pipelines.
+    diffusion_servers: CommaList = []
+    edit_servers: CommaList = []
+    images_api_key: str = ""  # sent only to the URLs above
+    diffusion_api_model: str = ""  # empty: the model the server serves (GET /v1/models)
+    edit_api_model: str = ""
+    # which optional fields the servers accept: vllm-omni (size, seed, steps, guidance) or openai (size)
+    images_api_kind: Literal["vllm-omni", "openai"] = "vllm-omni"
+    images_timeout_s: float = 300.0  # one picture
+    images_connect_timeout_s: float = 5.0
+    images_cooldown_s: float = 30.0  # a server that failed is skipped this long
     warm_image_models: bool = False  # load the diffusion and edit pipelines when the app starts
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     allow_downloads: bool = True  # False: only local paths / cached weights
@@ -140,6 +170,22 @@ class Settings(BaseSettings):
     login_lockout_s: float = 900.0
     process_heartbeat_s: float = 10.0  # how often an app process says it is alive
     process_stale_s: float = 60.0  # a process silent this long is dead: its running articles are interrupted
+
+    @field_validator("diffusion_servers", "edit_servers", "search_provider", "download_allowed_hosts", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        """``a,b`` or a JSON list ``["a", "b"]``; blanks dropped."""
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                value = json.loads(text)
+            else:
+                value = text.split(",")
+        if isinstance(value, list | tuple):
+            return [str(v).strip() for v in value if str(v).strip()]
+        return value
 
     def users_path(self) -> Path:
         return self.users_file or Path(self.data_dir) / "users.json"

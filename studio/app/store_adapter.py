@@ -12,13 +12,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, assert_never
 
+from models.base import model_name_of
+from models.vocab import BlockStatus, block_status
 from storage.db import Store
 from storage.recorder import ArticleRecorder
 from storage.repo import open_article
 from storage.views import ArticleInfo, VersionInfo
 from studio.app.services import Services
 from studio.app.ui_model import VersionView
-from studio.core.agent import Brief, build_messages, chat_options
+from studio.core.agent import PASTED_WRITER, Brief, build_messages, chat_options
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
@@ -50,7 +52,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFinished():
             recorder.image_finished(
                 event.block_id,
-                "ok",
+                BlockStatus.OK,
                 image_bytes=event.image,
                 mime=event.mime,
                 provenance=event.provenance,
@@ -60,7 +62,7 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
         case ToolCallFailed():
             recorder.image_finished(
                 event.block_id,
-                "placeholder" if event.placeholder else "failed",
+                BlockStatus.PLACEHOLDER if event.placeholder else BlockStatus.FAILED,
                 error=event.error,
                 provenance=event.provenance,
                 params=event.params,
@@ -101,7 +103,7 @@ def image_block(store: Store, key: str, image_index: int, v: VersionInfo) -> Ima
         description=v.description or "",
         params=dict(v.params or {}),
         raw=v.raw or "",
-        status=v.status or "failed",  # type: ignore[arg-type]
+        status=block_status(v.status),
         error=v.error,
         provenance=dict(v.provenance or {}),
         image=_image(store, v),
@@ -138,30 +140,38 @@ def load_article(
     return info, article, facts
 
 
-def writer_record(brief: Brief, services: Services, *, response: str | None, quality: int) -> dict[str, Any]:
+def writer_record(
+    brief: Brief, services: Services, *, response: str | None, quality: int, response_source: str = ""
+) -> dict[str, Any]:
     """What the article row keeps of how it was written (its ``settings`` JSON): the writer's
     backend and model, the system and user prompt exactly as sent, and the settings that shape
-    generation. The preference export builds its conversational prompts from this."""
+    generation. The preference export builds its conversational prompts from this.
+
+    Facts only, since exported datasets are shared: the model's name (``model_name``), never a
+    file path or server address. A rendered response was written elsewhere: its writer is
+    ``pasted response``, its model whatever the user said it came from (``response_source``),
+    and no sampling setting of ours shaped it."""
     messages = build_messages(brief, services)
     options = chat_options(brief, services)
     limits = services.limits
+    pasted = response is not None
     return {
-        "backend": services.backend.name,
-        "model": services.backend.describe(),
+        "backend": PASTED_WRITER if pasted else services.backend.name,
+        "model": (" ".join(response_source.split())[:200] or None) if pasted else model_name_of(services.backend),
         "tools": services.available_sources(),
         "wanted_images": brief.wanted_images,
         "style": brief.style,
         # "model": the backend wrote it; "render": an existing response was executed (no model call)
-        "written_by": "render" if response is not None else "model",
+        "written_by": "render" if pasted else "model",
         "system_prompt": str(messages[0]["content"]),
         "user_prompt": str(messages[1]["content"]),
         "generation": {
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-            "top_p": options.top_p,
+            "max_tokens": None if pasted else options.max_tokens,
+            "temperature": None if pasted else options.temperature,
+            "top_p": None if pasted else options.top_p,
             "max_images": limits.max_images,
             "max_paragraph_chars": limits.max_paragraph_chars,
-            "grammar": options.grammar is not None,
+            "grammar": None if pasted else options.grammar is not None,
             "two_phase_code": services.two_phase_code,
             "quality": quality,
         },

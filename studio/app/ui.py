@@ -22,12 +22,14 @@ from typing import Any
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models.errors import StudioError
+from models.errors import NotFound
 from models.text import valid_text
+from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.base_urls import BaseUrlRefused, redact_url
 from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
+from studio.app.failures import reason
 from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
@@ -52,22 +54,32 @@ from studio.core.agent import Brief
 from studio.core.events import ArticleDone, TextDelta
 from tools.params import SOURCES
 
-_SUFFIX = {"running": " (writing)", "interrupted": " (stopped)", "failed": " (stopped early)", "cut off": " (cut off)"}
+_SUFFIX = {
+    ArticleStatus.RUNNING: " (writing)",
+    ArticleStatus.INTERRUPTED: " (stopped)",
+    ArticleStatus.FAILED: " (stopped early)",
+    LISTED_CUT_OFF: " (cut off)",
+}
 TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs about the new text)
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
 )
 
 
+def code_label(two_phase_code: bool) -> str:
+    """The editor's code field: where the model writes chart code in a second call, it may stay empty."""
+    return "Chart code (Python, matplotlib)" + ("; leave empty and the model writes it" if two_phase_code else "")
+
+
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
     services = studio.services
-    on_sources = [s for s in SOURCES if services.availability[s].ok]
-    two_phase = services.two_phase_code
+    on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
 
     def view_page(sess: Session) -> dict[str, Any]:
-        return page(sess.view, two_phase)
+        # the session's own services: a run may have picked another backend than the studio's
+        return page(sess.view, sess.services().two_phase_code)
 
     with gr.Blocks(title="LLM-I Studio") as app:
         state = gr.State(None)
@@ -150,6 +162,11 @@ def build_app(studio: Studio) -> gr.Blocks:
                     response_box = gr.Textbox(
                         label="Text with <imgen> tags; the tools make the images", lines=6, elem_id="response"
                     )
+                    response_source = gr.Textbox(
+                        label="Where it came from (e.g. the model's name): kept with the article and its reward data",
+                        value="",  # a default: API clients that send three values still work
+                        elem_id="response-source",
+                    )
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
@@ -167,10 +184,8 @@ def build_app(studio: Studio) -> gr.Blocks:
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
             ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
-            code_label = "Chart code (Python, matplotlib)" + (
-                "; leave empty and the model writes it" if two_phase else ""
-            )
-            ed_code = gr.Code(language="python", label=code_label, lines=12, elem_id="editor-code")
+            ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
+                              elem_id="editor-code")  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
@@ -192,7 +207,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code), "",
+                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)), "",
             ]  # fmt: skip
 
         # --- card actions ------------------------------------------------------------------------
@@ -203,7 +218,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             if data.get("act") == "edit_call":
                 try:
                     yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
-                except KeyError:
+                except NotFound:
                     yield (sess, view_page(sess), gr.skip(), *skip_editor)
                 return
             if mark_busy(sess.view, data):
@@ -217,7 +232,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
             if sess is None or sess.user != request_user() or not block_id:
                 return [gr.skip()] * len(ed_outs)
-            with contextlib.suppress(KeyError):
+            with contextlib.suppress(NotFound):
                 return editor_values(sess, block_id, tool)
             return [gr.skip()] * len(ed_outs)
 
@@ -233,8 +248,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"
                 sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
-            except (StudioError, ValueError, KeyError) as exc:
-                perform_msg = str(exc)
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                perform_msg = reason(exc)
                 for other in sess.view.blocks:
                     other.busy = ""
                 yield sess, view_page(sess), gr.skip(), gr.update(visible=True), f"Not run: {perform_msg}"
@@ -295,14 +310,18 @@ def build_app(studio: Studio) -> gr.Blocks:
                 return
             yield from stream(sess, sess.generate(brief_value, options))
 
-        def render(sess: Session | None, text: str, response: str, sty: str) -> Iterator[tuple[Any, ...]]:
-            """Execute an existing LLM-I response (text with tags) as a new article."""
+        def render(
+            sess: Session | None, text: str, response: str, sty: str, source: str = ""
+        ) -> Iterator[tuple[Any, ...]]:
+            """Execute an existing LLM-I response (text with tags) as a new article; the brief box's
+            text is its brief, ``source`` where the user says it came from."""
             sess = session_of(studio, sess)
             if not (response or "").strip():
                 yield (sess, gr.skip(), gr.skip(), "Paste a response with <imgen> tags first.",
                        gr.update(visible=False), gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
-            yield from stream(sess, sess.generate(Brief((text or "").strip(), style=sty or ""), response=response))
+            brief_value = Brief((text or "").strip(), style=sty or "")
+            yield from stream(sess, sess.generate(brief_value, response=response, response_source=source or ""))
 
         write_outs = [state, article, api_out, write_msg, stop_btn, write_btn, project_pick, article_list]
 
@@ -316,7 +335,7 @@ def build_app(studio: Studio) -> gr.Blocks:
         write_inputs = [state, brief, attached, wanted, tools_pick, style, set_backend, set_url, set_model, quality]
         write_btn.click(generate, write_inputs, write_outs, api_name="generate", concurrency_limit=limit,
                         concurrency_id="generate", show_progress="hidden")  # fmt: skip
-        render_btn.click(render, [state, brief, response_box, style], write_outs, api_name="render",
+        render_btn.click(render, [state, brief, response_box, style, response_source], write_outs, api_name="render",
                          concurrency_limit=limit, concurrency_id="generate", show_progress="hidden")  # fmt: skip
 
         def stop(sess: Session | None) -> str:
@@ -334,8 +353,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 sess.check_options(options)
                 events = continue_writing(sess, options)
                 first = next(events)
-            except (StudioError, ValueError, KeyError) as exc:
-                yield (sess, gr.skip(), gr.skip(), f"Not continued: {exc}", gr.update(visible=False),
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                yield (sess, gr.skip(), gr.skip(), f"Not continued: {reason(exc)}", gr.update(visible=False),
                        gr.update(interactive=True), gr.skip(), gr.skip())  # fmt: skip
                 return
             yield from stream(sess, itertools.chain([first], events))

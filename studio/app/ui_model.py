@@ -10,6 +10,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
+from models.errors import NotFound
+from models.vocab import ArticleStatus, BlockStatus, finished_article_status
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
@@ -23,7 +25,6 @@ from studio.core.events import (
 )
 
 CUT_OFF_NOTE = "cut off: the model stopped at its token limit, so the article may end mid-sentence"
-STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 ASSET_ROUTE = "/studio-asset"
 
 
@@ -52,7 +53,7 @@ class BlockView:
     source: str | None = None
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
-    status: str = "queued"
+    status: str = BlockStatus.QUEUED
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     image: bytes | None = None
@@ -85,7 +86,7 @@ class ArticleView:
     note: str = ""  # e.g. quality mode's candidate and selection reason
     project_id: int | None = None
     article_id: int | None = None
-    status: str = "running"  # running | done | failed | interrupted (the store's article status)
+    status: str = ArticleStatus.RUNNING  # the store's article status
     started: float = 0.0  # wall-clock start of the writing, for the elapsed time
     elapsed: float | None = None  # the seconds it took, once done
     stopped: bool = False
@@ -98,7 +99,7 @@ class ArticleView:
         for b in self.blocks:
             if b.id == block_id:
                 return b
-        raise KeyError(block_id)
+        raise NotFound(f"block {block_id} not found")
 
     def image_at(self, index: int) -> bytes | None:
         """The image at a global img_index: user images first, then image blocks in order."""
@@ -140,27 +141,27 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
                     image_index=event.image_index,
                     source=event.source,
                     description=event.description,
-                    status="invalid",
+                    status=BlockStatus.INVALID,
                     error=event.reason,
                     raw=event.raw,
                 )
             )
         case ToolCallStarted():
-            view.block(event.block_id).status = "running"
+            view.block(event.block_id).status = BlockStatus.RUNNING
         case ToolCallFinished() | ToolCallFailed():
             b = view.block(event.block_id)
             b.seconds, b.provenance = event.seconds, dict(event.provenance)
             if event.params:
                 b.params = dict(event.params)
             if isinstance(event, ToolCallFinished):
-                b.status, b.image, b.mime, b.error = "ok", event.image, event.mime, None
+                b.status, b.image, b.mime, b.error = BlockStatus.OK, event.image, event.mime, None
                 b.sha256 = hashlib.sha256(event.image).hexdigest() if event.image else None
             else:
-                b.status, b.error = ("placeholder" if event.placeholder else "failed"), event.error
+                b.status, b.error = (BlockStatus.PLACEHOLDER if event.placeholder else BlockStatus.FAILED), event.error
         case ArticleDone():
             view.done, view.error, view.stopped, view.cut_off = True, event.error, event.stopped, event.cut_off
             view.elapsed = event.seconds
-            view.status = "interrupted" if event.stopped else ("failed" if event.error else "done")
+            view.status = finished_article_status(error=event.error, stopped=event.stopped)
         case _:
             assert_never(event)
     return view
@@ -169,7 +170,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
 def view_from_article(article: Article) -> ArticleView:
     """A view of a whole article (after a run, or rebuilt from the store)."""
     view = ArticleView(brief=article.brief, user_images=list(article.user_images), error=article.error, done=True)
-    view.status = "failed" if article.error else "done"
+    view.status = finished_article_status(error=article.error, stopped=False)
     view.cut_off = article.cut_off
     for block in article.blocks:
         if isinstance(block, TextBlock):
@@ -241,8 +242,8 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
                 "status": b.status,
                 "error": b.error,
                 "provenance": b.provenance,
-                "image": image_url(b.sha256) if b.status == "ok" else None,
-                "image_sha256": b.sha256 if b.status == "ok" else None,
+                "image": image_url(b.sha256) if b.status == BlockStatus.OK else None,
+                "image_sha256": b.sha256 if b.status == BlockStatus.OK else None,
                 "version": b.version,
                 "version_count": b.version_count,
                 "accepted": b.accepted,

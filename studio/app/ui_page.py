@@ -24,7 +24,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from studio.app.ui_model import CUT_OFF_NOTE, STATUSES, ArticleView, BlockView, VersionView, image_url
+from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
+from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
 
@@ -158,12 +159,14 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     rows: list[tuple[str, object]] = []
     if block.source == "search":
         rows += [("query", p.get("query")), ("title", prov.get("title")), ("site", prov.get("source"))]
+        rows += [("creator", prov.get("creator")), ("licence", prov.get("licence") or "unknown")]
     elif block.source == "diffusion":
         rows += [("prompt", p.get("prompt")), ("seed", prov.get("seed")), ("model", prov.get("model"))]
     elif block.source == "edit":
         rows += [("edits image", p.get("img_index")), ("instruction", p.get("prompt")), ("seed", prov.get("seed"))]
     if block.source in ("diffusion", "edit"):
         rows.append(("style", prov.get("style")))
+        rows.append(("server", prov.get("server")))  # an image server made it (models.image_api)
     return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
 
 
@@ -192,14 +195,18 @@ def _notice(b: BlockView | ArticleView) -> Markup:
 
 
 def _status_text(b: BlockView) -> str:
-    return {
-        "queued": "waiting",
-        "running": "being made",
-        "ok": "ok",
-        "failed": "failed",
-        "invalid": "invalid tag",
-        "placeholder": "placeholder (tool off)",
-    }.get(b.status, b.status)
+    return _STATUS_WORDS.get(b.status, b.status)
+
+
+_STATUS_WORDS: dict[str, str] = {
+    BlockStatus.QUEUED: "waiting",
+    BlockStatus.RUNNING: "being made",
+    BlockStatus.OK: "ok",
+    BlockStatus.FAILED: "failed",
+    BlockStatus.INVALID: "invalid tag",
+    BlockStatus.PLACEHOLDER: "placeholder (tool off)",
+}
+_WAITING_WORDS: dict[str, str] = {BlockStatus.QUEUED: "waiting for its turn…", BlockStatus.RUNNING: "being made…"}
 
 
 def _slug(text: str) -> str:
@@ -216,7 +223,7 @@ def _before(b: BlockView, view: ArticleView | None) -> str | None:
 
 
 def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) -> Markup:
-    url = image_url(b.sha256) if b.status == "ok" else None
+    url = image_url(b.sha256) if b.status == BlockStatus.OK else None
     cand = b.candidate
     link = safe_url(b.provenance.get("page_url")) if b.source == "search" else None
     ext = {"image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}.get(b.mime, ".png")
@@ -228,11 +235,11 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         "card",
         id=b.id,
         before=_before(b, view),
-        status=b.status if b.status in STATUSES else "failed",
+        status=block_status(b.status),
         status_text=_status_text(b),
         url=url,
         alt=plain(b.alt or b.description, 300),
-        placeholder={"queued": "waiting for its turn…", "running": "being made…"}.get(b.status, "no image"),
+        placeholder=_WAITING_WORDS.get(b.status, "no image"),
         candidate=cand,
         editable=editable,
         description=plain(b.description, 300),
@@ -240,17 +247,19 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         version=b.version,
         count=b.version_count,
         accepted=b.accepted,
-        seconds=f"{b.seconds:.1f} s" if b.seconds and b.status != "placeholder" else "",  # a placeholder was not made
-        error=plain(b.error, 1000) if b.error and b.status != "ok" else "",
+        seconds=f"{b.seconds:.1f} s"
+        if b.seconds and b.status != BlockStatus.PLACEHOLDER
+        else "",  # a placeholder was not made
+        error=plain(b.error, 1000) if b.error and b.status != BlockStatus.OK else "",
         fields=card_fields(b),
         link=link,
         link_text=plain(b.provenance.get("title") or link, 200) if link else "",
         code=str(b.params.get("code", ""))[:20_000] if b.source == "code" else "",
-        raw=b.raw[:2000] if b.status == "invalid" else "",
+        raw=b.raw[:2000] if b.status == BlockStatus.INVALID else "",
         busy=b.busy,
         busy_since=b.busy_since,
         can_again=b.source is not None,
-        can_accept=b.status == "ok" and not b.accepted,
+        can_accept=b.status == BlockStatus.OK and not b.accepted,
         filename=f"{_slug(b.description)}-v{b.version}{ext}",
         moves=_render("moves"),
         insert=_render("insert"),
@@ -276,23 +285,26 @@ def text_tools(b: BlockView, editable: bool) -> Markup:
     )
 
 
+_ENDED_WORDS: dict[str, str] = {ArticleStatus.INTERRUPTED: "stopped", ArticleStatus.FAILED: "stopped early"}
+
+
 def stage(view: ArticleView, two_phase_code: bool = False) -> str:
     """What is happening now, in words."""
     if view.done:
-        if view.cut_off and view.status == "done":
-            return "cut off"
-        return {"interrupted": "stopped", "failed": "stopped early"}.get(view.status, "done")
+        if view.cut_off and view.status == ArticleStatus.DONE:
+            return LISTED_CUT_OFF
+        return _ENDED_WORDS.get(view.status, "done")
     if view.elsewhere:
         return "being written in another tab (this view follows it)"
     images = [b for b in view.blocks if b.kind == "image"]
     for number, b in enumerate(images, 1):
-        if b.status == "running":
+        if b.status == BlockStatus.RUNNING:
             if b.source == "code" and two_phase_code and not b.params.get("code"):
                 return f"writing chart code for image {number}"
             return f"running the {TOOL_NAMES.get(b.source or '', b.source)} tool for image {number}"
     if not view.blocks:
         return "loading the model and reading the brief"
-    if any(b.status == "queued" for b in images) and view.blocks[-1].kind == "image":
+    if any(b.status == BlockStatus.QUEUED for b in images) and view.blocks[-1].kind == "image":
         return "writing (images queued)"
     return "writing"
 
@@ -304,12 +316,12 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
                       "Your article appears here as it is written.</p>")  # fmt: skip
     words = sum(len(b.text.split()) for b in view.blocks if b.kind == "text")
     images = [b for b in view.blocks if b.kind == "image"]
-    done_images = sum(b.status == "ok" for b in images)
+    done_images = sum(b.status == BlockStatus.OK for b in images)
     what = stage(view, two_phase_code)
     if view.done:
         took = f" in {view.elapsed:.0f} s" if view.elapsed else ""
         line = f"{what}{took}: {words} words, {done_images} of {len(images)} images ok"
-        state = "cut-off" if view.cut_off and view.status == "done" else view.status
+        state = "cut-off" if view.cut_off and view.status == ArticleStatus.DONE else view.status
         html = Markup('<p class="state state-{}">{}</p>').format(state, line)
     else:
         html = Markup('<p class="state state-running" data-since="{}">{}… <span class="elapsed"></span></p>').format(

@@ -12,10 +12,11 @@ from typing import Any
 
 import gradio as gr
 
+from studio.app.failures import explain, reason
 from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import PrefScope, Session, Studio
 from studio.app.ui_server import Message, session_of
-from studio.app.ui_text import failure_sentence
+from studio.app.ui_text import text_html
 
 SCOPES: list[tuple[str, PrefScope]] = [
     ("this article", "article"),
@@ -33,8 +34,8 @@ def counts_line(sess: Session, scope: PrefScope, keep_identical: bool) -> str:
     """What an export of this scope would hold, or why there is nothing to export."""
     try:
         counts = sess.preference_counts(scope, keep_identical=keep_identical)
-    except ValueError as exc:
-        return f"Nothing to export: {exc}."
+    except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+        return f"Nothing to export: {reason(exc)}."
     return f"Export of {dict((v, k) for k, v in SCOPES)[scope]}: {counts.summary()}."
 
 
@@ -60,8 +61,8 @@ def add_preference_export(studio: Studio, state: Any, download: Any) -> None:
         out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
         try:
             result = sess.export_preferences(out / "preferences", which, keep_identical=keep_identical)
-        except Exception as exc:  # every failure is a sentence (see ui_text)
-            raise gr.Error(failure_sentence("Preference export", exc)) from exc
+        except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+            raise gr.Error(text_html(explain(exc, "Preference export"))) from exc
         archive = shutil.make_archive(str(out / "preferences"), "zip", result.out_dir)
         seal(out)
         return sess, archive, f"Exported {dict((v, k) for k, v in SCOPES)[which]}: {result.counts.summary()}."

@@ -9,12 +9,13 @@ from typing import Any
 
 import gradio as gr
 
-from models.errors import StudioError
+from models.errors import Refused
+from studio.app.failures import explain, reason
 from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
 from studio.app.ui_team import request_user
-from studio.app.ui_text import failure_sentence, whole_number
+from studio.app.ui_text import text_html, whole_number
 
 
 def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
@@ -70,22 +71,22 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
             sess = session_of(studio, sess)
             try:
                 msg = fn(sess, *args)
-            except (StudioError, ValueError, KeyError) as exc:
-                return (sess, *[gr.skip()] * 5, f"Not done: {str(exc).strip(chr(39))}", gr.skip())
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                return (sess, *[gr.skip()] * 5, f"Not done: {reason(exc)}", gr.skip())
             return opened(sess, msg)
 
         return handler
 
     def p_open(sess: Session, pid: Any) -> str:
         if pid in (None, ""):
-            raise ValueError("pick a project")
-        if int(pid) != sess.project_id:
-            sess.open_project(int(pid))
+            raise Refused("pick a project")
+        if whole_number(pid, "the project id") != sess.project_id:
+            sess.open_project(whole_number(pid, "the project id"))
         return "" if sess.article_id else "This project has no article yet: write one."
 
     def a_open(sess: Session, aid: Any) -> str:
-        if aid not in (None, "") and int(aid) != sess.article_id:
-            sess.open_article(int(aid))
+        if aid not in (None, "") and whole_number(aid, "the article id") != sess.article_id:
+            sess.open_article(whole_number(aid, "the article id"))
         return ""
 
     project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_visibility="private")
@@ -99,8 +100,8 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
             sess = session_of(studio, sess)
             try:
                 msg = fn(sess, whole_number(raw_id, f"the {verb} id"))
-            except Exception as exc:  # every failure is a sentence (ui_text)
-                raise gr.Error(failure_sentence(f"Opening the {verb}", exc)) from exc
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                raise gr.Error(text_html(explain(exc, f"Opening the {verb}"))) from exc
             return opened(sess, msg)
 
         return handler
@@ -122,8 +123,8 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         sess = session_of(studio, sess)
         try:
             info = sess.delete()
-        except (StudioError, ValueError, KeyError) as exc:
-            return (*opened(sess, f"Not deleted: {exc}"), gr.update(visible=False), gr.skip(), gr.skip())
+        except Exception as exc:  # the one translator
+            return (*opened(sess, f"Not deleted: {reason(exc)}"), gr.update(visible=False), gr.skip(), gr.skip())
         msg = f"Deleted “{info.name}”. It stays restorable until it is purged."
         return (*opened(sess, msg), gr.update(visible=False), info.id, gr.update(visible=True))
 
@@ -145,11 +146,12 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         msg = ""
         try:
             if q.get("article"):
-                sess.open_article(int(q["article"]), int(q["project"]) if q.get("project") else None)
+                project = whole_number(q["project"], "the project id") if q.get("project") else None
+                sess.open_article(whole_number(q["article"], "the article id"), project)
             elif q.get("project"):
-                sess.open_project(int(q["project"]))
-        except (KeyError, ValueError) as exc:
-            msg = f"Could not open the page's address ({exc}); pick a project from the list."
+                sess.open_project(whole_number(q["project"], "the project id"))
+        except Exception as exc:  # the one translator
+            msg = f"Could not open the page's address ({reason(exc)}); pick a project from the list."
         return opened(sess, msg)
 
     app.load(on_load, [state], open_outs, api_visibility="private")
@@ -166,8 +168,8 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
     def to_markdown(sess: Session | None) -> tuple[str, str]:
         try:
             return session_of(studio, sess).markdown(), "Copied as Markdown."
-        except ValueError as exc:
-            return "", f"Nothing copied: {exc}"
+        except Exception as exc:  # the one translator
+            return "", f"Nothing copied: {reason(exc)}"
 
     copy_btn.click(to_markdown, [state], [markdown_out, copy_msg], api_name="markdown").then(
         None, [markdown_out], None,
@@ -178,8 +180,8 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         try:
             session_of(studio, sess).rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None,
                                         comment=text or "")  # fmt: skip
-        except (ValueError, KeyError) as exc:
-            return f"Not rated: {exc}"
+        except Exception as exc:  # the one translator
+            return f"Not rated: {reason(exc)}"
         return "Thanks: rating saved."
 
     rate_btn.click(rate, [state, thumbs, stars, comment], rate_msg, api_name="rate")
@@ -189,8 +191,8 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
         try:
             path = sess.export(f, out, appendix=bool(with_appendix))
-        except (StudioError, ValueError) as exc:
-            return None, f"Not exported: {exc}"
+        except Exception as exc:  # the one translator
+            return None, f"Not exported: {reason(exc)}"
         finally:
             seal(out)
         return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."

@@ -9,15 +9,17 @@ from typing import Any
 
 import gradio as gr
 
+from models.base import capabilities_of
 from models.errors import ModelError, StudioError
 from studio.app.base_urls import BaseUrlRefused, check_base_url, is_configured, quiet_report, redact_url
+from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
 from studio.app.ui_doors import doors_app_kwargs
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
-from studio.app.ui_text import failure_sentence, params_object, text_html, whole_number
+from studio.app.ui_text import params_object, text_html, whole_number
 from studio.app.uploads import MAX_BYTES, check_image
 
 
@@ -69,7 +71,9 @@ def chips_html(studio: Studio) -> str:
     for source, availability in studio.services.availability.items():
         name = TOOL_NAMES.get(source, source)
         if availability.ok:
-            parts.append(Markup('<span class="chip chip-on" title="on">{} ✓</span>').format(name))
+            # the title says more where there is more: which image servers answer, with their models
+            title = availability.reason or "on"
+            parts.append(Markup('<span class="chip chip-on" title="{}">{} ✓</span>').format(title, name))
         else:
             parts.append(
                 Markup('<span class="chip chip-off" title="{}">{} off</span>').format(availability.reason, name)
@@ -98,8 +102,8 @@ def api_endpoints(studio: Studio, state: Any, api_out: Any) -> None:
                     sess.revert(block_id, whole_number(args[0], "the version"))
                 elif act == "rewrite":
                     sess.rewrite(block_id, args[0] or "")
-            except Exception as exc:  # every failure is a sentence for the API client (ui_text)
-                raise gr.Error(failure_sentence(act.capitalize(), exc)) from exc
+            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
+                raise gr.Error(text_html(explain(exc, act.capitalize()))) from exc
             return sess, article_json(sess)
 
         return handler
@@ -136,7 +140,7 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         finally:
             client.close()
     current = studio.services.backend
-    if current.name == "embedded":
+    if capabilities_of(current).in_process:
         return f"OK: {current.describe()}"
     try:
         from models.weights import resolve_gguf

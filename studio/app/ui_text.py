@@ -2,21 +2,18 @@
 
 Messages (project, action, connection, progress) are shown as plain text: they land in HTML
 components as escaped text, never as Markdown or HTML, so a project name or a remote error body
-cannot make the browser fetch anything. Failures reach the browser and API clients as sentences:
-the studio's own errors keep their text; anything else (a TypeError, RecursionError, OverflowError
-from odd input) becomes a sentence, and the traceback goes to the log.
+cannot make the browser fetch anything. Failures become sentences in one place,
+``studio.app.failures``.
 """
 
 from __future__ import annotations
 
 import html
 import json
-import logging
 import re
 
-from models.errors import StudioError
+from models.errors import Refused
 
-log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 2000
 
 
@@ -28,36 +25,25 @@ def text_html(text: object) -> str:
     return html.escape(value, quote=False)
 
 
-def failure_sentence(verb: str, exc: BaseException) -> str:
-    """A sentence for a failed request (already escaped for the toast, which renders HTML)."""
-    if isinstance(exc, json.JSONDecodeError):
-        why = (
-            f"the params are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            'write an object such as {"code": "plt.plot([1, 2])"}'
-        )
-    elif isinstance(exc, RecursionError):
-        why = "the input is nested too deeply to read"
-    elif isinstance(exc, StudioError | ValueError):
-        why = str(exc)
-    elif isinstance(exc, KeyError):
-        why = str(exc.args[0]) if exc.args else "not found"
-    else:
-        log.error("%s failed", verb, exc_info=exc)
-        why = "the request could not be handled (an internal error; the studio's log has the details)"
-    return text_html(f"{verb} failed: {why}")
-
-
 def whole_number(value: object, what: str) -> int:
-    """A user-typed id or version as an int, or ValueError with a sentence."""
+    """A user-typed id or version as an int, or Refused with a sentence."""
     text = str(value if value is not None else "").strip()
     if not re.fullmatch(r"\d{1,12}", text):
-        raise ValueError(f"{what} must be a whole number, got {text[:40]!r}")
+        raise Refused(f"{what} must be a whole number, got {text[:40]!r}")
     return int(text)
 
 
 def params_object(text: str) -> dict:
-    """The regenerate params box: a JSON object, or ValueError with a sentence."""
-    value = json.loads(text)
+    """The regenerate params box: a JSON object, or Refused with a sentence."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Refused(
+            f"the params are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
+            'write an object such as {"code": "plt.plot([1, 2])"}'
+        ) from None
+    except RecursionError:
+        raise Refused("the input is nested too deeply to read") from None
     if not isinstance(value, dict):
-        raise ValueError(f"the params must be a JSON object ({{...}}), not a {type(value).__name__}")
+        raise Refused(f"the params must be a JSON object ({{...}}), not a {type(value).__name__}")
     return value

@@ -192,6 +192,9 @@ def _tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
         yield chunk
 
 
+PASTED_WRITER = "pasted response"  # who wrote a rendered article: no model of ours did
+
+
 def render_response(
     text: str,
     services: WriterServices,
@@ -200,8 +203,10 @@ def render_response(
     style: str = "",
     stop: threading.Event | None = None,
     chunks: Iterable[str] | None = None,
+    brief: str = "",
 ) -> Iterator[Event]:
     """Execute the tags of an existing LLM-I response (e.g. a reference evaluation output).
-    ``chunks``: the response in pieces (as a model would stream it); default: all at once."""
-    article = Article(brief="", user_images=list(user_images))
+    ``chunks``: the response in pieces (as a model would stream it); default: all at once.
+    ``brief``: what the user typed for it (the article keeps it)."""
+    article = Article(brief=brief, user_images=list(user_images))
     return services.engine(style=style).run(chunks if chunks is not None else [text], article, stop=stop)

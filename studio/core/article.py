@@ -12,14 +12,11 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.errors import NotFound
+from models.vocab import SOURCES, BlockStatus
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, format_tag
 
 CONTEXT_CHARS = 1500  # how much text either side of a block its writers see
-
-ImageStatus = Literal["queued", "running", "ok", "failed", "invalid", "placeholder"]
-# placeholder: the call was not run (its tool is off, or code was asked for a photo); the block
-# keeps the call and the reason, and an upload or a later run fills it.
-FINAL_STATUSES = ("ok", "failed", "invalid", "placeholder")
 
 
 @dataclass
@@ -40,7 +37,7 @@ class ImageBlock:
     description: str
     params: dict[str, Any]
     raw: str
-    status: ImageStatus = "queued"
+    status: BlockStatus = BlockStatus.QUEUED
     error: str | None = None
     provenance: dict[str, Any] = field(default_factory=dict)
     image: bytes | None = None
@@ -53,7 +50,16 @@ class ImageBlock:
         if isinstance(tag, ToolCall):
             return cls(block_id, image_index, tag.source, tag.description, tag.params_dict(), tag.raw)
         assert isinstance(tag, InvalidTag)
-        return cls(block_id, image_index, tag.source, tag.description, {}, tag.raw, status="invalid", error=tag.reason)
+        return cls(
+            block_id,
+            image_index,
+            tag.source,
+            tag.description,
+            {},
+            tag.raw,
+            status=BlockStatus.INVALID,
+            error=tag.reason,
+        )
 
     @property
     def image_sha256(self) -> str | None:
@@ -61,7 +67,7 @@ class ImageBlock:
 
     def to_tag(self) -> str:
         """The block as an LLM-I tag (the raw text where the tag was invalid)."""
-        if self.status == "invalid" or self.source is None:
+        if self.status == BlockStatus.INVALID or self.source is None:
             return self.raw
         return format_tag(self.source, self.description, self.params)
 
@@ -123,7 +129,7 @@ class Article:
         for block in self.blocks:
             if block.id == block_id:
                 return block
-        raise KeyError(block_id)
+        raise NotFound(f"block {block_id} not found")
 
     def image_blocks(self) -> list[ImageBlock]:
         return [b for b in self.blocks if isinstance(b, ImageBlock)]
@@ -150,12 +156,12 @@ class Article:
         """Per source {total, success, success_rate, placeholder}, as the reference reports, except
         that placeholders (never run) are left out of the success rate and counted apart."""
         stats: dict[str, dict[str, float]] = {}
-        for source in ("search", "diffusion", "code", "edit"):
+        for source in SOURCES:
             blocks = [b for b in self.image_blocks() if b.source == source]
-            ok = sum(b.status == "ok" for b in blocks)
-            waiting = sum(b.status == "placeholder" for b in blocks)
+            ok = sum(b.status == BlockStatus.OK for b in blocks)
+            waiting = sum(b.status == BlockStatus.PLACEHOLDER for b in blocks)
             run = len(blocks) - waiting  # a placeholder was never run: it is no execution failure
-            stats[source] = {
+            stats[str(source)] = {
                 "total": len(blocks),
                 "success": ok,
                 "success_rate": ok / run if run else 1.0,

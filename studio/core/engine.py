@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
+from models.vocab import IN_FLIGHT, BlockStatus
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
@@ -34,7 +35,7 @@ from studio.core.events import (
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
-from tools.base import ToolContext, ToolResult
+from tools.base import ToolContext, ToolResult, outcome_of
 
 
 @dataclass(frozen=True)
@@ -147,8 +148,8 @@ class _Run:
                 if item is not _STREAM_DONE:
                     pending.append(item)  # type: ignore[arg-type]
             for block in self.article.image_blocks():
-                if block.status in ("queued", "running"):
-                    block.status, block.error = "failed", STOPPED_REASON
+                if block.status in IN_FLIGHT:
+                    block.status, block.error = BlockStatus.FAILED, STOPPED_REASON
                     pending.append(ToolCallFailed(block.id, block.source or "", STOPPED_REASON, 0.0))
             self.article.error = self.article.error or STOPPED_ARTICLE
         yield from pending
@@ -293,7 +294,7 @@ class _Run:
 
     def _work(self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], parent: bytes | None) -> None:
         with self.lock:
-            block.status = "running"
+            block.status = BlockStatus.RUNNING
             self._emit(ToolCallStarted(block.id, call.source))
         self._finish(block, call, future, self._run_tool(block, call, parent))
 
@@ -321,18 +322,18 @@ class _Run:
             block.provenance.update(self.routed.get(block.id, {}))
             if result.params is not None:  # a wrapper filled the params in (two-phase chart code)
                 block.params = dict(result.params)
-            if result.ok and result.image:
-                block.status, block.image, block.mime, block.error = "ok", result.image, result.mime, None
+            outcome = outcome_of(result, call.source)
+            block.status, block.error = outcome.status, outcome.error
+            if outcome.ok:
+                block.image, block.mime = result.image, result.mime
                 event: Event = ToolCallFinished(
                     block.id, call.source, result.seconds, block.provenance, result.image, result.mime, block.params
                 )
             else:
-                block.status = "placeholder" if result.placeholder else "failed"
-                block.error = result.error or f"the {call.source} tool returned no image"
                 event = ToolCallFailed(
                     block.id,
                     call.source,
-                    block.error,
+                    outcome.error or "",
                     result.seconds,
                     block.provenance,
                     block.params,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from models.vocab import BlockStatus
 from studio.core.article import Article
 
 
@@ -90,7 +91,7 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
         if block.kind == "text":
             events.append(TextDelta(block.id, block.text))
             continue
-        if block.status == "invalid":
+        if block.status == BlockStatus.INVALID:
             events.append(
                 ToolCallInvalid(
                     block.id, block.image_index, block.raw, block.error or "", block.source, block.description
@@ -99,7 +100,7 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
             continue
         source = block.source or ""
         events.append(ToolCallQueued(block.id, block.image_index, source, block.description, block.params, block.raw))
-        if block.status == "ok" and block.image:
+        if block.status == BlockStatus.OK and block.image:
             events.append(
                 ToolCallFinished(
                     block.id, source, block.seconds, block.provenance, block.image, block.mime, block.params
@@ -115,7 +116,7 @@ def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:
                     block.seconds,
                     block.provenance,
                     block.params,
-                    placeholder=block.status == "placeholder",
+                    placeholder=block.status == BlockStatus.PLACEHOLDER,
                 )
             )
     events.append(ArticleDone(article, seconds, article.error, article.cut_off))

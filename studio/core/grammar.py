@@ -64,9 +64,9 @@ def _lit(text: str) -> str:
 
 def _positions(available: Sequence[str], max_images: int, user_image_count: int) -> list[list[str]]:
     """For each tag position, which sources can be used there (edit needs an earlier image)."""
-    out = []
+    out: list[list[str]] = []
     for k in range(max_images):
-        here = [s for s in SOURCES if s in available and (s != "edit" or user_image_count + k > 0)]
+        here: list[str] = [s for s in SOURCES if s in available and (s != "edit" or user_image_count + k > 0)]
         if not here:
             break  # no tag can stand here, so none can follow either
         out.append(here)

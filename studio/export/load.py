@@ -15,13 +15,13 @@ import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from models.vocab import BlockStatus
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.errors import StorageError
 from studio.export.sources import safe_block_id
 
 MAX_IMAGE_BYTES = 32 * 1024 * 1024
 MAX_JSON_BYTES = 64 * 1024 * 1024
-_STATUSES = ("queued", "running", "ok", "failed", "invalid", "placeholder")
 _NUMERIC_ID_RE = re.compile(r"^b(\d+)$")
 
 
@@ -54,7 +54,7 @@ def _read_image(root: Path, rel: Any, expected_sha: Any, block_id: str) -> bytes
 
 def _image_block(root: Path, raw: dict[str, Any], block_id: str) -> ImageBlock:
     status = raw.get("status")
-    if status not in _STATUSES:
+    if status not in tuple(BlockStatus):
         raise _fail(root, f"block {block_id}: unknown status {status!r}")
     params = raw.get("params")
     provenance = raw.get("provenance")
@@ -67,7 +67,7 @@ def _image_block(root: Path, raw: dict[str, Any], block_id: str) -> ImageBlock:
         description=_str(raw.get("description")),
         params=params if isinstance(params, dict) else {},
         raw=_str(raw.get("raw")),
-        status=status,
+        status=BlockStatus(status),
         error=raw.get("error") if isinstance(raw.get("error"), str) else None,
         provenance=provenance if isinstance(provenance, dict) else {},
         seconds=float(seconds) if isinstance(seconds, int | float) and not isinstance(seconds, bool) else 0.0,

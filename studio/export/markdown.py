@@ -3,11 +3,13 @@
 article.md keeps the model's Markdown text as written (it is the article's source) and puts
 each image tag's picture in its place as ``![description](images/<id>.<ext>)`` with an
 italic caption line. Descriptions, titles, errors and provenance are untrusted, so every
-such string is written on one line with every inline-significant character backslash-escaped
-(CommonMark renders an escaped punctuation character as itself): no link, image, HTML tag,
-entity or emphasis can be smuggled in through them. Such text never starts a line, so block
-markers (``-``, ``1.``, ``=``) need no escaping. Links are written only for safe http(s) URLs,
-in <angle> form.
+such string is written on one line with a backslash before each character that would make
+Markdown there (CommonMark renders an escaped punctuation character as itself): no link, image,
+HTML tag, entity, code span or emphasis can be smuggled in through them. Only those characters:
+the file is what a writer pastes, and a backslash before every parenthesis is noise to a
+reader. Such text starts a line only through ``md_line``, which escapes a block marker there
+(``-``, ``1.``, ``>``, ``#``); table pipes need none (no line of it can be a delimiter row).
+Links are written only for safe http(s) URLs, in <angle> form.
 """
 
 from __future__ import annotations
@@ -20,14 +22,60 @@ from pathlib import Path
 from studio.core.article import Article, TextBlock
 from studio.export.sources import Figure, article_title, figures, plain, safe_block_id
 
-_ESCAPE_RE = re.compile(r"([\\`*_\[\]()<>#!|~&])")
+# Always Markdown: code spans, emphasis, link and image brackets.
+_ALWAYS = frozenset("`*[]")
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+_ENTITY_RE = re.compile(r"&(?:[A-Za-z][A-Za-z0-9]*|#[0-9]+|#[xX][0-9A-Fa-f]+);")
+_HEADING_CLOSE_RE = re.compile(r"(?:^|(?<=\s))#+\s*$")  # "Top #": a heading's closing sequence
 # A fence longer than any backtick run in the code keeps the code block closed.
 _BACKTICKS_RE = re.compile(r"`+")
 
 
+def _needs_escape(text: str, i: int, tildes: int) -> bool:
+    char = text[i]
+    before = text[i - 1] if i else " "
+    after = text[i + 1] if i + 1 < len(text) else ""
+    if char in _ALWAYS:
+        return True
+    if char == "\\":  # escapes the next punctuation (ours too, at the end), else shows as itself
+        return after == "" or after in _PUNCTUATION
+    if char == "_":  # between letters or digits (snake_case) it cannot open or close emphasis
+        return not (before.isalnum() and after.isalnum())
+    if char == "<":  # an HTML tag or an autolink starts with a letter, "/", "!" or "?"
+        return after.isalpha() or after in "/!?"
+    if char == "&":  # only an entity reference turns into another character
+        return _ENTITY_RE.match(text, i) is not None
+    if char == "~":  # strikethrough needs a pair
+        return tildes > 1
+    return False
+
+
 def md_text(value: object, limit: int = 2000) -> str:
-    """Untrusted text as inert Markdown inline text (one line, punctuation escaped)."""
-    return _ESCAPE_RE.sub(r"\\\1", plain(value, limit))
+    """Untrusted text as inert Markdown inline text: one line, a backslash only before what
+    Markdown would otherwise read as markup (see the module docstring)."""
+    text = plain(value, limit)
+    tildes = text.count("~")
+    return "".join(("\\" + c) if _needs_escape(text, i, tildes) else c for i, c in enumerate(text))
+
+
+def md_heading(value: object, limit: int = 2000) -> str:
+    """``md_text`` for a heading's text: a closing run of ``#`` ("Top #") stays text."""
+    text = md_text(value, limit)
+    closing = _HEADING_CLOSE_RE.search(text)
+    return text if closing is None else text[: closing.start()] + "\\" + text[closing.start() :]
+
+
+_BLOCK_START_RE = re.compile(r"[#>+=|-]|\d+(?=[.)])")
+
+
+def md_line(value: object, limit: int = 2000) -> str:
+    """``md_text`` for the start of a line: a heading, quote, list or table marker stays text."""
+    text = md_text(value, limit)
+    start = _BLOCK_START_RE.match(text)
+    if start is None:
+        return text
+    end = start.end()
+    return "\\" + text if start.group()[0] in "#>+=|-" else text[:end] + "\\" + text[end:]
 
 
 def md_link(title: str, url: str | None) -> str:
@@ -50,10 +98,11 @@ def image_name(figure: Figure) -> str:
 def _figure_md(figure: Figure) -> str:
     desc = figure.block.description
     if figure.number is None:
-        return f"> **{md_text(desc) or 'Image'}**: {md_text(figure.note)}"
+        # the name on its own line, as the HTML export shows it
+        return f"> **{md_text(desc) or 'Image'}**  \n> {md_line(figure.note)}"
     caption = f"*Figure {figure.number}. {md_text(desc)}*"
     if figure.link_url:
-        extra = f" \\({md_text(figure.credit_extra)}\\)" if figure.credit_extra else ""
+        extra = f" ({md_text(figure.credit_extra)})" if figure.credit_extra else ""
         caption += f"  \nSource: {md_link(figure.link_title or 'source', figure.link_url)}{extra}"
     elif figure.credit:
         caption += f"  \n{md_text(figure.credit)}"
@@ -65,7 +114,7 @@ def article_markdown(article: Article, title: str | None = None) -> str:
     by_id = {f.block.id: f for f in figures(article)}
     parts: list[str] = []
     if title and title.strip():
-        parts.append(f"# {md_text(title, 300)}\n\n")
+        parts.append(f"# {md_heading(title, 300)}\n\n")
     for block in article.blocks:
         if isinstance(block, TextBlock):
             parts.append(block.text)
@@ -77,13 +126,13 @@ def article_markdown(article: Article, title: str | None = None) -> str:
 
 def sources_markdown(article: Article, title: str | None = None) -> str:
     """SOURCES.md: credits and the tool call of every image (to reproduce the article)."""
-    lines = [f"# Sources: {md_text(article_title(article, title), 300)}", ""]
+    lines = [f"# Sources: {md_heading(article_title(article, title), 300)}", ""]
     if article.brief.strip():
         lines += ["Brief:", "", md_code(article.brief, "text"), ""]
     for position, figure in enumerate(figures(article), start=1):
         block = figure.block
         name = f"Figure {figure.number}" if figure.number else f"Image {position}"
-        lines.append(f"## {name}: {md_text(block.description)}")
+        lines.append(f"## {name}: {md_heading(block.description)}")
         lines.append("")
         lines.append(f"- Tool: {md_text(block.source or 'unknown')}; status: {md_text(block.status)}")
         if figure.number:

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from models.vocab import BlockStatus
+from models.vocab import article_title as title_rule
 from studio.core.article import Article, ImageBlock, TextBlock
 
 # Raster formats every target (browser, WeasyPrint, Word after conversion) displays, keyed
@@ -21,7 +23,6 @@ from studio.core.article import Article, ImageBlock, TextBlock
 RASTER_MIMES = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
 _BLOCK_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
-_HEADING_RE = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
 MAX_URL_CHARS = 2048
 
 
@@ -129,12 +130,16 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Page", prov.get("page_url"))
         add("Page title", prov.get("title"))
         add("Site", prov.get("source"))
-        add("Licence", prov.get("licence_hint"))
+        add("Creator", prov.get("creator"))
+        add("Licence", prov.get("licence") or prov.get("licence_hint"))
+        add("Licence URL", prov.get("licence_url"))
+        add("Provider", prov.get("provider"))
     elif block.source == "diffusion":
         add("Prompt", params.get("prompt") or prov.get("prompt"))
         add("Style", prov.get("style"))
         add("Seed", prov.get("seed"))
         add("Model", prov.get("model"))
+        add("Image server", prov.get("server"))
     elif block.source == "code":
         raw_code = params.get("code") or prov.get("code")
         code = strip_controls(str(raw_code)) if raw_code else None
@@ -147,6 +152,7 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Parent sha256", prov.get("parent_sha256"))
         add("Seed", prov.get("seed"))
         add("Model", prov.get("model"))
+        add("Image server", prov.get("server"))
     return fields, code
 
 
@@ -154,12 +160,10 @@ def _credit(block: ImageBlock) -> tuple[str, str | None, str | None, str]:
     """(credit line, link title, link url, extra) for a shown image."""
     prov = block.provenance or {}
     if block.source == "search":
-        title = plain(prov.get("title"), 300) or plain(prov.get("source"), 200) or "web image"
-        site = plain(prov.get("source"), 200)
-        licence = plain(prov.get("licence_hint"), 200)
-        extra = ", ".join(x for x in (site, licence) if x)
-        url = safe_url(prov.get("page_url")) or safe_url(prov.get("image_url"))
-        return f"Source: {title}" + (f" ({extra})" if extra else ""), title, url, extra
+        from studio.export.tasl import tasl  # the TASL line (title, author, source, licence)
+
+        credit = tasl(prov)
+        return credit.line(), credit.title, credit.page_url, credit.extra
     if block.source == "diffusion":
         model = plain(prov.get("model"), 200) or "a diffusion model"
         seed = prov.get("seed")
@@ -178,7 +182,7 @@ def figures(article: Article) -> list[Figure]:
     offset = len(article.user_images)
     numbers: dict[str, int] = {}
     for block in blocks:
-        if block.status == "ok" and embeddable(block):
+        if block.status == BlockStatus.OK and embeddable(block):
             numbers[block.id] = len(numbers) + 1
     figure_of_index = {offset + i: numbers.get(b.id) for i, b in enumerate(blocks)}
     out: list[Figure] = []
@@ -190,12 +194,12 @@ def figures(article: Article) -> list[Figure]:
             mime = embeddable(block)
             out.append(Figure(block, number, mime, credit, link_title, link_url, None, extra, fields, code))
             continue
-        if block.status == "ok":
+        if block.status == BlockStatus.OK:
             note = "The image could not be embedded: only PNG, JPEG, WebP and GIF images are allowed."
-        elif block.status == "placeholder":
+        elif block.status == BlockStatus.PLACEHOLDER:
             note = f"Placeholder, not generated: {plain(block.error, 1000) or 'no reason given'}"
-        elif block.status in ("failed", "invalid"):
-            what = "Image tag rejected" if block.status == "invalid" else "Image not generated"
+        elif block.status in (BlockStatus.FAILED, BlockStatus.INVALID):
+            what = "Image tag rejected" if block.status == BlockStatus.INVALID else "Image not generated"
             note = f"{what}: {plain(block.error, 1000) or 'no reason given'}"
         else:
             note = f"Image not generated yet ({block.status})."
@@ -204,16 +208,11 @@ def figures(article: Article) -> list[Figure]:
 
 
 def article_title(article: Article, title: str | None = None) -> str:
-    """The given title, else the first Markdown heading, else the brief's first line."""
+    """The given title, else the one title rule (``models.vocab.article_title``: the first Markdown
+    heading, else the brief's first line), so a file's name and its title agree."""
     if title and title.strip():
         return plain(title, 300)
-    for block in article.blocks:
-        if isinstance(block, TextBlock):
-            match = _HEADING_RE.search(block.text)
-            if match:
-                return plain(match.group(1), 300)
-    first = article.brief.strip().splitlines()[0] if article.brief.strip() else ""
-    return plain(first, 120) or "Article"
+    return plain(title_rule((b.text for b in article.blocks if isinstance(b, TextBlock)), article.brief), 300)
 
 
 _CJK_SCRIPTS = (

@@ -21,6 +21,7 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from models.vocab import BlockStatus
 from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources, photo_request, relevance
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
@@ -65,8 +66,8 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
     """The per-article honesty figures (see the module docstring); plain JSON values."""
     blocks = article.image_blocks()
     code = [b for b in blocks if b.source == "code"]
-    ran = [b for b in code if b.status in ("ok", "failed")]
-    drawn = [b for b in code if b.status == "ok"]
+    ran = [b for b in code if b.status in (BlockStatus.OK, BlockStatus.FAILED)]
+    drawn = [b for b in code if b.status == BlockStatus.OK]
     fits = [relevance(b.description, str(b.params.get("code", ""))) for b in drawn]
     cut_off = bool(article.cut_off)  # the model stopped at its token limit (article.json, CLI, UI say so)
     mid_sentence = ends_mid_sentence(article)
@@ -79,7 +80,7 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
         # a picture pretended in the text, outside any tool (a Markdown image with a made-up URL)
         "markdown_images": [b.id for b in texts for _ in _MD_IMAGE.finditer(b.text)],
         "placeholders": [
-            {"id": b.id, "source": b.source, "reason": b.error} for b in blocks if b.status == "placeholder"
+            {"id": b.id, "source": b.source, "reason": b.error} for b in blocks if b.status == BlockStatus.PLACEHOLDER
         ],
         "asked_sources": asked,
         "asked_missing": [s for s in asked if s not in {b.source for b in blocks}],
@@ -88,7 +89,7 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
         "code_fallback": sum(bool(b.provenance.get("fallback")) for b in drawn),
         "code_repaired": sum(bool(b.provenance.get("repaired")) for b in drawn),
         "code_illustrative": sum(bool(b.provenance.get("illustrative")) for b in drawn),
-        "code_errors": [b.error for b in ran if b.status == "failed"],
+        "code_errors": [b.error for b in ran if b.status == BlockStatus.FAILED],
         "relevant": sum(f.ok for f in fits),
         "irrelevant": [f.reason for f in fits if not f.ok],
         "leaks": leaks.to_dict(),

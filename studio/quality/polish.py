@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from models.base import ChatOptions, complete
 from models.errors import StudioError
+from models.vocab import BlockStatus
 from studio.core.agent import Brief, WriterServices
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.chart_checks import relevance
@@ -42,7 +43,7 @@ def repair_plans(block: ImageBlock, available: Sequence[str]) -> list[tuple[str,
     plans: list[tuple[str, dict[str, Any]]] = []
     if block.source == "code":
         plans.append(("code", {"code": ""}))  # rewritten by the chart writer, with the failure as context
-    if block.source in ("search", "diffusion") and block.status == "invalid" and topic:
+    if block.source in ("search", "diffusion") and block.status == BlockStatus.INVALID and topic:
         plans.append((block.source, {"query": topic} if block.source == "search" else {"prompt": topic}))
     if block.source in ("search", None, "edit") and topic:
         plans.append(("diffusion", {"prompt": topic}))  # another tool: a picture of the same subject
@@ -78,7 +79,7 @@ def _apply(block: ImageBlock, source: str, params: dict[str, Any], result: ToolR
         **result.provenance,
         "repaired": {"from_source": block.source, "from_status": block.status, "reason": block.error},
     }
-    block.source, block.params, block.status, block.error = source, params, "ok", None
+    block.source, block.params, block.status, block.error = source, params, BlockStatus.OK, None
     block.image, block.mime, block.seconds = result.image, result.mime, result.seconds
 
 
@@ -88,7 +89,7 @@ def polish_article(article: Article, brief: Brief, services: QualityServices, en
     coder = services.chart_coder()
     repaired: list[dict[str, Any]] = []
     for block in article.image_blocks():
-        if block.status == "ok" and not irrelevant_chart(block.source, block.description, block.params):
+        if block.status == BlockStatus.OK and not irrelevant_chart(block.source, block.description, block.params):
             continue
         context = ToolContext(
             style=brief.style, description=block.description, text_before=text_before(article, block.id)
@@ -96,7 +97,7 @@ def polish_article(article: Article, brief: Brief, services: QualityServices, en
         for source, params in repair_plans(block, runner.sources()):
             used, result = _run_plan(source, params, block, runner, coder, context)
             # a broken block takes any picture; a drawn but irrelevant chart only a relevant one
-            off_topic = block.status == "ok" and irrelevant_chart(source, block.description, used)
+            off_topic = block.status == BlockStatus.OK and irrelevant_chart(source, block.description, used)
             if result.ok and result.image and not off_topic:
                 repaired.append({"block": block.id, "from": block.source, "to": source})
                 _apply(block, source, used, result)
@@ -125,7 +126,7 @@ def _rewrite_weak_text(article: Article, services: QualityServices, limit: int =
     for i, block in enumerate(article.blocks):
         if len(rewritten) >= limit:
             break
-        if not isinstance(block, ImageBlock) or block.status != "ok" or i == 0:
+        if not isinstance(block, ImageBlock) or block.status != BlockStatus.OK or i == 0:
             continue
         before = article.blocks[i - 1]
         if not isinstance(before, TextBlock):

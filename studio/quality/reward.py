@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from models.judge import ImageJudgement, Judge, JudgeUnavailable, RubricJudgement, TextJudgement
+from models.vocab import BlockStatus
 from studio.core.article import Article, TextBlock
 
 TOOL_WEIGHTS = {"code": 0.4, "edit": 0.3, "search": 0.2, "diffusion": 0.1}  # harder tools weigh more
@@ -153,7 +154,9 @@ def processed_article_text(article: Article) -> str:
     Built from the blocks rather than by re-matching tags, so an unclosed invalid tag cannot shift
     the placeholders."""
     return "".join(
-        b.text if isinstance(b, TextBlock) else ("<image>" if b.status == "ok" else "<fail_to_generate_image>")
+        b.text
+        if isinstance(b, TextBlock)
+        else ("<image>" if b.status == BlockStatus.OK else "<fail_to_generate_image>")
         for b in article.blocks
     )
 
@@ -176,16 +179,16 @@ def score_article(
     """
     blocks = article.image_blocks()
     total = len(blocks)
-    valid = sum(b.status != "invalid" for b in blocks)
+    valid = sum(b.status != BlockStatus.INVALID for b in blocks)
     validity = valid / total if total else 1.0
     num = image_count_score(total, wanted_images, evaluation=evaluation)
     tools: float | None = None
     if required_tools:
         attempted = Counter(b.source for b in blocks if b.source)
-        succeeded = Counter(b.source for b in blocks if b.source and b.status == "ok")
+        succeeded = Counter(b.source for b in blocks if b.source and b.status == BlockStatus.OK)
         tools = tool_reward(required_tools, attempted, succeeded)
     processed = processed_article_text(article)
-    images = [b.image if b.status == "ok" and b.image else None for b in blocks]
+    images = [b.image if b.status == BlockStatus.OK and b.image else None for b in blocks]
     mimes = [b.mime for b in blocks]
 
     text: TextJudgement | JudgeUnavailable | None = None

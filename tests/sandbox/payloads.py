@@ -39,6 +39,12 @@ def sys_call(nr, *args):
     if r < 0:
         raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
     return r
+def is_open(fd):
+    try:
+        os.fstat(fd)
+        return True
+    except OSError:
+        return False
 def result_fd():
     for f in range(3, 256):
         try:
@@ -226,12 +232,46 @@ FORGED_FRAMES = [
     ("frame-bad-json", "forge(struct.pack('>II', 5, 0), b'notjs')"),
     ("frame-ok-string", "frame({{'ok': 'yes'}}, png(10, 10, bytes(20)))"),
     ("frame-list", "forge(struct.pack('>II', 2, 0), b'[]')"),
+    ("frame-deep-json", "forge(struct.pack('>II', 200000, 0), b'[' * 200000)"),
 ]
 
+# Kernel memory that RLIMIT_AS does not count, and per-user kernel objects (issue 19): each must
+# be refused. x86_64 numbers: memfd_create 319, inotify_init 253, inotify_init1 294.
 STATE = [
     ("leave-file", "open('left-behind', 'w').write('x')\nplt.plot([1])"),
     ("see-file", "attempt('left-behind', lambda: open('left-behind').read())"),
     ("rcparams", "plt.rcParams['figure.figsize'] = (1, 1)\nplt.plot([1])"),
     ("monkeypatch-np", "np.linspace = None\npd.DataFrame = None\nplt.plot([1])"),
     ("sysv-leave", "attempt('shm-leave', lambda: sys_call(29, 0x1234, 64 << 20, 0o1000 | 0o666))"),
+]
+
+KERNEL_MEMORY = [
+    ("memfd", "attempt('memfd', lambda: sys_call(319, cstr(b'park'), 0))"),
+    ("memfd-os", "attempt('memfd-os', lambda: os.memfd_create('park'))"),
+    ("socketpair-unix", "attempt('socketpair-unix', lambda: socket.socketpair(socket.AF_UNIX))"),
+    (
+        "scm-rights",
+        "s = socket.socket(fileno=os.dup(result_fd()))\nattempt('scm-rights', lambda: s.sendmsg([b'\\0' * 8], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, struct.pack('i', 0))]))",
+    ),
+    (
+        "sendmsg-plain",
+        "s = socket.socket(fileno=os.dup(result_fd()))\nattempt('sendmsg', lambda: s.sendmsg([b'\\0' * 8]))",
+    ),
+    ("pipe-grow", "import fcntl\nr, w = os.pipe()\nattempt('pipe-grow', lambda: fcntl.fcntl(w, 1031, 1 << 20))"),
+    ("inotify", "attempt('inotify', lambda: sys_call(253))\nattempt('inotify1', lambda: sys_call(294, 0))"),
+    ("setsid", "attempt('setsid', lambda: os.setsid())\nattempt('setpgid', lambda: os.setpgid(0, 0))"),
+]
+
+# What crosses into the jail (issue 19): a chart sees 0-2 and its result channel, nothing else,
+# and cannot change a file of the Python install through any descriptor, inherited or its own.
+# Every change it tries leaves the file as it was (same mode, same times), so a hit is harmless.
+DESCRIPTORS = [
+    (
+        "inherited-fds",
+        "own = result_fd()\nextra = [f for f in range(3, 1 << 16) if f != own and is_open(f)]\nattempt('inherited-fds', lambda: extra, truthy=True)",
+    ),
+    (
+        "font-fds",
+        "import matplotlib\nfont = os.path.join(matplotlib.get_data_path(), 'fonts', 'ttf', 'DejaVuSans.ttf')\nown = result_fd()\nfds = [f for f in range(3, 1 << 16) if f != own and is_open(f)] + [os.open(font, os.O_RDONLY)]\nfor f in fds:\n    st = os.fstat(f)\n    if stat.S_ISREG(st.st_mode):\n        attempt(f'fchmod-{{f}}', lambda: os.fchmod(f, stat.S_IMODE(st.st_mode)))\n        attempt(f'futimens-{{f}}', lambda: os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns)))\n        attempt(f'fsetxattr-{{f}}', lambda: os.setxattr(f, 'user.llmi-hostile', b'x'))",
+    ),
 ]

@@ -201,11 +201,12 @@ BATCHES = {
     "exhaustion": payloads.EXHAUSTION,
     "forged_frames": payloads.FORGED_FRAMES,
     "state": payloads.STATE,
+    "kernel_memory": payloads.KERNEL_MEMORY,
 }
 
 
 def test_there_are_at_least_60_payloads() -> None:
-    total = sum(len(b) for b in BATCHES.values()) + len(payloads.TAMPERING)
+    total = sum(len(b) for b in BATCHES.values()) + len(payloads.TAMPERING) + len(payloads.DESCRIPTORS)
     assert total >= 60, total
 
 
@@ -252,7 +253,39 @@ def test_tampering_with_the_audit_hook_gains_nothing(hooked: CodeTool, host: Hos
 
 
 def test_forged_frames_fail_with_a_reason(bare: CodeTool, host: Host) -> None:
-    reasons = {name: run(bare, fill(code, bare, host)).error for name, code in payloads.FORGED_FRAMES[:2]}
+    wanted = ("frame-not-png", "frame-huge-png", "frame-deep-json", "frame-huge-length")
+    reasons = {name: run(bare, fill(code, bare, host)).error for name, code in payloads.FORGED_FRAMES if name in wanted}
     assert reasons["frame-not-png"] == "the chart sandbox returned data that is not a PNG image; refused"
     assert "12000x12000" in (reasons["frame-huge-png"] or "")
+    # 200,000 nested '[' once raised RecursionError out of the tool ("the code tool crashed")
+    assert reasons["frame-deep-json"] == (
+        "the chart sandbox returned a result frame that was refused: "
+        "its JSON nests deeper than 32 levels or is malformed"
+    )
+    assert "more than the 16 MB limit" in (reasons["frame-huge-length"] or "")
+    honest_chart_renders(bare)
+
+
+def font_state(path: Path) -> tuple[int, int, list[str]]:
+    st = path.stat()
+    return st.st_mode, st.st_mtime_ns, os.listxattr(path)
+
+
+def test_no_descriptor_crosses_into_the_jail_and_the_install_stays_unchanged(bare: CodeTool, host: Host) -> None:
+    """The warm worker once kept matplotlib's fonts open and every chart inherited them,
+    pointing at the host's writable mount: where the studio's user owns the venv (.ci runs this
+    as uid 65534 owning it), a chart could fchmod the real font files. Now a chart sees 0-2 and
+    its result channel only, and a font it opens itself is the jail's read-only bind."""
+    import matplotlib
+
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    watched = sorted(fonts.glob("*.ttf"))
+    before = {p: font_state(p) for p in watched}
+    escapes = run_batch(bare, host, payloads.DESCRIPTORS)
+    after = {p: font_state(p) for p in watched}
+    for path in watched:  # undo what a hit did, before asserting, so a failure leaves nothing behind
+        with contextlib.suppress(OSError):
+            os.removexattr(path, "user.llmi-hostile")
+    assert escapes == []
+    assert after == before
     honest_chart_renders(bare)

@@ -75,6 +75,23 @@ def test_missing_response_file_is_a_clear_error(offline_settings: Path, capsys) 
     assert "nope.txt" in capsys.readouterr().err
 
 
+def test_render_keeps_the_brief_typed_and_names_the_pasted_source(offline_settings: Path) -> None:
+    response = offline_settings / "pasted.txt"
+    response.write_text(
+        "# Tides\n\n<imgen>{'source': 'code', 'description': 'Tide', 'params': {'code': 'plt.plot([1, 2])'}}</imgen>"
+    )
+    out = offline_settings / "out"
+    argv = ["render", str(response), "--out", str(out), "--tools", "code"]
+    assert main([*argv, "--brief", " Tides for sailors ", "--source", "GPT-4o, chat.example"]) == 0
+    article = json.loads((out / "article.json").read_text())
+    assert article["brief"] == "Tides for sailors"
+    assert article["writer"] == {"written_by": "render", "backend": "pasted response", "model": "GPT-4o, chat.example"}
+    assert "Tides for sailors" in (out / "article.html").read_text()  # the appendix's brief
+    assert main([*argv]) == 0  # neither given: no brief, no source, still a pasted response
+    article = json.loads((out / "article.json").read_text())
+    assert article["brief"] == "" and article["writer"]["model"] is None
+
+
 def test_render_of_a_lone_surrogate_escape_writes_a_whole_article(offline_settings: Path) -> None:
     """The six ASCII characters ``\\ud800`` in a caption decode to a lone surrogate: the article
     is still written whole (the character becomes U+FFFD), text after the tag included."""

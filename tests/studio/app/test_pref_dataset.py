@@ -102,8 +102,9 @@ def test_rows_hold_the_writer_prompt_and_the_whole_article(sessions: tuple[Sessi
         assert row["chosen"] != row["rejected"] and not row["identical"] and not row["same_text"]
         assert (row["block_id"], row["block_kind"], row["source"]) == ("b2", "image", "code")
         assert (row["cut_before"], row["cut_after"]) == (0, 0)
-        assert (row["writer_backend"], row["written_by"], row["user"]) == ("openai", "render", "local")
-        assert row["generation"]["tools"] == ["code"] and row["generation"]["max_tokens"] > 0
+        assert (row["writer_backend"], row["written_by"], row["user"]) == ("pasted response", "render", "local")
+        assert row["writer_model"] is None  # rendered, and the user named no source
+        assert row["generation"]["tools"] == ["code"] and row["generation"]["max_tokens"] is None  # no sampling
         for side in ("chosen", "rejected"):
             image = row[f"{side}_image"]
             assert image.format == "PNG" and image.size[0] > 32  # a real chart, decoded from the Parquet bytes

@@ -53,4 +53,5 @@ def test_rows_carry_what_the_writer_wrote_and_the_filled_code_apart(studio: Stud
     assert row["same_text"] and row["chosen"][0]["content"] == RESPONSE
     assert (row["chosen_filled_code"], row["rejected_filled_code"]) == (v2.params["code"], v1.params["code"])  # type: ignore[index]
     assert row["chosen_filled_code"] not in row["chosen"][0]["content"]
-    assert row["writer_backend"] == "embedded" and row["generation"]["two_phase_code"] is True
+    # a pasted response: its writer is no model of ours, even where the embedded model filled chart code in
+    assert row["writer_backend"] == "pasted response" and row["generation"]["two_phase_code"] is True

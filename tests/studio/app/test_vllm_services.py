@@ -8,6 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from models.base import capabilities_of
+from models.embedded import EmbeddedBackend
+from models.openai_compat import OpenAICompatBackend
 from studio.app.services import build_services, max_tokens_for
 from studio.app.settings import Settings, load_settings
 from studio.core.agent import Brief, chat_options, write_article
@@ -86,9 +89,27 @@ def test_old_style_error_ends_the_article_with_the_reason(tmp_path: Path) -> Non
 
 
 def test_max_tokens_defaults_follow_the_backend(tmp_path: Path) -> None:
+    """Each backend class declares its default (Capabilities), no code compares backend names."""
     s = load_settings(data_dir=tmp_path)
-    assert max_tokens_for(s, "openai") == 4096 and max_tokens_for(s, "embedded") == 1200
-    assert max_tokens_for(load_settings(data_dir=tmp_path, max_tokens=2000), "embedded") == 2000
+    vllm = OpenAICompatBackend("http://127.0.0.1:9/v1", model="m")
+    try:
+        assert max_tokens_for(s, vllm) == 4096 and max_tokens_for(s, EmbeddedBackend) == 1200  # type: ignore[arg-type]
+        assert max_tokens_for(load_settings(data_dir=tmp_path, max_tokens=2000), EmbeddedBackend) == 2000  # type: ignore[arg-type]
+    finally:
+        vllm.close()
+
+
+def test_capabilities_decide_grammar_and_two_phase_charts(tmp_path: Path) -> None:
+    """The embedded model needs the grammar and leaves chart code to a second call; a vLLM server
+    writes its code and gets a grammar only when STUDIO_OPENAI_GRAMMAR asks for it."""
+    assert capabilities_of(EmbeddedBackend).needs_grammar and not capabilities_of(EmbeddedBackend).writes_chart_code
+    for grammar in (False, True):
+        settings = load_settings(data_dir=tmp_path, tools_enabled=[], openai_grammar=grammar)
+        services = build_services(settings, backend=OpenAICompatBackend("http://127.0.0.1:9/v1", model="m"))
+        try:
+            assert services.uses_grammar is grammar and services.two_phase_code is False
+        finally:
+            services.close()
 
 
 def test_gpu_with_cpu_torch_is_a_loud_startup_warning(
@@ -150,6 +171,8 @@ def test_a_length_stop_still_cut_off_is_marked_in_the_cli_and_article_json(
     assert "CUT OFF" in capsys.readouterr().err
     manifest = json.loads((out / "article.json").read_text())
     assert manifest["cut_off"] is True
+    # who wrote it, as a fact: the served model's id (from /models), not the server's address
+    assert manifest["writer"] == {"written_by": "model", "backend": "openai", "model": "Qwen/Qwen3-8B"}
     text = " ".join(b.get("text", "") for b in manifest["blocks"])
     assert "Bees dance to share" in text and "plan" not in text
 
