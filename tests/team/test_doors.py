@@ -104,7 +104,7 @@ def test_failed_logins_back_off_then_lock_the_name_until_its_password_changes(ap
 
 def test_another_users_session_id_is_not_found(app: App) -> None:
     alice, bob = session(app, "alice"), session(app, "bob")
-    status, text = call(alice, "/render", ["alice's brief", response_for(1), ""], "alice-session-1")
+    status, text = call(alice, "/render", ["alice's brief", response_for(1), "", ""], "alice-session-1")
     assert status == 200 and "event: complete" in text
     status, text = call(bob, "/projects", [], "alice-session-1")
     assert status == 404 and "not found" in text
@@ -125,7 +125,7 @@ def _export_path(text: str) -> str:
 def test_an_export_is_served_only_to_its_owner(app: App) -> None:
     alice, bob = session(app, "alice"), session(app, "bob")
     sid = "alice-export-session"
-    assert call(alice, "/render", ["alice's export", response_for(2), ""], sid)[0] == 200
+    assert call(alice, "/render", ["alice's export", response_for(2), "", ""], sid)[0] == 200
     status, text = call(alice, "/export", ["md", False], sid)
     assert status == 200, text
     path = _export_path(text)
