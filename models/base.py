@@ -51,6 +51,9 @@ class Capabilities:
     writes_chart_code: bool = True
     default_max_tokens: int = 1200  # STUDIO_MAX_TOKENS overrides it
     in_process: bool = False  # the model runs inside the studio (nothing to connect to)
+    # answers several requests at once (quality mode writes its candidates side by side); False:
+    # one after the other
+    serves_concurrently: bool = True
 
 
 def capabilities_of(backend: object) -> Capabilities:

@@ -112,6 +112,7 @@ class EmbeddedBackend:
         writes_chart_code=False,
         default_max_tokens=1200,  # the chart code comes from a second call
         in_process=True,
+        serves_concurrently=False,
     )
 
     def __init__(

@@ -29,6 +29,8 @@ import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from cachetools import TLRUCache
+
 from models.errors import ConfigError, ModelUnavailable
 from models.image_loading import LoadedPipeline, LoadFailed, free_memory, load_base, reason, unavailable, variant_for
 from models.image_weights import (
@@ -89,7 +91,11 @@ ViewKey = tuple[str, str, str]  # (kind, model, device)
 
 _bases: dict[BaseKey, LoadedPipeline] = {}
 _cache: dict[ViewKey, LoadedPipeline] = {}
-_failures: dict[tuple[str, ...], _Failure] = {}
+# Each failure expires at its own time (an absent model after FAILURE_TTL_S, a broken one never):
+# cachetools' time-aware LRU drops it then, so a look-up is a plain get.
+_failures: TLRUCache[tuple[str, ...], _Failure] = TLRUCache(
+    maxsize=256, ttu=lambda _key, failure, _now: failure.expires, timer=time.monotonic
+)
 _cache_lock = threading.Lock()
 _key_locks: dict[BaseKey, threading.Lock] = {}
 
@@ -106,11 +112,7 @@ def _view(kind: Kind, base: LoadedPipeline) -> Any:
 
 
 def _remembered(key: tuple[str, ...]) -> _Failure | None:
-    failed = _failures.get(key)
-    if failed is not None and time.monotonic() >= failed.expires:
-        del _failures[key]
-        return None
-    return failed
+    return _failures.get(key)
 
 
 def get_pipeline(

@@ -1,4 +1,10 @@
-"""One overall deadline for a whole HTTP exchange, applied to every socket operation.
+"""Deadlines: ``call_with_deadline`` (the one way to wait for blocking work at most so long) and
+one overall deadline for a whole HTTP exchange, applied to every socket operation.
+
+``call_with_deadline`` runs the work on a daemon thread and waits on a ``concurrent.futures``
+Future: the tool runner, the image search and the downloader's DNS lookup all bound calls that
+have no deadline of their own with it. The thread is abandoned, never joined, when time runs out
+(``ThreadPoolExecutor`` would join it at exit, so a stalled resolver could hold the process).
 
 httpx's timeouts bound each operation (connect, one read, one write); a server that trickles its
 headers or body a byte at a time never trips them. ``DeadlineStream`` wraps the connection the
@@ -8,10 +14,32 @@ of one deadline.
 
 from __future__ import annotations
 
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
 
 import httpcore
+
+T = TypeVar("T")
+
+
+def call_with_deadline(func: Callable[[], T], timeout_s: float, *, name: str = "deadline") -> T:
+    """``func()``'s value (or its exception), or ``TimeoutError`` when it has not ended within
+    ``timeout_s``; the work goes on in its abandoned daemon thread until its own limits end it."""
+    future: Future[T] = Future()
+
+    def work() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            future.set_result(func())
+        except BaseException as exc:  # handed to the waiting caller by the future
+            future.set_exception(exc)
+
+    threading.Thread(target=work, name=name, daemon=True).start()
+    return future.result(timeout=timeout_s)  # concurrent.futures.TimeoutError is TimeoutError
 
 
 def time_left(deadline: float | None, timeout: float | None) -> float | None:

@@ -40,7 +40,6 @@ from __future__ import annotations
 import io
 import ipaddress
 import socket
-import threading
 import time
 import zlib
 from collections.abc import Collection, Iterable
@@ -52,7 +51,7 @@ import httpcore
 import httpx
 from PIL import Image
 
-from tools.deadline import DeadlineStream, time_left
+from tools.deadline import DeadlineStream, call_with_deadline, time_left
 
 MAX_REDIRECTS = 5
 ALLOWED_FORMATS = {"PNG": "image/png", "JPEG": "image/jpeg", "GIF": "image/gif", "WEBP": "image/webp"}
@@ -165,23 +164,16 @@ def _resolve(host: str, port: int, timeout_s: float) -> list[IPAddress]:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["infos"] = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="resolve", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise DownloadError(f"looking up {host} took longer than {timeout_s:.3g} s", "unreachable")
-    if "error" in box:
-        raise DownloadError(f"cannot resolve {host}: {box['error']}", "unreachable")
+    try:
+        infos = call_with_deadline(
+            lambda: socket.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout_s, name="resolve"
+        )
+    except TimeoutError:  # before OSError: TimeoutError is one
+        raise DownloadError(f"looking up {host} took longer than {timeout_s:.3g} s", "unreachable") from None
+    except OSError as exc:
+        raise DownloadError(f"cannot resolve {host}: {exc}", "unreachable") from None
     addresses: list[IPAddress] = []
-    for _family, _type, _proto, _canon, sockaddr in box["infos"]:
+    for _family, _type, _proto, _canon, sockaddr in infos:
         ip = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
         if ip not in addresses:
             addresses.append(ip)

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
+from tools.deadline import call_with_deadline
 from tools.download import AllowPrivate, DownloadedImage, DownloadError, fetch_image
 from tools.params import SearchParams
 
@@ -143,30 +144,6 @@ def describe_search_error(exc: BaseException, query: str, timeout_s: float) -> s
     return f"image search failed: {type(exc).__name__}: {text}"
 
 
-def _call_with_deadline(func: Callable[[], T], timeout_s: float) -> T:
-    """Run ``func`` in a daemon thread and stop waiting after ``timeout_s``.
-
-    ddgs's own timeout is per request and its thread pool waits for stragglers on exit, so a
-    hard outer bound is what keeps an offline or stalled search at seconds, not minutes.
-    """
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = func()
-        except BaseException as exc:  # handed to the caller's thread below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="image-search", daemon=True)
-    worker.start()
-    worker.join(timeout_s)
-    if worker.is_alive():
-        raise TimeoutError(f"no answer within {timeout_s:g} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
-
-
 def _probe(host: str, port: int, timeout_s: float) -> str | None:
     """None when ``host:port`` accepts a TCP connection within ``timeout_s``, else why not."""
 
@@ -174,7 +151,7 @@ def _probe(host: str, port: int, timeout_s: float) -> str | None:
         socket.create_connection((host, port), timeout=timeout_s).close()
 
     try:
-        _call_with_deadline(connect, timeout_s)
+        call_with_deadline(connect, timeout_s, name="probe")
     except TimeoutError:
         return f"no connection to {host}:{port} within {timeout_s:g} s"
     except OSError as exc:
@@ -277,7 +254,7 @@ class SearchTool(Tool[SearchParams]):
 
     def _search(self, query: str, wanted: int) -> list[SearchHit]:
         try:
-            return _call_with_deadline(
+            return call_with_deadline(
                 lambda: self._searcher(query, wanted), self.search_timeout_s + min(2.0, self.search_timeout_s)
             )
         except Exception as exc:

@@ -5,6 +5,7 @@
     python -m studio tools                         (which tools are on, and how to turn one on)
     python -m studio export DIR_OR_PROJECT --format html|pdf|md|docx --out PATH
     python -m studio prefs export --out DIR        (a TRL dataset: DPO, reward, KTO, vision DPO)
+    python -m studio taste train [--user NAME]     (a reward model of the user's own choices)
     python -m studio bench BRIEFS.jsonl --out DIR [--limit N] [--quality N]
 
 Progress goes to stderr while the article streams; the paths written go to stdout.
@@ -18,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, assert_never
 
+from models.base import capabilities_of
 from models.errors import StudioError
 from models.vocab import BlockStatus
 from studio.app.logs import configure_logging
@@ -231,7 +233,7 @@ def embedded_judge(services: Any) -> tuple[Any, str]:
     from models.judge import Judge
 
     backend = services.backend
-    if backend.name != "embedded":
+    if not capabilities_of(backend).in_process:
         raise SystemExit("--judge embedded needs the embedded backend (or set STUDIO_JUDGE_BASE_URL)")
     backend.start()
     judge = Judge(backend.base_url, backend.gguf.name, timeout_s=600.0, retries=1)
@@ -348,6 +350,10 @@ def build_parser() -> argparse.ArgumentParser:
     from studio.app.prefs_cli import add_prefs_parser
 
     add_prefs_parser(sub)
+
+    from studio.app.taste_cli import add_taste_parser
+
+    add_taste_parser(sub)
 
     from studio.app.users_cli import add_users_parser
 

@@ -8,13 +8,16 @@ uploaded image are versions like any other, so history, revert and the preferenc
 
 from __future__ import annotations
 
+import contextlib
+import random
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.errors import Refused
 from models.vocab import BlockStatus, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
-from studio.app.regenerate import Mode, dependent_edits, regenerate_image, rewrite_text
+from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, regenerate_image, rewrite_text
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import check_image
 from studio.core.article import Article, ImageBlock, TextBlock
@@ -40,6 +43,10 @@ class BlockActions:
         def reload(self) -> ArticleView: ...
 
         def services(self, options: Any = None) -> Services: ...
+
+        def ranked_regenerations(
+            self, article: Article, block_id: str, run: Callable[[int], Regenerated], first_seed: int
+        ) -> tuple[list[Regenerated], str]: ...
 
     def _article(self) -> tuple[int, Article]:
         if self.article_id is None or self.article is None:
@@ -70,17 +77,35 @@ class BlockActions:
         becomes current; when it fails it is shown beside the current image as a candidate."""
         article_id, article = self._article()
         style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
-        new = regenerate_image(
-            article,
-            block_id,
-            self.services(),
-            mode=mode,
-            params=params,
-            source=source,
-            description=description,
-            seed=seed,
-            style=style,
-        )
+
+        def run(attempt_seed: int | None) -> Regenerated:
+            return regenerate_image(
+                article,
+                block_id,
+                self.services(),
+                mode=mode,
+                params=params,
+                source=source,
+                description=description,
+                seed=attempt_seed,
+                style=style,
+            )
+
+        block = article.block(block_id)
+        several = mode == "again" and isinstance(block, ImageBlock) and block.source not in (None, "search")
+        if several:  # K candidates ranked by the user's taste model (STUDIO_TASTE_CANDIDATES; studio.app.taste_session)
+            attempts, note = self.ranked_regenerations(article, block_id, run, seed or random.randint(0, MAX_SEED - 8))
+        else:
+            attempts, note = [run(seed)], ""
+        for new in attempts:
+            self._record_regenerated(article_id, block_id, new, seed)
+        view = self.reload()
+        if note and view.blocks:
+            with contextlib.suppress(KeyError):
+                view.block(block_id).notice = note
+        return view
+
+    def _record_regenerated(self, article_id: int, block_id: str, new: Regenerated, seed: int | None) -> None:
         r = new.result
         provenance = dict(r.provenance)
         if seed is not None:
@@ -104,7 +129,6 @@ class BlockActions:
             instruction=new.instruction,
             owner=self.user,
         )
-        return self.reload()
 
     def stale_edits(self, block_id: str) -> list[str]:
         """Edit blocks made from this block's image (re-run them after it changed)."""

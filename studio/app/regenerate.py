@@ -38,6 +38,7 @@ from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
 from studio.core.protocol import TAG_RE
 from studio.core.runner import text_before, validate_params
 from tools.base import Outcome, ToolContext, ToolResult, outcome_of
+from tools.params import IMAGE_INDEX, edit_targets, edits_images
 
 Mode = Literal["again", "params", "tool"]
 MAX_SEED = 2**31 - 1
@@ -71,7 +72,7 @@ def neighbours(article: Article, block_id: str, chars: int = CONTEXT_CHARS) -> t
 
 def check_edit_index(article: Article, block: ImageBlock, img_index: int) -> str | None:
     """Why an edit at ``block`` may not point at ``img_index`` (None when it may)."""
-    if img_index < 0 or img_index >= block.image_index:
+    if img_index not in edit_targets(block.image_index):
         return (
             f"an edit may only change an image that comes before it: img_index must be 0..{block.image_index - 1}, "
             f"got {img_index}"
@@ -80,15 +81,8 @@ def check_edit_index(article: Article, block: ImageBlock, img_index: int) -> str
 
 
 def parent_image(article: Article, img_index: int) -> tuple[bytes | None, str | None]:
-    """The image an edit changes, or (None, why it is missing)."""
-    if 0 <= img_index < len(article.user_images):
-        return article.user_images[img_index], None
-    parent = article.image_at(img_index)
-    if parent is None:
-        return None, f"there is no image at index {img_index}"
-    if parent.status != BlockStatus.OK or not parent.image:
-        return None, f"the image to edit (index {img_index}) has no image: {parent.error or parent.status}"
-    return parent.image, None
+    """The image an edit changes, or (None, why it is missing): ``Article.parent_image``."""
+    return article.parent_image(img_index)
 
 
 def dependent_edits(article: Article, block_id: str) -> list[ImageBlock]:
@@ -99,7 +93,10 @@ def dependent_edits(article: Article, block_id: str) -> list[ImageBlock]:
     return [
         b
         for b in article.image_blocks()
-        if b.source == "edit" and b.status != BlockStatus.INVALID and b.params.get("img_index") == target.image_index
+        if b.source is not None
+        and edits_images(b.source)
+        and b.status != BlockStatus.INVALID
+        and b.params.get(IMAGE_INDEX) == target.image_index
     ]
 
 

@@ -42,6 +42,7 @@ from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
+from studio.app.taste_session import TasteActions
 from studio.app.ui_model import ArticleView, apply_event, image_url, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
@@ -162,7 +163,7 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session(BlockActions):
+class Session(BlockActions, TasteActions):
     """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
@@ -373,11 +374,17 @@ class Session(BlockActions):
         from studio.quality.scaling import CandidateEvent, ScalingDone, ScalingNote, write_best_article
 
         judge, image_judge = self.studio.services.judges()
+        taste, taste_why = self.taste_model()  # None when there is none or it does not beat chance
         scratch: dict[int, ArticleView] = {}
         notes: list[str] = []
         chosen: Article | None = None
         started = time.monotonic()
-        for item in write_best_article(brief, services, candidates=candidates, judge=judge, image_judge=image_judge):
+        if taste is None and self.taste_store().latest() is not None:
+            notes.append(taste_why)  # a model exists but is not used: say so
+        best = write_best_article(
+            brief, services, candidates=candidates, judge=judge, image_judge=image_judge, taste=taste
+        )
+        for item in best:
             if isinstance(item, CandidateEvent):
                 view = scratch.setdefault(item.candidate, ArticleView(brief=brief.text))
                 apply_event(view, item.event)
@@ -435,8 +442,11 @@ class Session(BlockActions):
     def export_preferences(
         self, out_dir: Path, scope: PrefScope = "project", *, keep_identical: bool = False
     ) -> PreferenceExport:
-        """The preference data of the open article / project / all, as a TRL dataset directory."""
-        return export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
+        """The preference data of the open article / project / all, as a TRL dataset directory; this
+        user's taste model and its training report go beside it (``taste-model/``)."""
+        result = export_preferences(self.store, out_dir, self.preference_scope(scope), keep_identical=keep_identical)
+        self.taste_store().export_to(result.out_dir)
+        return result
 
     def markdown(self) -> str:
         """The open article as Markdown text, images by their asset URL (for copying)."""

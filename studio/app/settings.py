@@ -149,6 +149,10 @@ class Settings(BaseSettings):
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
     allow_downloads: bool = True  # False: only local paths / cached weights
 
+    # --- taste model (studio/quality/taste.py, README "Your taste model") -----------------------
+    taste_candidates: int = Field(default=1, ge=1, le=8)  # Regenerate makes K; the taste model shows its best first
+    taste_min_pairs: int = Field(default=30, ge=2)  # fewer pairs: the model is trained but not used
+
     # --- UI (python app.py) -----------------------------------------------------------------
     ui_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ui_host", "STUDIO_HOST", "STUDIO_UI_HOST"))
     ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))

@@ -48,6 +48,7 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     session_of,
     upload_paths,
 )
+from studio.app.ui_taste import add_taste_training
 from studio.app.ui_team import request_user
 from studio.app.uploads import UploadRefused, check_image
 from studio.core.agent import Brief
@@ -110,6 +111,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     export_msg = Message(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
                     add_preference_export(studio, state, download)
+                with gr.Accordion("Your taste model", open=False, elem_id="taste-box"):
+                    add_taste_training(studio, state)
                 with gr.Accordion("Rate this article", open=False):
                     thumbs = gr.Radio(["up", "down", "none"], value="none", label="Thumbs")
                     stars = gr.Slider(0, 5, step=1, value=0, label="Stars (0: none)")

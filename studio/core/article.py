@@ -140,6 +140,18 @@ class Article:
         images = self.image_blocks()
         return images[offset] if 0 <= offset < len(images) else None
 
+    def parent_image(self, index: int) -> tuple[bytes | None, str | None]:
+        """The image an edit at ``index`` changes, or (None, why there is none): the one parent
+        lookup the engine and regeneration share (the article's current images)."""
+        if 0 <= index < len(self.user_images):
+            return self.user_images[index], None
+        parent = self.image_at(index)
+        if parent is None:
+            return None, f"there is no image at index {index}"
+        if parent.status != BlockStatus.OK or not parent.image:
+            return None, f"the image to edit (index {index}) has no image: {parent.error or parent.status}"
+        return parent.image, None
+
     def text_around(self, block_id: str, chars: int = CONTEXT_CHARS) -> tuple[str, str]:
         """The text before and after a block (current versions), the ``chars`` nearest it on each
         side: the one context window the chart writer, regeneration and quality mode share."""

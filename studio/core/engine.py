@@ -36,6 +36,7 @@ from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag,
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
 from tools.base import ToolContext, ToolResult, outcome_of
+from tools.params import IMAGE_INDEX
 
 
 @dataclass(frozen=True)
@@ -254,7 +255,7 @@ class _Run:
     def _schedule(self, block: ImageBlock, call: ToolCall) -> None:
         future: Future[ToolResult | None] = Future()
         self.futures[block.image_index] = future
-        index = getattr(call.params, "img_index", None)
+        index = getattr(call.params, IMAGE_INDEX, None)
         # no parent needed: not an edit, or the edit tool is off (the runner makes a placeholder)
         if not isinstance(index, int) or self.engine.runner.off_reason(call.source) is not None:
             self._submit(block, call, future, None)
@@ -264,22 +265,23 @@ class _Run:
             return
         target = self.futures.get(index)
         if target is None:  # the target's tag was invalid: it has no image
-            self._finish(block, call, future, self._missing_parent(index, self.article.image_at(index)))
+            self._finish(block, call, future, self._missing_parent(index))
             return
 
         def after_target(done: Future[ToolResult | None]) -> None:
             result = None if done.cancelled() else done.result()
             if result is None or not result.ok:
-                self._finish(block, call, future, self._missing_parent(index, self.article.image_at(index)))
+                self._finish(block, call, future, self._missing_parent(index))
             else:
                 self._submit(block, call, future, result.image)
 
         target.add_done_callback(after_target)
 
-    @staticmethod
-    def _missing_parent(index: int, parent: ImageBlock | None) -> ToolResult:
-        why = parent.error if parent is not None and parent.error else "it has no image"
-        return ToolResult.failure(f"the image to edit (index {index}) failed to generate: {why}")
+    def _missing_parent(self, index: int) -> ToolResult:
+        # no lock: this may run inside a future's callback under it; the target block is final
+        # (its status and error are set before its future completes)
+        _, why = self.article.parent_image(index)
+        return ToolResult.failure(why or f"the image to edit (index {index}) has no image")
 
     def _submit(
         self, block: ImageBlock, call: ToolCall, future: Future[ToolResult | None], parent: bytes | None

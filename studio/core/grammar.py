@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from tools.params import SOURCES
+from tools.params import PARAMS_BY_SOURCE, SOURCES, edit_targets, edits_images, param_slots
 
 # Length caps of tag strings (characters). Generous for a caption / query / prompt, small
 # enough that a looping model is cut off quickly.
@@ -62,11 +62,33 @@ def _lit(text: str) -> str:
     return f'"{escaped}"'
 
 
+# A param's value rule in the grammar: a text param's rule has its name, except chart code (the
+# "code-body" rule: lines, no quote); a number param (img_index) lists the indices it may take.
+_VALUE_RULE = {"code": "code-body"}
+
+
+def _tag_body(source: str, two_phase_code: bool, indices: str = "") -> str:
+    """The GBNF of one ``source`` tag, built from its Params model (tools.params), as the prompt's
+    tag shape and ``protocol.format_tag`` are."""
+    model = PARAMS_BY_SOURCE[source]
+    parts = []
+    for name, kind, _ in param_slots(source):
+        if kind is int:
+            parts.append(f"'{name}': \" ( {indices} ) \"")
+        elif two_phase_code and name in model.may_be_empty:
+            parts.append(f"'{name}': ''")
+        else:
+            parts.append(f"'{name}': '\" {_VALUE_RULE.get(name, name)} \"'")
+    return f"\"<imgen>{{'source': '{source}', 'description': '\" desc \"', 'params': {{{', '.join(parts)}}}}}</imgen>\""
+
+
 def _positions(available: Sequence[str], max_images: int, user_image_count: int) -> list[list[str]]:
     """For each tag position, which sources can be used there (edit needs an earlier image)."""
     out: list[list[str]] = []
     for k in range(max_images):
-        here: list[str] = [s for s in SOURCES if s in available and (s != "edit" or user_image_count + k > 0)]
+        here: list[str] = [
+            s for s in SOURCES if s in available and (not edits_images(s) or edit_targets(user_image_count + k))
+        ]
         if not here:
             break  # no tag can stand here, so none can follow either
         out.append(here)
@@ -120,34 +142,21 @@ def article_grammar(
         "query": _text("[^'\\\\<\\n ]", "[^'\\\\<\\n]", QUERY_MAX),
         "prompt": _text("[^'\\\\<\\n ]", "[^'\\\\<\\n]", PROMPT_MAX),
     }
-    head = "\"<imgen>{'source': '"
-    mid = "', 'description': '\" desc \"', 'params': {"
-    bodies = {
-        "search": f"{head}search{mid}'query': '\" query \"'}}}}</imgen>\"",
-        "diffusion": f"{head}diffusion{mid}'prompt': '\" prompt \"'}}}}</imgen>\"",
-        "code": (
-            f"{head}code{mid}'code': ''}}}}</imgen>\""
-            if two_phase_code
-            else f"{head}code{mid}'code': '\" code-body \"'}}}}</imgen>\""
-        ),
-    }
-    for name, body in bodies.items():
-        if name in available and positions:  # no position (e.g. no images wanted): no tag rule at all
-            rules[f"tag-{name}"] = body
+    for name in SOURCES:
+        if name in available and positions and not edits_images(name):  # no position: no tag rule at all
+            rules[f"tag-{name}"] = _tag_body(name, two_phase_code)
     if not two_phase_code and "code" in available and positions:
         # Any char but the quote, '<' and backslash: the string cannot close early, cannot hold
         # </imgen>, and the protocol's fallback reads its raw newlines verbatim.
         rules["code-body"] = f'cline ("\\n" cline){{0,{CODE_MAX_LINES - 1}}}'
         rules["cline"] = f"[^'\\\\<\\n]{{0,{CODE_LINE_MAX}}}"
     for k, here in enumerate(positions):
-        options = [f"tag-{s}" for s in here if s != "edit"]
-        if "edit" in here:
-            limit = user_image_count + k
-            indices = " | ".join(_lit(str(i)) for i in range(limit))
-            rules[f"tag-edit{k}"] = (
-                f"{head}edit{mid}'img_index': \" ( {indices} ) \", 'prompt': '\" prompt \"'}}}}</imgen>\""
-            )
-            options.append(f"tag-edit{k}")
+        options = [f"tag-{s}" for s in here if not edits_images(s)]
+        for s in here:
+            if edits_images(s):  # the indices it may name depend on the position
+                indices = " | ".join(_lit(str(i)) for i in edit_targets(user_image_count + k))
+                rules[f"tag-{s}{k}"] = _tag_body(s, two_phase_code, indices)
+                options.append(f"tag-{s}{k}")
         rules[f"tag{k}"] = " | ".join(options)
         more = f'"\\n\\n" tag{k} "\\n\\n" gap seq{k + 1}'
         rules[f"seq{k}"] = f'{more} | ""' if k >= min_images else more
@@ -188,7 +197,7 @@ def _require_all(rules: dict[str, str], positions: list[list[str]], required: Se
         done.add((k, missing))
         groups: dict[tuple[str, ...], list[str]] = {}
         for option in rules[f"tag{k}"].split(" | "):
-            source = "edit" if option.startswith("tag-edit") else option.removeprefix("tag-")
+            source = option.removeprefix("tag-").rstrip("0123456789")  # tag-edit3: the edit tag at position 3
             after = tuple(s for s in missing if s != source)
             if feasible(k + 1, after):
                 groups.setdefault(after, []).append(option)

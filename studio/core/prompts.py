@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from studio.core.chart_checks import asked_sources
-from tools.params import SOURCES
+from tools.params import PARAMS_BY_SOURCE, SOURCES, param_slots
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
 # No lists of example subjects: a 1.5B run copied "real photos of real places, landmarks, people,
@@ -39,13 +39,6 @@ _PURPOSE: dict[str, str] = {
     "code": "`code`: charts and diagrams of data (Python plotting). Never photos.",
     "edit": "`edit`: changes to an earlier image or to an image the user gave.",
 }
-_PARAMS: dict[str, str] = {
-    "search": "{'query': '<search words>'}",
-    "diffusion": "{'prompt': '<subject, style, mood>'}",
-    "code": "{'code': '<python code>'}",
-    "edit": "{'img_index': <image number>, 'prompt': '<change to make>'}",
-}
-_TWO_PHASE_CODE_PARAMS = "{'code': ''}"
 _DESCRIPTIONS: dict[str, str] = {
     "search": "<photo caption>",
     "diffusion": "<picture caption>",
@@ -74,9 +67,21 @@ _SLOTS = (
 )
 
 
+def params_shape(source: str, *, two_phase_code: bool = True) -> str:
+    """The params of a ``source`` tag with <slots>, from its Params model (tools.params): a number
+    slot bare, a text slot quoted, a param the tool may fill in (chart code) empty when
+    ``two_phase_code``."""
+    model = PARAMS_BY_SOURCE[source]
+    parts = []
+    for name, kind, slot in param_slots(source):
+        empty = two_phase_code and name in model.may_be_empty
+        parts.append(f"'{name}': " + ("''" if empty else f"<{slot}>" if kind is int else f"'<{slot}>'"))
+    return "{" + ", ".join(parts) + "}"
+
+
 def tag_shape(source: str, *, two_phase_code: bool = True) -> str:
     """The shape of one tag of ``source`` with <slots> (never example content)."""
-    params = _TWO_PHASE_CODE_PARAMS if source == "code" and two_phase_code else _PARAMS[source]
+    params = params_shape(source, two_phase_code=two_phase_code)
     return f"<imgen>{{'source': '{source}', 'description': '{_DESCRIPTIONS[source]}', 'params': {params}}}</imgen>"
 
 
@@ -217,7 +222,7 @@ def _full_prompt(
 # lines into a caption and into an article's text.
 def example_texts() -> list[str]:
     out = [tag_shape(s, two_phase_code=tp) for s in SOURCES for tp in (True, False)]
-    out += list(_DESCRIPTIONS.values()) + list(_PARAMS.values())
+    out += list(_DESCRIPTIONS.values()) + [params_shape(s, two_phase_code=False) for s in SOURCES]
     out += [line.split("`: ", 1)[1] for line in _PURPOSE.values()]  # what each source is for
     out += [_CHOOSE]
     return out

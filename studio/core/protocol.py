@@ -21,7 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from models.text import valid_strings
-from tools.params import PARAMS_BY_SOURCE, SOURCES
+from tools.params import IMAGE_INDEX, PARAMS_BY_SOURCE, SOURCES, edit_targets, edits_images, param_problem, short_repr
 
 OPEN = "<imgen>"
 CLOSE = "</imgen>"
@@ -110,36 +110,6 @@ def _decode_payload(payload: str) -> tuple[Any, str | None]:
     )
 
 
-def _short(value: object, limit: int = 60) -> str:
-    """A value for a reason: repr, cut; huge integers by their size (str() of one raises)."""
-    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 64:
-        return f"<an integer of {value.bit_length()} bits>"
-    try:
-        text = repr(value)
-    except Exception:  # noqa: BLE001 - a repr that fails (huge int inside a list)
-        text = f"<a {type(value).__name__}>"
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe_param_error(source: str, error: ValidationError) -> str:
-    expected = ", ".join(
-        f"'{name}' ({field.annotation.__name__})"  # type: ignore[union-attr]
-        for name, field in PARAMS_BY_SOURCE[source].model_fields.items()
-    )
-    problems = []
-    for item in error.errors():
-        where = ".".join(p if isinstance(p, str) else _short(p) for p in item["loc"]) or "params"
-        kind = item["type"]
-        if kind == "extra_forbidden":
-            problems.append(f"unexpected key '{where}'")
-        elif kind == "missing":
-            problems.append(f"missing key '{where}'")
-        else:
-            problems.append(f"'{where}' has the wrong type ({item['msg'].lower()})")
-    article = "an" if source[0] in "aeiou" else "a"
-    return f"{source} params: {'; '.join(problems)}; {article} {source} tag takes exactly {expected}"
-
-
 def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_count: int = 0) -> ParsedTag:
     """Check a decoded payload against the protocol.
 
@@ -150,7 +120,7 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
     if not isinstance(payload, dict):
         return InvalidTag(raw, f"the payload is a {type(payload).__name__}, not a dict")
     keys = set(payload)
-    extra = sorted(_short(k) for k in keys - set(TOP_KEYS))
+    extra = sorted(short_repr(k) for k in keys - set(TOP_KEYS))
     missing = [k for k in TOP_KEYS if k not in keys]
     source = payload.get("source")
     description = payload.get("description")
@@ -166,7 +136,7 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
             raw, "; ".join(parts) + "; a tag has exactly 'source', 'description', 'params'", src_text, desc_text
         )
     if not isinstance(source, str) or source not in PARAMS_BY_SOURCE:
-        return InvalidTag(raw, f"unknown source {_short(source)}; use one of {', '.join(SOURCES)}", None, desc_text)
+        return InvalidTag(raw, f"unknown source {short_repr(source)}; use one of {', '.join(SOURCES)}", None, desc_text)
     if not isinstance(description, str):
         return InvalidTag(raw, "'description' must be a string (a short caption)", source)
     params = payload["params"]
@@ -175,18 +145,18 @@ def validate_payload(payload: Any, raw: str, *, tag_position: int, user_image_co
     try:
         typed = PARAMS_BY_SOURCE[source].model_validate(params)
     except ValidationError as exc:
-        return InvalidTag(raw, _describe_param_error(source, exc), source, desc_text)
+        return InvalidTag(raw, f"{source} params: {param_problem(exc, source)}", source, desc_text)
     for name, value in typed.model_dump().items():
-        if isinstance(value, str) and not value.strip() and source != "code":
+        if isinstance(value, str) and not value.strip() and name not in typed.may_be_empty:
             return InvalidTag(raw, f"{source} params: '{name}' is empty", source, desc_text)
-    if source == "edit":
+    if edits_images(source):
         limit = user_image_count + tag_position
-        index = typed.img_index  # type: ignore[attr-defined]
-        if index < 0 or index >= limit:
+        index = getattr(typed, IMAGE_INDEX)
+        if index not in edit_targets(limit):
             known = "no image exists before this tag" if limit == 0 else f"only images 0..{limit - 1} exist before it"
             return InvalidTag(
                 raw,
-                f"edit img_index {_short(index)} does not point at an earlier image: {known} "
+                f"edit img_index {short_repr(index)} does not point at an earlier image: {known} "
                 f"({user_image_count} supplied by the user, {tag_position} generated earlier)",
                 source,
                 desc_text,

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -34,7 +33,8 @@ from pydantic import BaseModel, ValidationError
 
 from studio.core.article import Article
 from tools.base import Tool, ToolContext, ToolResult
-from tools.params import PARAMS_BY_SOURCE
+from tools.deadline import call_with_deadline
+from tools.params import PARAMS_BY_SOURCE, param_problem
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +62,7 @@ def validate_params(source: str, params: Mapping[str, Any] | BaseModel) -> tuple
     try:
         return model(**raw), None
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'params'}: {e['msg']}" for e in exc.errors())
-        return None, f"the {source} params are not valid: {problems}"
+        return None, f"the {source} params are not valid: {param_problem(exc, source)}"
 
 
 def placeholder_reason(source: str, off: str) -> str:
@@ -149,26 +148,21 @@ class ToolRunner:
         deadline = time.monotonic() + self.timeout_s
         if context.deadline is None or context.deadline > deadline:
             context = dataclasses.replace(context, deadline=deadline)
-        box: list[ToolResult] = []
-        done = threading.Event()
-
-        def work() -> None:
-            box.append(_guarded(source, tool, params, context))
-            done.set()
-
-        # A daemon thread per call. The tool sees the deadline (``ToolContext.deadline``) and gets
-        # ``grace_s`` past it to end cleanly (the chart writer closes its model stream and
-        # draws its plain fallback); after that it is abandoned, never joined, so the caller's
-        # worker is free again, and the tool's own limits end the work itself.
-        threading.Thread(target=work, name=f"tool-{source}", daemon=True).start()
-        if not done.wait(self.timeout_s + self.grace_s):
+        # The tool sees the deadline (``ToolContext.deadline``) and gets ``grace_s`` past it to end
+        # cleanly (the chart writer closes its model stream and draws its plain fallback); after
+        # that its thread is abandoned, so the caller's worker is free again, and the tool's own
+        # limits end the work itself.
+        try:
+            return call_with_deadline(
+                lambda: _guarded(source, tool, params, context), self.timeout_s + self.grace_s, name=f"tool-{source}"
+            )
+        except TimeoutError:
             log.warning("the %s tool passed its %.0f s limit; abandoned", source, self.timeout_s)
             return ToolResult.failure(
                 f"the {source} tool took longer than {self.timeout_s:g} s and was stopped "
                 "(raise STUDIO_TOOL_TIMEOUT_S to allow more)",
                 seconds=self.timeout_s,
             )
-        return box[0]
 
 
 def _guarded(source: str, tool: Tool[Any], params: BaseModel, context: ToolContext) -> ToolResult:

@@ -10,9 +10,12 @@ safe to turn into links (``safe_url``) and which image bytes may be embedded
 
 from __future__ import annotations
 
+import io
 import re
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+from PIL import Image, UnidentifiedImageError
 
 from models.vocab import BlockStatus
 from models.vocab import article_title as title_rule
@@ -27,18 +30,20 @@ MAX_URL_CHARS = 2048
 
 
 def sniff_mime(data: bytes | None) -> str | None:
-    """The raster mime the bytes really are, or None (the declared mime is not trusted)."""
+    """The raster mime the bytes really are, or None (the declared mime is not trusted).
+
+    Pillow reads the header (``Image.open`` decodes no pixels) and names the format; only the
+    four allowed rasters are tried, so SVG, HTML or anything else is None."""
     if not data:
         return None
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "image/png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "image/jpeg"
-    if data[:6] in (b"GIF87a", b"GIF89a"):
-        return "image/gif"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "image/webp"
-    return None
+    try:
+        with Image.open(io.BytesIO(data), formats=_PIL_FORMATS) as image:
+            return Image.MIME.get(image.format or "")
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
+        return None
+
+
+_PIL_FORMATS = ("PNG", "JPEG", "GIF", "WEBP")
 
 
 def embeddable(block: ImageBlock) -> str | None:

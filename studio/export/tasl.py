@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from models.vocab import BlockStatus, Source
 from studio.core.article import Article, ImageBlock
 from studio.export.sources import plain, safe_url
 
@@ -65,5 +66,7 @@ def images_without_licence(article: Article) -> list[ImageBlock]:
     return [
         block
         for block in article.image_blocks()
-        if block.source == "search" and block.status == "ok" and not plain((block.provenance or {}).get("licence"))
+        if block.source == Source.SEARCH
+        and block.status == BlockStatus.OK
+        and not plain((block.provenance or {}).get("licence"))
     ]

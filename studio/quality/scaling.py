@@ -7,7 +7,8 @@
 2. Every candidate is scored (studio.quality.reward.score_article). The rule filter keeps candidates
    whose tags are all valid, whose calls all produced an image and whose image count is right;
    among those the judge's reward decides, or, with no judge, the rule reward (and the result
-   says so). ``select_candidate`` is a pure function of the scores.
+   says so). With the user's usable taste model the taste term is added to that score
+   (studio.quality.taste_rank). ``select_candidate`` is a pure function of the scores.
 3. Polish: invalid or failed calls are repaired (fixed params, or another available tool) and
    weak text next to an image is rewritten by the chat model; the polished article is kept
    only if its score did not drop.
@@ -22,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from models.base import capabilities_of
 from models.errors import StudioError
 from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article
@@ -29,6 +31,7 @@ from studio.core.engine import Engine
 from studio.core.events import ArticleDone, Event
 from studio.quality.polish import QualityServices, polish_article, repair_plans
 from studio.quality.ranking import BestOfSeedsTool, RankedSearchTool, TextRanker
+from studio.quality.taste_rank import TASTE_WEIGHT, article_terms, prefers_sentence
 from tools.search import SearchTool
 
 # --------------------------------------------------------------------------- selection (pure)
@@ -58,12 +61,19 @@ class Selection:
     by: Literal["judge", "text-judge", "rules"]
     passed: tuple[int, ...]  # candidates that passed the rule filter
     reason: str
+    taste: float | None = None  # the chosen candidate's taste term, when a taste model ranked
 
 
-def select_candidate(scores: Sequence[CandidateScore]) -> Selection:
-    """The rule filter, then the judge's reward, else the rule reward; ties go to the earlier candidate."""
+def select_candidate(scores: Sequence[CandidateScore], taste: Sequence[float] | None = None) -> Selection:
+    """The rule filter, then the judge's reward, else the rule reward; ties go to the earlier candidate.
+
+    ``taste``: one taste term per candidate (studio.quality.taste_rank.taste_terms), added to the
+    score that decides as ``TASTE_WEIGHT * (taste - 0.5)``; None: no taste model in use.
+    """
     if not scores:
         raise ValueError("no candidates to select from")
+    if taste is not None and len(taste) != len(scores):
+        raise ValueError(f"{len(taste)} taste terms for {len(scores)} candidates")
     passed = tuple(i for i, s in enumerate(scores) if s.passes_rules)
     pool = list(passed) or list(range(len(scores)))
     filter_note = (
@@ -71,29 +81,38 @@ def select_candidate(scores: Sequence[CandidateScore]) -> Selection:
         if passed
         else f"none of {len(scores)} passed the rule filter (valid tags, all calls ok, right image count)"
     )
+
+    def plus_taste(i: int, base: float) -> float:
+        return base + (TASTE_WEIGHT * (taste[i] - 0.5) if taste is not None else 0.0)
+
+    def done(best: int, by: Literal["judge", "text-judge", "rules"], reason: str) -> Selection:
+        if taste is None:
+            return Selection(best, by, passed, reason)
+        return Selection(best, by, passed, f"{reason}; {prefers_sentence(taste[best])}", taste[best])
+
     judged = [i for i in pool if scores[i].reward is not None]
     if judged:
-        best = max(judged, key=lambda i: (scores[i].reward, scores[i].rule_reward, -i))
+        best = max(judged, key=lambda i: (plus_taste(i, scores[i].reward or 0.0), scores[i].rule_reward, -i))
         reason = f"{filter_note}; the judge's reward picked candidate {best + 1} (R={scores[best].reward:.3f})"
         if len(judged) < len(pool):
             reason += f"; the judge did not answer for {len(pool) - len(judged)}"
-        return Selection(best, "judge", passed, reason)
+        return done(best, "judge", reason)
     text_judged = [i for i in pool if scores[i].text_reward is not None]
     if text_judged:
-        best = max(text_judged, key=lambda i: (scores[i].text_reward, scores[i].rule_reward, -i))
+        best = max(text_judged, key=lambda i: (plus_taste(i, scores[i].text_reward or 0.0), scores[i].rule_reward, -i))
         reason = (
             f"{filter_note}; no image judge score, so the text judge's part of the reward "
             f"(0.2*num + 0.5*llm) picked candidate {best + 1} ({scores[best].text_reward:.3f})"
         )
         if len(text_judged) < len(pool):
             reason += f"; the text judge did not answer for {len(pool) - len(text_judged)}"
-        return Selection(best, "text-judge", passed, reason)
-    best = max(pool, key=lambda i: (scores[i].rule_reward, -i))
+        return done(best, "text-judge", reason)
+    best = max(pool, key=lambda i: (plus_taste(i, scores[i].rule_reward), -i))
     reason = (
         f"{filter_note}; no judge score (none configured or unavailable): "
         f"the rule reward picked candidate {best + 1} ({scores[best].rule_reward:.3f})"
     )
-    return Selection(best, "rules", passed, reason)
+    return done(best, "rules", reason)
 
 
 def candidate_score(score: Any) -> CandidateScore:
@@ -151,6 +170,7 @@ class ScalingResult:
             "chosen": self.selection.index,
             "selected_by": self.selection.by,
             "reason": self.selection.reason,
+            "taste": self.selection.taste,
             "passed_rules": list(self.selection.passed),
             "candidates": [{"index": c.index, **c.score.to_dict()} for c in self.candidates],
             "polish": self.polish,
@@ -207,7 +227,7 @@ def _write_one(brief: Brief, services: QualityServices, engine: Engine) -> Itera
 
 def _candidates(brief: Brief, services: QualityServices, engine: Engine, n: int) -> Iterator[CandidateEvent]:
     """All candidates' events; at once where the backend serves requests concurrently."""
-    if services.backend.name == "embedded" or n == 1:
+    if not capabilities_of(services.backend).serves_concurrently or n == 1:
         for i in range(n):
             for event in _write_one(brief, services, engine):
                 yield CandidateEvent(i, event)
@@ -245,9 +265,11 @@ def write_best_article(
     k: int = 4,
     required_tools: Sequence[str] = (),
     ranker: TextRanker | None = None,
+    taste: Any = None,
 ) -> Iterator[ScalingEvent]:
     """Quality mode. ``judge`` / ``image_judge``: models.judge.Judge for the text and the images
-    (``Services.judges()`` gives both); None leaves that judge out.
+    (``Services.judges()`` gives both); None leaves that judge out. ``taste``: the user's usable
+    studio.quality.taste.TasteModel (one more term of the score, studio.quality.taste_rank), or None.
 
     Yields CandidateEvent while candidates stream, ScalingNote at each stage, ScalingDone last.
     """
@@ -256,7 +278,7 @@ def write_best_article(
         engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
     else:
         engine = services.engine(style=brief.style)
-    mode = "at once" if services.backend.name != "embedded" and n > 1 else "one after the other"
+    mode = "at once" if capabilities_of(services.backend).serves_concurrently and n > 1 else "one after the other"
     yield ScalingNote(f"writing {n} candidate{'s' if n > 1 else ''} {mode}")
     articles: dict[int, Article] = {}
     for item in _candidates(brief, services, engine, n):
@@ -267,7 +289,8 @@ def write_best_article(
     for i in range(n):
         article_score = score(articles[i], brief, required_tools=required_tools, judge=judge, image_judge=image_judge)
         scored.append(Candidate(i, articles[i], article_score, candidate_score(article_score)))
-    selection = select_candidate([c.summary for c in scored])
+    terms = article_terms(taste, [c.article for c in scored]) if taste is not None else None
+    selection = select_candidate([c.summary for c in scored], terms)
     yield ScalingNote(selection.reason)
     chosen = scored[selection.index]
     result = ScalingResult(scored, selection, chosen.article, chosen.score)

@@ -10,6 +10,7 @@ from PIL import Image
 from pydantic import BaseModel
 
 from models.openai_compat import OpenAICompatBackend
+from models.vocab import BlockStatus
 from studio.app.regenerate import (
     check_edit_index,
     dependent_edits,
@@ -77,7 +78,11 @@ def test_search_again_takes_the_next_hit_each_time() -> None:
     tool = LocalSearch()
     a = article()
     new = regenerate_image(a, "b2", services({"search": tool}), mode="again")
-    assert new.status == "ok" and new.result.provenance["hit_index"] == 1 and "next search hit" in new.instruction
+    assert (
+        new.status == BlockStatus.OK
+        and new.result.provenance["hit_index"] == 1
+        and "next search hit" in new.instruction
+    )
     a.blocks[1].provenance = new.result.provenance  # the session makes it current
     new = regenerate_image(a, "b2", services({"search": tool}), mode="again")
     assert tool.contexts[-1].result_offset == 2 and new.result.provenance["title"] == "blue"
@@ -87,9 +92,11 @@ def test_another_tool_and_edited_params_are_validated() -> None:
     a = article()
     s = services({"search": LocalSearch()})
     off = regenerate_image(a, "b2", s, mode="tool", source="diffusion", params={"prompt": "a red square"})
-    assert off.status == "placeholder" and "diffusion tool is off: off in this test" in (off.result.error or "")
+    assert off.status == BlockStatus.PLACEHOLDER and "diffusion tool is off: off in this test" in (
+        off.result.error or ""
+    )
     bad = regenerate_image(a, "b2", s, mode="params", params={"query": "x", "extra": 1})
-    assert bad.status == "failed" and "extra" in (bad.result.error or "")
+    assert bad.status == BlockStatus.FAILED and "extra" in (bad.result.error or "")
     wrong = regenerate_image(a, "b2", s, mode="tool", source="nope", params={})
     assert "unknown tool" in (wrong.result.error or "")
 
@@ -105,7 +112,7 @@ def test_edit_indices_point_only_backwards_and_at_real_images() -> None:
     assert parent_image(a, 9)[1] == "there is no image at index 9"
     res = regenerate_image(a, "b4", services({"edit": LocalSearch()}), mode="params",
                            params={"img_index": 3, "prompt": "x"})  # fmt: skip
-    assert res.status == "failed" and "img_index must be 0..1" in (res.result.error or "")
+    assert res.status == BlockStatus.FAILED and "img_index must be 0..1" in (res.result.error or "")
     assert [b.id for b in dependent_edits(a, "b2")] == ["b4"] and dependent_edits(a, "b4") == []
 
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pydantic import BaseModel
 
 from models.errors import ModelError
+from models.vocab import BlockStatus
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.charts import ChartWritingTool
 from studio.core.engine import Engine, EngineOptions
@@ -105,7 +106,7 @@ def test_events_and_blocks_in_order() -> None:
     assert kinds == ["text", "image", "text", "image", "text"]
     assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "Title\n\n\n\nMiddle  end"
     for block in done.article.image_blocks():
-        assert block.status == "ok" and block.image
+        assert block.status == BlockStatus.OK and block.image
         ids = [type(e) for e in events if getattr(e, "block_id", None) == block.id]
         assert ids == [ToolCallQueued, ToolCallStarted, ToolCallFinished]
     assert done.article.to_llmi_text() == text
@@ -151,7 +152,7 @@ def test_edit_waits_only_for_its_target() -> None:
     assert clock.spans["change"][0] >= clock.spans["target"][1]
     assert clock.spans["other"][0] >= clock.spans["target"][1]  # limit 1: FIFO, edit held no worker
     assert the_tools["edit"].parents["change"] == PNG + b"target"
-    assert all(b.status == "ok" for b in events[-1].article.image_blocks())
+    assert all(b.status == BlockStatus.OK for b in events[-1].article.image_blocks())
 
     clock = Clock()
     events = run(
@@ -165,14 +166,14 @@ def test_edit_of_failed_or_invalid_target_fails_with_reason() -> None:
     text = tag("diffusion", prompt="broken") + tag("edit", img_index=0, prompt="e1")
     done = run(make_engine(tools(clock, fail={"broken"})), [text])[-1]
     edit = done.article.image_blocks()[1]
-    assert edit.status == "failed" and "index 0" in edit.error and "broken broke" in edit.error
+    assert edit.status == BlockStatus.FAILED and "index 0" in edit.error and "broken broke" in edit.error
     assert "e1" not in clock.spans
 
     text = "<imgen>{'source': 'oops'}</imgen>" + tag("edit", img_index=0, prompt="e2")
     done = run(make_engine(tools(Clock())), [text])[-1]
     invalid, edit = done.article.image_blocks()
-    assert invalid.status == "invalid" and "missing key" in invalid.error
-    assert edit.status == "failed" and "index 0" in edit.error
+    assert invalid.status == BlockStatus.INVALID and "missing key" in invalid.error
+    assert edit.status == BlockStatus.FAILED and "index 0" in edit.error
 
 
 def test_edit_of_a_user_image_gets_its_bytes() -> None:
@@ -189,9 +190,9 @@ def test_failures_are_data_and_the_article_continues() -> None:
     text = "a" + tag("search", query="raise") + "b" + tag("code", code="bad") + "c" + tag("search", query="fine") + "d"
     events = run(make_engine(tools(clock, fail={"bad"})), [text])
     crashed, failed, fine = events[-1].article.image_blocks()
-    assert crashed.status == "failed" and "crashed: RuntimeError: bug in tool" in crashed.error
-    assert failed.status == "failed" and failed.error == "bad broke"
-    assert fine.status == "ok"
+    assert crashed.status == BlockStatus.FAILED and "crashed: RuntimeError: bug in tool" in crashed.error
+    assert failed.status == BlockStatus.FAILED and failed.error == "bad broke"
+    assert fine.status == BlockStatus.OK
     assert sum(isinstance(e, ToolCallFailed) for e in events) == 2
     assert events[-1].article.blocks[-1].text == "d"
 
@@ -202,11 +203,15 @@ def test_unterminated_tag_and_tool_off() -> None:
     events = run(engine, [text])
     off, cut = events[-1].article.image_blocks()
     # an off tool's tag becomes a placeholder: not run, its call kept, the reason and the fill said
-    assert off.status == "placeholder" and "STUDIO_DIFFUSION_MODEL" in off.error and "Upload an image" in off.error
+    assert (
+        off.status == BlockStatus.PLACEHOLDER
+        and "STUDIO_DIFFUSION_MODEL" in off.error
+        and "Upload an image" in off.error
+    )
     assert off.params == {"prompt": "x"} and off.description == "diffusion result"
     failed = [e for e in events if isinstance(e, ToolCallFailed)]
     assert len(failed) == 1 and failed[0].placeholder
-    assert cut.status == "invalid" and "never closed" in cut.error
+    assert cut.status == BlockStatus.INVALID and "never closed" in cut.error
     assert any(isinstance(e, ToolCallInvalid) for e in events)
 
 
@@ -218,7 +223,7 @@ def test_model_stream_error_keeps_what_was_written() -> None:
     done = run(make_engine(tools(Clock())), broken())[-1]
     assert done.error == "cannot reach the chat server"
     assert isinstance(done.article.blocks[0], TextBlock) and done.article.blocks[0].text == "kept text "
-    assert isinstance(done.article.blocks[1], ImageBlock) and done.article.blocks[1].status == "ok"
+    assert isinstance(done.article.blocks[1], ImageBlock) and done.article.blocks[1].status == BlockStatus.OK
 
 
 class Writer:
@@ -242,7 +247,7 @@ def test_two_phase_code_is_written_then_repaired_once() -> None:
     done = run(make_engine(the_tools), [text])[-1]
     block = done.article.image_blocks()[0]
     assert writer.calls == [("write", "code result", "Rain falls 1200 mm a year. "), ("repair", "bad", "bad broke")]
-    assert block.status == "ok" and block.params == {"code": "good"}
+    assert block.status == BlockStatus.OK and block.params == {"code": "good"}
     assert "'code': 'good'" in done.article.to_llmi_text()
 
 
@@ -282,7 +287,7 @@ def test_stop_ends_the_stream_and_the_tool_calls_and_keeps_what_was_written() ->
     done = events[-1]
     assert isinstance(done, ArticleDone) and done.stopped and "stopped" in (done.error or "")
     block = done.article.image_blocks()[0]
-    assert block.status == "failed" and "stopped" in (block.error or "")
+    assert block.status == BlockStatus.FAILED and "stopped" in (block.error or "")
     failed = [e for e in events if isinstance(e, ToolCallFailed)]
     assert [e.block_id for e in failed] == [block.id]
     assert done.article.blocks[0].text.startswith("Kept words.")
