@@ -99,6 +99,7 @@ def _features() -> dict[str, Any]:
         "project_id": i64,
         "article_id": i64,
         **dict.fromkeys(("block_id", "block_kind", "source", "rejected_source", "text_before", "text_after"), s),
+        **dict.fromkeys(("chosen_credit", "rejected_credit"), s),
         **dict.fromkeys(("chosen_text", "rejected_text", "chosen_filled_code", "rejected_filled_code"), s),
         "chosen_status": s,
         "rejected_status": s,

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
+from models.provenance import credit_for
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo
 
 MAX_ARTICLE_CHARS = 12_000
@@ -217,6 +218,9 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
         "block_kind": c.get("block_kind"),
         "source": chosen.get("source"),
         "rejected_source": rejected.get("source"),
+        # who made each picture, decided from that version's own record (an upload is the author's)
+        "chosen_credit": _credit(chosen),
+        "rejected_credit": _credit(rejected),
         "text_before": around.before,
         "text_after": around.after,
         "chosen_text": chosen_text,
@@ -296,3 +300,10 @@ def vision_rows(preference: list[dict[str, Any]], events: dict[int, PreferenceEv
         if images:
             rows.append({**{k: row[k] for k in VISION_KEYS}, "images": images})
     return rows
+
+
+def _credit(snapshot: dict[str, Any]) -> str | None:
+    """The credit line of an image version's snapshot (``models.provenance``), None for text."""
+    if snapshot.get("kind") != "image":
+        return None
+    return credit_for(snapshot.get("source"), snapshot.get("provenance") or {}).line

@@ -95,6 +95,7 @@ def add_image_version(
     origin: str = "regenerate",
     asset_sha256: str | None = None,
     current: bool | None = None,
+    keep_accepted: bool = False,
     owner: str | None = None,
 ) -> VersionInfo:
     """A regeneration of an image block (same call with a new seed, edited params, another tool),
@@ -106,6 +107,8 @@ def add_image_version(
     the block's candidate, shown beside it (``finish_image_version`` moves a queued version there
     when it fails). Logs a
     'regenerate' event. ``current``: force it to become current or not (a new caption on any image).
+    ``keep_accepted``: the new version only relabels the accepted image (a caption or alt text), so
+    it stays accepted.
     """
     check_status(status)
     with store.read() as s:  # check before the file is written: another user's id writes nothing
@@ -119,6 +122,7 @@ def add_image_version(
             raise Refused(f"block {block_key} is a text block; use add_text_version")
         if sha:
             claim_asset(s, sha, article_owner(s, article_id))
+        was_accepted = block.accepted_version is not None and block.accepted_version == block.current_version
         version = _append_version(
             s,
             block,
@@ -135,6 +139,9 @@ def add_image_version(
             mime=mime if sha else None,
             seconds=seconds,
         )
+        if keep_accepted and was_accepted and block.current_version == version.number:
+            block.accepted_version = version.number
+            s.flush()
         return version_info(version, block)
 
 

@@ -98,6 +98,10 @@ class ToolContext:
         was abandoned); a tool that works in steps checks it between steps and ends early.
     deadline: ``time.monotonic()`` past which the runner gives up on the call (its time limit);
         a tool with a cheap fallback (the chart writer) uses what is left to fall back in time.
+    brief: the article's brief (the chart writer looks for the chart's numbers there first).
+    code_from: where the numbers of code given in the call came from, when the caller knows:
+        "response" (a pasted LLM-I response), "author" (the user's own data in the call editor),
+        or a kept chart's own record ("brief", "text", "illustrative") when it is redrawn.
     """
 
     parent_image: bytes | None = None
@@ -108,6 +112,8 @@ class ToolContext:
     text_before: str = ""
     cancel: threading.Event | None = field(default=None, compare=False)
     deadline: float | None = None
+    brief: str = ""
+    code_from: str = ""
 
     def cancelled(self) -> bool:
         """The caller stopped (Stop pressed): no result is wanted, not even a fallback."""

@@ -72,6 +72,7 @@ class BlockActions:
         source: str | None = None,
         description: str | None = None,
         seed: int | None = None,
+        code_from: str = "",
     ) -> ArticleView:
         """A new version of one image block (see studio.app.regenerate). When it comes out ok it
         becomes current; when it fails it is shown beside the current image as a candidate."""
@@ -89,6 +90,7 @@ class BlockActions:
                 description=description,
                 seed=attempt_seed,
                 style=style,
+                code_from=code_from,
             )
 
         block = article.block(block_id)
@@ -151,6 +153,7 @@ class BlockActions:
             image=data,
             mime=mime,
             provenance={
+                "origin": "upload",  # the credit follows the version's origin: "supplied by the author"
                 "uploaded": name[:200],
                 "alt": block.provenance.get("alt", ""),
                 **({"filled": block.status} if block.status == BlockStatus.PLACEHOLDER else {}),
@@ -185,6 +188,7 @@ class BlockActions:
             instruction="caption",
             origin="caption",
             current=True,
+            keep_accepted=True,  # a new caption or alt text relabels the image the user accepted
             owner=self.user,
         )
         return self.reload()

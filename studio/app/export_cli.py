@@ -15,6 +15,7 @@ from studio.core.article import Article
 from studio.core.errors import StudioError
 from studio.export import FORMATS, export_article
 from studio.export.load import load_article_dir
+from studio.export.publish_check import checklist_text, publish_check
 
 
 def add_export_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -37,11 +38,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", "-o", type=Path, help="output file (default: DIR/article.<ext>)")
     parser.add_argument("--title", help="title to show instead of the first heading")
     parser.add_argument("--no-appendix", action="store_true", help="leave out the list of tool calls")
+    parser.add_argument(
+        "--include-unfinished",
+        action="store_true",
+        help="keep placeholders and failed images as neutral 'Figure missing.' boxes (default: left out)",
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="write nothing and exit with status 3 when the publish check finds anything",
+    )
     parser.set_defaults(func=handle_export)
 
 
 def handle_export(args: argparse.Namespace) -> int:
-    """Run the export; print the written path (stdout) or the reason it failed (stderr)."""
+    """Run the export; print the publish check (stderr), then the written path (stdout) or the
+    reason it failed (stderr)."""
     target = Path(args.target)
     try:
         if (target / "article.json").is_file():
@@ -52,7 +64,19 @@ def handle_export(args: argparse.Namespace) -> int:
         else:
             article = _load_from_store(args.target)
             out = args.out or Path(f"article{FORMATS[args.format]}")
-        path = export_article(article, args.format, out, appendix=not args.no_appendix, title=args.title)
+        checklist = publish_check(article)
+        print(checklist_text(checklist), file=sys.stderr)
+        if checklist and args.strict:
+            print("export refused (--strict): fix the items above, or export without --strict", file=sys.stderr)
+            return 3
+        path = export_article(
+            article,
+            args.format,
+            out,
+            appendix=not args.no_appendix,
+            title=args.title,
+            include_unfinished=args.include_unfinished,
+        )
     except StudioError as exc:
         print(f"export failed: {exc}", file=sys.stderr)
         return 2

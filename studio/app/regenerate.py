@@ -4,10 +4,14 @@ Image blocks (``regenerate_image``), by mode (a placeholder block, whose tool wa
 by ``again`` once the tool is on: the kept call runs as written):
 
 - ``again``: the same call made again. Diffusion / edit get a fresh seed; search takes the next
-  hit (``result_offset`` one past the hit shown); code, being deterministic, gets new code from
-  the chart coder when the backend writes the code (small models), else runs again.
+  hit (``result_offset`` one past the hit shown); a chart keeps its data and only its drawing
+  changes (the same labels and values drawn anew by ``chart_data.redraw_code``, with the chart's
+  record of where its numbers came from); a chart without literal data gets new code from the
+  chart coder when the backend writes the code (small models), else runs again. New numbers
+  need *Edit call…* (its data table).
 - ``params``: the same tool with edited params (validated by the tool's strict Params model).
-- ``tool``: another tool (source) with its params, e.g. a search instead of a diffusion.
+- ``tool``: another tool (source) with its params, e.g. a search instead of a diffusion; without a
+  new description the caption is re-derived for the new kind (a chart is never captioned as a photo).
 
 Edit consistency: an edit's ``img_index`` points into the list of user images and image
 blocks, so it may only point at an image that comes before it; ``check_edit_index`` enforces
@@ -32,9 +36,13 @@ from typing import Any, Literal
 
 from models.base import ChatOptions, complete
 from models.errors import Refused
+from models.provenance import is_illustrative
 from models.vocab import BlockStatus
+from studio.app.call_form import caption_for
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
+from studio.core.chart_checks import photo_request
+from studio.core.chart_data import chart_data, redraw_code
 from studio.core.protocol import TAG_RE
 from studio.core.runner import text_before, validate_params
 from tools.base import Outcome, ToolContext, ToolResult, outcome_of
@@ -116,18 +124,22 @@ def regenerate_image(
     description: str | None = None,
     seed: int | None = None,
     style: str = "",
+    code_from: str = "",
 ) -> Regenerated:
-    """Run one image block's call again (see the module docstring). Never raises for tool failures."""
+    """Run one image block's call again (see the module docstring). Never raises for tool failures.
+    ``code_from``: where the numbers of given chart code came from ("author": the call editor's table)."""
     block = article.block(block_id)
     if not isinstance(block, ImageBlock):
         raise Refused(f"block {block_id} is a text block: rewrite it instead")
     new_source = (source if mode == "tool" and source else block.source) or ""
     new_params = dict(params) if mode in ("params", "tool") and params is not None else dict(block.params)
     new_description = description if description is not None else block.description
+    if new_source != block.source and (description is None or (new_source == "code" and photo_request(description))):
+        new_description = caption_for(new_description, new_source)
     if mode == "again" and block.source is None:
         raise Refused(f"block {block_id} is an invalid tag: give params or another tool")
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
-    context = ToolContext(seed=seed, style=style)
+    context = ToolContext(seed=seed, style=style, brief=article.brief, code_from=code_from)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
     if (
         mode == "again" and new_source == "search" and block.status != BlockStatus.PLACEHOLDER
@@ -139,8 +151,16 @@ def regenerate_image(
         ran = dict(result.params) if result.params is not None else new_params
         return Regenerated(block_id, new_source, new_description, ran, result, instruction, new_params)
 
-    if mode == "again" and new_source == "code" and services.two_phase_code:
-        # a chart is deterministic: "again" means new code, which the chart writer samples at
+    data = chart_data(str(block.params.get("code") or "")) if mode == "again" and new_source == "code" else None
+    if data:
+        # the chart's data is kept: only the drawing changes, and the chart keeps its record of
+        # where the numbers came from (an illustrative chart stays marked)
+        new_params = {"code": redraw_code(data, seed=seed, title=new_description)}
+        kept = "illustrative" if is_illustrative(block.provenance) else str(block.provenance.get("data_from") or "")
+        context = dataclasses.replace(context, code_from=kept)
+        instruction = "new drawing, same data"
+    elif mode == "again" and new_source == "code" and services.two_phase_code:
+        # no literal data to keep: "again" means new code, which the chart writer samples at
         # the new seed when the code is left empty
         new_params = {"code": ""}
         instruction = "new chart code"

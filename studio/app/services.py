@@ -317,9 +317,11 @@ class Services:
         return ChartCoder(self.backend, options, use_grammar=self.uses_grammar)
 
     def runner(self) -> ToolRunner:
-        """The tool runner over the tools that are on (code wrapped for two-phase writing)."""
+        """The tool runner over the tools that are on. Code is always wrapped by the chart writer:
+        it writes the code of an empty call (two-phase) and, for any chart, records where the
+        numbers came from and marks made-up numbers illustrative."""
         on: dict[str, Tool[Any]] = {s: t for s, t in self.tools.items() if self.availability[s].ok}
-        if self.two_phase_code and "code" in on:
+        if "code" in on:
             on["code"] = ChartWritingTool(on["code"], self.chart_coder())
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)

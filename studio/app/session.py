@@ -27,7 +27,7 @@ from typing import Literal
 from models.base import ChatBackend, capabilities_of
 from models.errors import NotFound, Refused, StudioError
 from models.text import StreamText, valid_text
-from models.vocab import ArticleStatus, BlockStatus
+from models.vocab import ArticleStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -37,16 +37,18 @@ from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo
 from studio.app.accounts import UsersFile
 from studio.app.base_urls import check_base_url, is_configured
+from studio.app.copying import copy_html, copy_markdown
 from studio.app.editing import BlockActions
 from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
 from studio.app.taste_session import TasteActions
-from studio.app.ui_model import ArticleView, apply_event, image_url, view_from_article
+from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
 from studio.core.article import Article
 from studio.core.events import ArticleDone, Event, replay_events
+from studio.export.publish_check import CheckItem, publish_check
 from studio.export.sources import sniff_mime
 from tools.base import Availability
 from tools.params import SOURCES
@@ -415,14 +417,16 @@ class Session(BlockActions, TasteActions):
             return ""
         return repo.article_title(repo.open_article(self.store, self.article_id, self.user))
 
-    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True) -> Path:
-        """The open article as ``fmt``, in a file named after its title."""
+    def export(self, fmt: str, out_dir: Path, *, appendix: bool = True, include_unfinished: bool = False) -> Path:
+        """The open article as ``fmt``, in a file named after its title (placeholders and failed
+        images left out unless ``include_unfinished``; see ``publish_check`` for what to fix first)."""
         from studio.export import FORMATS, export_article
 
         _, article = self._article()
         out_dir.mkdir(parents=True, exist_ok=True)
         name = file_stem(self.title()) or f"article-{self.article_id}"
-        return export_article(article, fmt, out_dir / f"{name}{FORMATS[fmt]}", appendix=appendix)
+        path = out_dir / f"{name}{FORMATS[fmt]}"
+        return export_article(article, fmt, path, appendix=appendix, include_unfinished=include_unfinished)
 
     def preference_scope(self, scope: PrefScope = "project") -> Scope:
         """``article``: the open article; ``project``: the open project; ``all``: every project.
@@ -448,17 +452,21 @@ class Session(BlockActions, TasteActions):
         self.taste_store().export_to(result.out_dir)
         return result
 
-    def markdown(self) -> str:
-        """The open article as Markdown text, images by their asset URL (for copying)."""
-        self._article()
-        parts = []
-        for view in self.view.blocks:
-            if view.kind == "text":
-                parts.append(view.text)
-            elif view.status == BlockStatus.OK and view.sha256:
-                alt = (view.alt or view.description).replace("]", ")").replace("\n", " ")
-                parts.append(f"\n\n![{alt}]({image_url(view.sha256)})\n\n")
-        return "".join(parts).strip() + "\n"
+    def markdown(self, base_url: str | None = None) -> str:
+        """The open article as self-contained Markdown (images as data URIs, or as absolute
+        URLs of this studio when ``base_url`` is given), for copying."""
+        _, article = self._article()
+        return copy_markdown(article, base_url)
+
+    def rich_text(self, base_url: str | None = None) -> str:
+        """The open article as an HTML fragment for the clipboard (images as in ``markdown``)."""
+        _, article = self._article()
+        return copy_html(article, base_url)
+
+    def publish_check(self) -> list[CheckItem]:
+        """What to look at before publishing the open article (``studio.export.publish_check``)."""
+        _, article = self._article()
+        return publish_check(article)
 
 
 def _valid_chunks(chunks: Iterable[str]) -> Iterator[str]:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models.vocab import BlockStatus
 from studio.app.regenerate import Regenerated
 from studio.app.taste_jobs import TrainResult, taste_root, train_user_model, usable_taste
 from studio.core.article import Article, ImageBlock
@@ -73,8 +74,8 @@ class TasteActions:
         if model is None:
             return [run(first_seed)], (f"one candidate: {why}" if k > 1 else "")
         attempts = [run(first_seed + step) for step in range(k)]
-        ok = [a for a in attempts if a.status == "ok"]
-        failed = [a for a in attempts if a.status != "ok"]
+        ok = [a for a in attempts if a.status == BlockStatus.OK]
+        failed = [a for a in attempts if a.status != BlockStatus.OK]
         if len(ok) < 2:
             return failed + ok, f"{len(ok)} of {k} candidates came out: nothing to rank"
         views = [view_of_block(article, _as_block(article, block_id, a)) for a in ok]

@@ -23,11 +23,12 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from models.errors import NotFound
+from models.provenance import is_illustrative
 from models.text import valid_text
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.base_urls import BaseUrlRefused, redact_url
-from studio.app.call_form import FIELDS, edit_choices, form_for, params_for
+from studio.app.call_form import FIELDS, chart_params, edit_choices, form_for, params_for
 from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.regenerate import Mode
@@ -37,6 +38,7 @@ from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import wire_projects
+from studio.app.ui_publish import wire_publish
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
     api_endpoints,
@@ -107,7 +109,14 @@ def build_app(studio: Studio) -> gr.Blocks:
                 with gr.Accordion("Export", open=False, elem_id="export-box"):
                     fmt = gr.Dropdown(["html", "pdf", "md", "docx"], value="html", label="Format")
                     appendix = gr.Checkbox(value=True, label="Appendix: the tool calls behind every image")
+                    keep_unfinished = gr.Checkbox(
+                        value=False,
+                        label="Keep unfinished figures as “Figure missing” boxes",
+                        elem_id="keep-unfinished",
+                    )
                     export_btn = gr.Button("Export this article", elem_id="export", size="sm")
+                    checklist = gr.HTML("", elem_id="publish-check", padding=False)
+                    export_anyway = gr.Button("Export anyway", elem_id="export-anyway", size="sm", visible=False)
                     export_msg = Message(elem_id="export-msg")
                     download = gr.File(label="Download", elem_id="download")
                     add_preference_export(studio, state, download)
@@ -173,8 +182,15 @@ def build_app(studio: Studio) -> gr.Blocks:
                     render_btn = gr.Button("Render", elem_id="render", size="sm")
                 with gr.Row():
                     copy_btn = gr.Button("Copy as Markdown", size="sm", elem_id="copy-md", scale=0)
+                    rich_btn = gr.Button("Copy as rich text", size="sm", elem_id="copy-rich", scale=0)
+                    link_images = gr.Checkbox(
+                        value=False,
+                        label="Link images to this studio (instead of embedding them)",
+                        elem_id="link-images",
+                    )
                     copy_msg = Message(elem_id="copy-msg")
                 markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
+                html_out = gr.Textbox(visible=False, elem_id="html-out")
                 article = gr.HTML(
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
@@ -182,20 +198,26 @@ def build_app(studio: Studio) -> gr.Blocks:
         with gr.Column(visible=False, elem_id="call-editor") as editor:
             ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
-            ed_tool = gr.Radio([(TOOL_NAMES[s], s) for s in on_sources], label="Tool", elem_id="editor-tool")
+            tool_choices = [(TOOL_NAMES[s] + ("" if s in on_sources else " (off)"), s) for s in SOURCES]
+            ed_tool = gr.Radio(tool_choices, label="Tool (the block keeps its own unless you pick another)",
+                               elem_id="editor-tool")  # fmt: skip
             ed_desc = gr.Textbox(label="Description (the caption)", elem_id="editor-description")
             ed_query = gr.Textbox(label="Search query", elem_id="editor-query")
             ed_prompt = gr.Textbox(label="Prompt", lines=3, elem_id="editor-prompt")
             ed_index = gr.Dropdown(label="Image to edit", choices=[], elem_id="editor-index")
-            ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
-                              elem_id="editor-code")  # fmt: skip
+            with gr.Row():
+                ed_code = gr.Code(language="python", label=code_label(services.two_phase_code), lines=12,
+                                  elem_id="editor-code", scale=3)  # fmt: skip
+                ed_data = gr.Textbox(label="Chart data (label: value, one per line; change it to redraw)",
+                                     lines=12, elem_id="editor-data", scale=2)  # fmt: skip
             with gr.Row():
                 ed_run = gr.Button("Run this call", variant="primary", elem_id="editor-run")
                 ed_close = gr.Button("Close", elem_id="editor-close")
             ed_msg = Message(elem_id="editor-msg")
         follow = gr.Timer(1.0, active=False)
 
-        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_msg]
+        ed_outs = [editor, ed_title, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data,
+                   ed_msg]  # fmt: skip
 
         def editor_values(sess: Session, block_id: str, tool: str | None) -> list[Any]:
             b = sess.view.block(block_id)
@@ -210,7 +232,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["query"], value=form.query),
                 gr.update(visible=shown["prompt"], value=form.prompt),
                 gr.update(visible=shown["img_index"], choices=choices, value=form.img_index),
-                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)), "",
+                gr.update(visible=shown["code"], value=form.code, label=code_label(sess.services().two_phase_code)),
+                gr.update(visible=shown["data"], value=form.data), "",
             ]  # fmt: skip
 
         # --- card actions ------------------------------------------------------------------------
@@ -242,15 +265,26 @@ def build_app(studio: Studio) -> gr.Blocks:
         ed_tool.input(tool_changed, [state, ed_block, ed_tool], ed_outs, show_progress="hidden")
 
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
-                     index: Any, code: str) -> Iterator[tuple[Any, ...]]:  # fmt: skip
+                     index: Any, code: str, data: str = "") -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
             try:
                 b = sess.view.block(block_id)
                 params = params_for(tool, query, prompt, code, index)
+                code_from = ""
+                if tool == "code":  # a changed data table redraws the chart with the author's numbers
+                    own = b.source == "code"
+                    original = str(b.params.get("code") or "") if own else ""
+                    kept = (
+                        ("illustrative" if is_illustrative(b.provenance) else str(b.provenance.get("data_from") or ""))
+                        if own
+                        else ""
+                    )
+                    params, code_from = chart_params(code, data, (desc or b.description).strip(), original, kept=kept)
                 if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
                     yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
                 mode: Mode = "params" if tool == b.source else "tool"
-                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None)
+                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None,
+                                code_from=code_from)  # fmt: skip
             except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
                 perform_msg = reason(exc)
                 for other in sess.view.blocks:
@@ -263,7 +297,7 @@ def build_app(studio: Studio) -> gr.Blocks:
             b.notice, b.notice_error = msg, not ok
             yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
 
-        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code],
+        ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
                      concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
         ed_close.click(lambda: gr.update(visible=False), None, editor, show_progress="hidden")
@@ -382,5 +416,6 @@ def build_app(studio: Studio) -> gr.Blocks:
         images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
         wire_projects(studio, SimpleNamespace(**locals()))
+        wire_publish(studio, SimpleNamespace(**locals()))
         api_endpoints(studio, state, api_out)
     return app

@@ -119,6 +119,9 @@ CSS = """
 .card img.card-img { max-width: 100%; max-height: 460px; display: block; margin: 0 auto; cursor: zoom-in; }
 .card figcaption { font-style: italic; margin-top: 0.3rem; }
 .card-meta { font-size: 0.8rem; color: #666; }
+.card-credit { font-size: 0.8rem; color: #444; margin: 0.2rem 0; }
+.card-illustrative { font-size: 0.85rem; font-weight: bold; color: #7a4b00; margin: 0.2rem 0; }
+.publish-check li { margin: 0.2rem 0; } .publish-check { font-size: 0.9rem; }
 .card-accepted { color: #080; font-weight: bold; }
 .card-params { font-size: 0.8rem; display: grid; grid-template-columns: auto 1fr; gap: 0 0.6rem; margin: 0.3rem 0; }
 .card-params dt { color: #666; } .card-params dd { margin: 0; }

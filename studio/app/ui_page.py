@@ -24,8 +24,10 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
+from models.provenance import credit_for, is_illustrative
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
+from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
 
@@ -51,6 +53,8 @@ the image {% if url %}above{% else %}here{% endif %} is kept</div>\
 <button type="button" data-act="edit_call">Edit the call</button>{% endif %}</div>{% endif %}
 </div>
 <figcaption>{{ description }}</figcaption>
+{% if illustrative %}<p class="card-illustrative">Illustrative numbers: not data</p>{% endif %}
+{% if credit %}<p class="card-credit">{{ credit }}</p>{% endif %}
 <div class="card-meta"><span class="card-tool">{{ tool }}</span> · <span class="card-status">{{ status_text }}</span>\
 {% if count > 1 %} · <span class="card-version">version {{ version }} of {{ count }}</span>{% endif %}\
 {% if accepted %} · <span class="card-accepted">accepted</span>{% endif %}\
@@ -157,7 +161,10 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     """The parameters and result facts shown on a card, per source, as plain text."""
     p, prov = block.params, block.provenance
     rows: list[tuple[str, object]] = []
-    if block.source == "search":
+    origin = credit_for(block.source, prov).origin
+    if origin in ("upload", "url"):
+        rows += [("file", prov.get("uploaded")), ("url", prov.get("url"))]
+    elif block.source == "search":
         rows += [("query", p.get("query")), ("title", prov.get("title")), ("site", prov.get("source"))]
         rows += [("creator", prov.get("creator")), ("licence", prov.get("licence") or "unknown")]
     elif block.source == "diffusion":
@@ -224,6 +231,7 @@ def _before(b: BlockView, view: ArticleView | None) -> str | None:
 
 def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) -> Markup:
     url = image_url(b.sha256) if b.status == BlockStatus.OK else None
+    credit = credit_for(b.source, b.provenance)  # what the shown version is, by its own record
     cand = b.candidate
     link = safe_url(b.provenance.get("page_url")) if b.source == "search" else None
     ext = {"image/jpeg": ".jpg", "image/gif": ".gif", "image/webp": ".webp"}.get(b.mime, ".png")
@@ -243,7 +251,9 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         candidate=cand,
         editable=editable,
         description=plain(b.description, 300),
-        tool=TOOL_NAMES.get(b.source or "", "invalid tag"),
+        tool=credit.label,
+        credit=credit.line if b.status == BlockStatus.OK else "",
+        illustrative=b.status == BlockStatus.OK and credit.origin == "chart" and is_illustrative(b.provenance),
         version=b.version,
         count=b.version_count,
         accepted=b.accepted,
@@ -314,13 +324,13 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
     if not view.blocks and view.article_id is None:
         return Markup('<p class="empty">Write a brief above, or open an article from the list. '
                       "Your article appears here as it is written.</p>")  # fmt: skip
-    words = sum(len(b.text.split()) for b in view.blocks if b.kind == "text")
+    words = count_label("".join(b.text for b in view.blocks if b.kind == "text"))
     images = [b for b in view.blocks if b.kind == "image"]
     done_images = sum(b.status == BlockStatus.OK for b in images)
     what = stage(view, two_phase_code)
     if view.done:
         took = f" in {view.elapsed:.0f} s" if view.elapsed else ""
-        line = f"{what}{took}: {words} words, {done_images} of {len(images)} images ok"
+        line = f"{what}{took}: {words}, {done_images} of {len(images)} images ok"
         state = "cut-off" if view.cut_off and view.status == ArticleStatus.DONE else view.status
         html = Markup('<p class="state state-{}">{}</p>').format(state, line)
     else:

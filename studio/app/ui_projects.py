@@ -1,5 +1,5 @@
 """The project side of the page: projects and their articles, the page URL on load, following
-an article another tab writes, and the article-wide actions (Markdown, rating, export).
+an article another tab writes, and rating the article.
 Wired by ``studio.app.ui.build_app`` onto its components (passed as a namespace)."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import gradio as gr
 
 from models.errors import Refused
 from studio.app.failures import explain, reason
-from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import Session, Studio
 from studio.app.ui_server import article_json, connection_report, session_of
 from studio.app.ui_team import request_user
@@ -37,19 +36,11 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
     deleted_id = ui.deleted_id
     undo_btn = ui.undo_btn
     app = ui.app
-    copy_btn = ui.copy_btn
-    markdown_out = ui.markdown_out
-    copy_msg = ui.copy_msg
     rate_btn = ui.rate_btn
     thumbs = ui.thumbs
     stars = ui.stars
     comment = ui.comment
     rate_msg = ui.rate_msg
-    export_btn = ui.export_btn
-    fmt = ui.fmt
-    appendix = ui.appendix
-    download = ui.download
-    export_msg = ui.export_msg
     test_btn = ui.test_btn
     set_backend = ui.set_backend
     set_url = ui.set_url
@@ -164,18 +155,7 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
 
     follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden")
 
-    # --- article-wide: markdown, rating, export ------------------------------------------------
-    def to_markdown(sess: Session | None) -> tuple[str, str]:
-        try:
-            return session_of(studio, sess).markdown(), "Copied as Markdown."
-        except Exception as exc:  # the one translator
-            return "", f"Nothing copied: {reason(exc)}"
-
-    copy_btn.click(to_markdown, [state], [markdown_out, copy_msg], api_name="markdown").then(
-        None, [markdown_out], None,
-        js="(t) => { if (t && navigator.clipboard) navigator.clipboard.writeText(t).catch(() => {}); }",
-    )  # fmt: skip
-
+    # --- article-wide: rating (export and copying: studio.app.ui_publish) ----------------------
     def rate(sess: Session | None, th: str, st: float, text: str) -> str:
         try:
             session_of(studio, sess).rate(thumbs={"up": 1, "down": -1}.get(th), stars=int(st) or None,
@@ -185,19 +165,6 @@ def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
         return "Thanks: rating saved."
 
     rate_btn.click(rate, [state, thumbs, stars, comment], rate_msg, api_name="rate")
-
-    def export(sess: Session | None, f: str, with_appendix: bool) -> tuple[Any, str]:
-        sess = session_of(studio, sess)
-        out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
-        try:
-            path = sess.export(f, out, appendix=bool(with_appendix))
-        except Exception as exc:  # the one translator
-            return None, f"Not exported: {reason(exc)}"
-        finally:
-            seal(out)
-        return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
-
-    export_btn.click(export, [state, fmt, appendix], [download, export_msg], api_name="export")
 
     def test_connection(backend: str, base_url: str, model: str) -> str:
         return connection_report(studio, backend, base_url, model)

@@ -209,4 +209,7 @@ def render_response(
     ``chunks``: the response in pieces (as a model would stream it); default: all at once.
     ``brief``: what the user typed for it (the article keeps it)."""
     article = Article(brief=brief, user_images=list(user_images))
-    return services.engine(style=style).run(chunks if chunks is not None else [text], article, stop=stop)
+    engine = services.engine(style=style)
+    # chart code in a pasted response carries its own numbers: the chart says they came from it
+    engine.options = dataclasses.replace(engine.options, code_from="response")
+    return engine.run(chunks if chunks is not None else [text], article, stop=stop)

@@ -37,6 +37,7 @@ from studio.core.chart_checks import (
     relevance,
     stated_numbers,
 )
+from studio.core.chart_data import chart_data, data_origin, made_up
 from studio.core.grammar import code_grammar
 from studio.core.protocol import TAG_RE, ToolCall
 from tools.base import Availability, Tool, ToolContext, ToolResult
@@ -289,7 +290,7 @@ class ChartWritingTool(Tool[CodeParams]):
             what = _clip(" ".join(description.split()), 80)
             return ToolResult.placeholder_for(NOT_A_CHART.format(what=what), {"placeholder": "not_a_chart"})
         if params.code.strip():
-            return self._checked(params.code, context, {})
+            return self._settle(self._checked(params.code, context, {}), context)
         illustrative = not states_data(description, context.text_before)
         try:
             code = self.coder.write(description, context.text_before, seed=context.seed, cancel=context.should_stop)
@@ -298,9 +299,12 @@ class ChartWritingTool(Tool[CodeParams]):
         except StudioError as exc:
             return self._fallback(context, f"could not get chart code from the model: {exc}")
         first = self._attempt(code, context, illustrative)
-        if first.ok and first.provenance.get("relevance", {}).get("ok"):
-            return first
+        invented = None if illustrative or not first.ok else made_up(chart_data(code).values)
+        if first.ok and first.provenance.get("relevance", {}).get("ok") and invented is None:
+            return self._settle(first, context)
         error = first.error or str(first.provenance.get("relevance", {}).get("reason", ""))
+        if invented is not None and not error:  # all-equal or 1, 2, 3 values are no data: repair once
+            error = f"{invented}: use the numbers the text states, one per label"
         if context.should_stop():
             return self._out_of_time(context, first, f"{error} (no time left to repair it)")
         try:
@@ -311,7 +315,7 @@ class ChartWritingTool(Tool[CodeParams]):
             return first if first.ok else self._fallback(context, f"{error} (and the repair request failed: {exc})")
         second = self._attempt(repaired, context, illustrative, repaired_from=error)
         if second.ok and second.provenance.get("relevance", {}).get("ok"):
-            return second
+            return self._settle(second, context)
         drawn = second if second.ok else first if first.ok else None
         if drawn is None:
             return self._fallback(context, f"{error}; after one repair: {second.error}")
@@ -321,7 +325,7 @@ class ChartWritingTool(Tool[CodeParams]):
             # states the data, so our plain chart of it is the honest picture.
             why = str(drawn.provenance.get("relevance", {}).get("reason", "")) or error
             return self._fallback(context, f"after one repair the chart still did not match its description: {why}")
-        return drawn
+        return self._settle(drawn, context)
 
     def _out_of_time(self, context: ToolContext, first: ToolResult | None, why: str) -> ToolResult:
         """The caller stopped (no result wanted) or the time limit came: keep a chart that ran,
@@ -329,7 +333,7 @@ class ChartWritingTool(Tool[CodeParams]):
         if context.cancelled():
             return ToolResult.failure(STOPPED)
         if first is not None and first.ok:
-            return first
+            return self._settle(first, context)
         return self._fallback(context, why)
 
     def _attempt(self, code: str, context: ToolContext, illustrative: bool, *, repaired_from: str = "") -> ToolResult:
@@ -356,8 +360,31 @@ class ChartWritingTool(Tool[CodeParams]):
         code, illustrative = fallback_code(context.description)
         result = self._checked(code, context, {"illustrative": illustrative, "fallback": _clip(why, 500)})
         if result.ok:
-            return result
+            return self._settle(result, context)
         return ToolResult.failure(f"{why}; the plain fallback chart failed too: {result.error}", result.provenance)
+
+    def _settle(self, result: ToolResult, context: ToolContext) -> ToolResult:
+        """Record where a drawn chart's numbers came from (``data_from``). Numbers that are made up
+        (all equal, 1, 2, 3 ..., or stated nowhere) make the chart illustrative: it is drawn again
+        with the "Illustrative numbers" note, so the picture itself says so."""
+        if not result.ok:
+            return result
+        code = str((result.params or {}).get("code", ""))
+        if result.provenance.get("illustrative"):
+            return dataclasses.replace(result, provenance={**result.provenance, "data_from": "illustrative"})
+        data = chart_data(code)
+        if not data:  # computed or no numbers (a diagram): nothing to say about their origin
+            return result
+        origin = context.code_from or data_origin(
+            data.values, brief=context.brief, text=f"{context.description}\n{_strip_tags(context.text_before)}"
+        )
+        why = made_up(data.values) or ("" if origin and origin != "illustrative" else "the numbers are stated nowhere")
+        if not why:
+            return dataclasses.replace(result, provenance={**result.provenance, "data_from": origin})
+        extra = {k: v for k, v in result.provenance.items() if k in ("repaired", "fallback", "relevance")}
+        marked = {**extra, "illustrative": True, "data_from": "illustrative", "illustrative_why": _clip(why, 200)}
+        redrawn = self._checked(f"{code}\n{illustrative_note_code()}", context, marked)
+        return redrawn if redrawn.ok else dataclasses.replace(result, provenance={**result.provenance, **marked})
 
     def close(self) -> None:
         self.base.close()

@@ -52,6 +52,8 @@ class EngineOptions:
     # to the chart writer, a caption copied from the prompt is replaced); the block records what
     # the model wrote as provenance ``routed_from`` (its source) and ``caption_from_model``.
     route: Callable[[ToolCall], ToolCall] | None = None
+    # Where the numbers of chart code written in the tags come from ("response": a pasted response).
+    code_from: str = ""
 
 
 _STREAM_DONE = object()
@@ -307,6 +309,8 @@ class _Run:
             description=call.description,
             text_before=self._context_before(block),
             cancel=self.stopped,  # Stop (or a caller that stops reading) ends the tool's work too
+            brief=self.article.brief,
+            code_from=self.engine.options.code_from,
         )
         return self.engine.runner.run(call.source, call.params, context)
 

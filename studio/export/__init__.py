@@ -25,27 +25,38 @@ MIME_TYPES = {
 
 
 def export_article(
-    article: Article, fmt: str, out_path: str | Path, *, appendix: bool = True, title: str | None = None
+    article: Article,
+    fmt: str,
+    out_path: str | Path,
+    *,
+    appendix: bool = True,
+    title: str | None = None,
+    include_unfinished: bool = False,
 ) -> Path:
     """Write ``article`` as ``fmt`` to ``out_path`` and return the path.
+
+    Blocks without a picture (placeholders, failed or invalid calls) are left out, unless
+    ``include_unfinished`` keeps them as neutral "Figure missing." boxes; no error text, setting
+    name or path is ever written (``studio.export.publish_check`` names them before an export).
 
     Raises ValueError for an unknown format and ConfigError when a PDF needs a CJK font
     that is not installed (the message says how to install it).
     """
+    keep = include_unfinished
     if fmt == "html":
-        return write_html(article, out_path, appendix=appendix, title=title)
+        return write_html(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
     if fmt == "pdf":
         from studio.export.pdf import write_pdf
 
-        return write_pdf(article, out_path, appendix=appendix, title=title)
+        return write_pdf(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
     if fmt == "md":
         from studio.export.markdown import write_markdown_zip
 
-        return write_markdown_zip(article, out_path, appendix=appendix, title=title)
+        return write_markdown_zip(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
     if fmt == "docx":
         from studio.export.docx import write_docx
 
-        return write_docx(article, out_path, appendix=appendix, title=title)
+        return write_docx(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

@@ -150,12 +150,16 @@ def _add_figure(doc: DocxDocument, figure: Figure) -> None:
     description = _clean(plain(figure.block.description, 1000))
     if figure.number is None:
         note = doc.add_paragraph()
-        run = note.add_run(f"[{description or 'Image'}] {_clean(figure.note or '')}")
+        run = note.add_run(f"[{_clean(figure.note or '')}] {description}")
         run.italic = True
         return
     stream, width_in = _picture_stream(figure)
-    doc.add_picture(stream, width=Inches(width_in))
+    picture = doc.add_picture(stream, width=Inches(width_in))
+    # the picture's description (Word's alt text) lives on the drawing's docPr element
+    picture._inline.docPr.set("descr", _clean(figure.alt))
     doc.add_paragraph(f"Figure {figure.number}. {description}", style="Caption")
+    if figure.illustrative:
+        doc.add_paragraph("Illustrative numbers: not data.", style="Caption")
     if figure.credit:
         doc.add_paragraph(_clean(figure.credit), style="Caption")
 
@@ -189,7 +193,9 @@ def _add_credits(doc: DocxDocument, figs: list[Figure], article: Article, append
             doc.add_paragraph(_clean(figure.note))
 
 
-def build_docx(article: Article, *, appendix: bool = True, title: str | None = None) -> DocxDocument:
+def build_docx(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> DocxDocument:
     """The article as a python-docx Document (save it, or inspect it in tests)."""
     doc: Any = Document()
     page_title = article_title(article, title)
@@ -198,28 +204,35 @@ def build_docx(article: Article, *, appendix: bool = True, title: str | None = N
     if title and title.strip():
         doc.add_heading(_clean(page_title), level=0)
     parser = MarkdownIt("commonmark").enable(["table", "strikethrough"])
-    figs = figures(article)
+    figs = figures(article, include_unfinished=include_unfinished)
     by_id = {f.block.id: f for f in figs}
-    if article.error:
-        doc.add_paragraph(_clean(f"The article was cut short: {plain(article.error, 1000)}")).runs[0].italic = True
     for block in article.blocks:
         if isinstance(block, TextBlock):
             _add_markdown(doc, block.text, parser)
-        else:
+        elif block.id in by_id:
             _add_figure(doc, by_id[block.id])
     _add_credits(doc, figs, article, appendix)
     return doc
 
 
-def render_docx(article: Article, *, appendix: bool = True, title: str | None = None) -> bytes:
+def render_docx(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> bytes:
     buffer = io.BytesIO()
-    build_docx(article, appendix=appendix, title=title).save(buffer)
+    build_docx(article, appendix=appendix, title=title, include_unfinished=include_unfinished).save(buffer)
     return buffer.getvalue()
 
 
-def write_docx(article: Article, path: str | Path, *, appendix: bool = True, title: str | None = None) -> Path:
+def write_docx(
+    article: Article,
+    path: str | Path,
+    *,
+    appendix: bool = True,
+    title: str | None = None,
+    include_unfinished: bool = False,
+) -> Path:
     """Write the DOCX to ``path`` and return the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_docx(article, appendix=appendix, title=title))
+    out.write_bytes(render_docx(article, appendix=appendix, title=title, include_unfinished=include_unfinished))
     return out

@@ -99,21 +99,23 @@ def _lang(article: Article, title: str) -> str:
     return langs[0] if langs else "en"
 
 
-def render_html(article: Article, *, appendix: bool = True, title: str | None = None) -> str:
+def render_html(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> str:
     """The article as one HTML document with images embedded as data URLs.
 
     ``appendix`` adds the list of tool calls (query; prompt and seed; code; edit instruction
     and parent) that reproduces every image. ``title`` overrides the title taken from the
     first Markdown heading and is then shown as the page's heading.
     """
-    figs = figures(article)
+    figs = figures(article, include_unfinished=include_unfinished)
     by_id = {f.block.id: f for f in figs}
     items: list[dict[str, Any]] = []
     for block in article.blocks:
         if isinstance(block, TextBlock):
             if block.text.strip():
                 items.append({"id": block.id, "html": markdown_to_safe_html(block.text)})
-        else:
+        elif block.id in by_id:
             figure = by_id[block.id]
             items.append({"figure": figure, "src": _data_url(figure) if figure.number else ""})
     page_title = article_title(article, title)
@@ -126,7 +128,6 @@ def render_html(article: Article, *, appendix: bool = True, title: str | None = 
             title=page_title,
             show_title=bool(title and title.strip()),
             css=Markup((HERE / "article.css").read_text(encoding="utf-8")),
-            article_error=plain(article.error, 1000) if article.error else "",
             items=items,
             appendix=appendix,
             brief=plain(article.brief, 4000),
@@ -135,9 +136,17 @@ def render_html(article: Article, *, appendix: bool = True, title: str | None = 
     )
 
 
-def write_html(article: Article, path: str | Path, *, appendix: bool = True, title: str | None = None) -> Path:
+def write_html(
+    article: Article,
+    path: str | Path,
+    *,
+    appendix: bool = True,
+    title: str | None = None,
+    include_unfinished: bool = False,
+) -> Path:
     """Write ``render_html`` to ``path`` (UTF-8) and return the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(render_html(article, appendix=appendix, title=title), encoding="utf-8")
+    html = render_html(article, appendix=appendix, title=title, include_unfinished=include_unfinished)
+    out.write_text(html, encoding="utf-8")
     return out

@@ -101,40 +101,44 @@ def _figure_md(figure: Figure) -> str:
         # the name on its own line, as the HTML export shows it
         return f"> **{md_text(desc) or 'Image'}**  \n> {md_line(figure.note)}"
     caption = f"*Figure {figure.number}. {md_text(desc)}*"
+    if figure.illustrative:
+        caption += "  \n**Illustrative numbers: not data.**"
     if figure.link_url:
         extra = f" ({md_text(figure.credit_extra)})" if figure.credit_extra else ""
         caption += f"  \nSource: {md_link(figure.link_title or 'source', figure.link_url)}{extra}"
     elif figure.credit:
         caption += f"  \n{md_text(figure.credit)}"
-    return f"![{md_text(desc, 500)}]({image_name(figure)})\n\n{caption}"
+    return f"![{md_text(figure.alt, 500)}]({image_name(figure)})\n\n{caption}"
 
 
-def article_markdown(article: Article, title: str | None = None) -> str:
+def article_markdown(article: Article, title: str | None = None, *, include_unfinished: bool = False) -> str:
     """article.md: the text blocks as written, image blocks as images with captions."""
-    by_id = {f.block.id: f for f in figures(article)}
+    by_id = {f.block.id: f for f in figures(article, include_unfinished=include_unfinished)}
     parts: list[str] = []
     if title and title.strip():
         parts.append(f"# {md_heading(title, 300)}\n\n")
     for block in article.blocks:
         if isinstance(block, TextBlock):
             parts.append(block.text)
-        else:
+        elif block.id in by_id:
             parts.append(f"\n\n{_figure_md(by_id[block.id])}\n\n")
     text = "".join(parts).strip() + "\n"
     return re.sub(r"\n{3,}", "\n\n", text)
 
 
-def sources_markdown(article: Article, title: str | None = None) -> str:
+def sources_markdown(article: Article, title: str | None = None, *, include_unfinished: bool = False) -> str:
     """SOURCES.md: credits and the tool call of every image (to reproduce the article)."""
     lines = [f"# Sources: {md_heading(article_title(article, title), 300)}", ""]
     if article.brief.strip():
         lines += ["Brief:", "", md_code(article.brief, "text"), ""]
-    for position, figure in enumerate(figures(article), start=1):
+    for position, figure in enumerate(figures(article, include_unfinished=include_unfinished), start=1):
         block = figure.block
         name = f"Figure {figure.number}" if figure.number else f"Image {position}"
         lines.append(f"## {name}: {md_heading(block.description)}")
         lines.append("")
         lines.append(f"- Tool: {md_text(block.source or 'unknown')}; status: {md_text(block.status)}")
+        if figure.alt:
+            lines.append(f"- Alt text: {md_text(figure.alt, 500)}")
         if figure.number:
             lines.append(f"- File: `{image_name(figure)}`")
         if figure.link_url:
@@ -150,13 +154,16 @@ def sources_markdown(article: Article, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
-def render_markdown_zip(article: Article, *, appendix: bool = True, title: str | None = None) -> bytes:
+def render_markdown_zip(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> bytes:
     """The bundle as zip bytes. SOURCES.md is always written: credits are not optional."""
     del appendix  # the bundle's SOURCES.md is both credits and appendix
     buffer = io.BytesIO()
+    keep = include_unfinished
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
-        bundle.writestr("article.md", article_markdown(article, title))
-        bundle.writestr("SOURCES.md", sources_markdown(article, title))
+        bundle.writestr("article.md", article_markdown(article, title, include_unfinished=keep))
+        bundle.writestr("SOURCES.md", sources_markdown(article, title, include_unfinished=keep))
         for figure in figures(article):
             if figure.number and figure.block.image:
                 # Images are already compressed: store them as they are.
@@ -164,9 +171,16 @@ def render_markdown_zip(article: Article, *, appendix: bool = True, title: str |
     return buffer.getvalue()
 
 
-def write_markdown_zip(article: Article, path: str | Path, *, appendix: bool = True, title: str | None = None) -> Path:
+def write_markdown_zip(
+    article: Article,
+    path: str | Path,
+    *,
+    appendix: bool = True,
+    title: str | None = None,
+    include_unfinished: bool = False,
+) -> Path:
     """Write ``render_markdown_zip`` to ``path`` and return the path."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_markdown_zip(article, appendix=appendix, title=title))
+    out.write_bytes(render_markdown_zip(article, appendix=appendix, title=title, include_unfinished=include_unfinished))
     return out

@@ -43,7 +43,9 @@ def missing_cjk_languages(text: str) -> list[str]:
     return missing
 
 
-def render_pdf(article: Article, *, appendix: bool = True, title: str | None = None) -> bytes:
+def render_pdf(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> bytes:
     """The article as PDF bytes. Raises ConfigError when CJK text has no font to print with."""
     missing = missing_cjk_languages(all_text(article, title))
     if missing:
@@ -53,18 +55,26 @@ def render_pdf(article: Article, *, appendix: bool = True, title: str | None = N
         )
     import weasyprint  # heavy (pango); imported only when a PDF is asked for
 
-    html = render_html(article, appendix=appendix, title=title)
+    html = render_html(article, appendix=appendix, title=title, include_unfinished=include_unfinished)
     # data: only; file:, http(s): and the rest are refused (no local reads, no network).
     fetcher = weasyprint.urls.URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=5)
     document = weasyprint.HTML(string=html, url_fetcher=fetcher, base_url=None)
-    pdf = document.write_pdf()
+    # pdf_tags: a tagged PDF, so each figure's alt text reaches screen readers (WeasyPrint >= 60)
+    pdf = document.write_pdf(pdf_tags=True)
     assert pdf is not None
     return pdf
 
 
-def write_pdf(article: Article, path: str | Path, *, appendix: bool = True, title: str | None = None) -> Path:
+def write_pdf(
+    article: Article,
+    path: str | Path,
+    *,
+    appendix: bool = True,
+    title: str | None = None,
+    include_unfinished: bool = False,
+) -> Path:
     """Write ``render_pdf`` to ``path`` and return the path."""
-    data = render_pdf(article, appendix=appendix, title=title)
+    data = render_pdf(article, appendix=appendix, title=title, include_unfinished=include_unfinished)
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(data)

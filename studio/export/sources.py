@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from PIL import Image, UnidentifiedImageError
 
+from models.provenance import Credit, chart_numbers, credit_for, is_illustrative, origin_of, public_model_name
 from models.vocab import BlockStatus
 from models.vocab import article_title as title_rule
 from studio.core.article import Article, ImageBlock, TextBlock
@@ -110,6 +111,8 @@ class Figure:
     credit_extra: str = ""  # search: "site, licence" shown after the linked title
     fields: list[tuple[str, str]] = field(default_factory=list)  # reproduction record
     code: str | None = None
+    alt: str = ""  # the image's text alternative (alt text, else the caption)
+    illustrative: bool = False  # a chart with made-up numbers: the figure says so
 
     @property
     def ext(self) -> str:
@@ -129,6 +132,15 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         if value is not None and value != "":
             fields.append((label, plain(value)))
 
+    origin = origin_of(block.source, prov)
+    if origin == "upload":
+        add("Origin", "supplied by the author")
+        add("File name", prov.get("uploaded"))
+        return fields, None
+    if origin == "url":
+        add("Origin", "an image the author gave by URL")
+        add("URL", prov.get("url"))
+        return fields, None
     if block.source == "search":
         add("Query", params.get("query") or prov.get("query"))
         add("Image URL", prov.get("image_url"))
@@ -136,18 +148,18 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
         add("Page title", prov.get("title"))
         add("Site", prov.get("source"))
         add("Creator", prov.get("creator"))
-        add("Licence", prov.get("licence") or prov.get("licence_hint"))
+        add("Licence", prov.get("licence") or "not known")
         add("Licence URL", prov.get("licence_url"))
         add("Provider", prov.get("provider"))
     elif block.source == "diffusion":
         add("Prompt", params.get("prompt") or prov.get("prompt"))
         add("Style", prov.get("style"))
         add("Seed", prov.get("seed"))
-        add("Model", prov.get("model"))
-        add("Image server", prov.get("server"))
+        add("Model", public_model_name(prov.get("model")))
     elif block.source == "code":
         raw_code = params.get("code") or prov.get("code")
         code = strip_controls(str(raw_code)) if raw_code else None
+        add("Numbers", chart_numbers(prov))
     elif block.source == "edit":
         index = params.get("img_index", prov.get("img_index"))
         add("Instruction", params.get("prompt") or prov.get("instruction"))
@@ -156,59 +168,65 @@ def _reproduction(block: ImageBlock, figure_of_index: dict[int, int | None]) -> 
             add("Edits image", f"#{index}" + (f" (figure {number})" if number else ""))
         add("Parent sha256", prov.get("parent_sha256"))
         add("Seed", prov.get("seed"))
-        add("Model", prov.get("model"))
-        add("Image server", prov.get("server"))
+        add("Model", public_model_name(prov.get("model")))
     return fields, code
 
 
-def _credit(block: ImageBlock) -> tuple[str, str | None, str | None, str]:
-    """(credit line, link title, link url, extra) for a shown image."""
-    prov = block.provenance or {}
-    if block.source == "search":
-        from studio.export.tasl import tasl  # the TASL line (title, author, source, licence)
+def _credit(block: ImageBlock) -> Credit:
+    """The shown version's credit (``models.provenance.credit_for``), its link checked here. A web
+    image's line is its TASL credit (``studio.export.tasl``: title, author, source, licence)."""
+    credit = credit_for(block.source, block.provenance)
+    if credit.origin == "search":
+        from studio.export.tasl import tasl  # imports this module: imported here
 
-        credit = tasl(prov)
-        return credit.line(), credit.title, credit.page_url, credit.extra
-    if block.source == "diffusion":
-        model = plain(prov.get("model"), 200) or "a diffusion model"
-        seed = prov.get("seed")
-        return f"Generated with {model}" + (f", seed {plain(seed)}" if seed is not None else ""), None, None, ""
-    if block.source == "code":
-        return "Chart drawn from code (see the appendix)", None, None, ""
-    if block.source == "edit":
-        model = plain(prov.get("model"), 200)
-        return "Edited image" + (f" ({model})" if model else ""), None, None, ""
-    return "", None, None, ""
+        parts = tasl(block.provenance or {})
+        return Credit(credit.origin, credit.label, parts.line(), parts.title, parts.page_url, parts.extra)
+    return Credit(credit.origin, credit.label, credit.line, credit.link_title, safe_url(credit.link_url), credit.extra)
 
 
-def figures(article: Article) -> list[Figure]:
-    """Every image block in order, with figure numbers, credits and reproduction records."""
+def alt_text(block: ImageBlock) -> str:
+    """The image's text alternative: the alt text the author set, else the caption."""
+    return plain(block.provenance.get("alt"), 500) or plain(block.description, 500)
+
+
+MISSING_NOTE = "Figure missing."
+
+
+def shown(block: ImageBlock) -> bool:
+    """Does the block have a picture every export can show (it came out ok and may be embedded)?"""
+    return block.status == BlockStatus.OK and embeddable(block) is not None
+
+
+def figures(article: Article, *, include_unfinished: bool = False) -> list[Figure]:
+    """Every image block in order, with figure numbers, credits and reproduction records.
+
+    A block without a picture (a placeholder, a failed or invalid call, an image that may not be
+    embedded) is left out, unless ``include_unfinished``: then it is a neutral "Figure missing."
+    note. Its error text is never shown: it is for the studio's operator, not the reader (the
+    publish check names such blocks before an export).
+    """
     blocks = article.image_blocks()
     offset = len(article.user_images)
     numbers: dict[str, int] = {}
     for block in blocks:
-        if block.status == BlockStatus.OK and embeddable(block):
+        if shown(block):
             numbers[block.id] = len(numbers) + 1
     figure_of_index = {offset + i: numbers.get(b.id) for i, b in enumerate(blocks)}
     out: list[Figure] = []
     for block in blocks:
-        fields, code = _reproduction(block, figure_of_index)
         number = numbers.get(block.id)
-        if number is not None:
-            credit, link_title, link_url, extra = _credit(block)
-            mime = embeddable(block)
-            out.append(Figure(block, number, mime, credit, link_title, link_url, None, extra, fields, code))
+        if number is None and not include_unfinished:
             continue
-        if block.status == BlockStatus.OK:
-            note = "The image could not be embedded: only PNG, JPEG, WebP and GIF images are allowed."
-        elif block.status == BlockStatus.PLACEHOLDER:
-            note = f"Placeholder, not generated: {plain(block.error, 1000) or 'no reason given'}"
-        elif block.status in (BlockStatus.FAILED, BlockStatus.INVALID):
-            what = "Image tag rejected" if block.status == BlockStatus.INVALID else "Image not generated"
-            note = f"{what}: {plain(block.error, 1000) or 'no reason given'}"
-        else:
-            note = f"Image not generated yet ({block.status})."
-        out.append(Figure(block, None, None, "", None, None, note, "", fields, code))
+        fields, code = _reproduction(block, figure_of_index)
+        alt = alt_text(block)
+        if number is not None:
+            c = _credit(block)
+            out.append(
+                Figure(block, number, embeddable(block), c.line, c.link_title, c.link_url, None, c.extra, fields, code,
+                       alt, c.origin == "chart" and is_illustrative(block.provenance))
+            )  # fmt: skip
+            continue
+        out.append(Figure(block, None, None, "", None, None, MISSING_NOTE, "", fields, code, alt))
     return out
 
 
@@ -234,10 +252,10 @@ def cjk_languages(text: str) -> list[str]:
 
 def all_text(article: Article, title: str | None = None) -> str:
     """Every string an export may print (to decide which fonts it needs)."""
-    parts = [article.brief, article.error or "", title or ""]
+    parts = [article.brief, title or ""]
     for block in article.blocks:
         if isinstance(block, TextBlock):
             parts.append(block.text)
         else:
-            parts += [block.description, block.error or "", block.raw, str(block.params), str(block.provenance)]
+            parts += [block.description, block.raw, str(block.params), str(block.provenance)]
     return "\n".join(parts)

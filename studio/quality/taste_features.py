@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from models.vocab import BlockStatus
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.protocol import TAG_RE, ToolCall, parse_tag
 
@@ -153,7 +154,7 @@ def view_of_block(article: Article, block: ImageBlock | TextBlock) -> BlockView:
         description=block.description,
         params=dict(block.params),
         status=block.status,
-        image=block.image if block.status == "ok" else None,
+        image=block.image if block.status == BlockStatus.OK else None,
     )
 
 
@@ -212,7 +213,7 @@ def hand_features(view: BlockView) -> np.ndarray:
     values = [
         1.0 if view.kind == "text" else 0.0,
         *[1.0 if view.source == s else 0.0 for s in SOURCES],
-        1.0 if view.status == "ok" else 0.0,
+        1.0 if view.status == BlockStatus.OK else 0.0,
         *_image_stats(view.image),
         *_chart_stats(code),
         1.0 if re.search(r"\d", caption) else 0.0,

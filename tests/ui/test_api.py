@@ -40,8 +40,26 @@ def test_named_endpoints_exist(app_url: str) -> None:
     for name in ("/generate", "/render", "/regenerate", "/accept", "/revert", "/rewrite", "/rate", "/projects",
                  "/open_project", "/open_article", "/new_project", "/export", "/export_preferences", "/test_connection",
                  "/stop", "/markdown", "/delete_project", "/restore_project", "/preference_counts",
-                 "/continue"):  # fmt: skip
+                 "/continue", "/export_anyway", "/rich_text"):  # fmt: skip
         assert name in names
+
+
+def test_export_runs_the_publish_check_first_and_copies_are_self_contained(app_url: str) -> None:
+    client = Client(app_url, verbose=False)
+    client.predict(
+        "charts", RESPONSE.replace("[1, 2]", "[1, 1, 1]").replace("'b']", "'b', 'c']"), "", api_name="/render"
+    )
+    # the chart's values are all equal: it is illustrative, the check names it, and nothing is written yet
+    path, message, checklist = client.predict("html", True, False, api_name="/export")[:3]
+    assert path is None and message.startswith("Not exported yet") and "illustrative numbers" in checklist
+    assert 'href="#card-b2"' in checklist
+    path, message = client.predict("html", True, False, api_name="/export_anyway")
+    html = Path(path).read_text(encoding="utf-8")
+    assert message.startswith("Exported") and "Illustrative numbers" in html and "STUDIO_" not in html
+    markdown, rich, note = client.predict(False, api_name="/markdown")
+    assert "](data:image/png;base64," in markdown and note == "Copied as Markdown."
+    markdown, rich, _ = client.predict(True, api_name="/rich_text")
+    assert f"]({app_url.rstrip('/')}/studio-asset/" in markdown and f'src="{app_url.rstrip("/")}/studio-asset/' in rich
 
 
 def test_render_regenerate_accept_round_trip_and_isolated_clients(app_url: str) -> None:

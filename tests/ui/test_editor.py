@@ -155,7 +155,9 @@ def test_image_card_regenerate_edit_code_other_tool_accept_revert(app: tuple[str
     editor = page.locator("#call-editor")
     editor.wait_for()
     assert editor.locator(".cm-editor").count() == 1  # a code editor (CodeMirror), highlighted as Python
-    assert [r.inner_text() for r in editor.locator("#editor-tool label").all()] == ["web image", "chart"]
+    assert [r.inner_text() for r in editor.locator("#editor-tool label").all()] == [
+        "web image", "generated picture (off)", "chart", "edited image (off)"
+    ]  # fmt: skip
     editor.locator("#editor-code .cm-content").click()
     page.keyboard.press("Control+A")
     page.keyboard.type("plt.plot([1, 3, 2])")
@@ -370,8 +372,10 @@ def test_ctrl_enter_writes_delete_asks_and_undoes_export_is_named(app: tuple[str
     page.locator("#copy-msg", has_text="Copied as Markdown").wait_for()
 
     page.locator("#export-box").click()
-    page.locator("#export").click()
-    page.locator("#export-msg", has_text="Exported").wait_for()
+    page.locator("#export").click()  # the publish check first: a web image of unknown licence
+    page.locator("#publish-check li", has_text="licence is not known").first.wait_for()
+    page.locator("#export-anyway").click()
+    page.locator("#export-msg", has_text="Bicycles-in-cities.html").wait_for()  # not "Not exported yet"
     assert "Bicycles-in-cities.html" in page.locator("#export-msg").inner_text()
     page.get_by_role("radio", name="this article").check()  # the preference export says which article
     page.locator("#export-prefs").click()

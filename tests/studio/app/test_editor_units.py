@@ -55,7 +55,15 @@ def test_the_call_form_prefills_another_tool_from_the_description() -> None:
     assert (own.tool, own.code, own.shown("code"), own.shown("query")) == ("code", "y", True, False)
     other = form_for(chart, "search", ["code", "search"], view)
     assert (other.query, other.code, other.shown("query")) == ("Sales by year", "", True)
-    assert form_for(chart, None, ["search"], view).tool == "search"  # its own tool is off: not offered
+    assert other.description == "Sales by year"  # no chart word: nothing to re-derive
+    # its own tool is off: the form still opens on it (no silent switch to a tool that is on)
+    assert form_for(chart, None, ["search"], view).tool == "code"
+    photo = BlockView("b3", "image", image_index=3, source="search", description="Peggys Point Lighthouse",
+                      status="placeholder", params={"query": "Peggys Point Lighthouse"})  # fmt: skip
+    view.blocks.append(photo)
+    assert form_for(photo, None, ["code"], view).tool == "search"
+    switched = form_for(photo, "code", ["code"], view)  # the user picks the chart: re-captioned for a chart
+    assert switched.description == "Chart: Peggys Point Lighthouse"
     assert [i for _, i in edit_choices(view, chart)] == [0, 1]  # only images before it
     assert params_for("edit", "", "bluer", "", "1") == {"img_index": 1, "prompt": "bluer"}
     with pytest.raises(ValueError, match="choose the image"):

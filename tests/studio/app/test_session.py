@@ -140,4 +140,9 @@ def test_export_is_named_after_the_title_with_or_without_appendix(studio: Studio
     without = session.export("html", tmp_path / "b", appendix=False)
     assert with_calls.name == "Lighthouses.html" and session.title() == "Lighthouses"
     assert CHART.split("(")[0] in with_calls.read_text() and len(without.read_text()) < len(with_calls.read_text())
-    assert "![Lights by decade](/studio-asset/" in session.markdown()
+    # Copy as Markdown is self-contained: the image as a data URI, or an absolute studio URL on request
+    assert "![Lights by decade](data:image/png;base64," in session.markdown()
+    assert "![Lights by decade](http://studio.example:7860/studio-asset/" in session.markdown(
+        "http://studio.example:7860/x"
+    )
+    assert '<img src="data:image/png;base64,' in session.rich_text() and 'alt="Lights by decade"' in session.rich_text()

@@ -107,14 +107,16 @@ def _assert_inert(report: dict[str, Any]) -> None:
 def test_injection_corpus_runs_nothing_and_honest_content_shows(browser: Any, tmp_path: Path) -> None:
     corpus = injected_article()
     page = tmp_path / "article.html"
-    page.write_text(render_html(corpus.article, title=corpus.title), encoding="utf-8")
+    page.write_text(render_html(corpus.article, title=corpus.title, include_unfinished=True), encoding="utf-8")
     report = exercise(browser, page)
     _assert_inert(report)
     assert report["scripts"] == 0
     # Every honest marker is visible text; the four real images decoded (data: URLs are allowed).
     for marker in corpus.honest:
         assert marker in report["text"], marker
-    assert "Honest title" in report["text"] and "Honest stream error." in report["text"]
+    assert "Honest title" in report["text"]
+    for marker in corpus.operator:  # error text is the operator's: never on the exported page
+        assert marker not in report["text"], marker
     assert [w > 0 for w, _ in report["images"]] == [True] * 4
     # The only links followed are safe web links (the onclick one lost its handler).
     assert report["followed"] and all(h.startswith("https://") for h in report["followed"])
@@ -148,5 +150,6 @@ def test_clean_article_renders_figures_and_links(browser: Any, tmp_path: Path) -
     _assert_inert(report)
     assert [w for w, _ in report["images"]] == [120, 120, 120]
     assert set(report["followed"]) == {"https://photos.example/harbour"}
-    for text in ("Tides explained", "Figure 1. Harbour at low tide", "the edit model is not installed", "tiny-sd"):
+    for text in ("Tides explained", "Figure 1. Harbour at low tide", "tiny-sd"):
         assert text in report["text"]
+    assert "the edit model is not installed" not in report["text"]  # the failed block is left out

@@ -47,10 +47,11 @@ def test_markdown_zip_files_and_references_resolve(tmp_path: Path) -> None:
             assert bundle.read(ref) == block.image
         sources = bundle.read("SOURCES.md").decode("utf-8")
     # Text and figures in order, captions under the images, the failure visible.
-    order = [md.index(s) for s in ("# Tides explained", "![Harbour", "## The model", "![Tide", "![Moon", "Moon in red")]
+    order = [md.index(s) for s in ("# Tides explained", "![Harbour", "## The model", "![Tide", "![Moon")]
     assert order == sorted(order)
     assert "*Figure 1. Harbour at low tide*" in md and "Source: [Harbour photo](<https://photos.example/harbour>)" in md
-    assert "the edit model is not installed" in md
+    assert "Moon in red" not in md and "Moon in red" not in sources  # the failed edit is left out
+    assert "the edit model is not installed" not in md + sources
     # Credits and reproduction: title + page URL + query; prompt + seed + model; chart code.
     for expected in (
         "[Harbour photo](<https://photos.example/harbour>)",
@@ -59,7 +60,6 @@ def test_markdown_zip_files_and_references_resolve(tmp_path: Path) -> None:
         "Seed: 1234",
         "Model: tiny-sd",
         "```python\nplt.plot([0, 1, 0])\n```",
-        "Instruction: make it red",
     ):
         assert expected in sources, expected
 
@@ -70,7 +70,10 @@ def test_markdown_untrusted_fields_stay_inert() -> None:
     article = corpus.article
     # The generated parts only: the image blocks' Markdown, and SOURCES.md.
     generated = Article(brief=article.brief, blocks=[b for b in article.blocks if not isinstance(b, TextBlock)])
-    for text in (article_markdown(generated, title=corpus.title), sources_markdown(article, title=corpus.title)):
+    for text in (
+        article_markdown(generated, title=corpus.title, include_unfinished=True),
+        sources_markdown(article, title=corpus.title, include_unfinished=True),
+    ):
         tokens = _md_tokens(text)
         assert not [t for t in tokens if t.type in ("html_inline", "html_block")]
         hrefs = [t.attrs["href"] for t in tokens if t.type == "link_open"]
@@ -81,9 +84,11 @@ def test_markdown_untrusted_fields_stay_inert() -> None:
         for tag, attrs in parse_tags(MD.render(text)):
             assert tag in INERT_TAGS and not [a for a in attrs if a.startswith("on")], (tag, attrs)
             assert str(attrs.get("href", "https://")).startswith("https://"), attrs
-    md = article_markdown(article)
+    md = article_markdown(article, include_unfinished=True)
     for marker in corpus.honest:
         assert marker in md
+    for marker in corpus.operator:
+        assert marker not in md + sources_markdown(article, include_unfinished=True)
 
 
 def _body_sequence(document: docx.document.Document) -> list[tuple[str, str]]:
@@ -125,7 +130,6 @@ def test_docx_headings_paragraphs_and_images_in_order(tmp_path: Path) -> None:
         ("picture", ""),
         ("Caption", "Figure 3. Moon over the sea"),
         ("Caption", "Generated with tiny-sd, seed 1234"),
-        ("Normal", "[Moon in red] Image not generated: the edit model is not installed"),
         ("Heading 2", "Summary"),
         ("Normal", "Twice a day."),
     ]
@@ -154,12 +158,14 @@ def test_docx_headings_paragraphs_and_images_in_order(tmp_path: Path) -> None:
 def test_docx_takes_hostile_text_and_control_characters() -> None:
     corpus = injected_article()
     corpus.article.blocks.append(TextBlock("b99", "Bell\x07 null\x00 vtab\x0b end"))
-    document = build_docx(corpus.article, title=corpus.title)
+    document = build_docx(corpus.article, title=corpus.title, include_unfinished=True)
     buffer = io.BytesIO()
     document.save(buffer)
     reopened = docx.Document(io.BytesIO(buffer.getvalue()))
     text = "\n".join(p.text for p in reopened.paragraphs)
     for marker in corpus.honest:
         assert marker in text
+    for marker in corpus.operator:
+        assert marker not in text
     assert "Bell null" in text and "vtab end" in text  # markdown-it turns NUL into U+FFFD
     assert len(reopened.inline_shapes) == 4

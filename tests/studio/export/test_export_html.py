@@ -86,6 +86,7 @@ class Corpus:
     article: Article
     title: str
     honest: list[str] = field(default_factory=list)
+    operator: list[str] = field(default_factory=list)  # error text: never in an export
     count: int = 0
 
     def payloads(self, _where: str) -> str:
@@ -103,6 +104,7 @@ def injected_article() -> Corpus:
     art = corpus.article
     art.brief = "Honest brief. " + corpus.payloads("brief")
     art.error = "Honest stream error. " + corpus.payloads("error")
+    corpus.operator.append("Honest stream error")
     corpus.title = "Honest title " + corpus.payloads("title")
 
     def text(marker: str) -> TextBlock:
@@ -125,7 +127,7 @@ def injected_article() -> Corpus:
                     "page_url": page_url,
                     "title": "Honest page title " + corpus.payloads("title"),
                     "source": "ok.example " + corpus.payloads("domain"),
-                    "licence_hint": corpus.payloads("licence"),
+                    "licence": corpus.payloads("licence"),
                 },
                 image=png_bytes((200, 30, 30)),
             )
@@ -139,7 +141,7 @@ def injected_article() -> Corpus:
             error="Honest error reason " + corpus.payloads("errmsg"),
         )
     )  # fmt: skip
-    corpus.honest.append("Honest error reason")
+    corpus.operator.append("Honest error reason")
     art.blocks.append(
         ImageBlock(
             art.new_id(), len(art.image_blocks()), "diffusion", "Honest generated caption " + corpus.payloads("dd"),
@@ -156,7 +158,7 @@ def injected_article() -> Corpus:
             error="Honest invalid reason " + corpus.payloads("inverr"),
         )
     )  # fmt: skip
-    corpus.honest.append("Honest invalid reason")
+    corpus.operator.append("Honest invalid reason")
     art.blocks.append(
         ImageBlock(
             art.new_id(), len(art.image_blocks()), "edit", "Honest edit caption", {"img_index": 0, "prompt": "x"},
@@ -237,7 +239,7 @@ def test_corpus_payloads_are_numbered_and_distinct() -> None:
 
 def test_injection_corpus_leaves_no_active_markup() -> None:
     corpus = injected_article()
-    document = render_html(corpus.article, title=corpus.title)
+    document = render_html(corpus.article, title=corpus.title, include_unfinished=True)
     tags = parse_tags(document)
     allowed = ALLOWED_TAGS | STRUCTURE_TAGS
     assert {t for t, _ in tags} <= allowed, {t for t, _ in tags} - allowed
@@ -257,6 +259,9 @@ def test_injection_corpus_leaves_no_active_markup() -> None:
     assert "javascript:" not in " ".join(str(a.get("href")) for _, a in tags)
     for marker in corpus.honest:
         assert marker in document
+    for marker in corpus.operator:  # error text is for the operator: kept off the page
+        assert marker not in document
+    assert "Honest failure caption" not in render_html(corpus.article)  # left out by default
 
 
 def test_csp_meta_comes_first_and_is_strict() -> None:
@@ -280,12 +285,19 @@ def test_figures_credits_notes_and_appendix() -> None:
     assert links == [{"href": "https://photos.example/harbour", "rel": "nofollow noopener noreferrer"}]
     assert "Harbour photo</a> (photos.example, CC BY 4.0)" in document
     assert "Generated with tiny-sd, seed 1234" in document
-    # The failed edit is a visible note with its reason, not a silent gap.
-    assert 'class="image-note"' in document and "the edit model is not installed" in document
-    # Appendix: query; prompt + seed + model; code in <pre>; edit instruction + the image it edits.
+    # The failed edit is left out, and its error never shows.
+    assert 'class="image-note"' not in document and "Moon in red" not in document
+    assert "the edit model is not installed" not in document
+    # Appendix: query; prompt + seed + model; code in <pre>.
     appendix = document[document.index('class="appendix"') :]
-    for expected in ("harbour low tide", "moon over the sea", "1234", "tiny-sd", "make it red", "#2 (figure 3)"):
+    for expected in ("harbour low tide", "moon over the sea", "1234", "tiny-sd"):
         assert expected in appendix
+    # Kept on request: a neutral "Figure missing." box, the call in the appendix, still no error text.
+    kept = render_html(article, include_unfinished=True)
+    assert 'class="image-note"' in kept and "Figure missing." in kept and "Moon in red" in kept
+    assert "the edit model is not installed" not in kept
+    kept_appendix = kept[kept.index('class="appendix"') :]
+    assert "make it red" in kept_appendix and "#2 (figure 3)" in kept_appendix
     assert "<pre><code>plt.plot([0, 1, 0])</code></pre>" in appendix
     assert "@media print" in document
     assert 'class="appendix"' not in render_html(article, appendix=False)
@@ -311,12 +323,13 @@ def test_only_real_raster_images_are_embedded() -> None:
     article = Article()
     for n, (desc, data, mime) in enumerate(cases):
         article.blocks.append(ImageBlock(f"b{n}", n, "code", desc, {}, "", status="ok", image=data, mime=mime))
-    document = render_html(article)
+    document = render_html(article, include_unfinished=True)
     srcs = [a["src"] for t, a in parse_tags(document) if t == "img"]
     assert len(srcs) == 1 and srcs[0].startswith("data:image/gif;base64,")
     body, appendix = document.split('class="appendix"')
-    assert body.count("only PNG, JPEG, WebP and GIF images are allowed") == 4  # a visible note for each
-    assert appendix.count("only PNG, JPEG, WebP and GIF images are allowed") == 4
+    assert body.count("Figure missing.") == 4  # a visible note for each
+    assert appendix.count("Figure missing.") == 4
+    assert "Figure missing." not in render_html(article)  # left out by default
     assert "svg" not in " ".join(srcs)
 
 
