@@ -10,6 +10,10 @@ vLLM ignores unknown fields with HTTP 200, so the wrong key fails silently: the 
 from STUDIO_OPENAI_GRAMMAR_FIELD. ``options.json_schema`` goes out as the standard OpenAI
 ``response_format: {"type": "json_schema", ...}``, which both vLLM and llama.cpp understand.
 ``chat_template_kwargs`` (e.g. ``{"enable_thinking": False}`` for Qwen3) is sent when given.
+``options.penalties`` (anti-loop sampling) goes out under the names the server reads
+(``sampler_fields``): ``llama.cpp`` sends dry_multiplier, dry_base, dry_allowed_length,
+repeat_penalty and presence_penalty; ``vllm`` sends repetition_penalty and presence_penalty (vLLM
+has no DRY sampler); ``none`` sends nothing. A penalty left None is never sent.
 ``options.extra`` is merged last, so it can override any field.
 
 ``<think>…</think>`` blocks are removed from every stream (models.thinking), so a reasoning
@@ -28,12 +32,32 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from models.base import Capabilities, ChatOptions, FinishStream, Message
+from models.base import Capabilities, ChatOptions, FinishStream, Message, Penalties
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
 from models.text import StreamText
 from models.thinking import ThinkFilter
 
 GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")
+SAMPLER_FIELDS = ("llama.cpp", "vllm", "none")
+
+
+def penalty_fields(penalties: Penalties | None, kind: str) -> dict[str, Any]:
+    """The request fields for ``penalties`` on a server of ``kind`` (one of SAMPLER_FIELDS)."""
+    if penalties is None or kind == "none":
+        return {}
+    if kind == "llama.cpp":
+        names = {
+            "dry_multiplier": penalties.dry_multiplier,
+            "dry_base": penalties.dry_base,
+            "dry_allowed_length": penalties.dry_allowed_length,
+            "repeat_penalty": penalties.repeat_penalty,
+            "presence_penalty": penalties.presence_penalty,
+        }
+    else:  # vLLM's SamplingParams names; it has no DRY sampler
+        names = {"repetition_penalty": penalties.repeat_penalty, "presence_penalty": penalties.presence_penalty}
+    return {k: v for k, v in names.items() if v is not None}
+
+
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
 
 
@@ -55,14 +79,19 @@ class OpenAICompatBackend:
         start_hint: str = DEFAULT_START_HINT,
         settings_prefix: str = "STUDIO_OPENAI_",
         grammar_field: str = "grammar",
+        sampler_fields: str = "vllm",
         chat_template_kwargs: dict[str, Any] | None = None,
         server_label: str = "the chat server",
         thinking_off: str = "STUDIO_OPENAI_ENABLE_THINKING=false",
     ) -> None:
         """start_hint / settings_prefix / server_label / thinking_off let a wrapper (the embedded
-        backend) word errors for its own settings; grammar_field is one of GRAMMAR_FIELDS (see the module doc)."""
+        backend) word errors for its own settings; grammar_field is one of GRAMMAR_FIELDS, sampler_fields
+        one of SAMPLER_FIELDS (see the module doc)."""
         if grammar_field not in GRAMMAR_FIELDS:
             raise ValueError(f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)}, not {grammar_field!r}")
+        if sampler_fields not in SAMPLER_FIELDS:
+            raise ValueError(f"sampler_fields must be one of {', '.join(SAMPLER_FIELDS)}, not {sampler_fields!r}")
+        self.sampler_fields = sampler_fields
         self.grammar_field = grammar_field
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.base_url = base_url.rstrip("/")
@@ -121,6 +150,7 @@ class OpenAICompatBackend:
                 body[self.grammar_field] = options.grammar
         if self.chat_template_kwargs:
             body["chat_template_kwargs"] = dict(self.chat_template_kwargs)
+        body.update(penalty_fields(options.penalties, self.sampler_fields))
         if options.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",

@@ -206,12 +206,19 @@ class ArticleRecorder:
     # --- end -----------------------------------------------------------------------------------------
 
     def done(
-        self, error: str | None = None, seconds: float | None = None, *, cut_off: bool = False, stopped: bool = False
+        self,
+        error: str | None = None,
+        seconds: float | None = None,
+        *,
+        cut_off: bool = False,
+        stopped: bool = False,
+        removed: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The stream ended; ``error`` where the model stream broke (the blocks stay); ``cut_off``
         where the model stopped at its token limit (kept as ``settings["cut_off"]``, beside the
         settings that shaped the article, so the status values stay as they are); ``stopped``
-        where the user stopped it (status 'interrupted', what was written is kept)."""
+        where the user stopped it (status 'interrupted', what was written is kept); ``removed``: what
+        the stream guards kept out of the text (``settings["removed"]``, kind/text/reason each)."""
         with self._lock:
             self._flush_locked()
             with self.store.write() as s:
@@ -224,6 +231,8 @@ class ArticleRecorder:
                 }
                 if article is not None:
                     values["settings"] = {**(article.settings or {}), "cut_off": cut_off}
+                    if removed:
+                        values["settings"]["removed"] = [dict(r) for r in removed]
                 s.execute(update(Article).where(Article.id == self.article_id).values(**values))
                 if article is not None:
                     s.execute(update(Project).where(Project.id == article.project_id).values(updated_at=utcnow()))

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import ChatBackend, ChatOptions, capabilities_of
+from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from studio.app.base_urls import is_configured
@@ -52,6 +52,7 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
         connect_timeout_s=settings.openai_connect_timeout_s,
         read_timeout_s=settings.openai_read_timeout_s,
         grammar_field=settings.openai_grammar_field,
+        sampler_fields=settings.openai_sampler_fields,
         chat_template_kwargs=(
             None if settings.openai_enable_thinking is None else {"enable_thinking": settings.openai_enable_thinking}
         ),
@@ -309,6 +310,10 @@ class Services:
             s.max_paragraph_chars,
             s.max_continuations,
             s.writer_seed,
+            penalties=Penalties(
+                s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
+            ),
+            guards=s.stream_guards,
         )
 
     def chart_coder(self) -> ChartCoder:

@@ -66,6 +66,22 @@ class Settings(BaseSettings):
     temperature: float = 0.7
     writer_seed: int | None = None  # a fixed sampling seed for the article writer (reproducible runs)
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
+    # --- loops and echoes (README "Stream guards and anti-loop sampling") ----------------------
+    # Anti-loop sampling for the article writer (not the chart code call: code repeats by nature).
+    # llama.cpp's DRY sampler: the embedded backend, or an OpenAI-compatible llama.cpp server with
+    # STUDIO_OPENAI_SAMPLER_FIELDS=llama.cpp. vLLM has no DRY sampler. 0 turns it off.
+    dry_multiplier: float = Field(default=0.8, ge=0.0)
+    dry_base: float = Field(default=1.75, ge=1.0)
+    dry_allowed_length: int = Field(default=2, ge=1)
+    # llama.cpp repeat_penalty / vLLM repetition_penalty (1.0 off) and presence_penalty (0.0 off).
+    # None sends nothing, so the server's default stands (vLLM: the model's generation_config).
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    # which of the above an OpenAI-compatible server gets: "vllm" (repetition_penalty,
+    # presence_penalty), "llama.cpp" (all five, llama.cpp's names) or "none"
+    openai_sampler_fields: Literal["vllm", "llama.cpp", "none"] = "vllm"
+    # the stream guards: repetition (stops the model), prompt echoes and tool talk (studio.core.guards)
+    stream_guards: bool = True
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
     judge_base_url: str | None = None  # None: no judges; rule scores only

@@ -343,6 +343,8 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
         if view.done and not view.elsewhere:
             html += Markup('<p><button type="button" data-act="continue" class="primary">Continue writing</button></p>')
+    if view.guard_note:  # the stream guards removed something: say so, never silently
+        html += Markup('<p class="note guard-note">{}</p>').format(plain(view.guard_note, 600))
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
     return html + _notice(view)
