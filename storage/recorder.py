@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import update
 
 from models.errors import NotFound
+from models.text import valid_strings, valid_text
 from models.vocab import OUTCOMES, ArticleStatus, BlockStatus, finished_article_status, note_written_params
 from storage.db import Store
 from storage.processes import process_token
@@ -115,6 +116,7 @@ class ArticleRecorder:
     # --- text ------------------------------------------------------------------------------------
 
     def text_delta(self, block_id: str, text: str) -> None:
+        text = valid_text(text)  # a lone surrogate would fail the commit (and every later one)
         with self._lock:
             if block_id not in self._blocks:
                 self._flush_locked()
@@ -141,6 +143,7 @@ class ArticleRecorder:
         params: Mapping[str, Any],
         raw: str | None = None,
     ) -> None:
+        description, params, raw = valid_strings((description, dict(params), raw))
         version = BlockVersion(
             number=1, source=source, description=description, params=dict(params), raw=raw, status=BlockStatus.QUEUED
         )
@@ -158,6 +161,7 @@ class ArticleRecorder:
         source: str | None = None,
         description: str = "",
     ) -> None:
+        raw, reason, description = valid_strings((raw, reason, description))
         version = BlockVersion(
             number=1,
             source=source,
@@ -260,6 +264,7 @@ class ArticleRecorder:
         self._last_commit = self._clock()
 
     def _update_version(self, block_id: str, **values: Any) -> None:
+        values = valid_strings(values)
         with self._lock:
             self._flush_locked()
             _, version_id = self._blocks[block_id]

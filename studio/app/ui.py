@@ -22,8 +22,10 @@ import gradio as gr
 from gradio.utils import get_upload_folder
 
 from models.errors import NotFound, Refused
+from models.text import valid_text
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
+from studio.app.base_urls import BaseUrlRefused, redact_url
 from studio.app.call_form import FIELDS, edit_choices, form_for
 from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
 from studio.app.continuing import continue_writing
@@ -135,7 +137,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                     rate_msg = Message(elem_id="rate-msg")
                 with gr.Accordion("Settings", open=False):
                     set_backend = gr.Radio(["embedded", "openai"], value=studio.settings.backend, label="Backend")
-                    set_url = gr.Textbox(value=studio.settings.openai_base_url, label="OpenAI-compatible base URL")
+                    set_url = gr.Textbox(  # never the URL's user:password@ (base_urls)
+                        value=redact_url(studio.settings.openai_base_url), label="OpenAI-compatible base URL"
+                    )
                     set_model = gr.Textbox(value=studio.settings.openai_model, label="Model (empty: first listed)")
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
                     test_msg = Message(elem_id="test-msg")
@@ -329,6 +333,11 @@ def build_app(studio: Studio) -> gr.Blocks:
             brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())
             options = RunOptions(backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
                                  quality=max(1, int(candidates or 1)))  # fmt: skip
+            try:
+                sess.check_options(options)
+            except BaseUrlRefused as exc:
+                yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
+                return
             yield from stream(sess, sess.generate(brief_value, options))
 
         def render(
@@ -370,7 +379,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         def resume(sess: Session | None, backend: str, base_url: str, model: str) -> Iterator[tuple[Any, ...]]:
             sess = session_of(studio, sess)
             try:
-                events = continue_writing(sess, RunOptions(backend, base_url, model))
+                options = RunOptions(backend, base_url, model)
+                sess.check_options(options)
+                events = continue_writing(sess, options)
                 first = next(events)
             except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
                 yield (sess, gr.skip(), gr.skip(), f"Not continued: {reason(exc)}", gr.update(visible=False),
@@ -387,11 +398,11 @@ def build_app(studio: Studio) -> gr.Blocks:
             kept, refused = [], []
             for path in paths:
                 try:
-                    check_image(Path(path).read_bytes(), Path(path).name)
+                    check_image(Path(path).read_bytes(), valid_text(Path(path).name))
                     kept.append(path)
                 except (UploadRefused, OSError) as exc:
                     refused.append(str(exc))
-            names = ", ".join(Path(p).name for p in kept)
+            names = ", ".join(valid_text(Path(p).name) for p in kept)  # a name is text entering the studio
             msg = (f"Images for the article: {names}" if kept else "") + "".join(f"\n\nRefused: {r}" for r in refused)
             return kept, msg
 

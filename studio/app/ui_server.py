@@ -4,23 +4,26 @@ scripting endpoints and ``launch`` (gradio and FastAPI glue; no page logic)."""
 from __future__ import annotations
 
 import inspect
+import os
 from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from models.base import capabilities_of
-from models.errors import StudioError
+from models.errors import ModelError, StudioError
 from studio.app.actions import apply
+from studio.app.base_urls import BaseUrlRefused, check_base_url, is_configured, quiet_report, redact_url
 from studio.app.card_actions import API_MODELS, Upload, parse_action, tag
 from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
+from studio.app.ui_doors import doors_app_kwargs
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
 from studio.app.ui_text import text_html
-from studio.app.uploads import check_image
+from studio.app.uploads import MAX_BYTES, check_image
 
 
 def Message(**kwargs: Any) -> gr.HTML:  # noqa: N802 - used like a component class
@@ -140,13 +143,21 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
     if backend == "openai":
         from studio.app.services import openai_backend
 
-        # the configured key goes only to the configured server (openai_backend)
-        client = openai_backend(studio.settings, base_url, model)
+        settings = studio.settings
         try:
-            ok, message = client.test_connection()
+            check_base_url(base_url, settings.openai_base_url, admin=studio.is_admin(request_user()),
+                           allow_custom=settings.allow_custom_base_url)  # fmt: skip
+        except BaseUrlRefused as exc:
+            return f"Not working: {exc}"
+        # the configured key goes only to the configured server (openai_backend)
+        client = openai_backend(settings, base_url, model)
+        try:
+            if not base_url or is_configured(base_url, settings.openai_base_url):
+                ok, message = client.test_connection()
+                return ("OK: " if ok else "Not working: ") + redact_url(message)
+            return _quiet_connection_test(client, model)
         finally:
             client.close()
-        return ("OK: " if ok else "Not working: ") + message
     current = studio.services.backend
     if capabilities_of(current).in_process:
         return f"OK: {current.describe()}"
@@ -158,6 +169,19 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"OK: the embedded model file is at {path} (restart with STUDIO_BACKEND=embedded to use it)"
     except StudioError as exc:
         return f"Not working: {exc}"
+
+
+def _quiet_connection_test(client: Any, model: str) -> str:
+    """Another server: whether it works, never what it answered (no internal page is read through us)."""
+    try:
+        models = client.list_models()
+    except ModelError as exc:
+        return f"Not working: {quiet_report(exc)}"
+    if not models:
+        return "Not working: the server lists no models"
+    if model and model not in models:
+        return f"Not working: the server does not serve model {model!r} (it serves {len(models)} others)"
+    return f"OK: the server answers like an OpenAI-compatible server ({len(models)} models)"
 
 
 def launch(
@@ -175,6 +199,13 @@ def launch(
     page's image URLs). ``options``: more ``gr.Blocks.launch`` arguments (the login options of
     ``ui_team.launch_options``)."""
     app.queue(max_size=max_size, default_concurrency_limit=8)
+    if studio is not None:
+        options.setdefault("app_kwargs", doors_app_kwargs(studio))
+    # uvicorn would replace the client address by X-Forwarded-For from loopback peers; proxy mode
+    # must see the real peer (STUDIO_PROXY_IPS decides whom to believe: ui_doors, accounts)
+    os.environ["FORWARDED_ALLOW_IPS"] = ""
+    # Gradio stops reading an upload past this size (HTTP 413), before the handler reads it whole
+    options.setdefault("max_file_size", MAX_BYTES)
     result = app.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
     )

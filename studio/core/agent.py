@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message, Penalties
+from models.text import valid_text
 from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources
 from studio.core.engine import Engine
@@ -70,6 +71,10 @@ class Brief:
     wanted_images: int | None = None
     user_images: tuple[bytes, ...] = ()
     style: str = ""
+
+    def __post_init__(self) -> None:  # a brief is text entering the studio: valid Unicode (models.text)
+        object.__setattr__(self, "text", valid_text(self.text))
+        object.__setattr__(self, "style", valid_text(self.style))
 
 
 def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
