@@ -155,7 +155,7 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
             if not base_url or is_configured(base_url, settings.openai_base_url):
                 ok, message = client.test_connection()
                 return ("OK: " if ok else "Not working: ") + redact_url(message)
-            return _quiet_connection_test(client, model)
+            return _quiet_connection_test(client, model, base_url)
         finally:
             client.close()
     current = studio.services.backend
@@ -171,12 +171,13 @@ def connection_report(studio: Studio, backend: str, base_url: str, model: str) -
         return f"Not working: {exc}"
 
 
-def _quiet_connection_test(client: Any, model: str) -> str:
-    """Another server: whether it works, never what it answered (no internal page is read through us)."""
+def _quiet_connection_test(client: Any, model: str, base_url: str) -> str:
+    """Another server: whether it works, never what it answered (no internal page is read through us).
+    The URL the user typed is named (without credentials), so the sentence says which server failed."""
     try:
         models = client.list_models()
     except ModelError as exc:
-        return f"Not working: {quiet_report(exc)}"
+        return f"Not working: {redact_url(base_url)}: {quiet_report(exc)}"
     if not models:
         return "Not working: the server lists no models"
     if model and model not in models:
