@@ -28,12 +28,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
 from models.base import Capabilities, ChatOptions, FinishStream, Message, Penalties
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
+from models.text import StreamText
 from models.thinking import ThinkFilter
 
 GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")
@@ -94,7 +95,8 @@ class OpenAICompatBackend:
         self.grammar_field = grammar_field
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.base_url = base_url.rstrip("/")
-        self._where = f"{server_label} at {self.base_url}"
+        self.shown_url = redact_url(self.base_url)  # what messages show: never user:password@
+        self._where = f"{server_label} at {self.shown_url}"
         self.model = model
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -180,7 +182,7 @@ class OpenAICompatBackend:
             return [str(item["id"]) for item in data]
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             raise ModelError(
-                f"{self.base_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
+                f"{self.shown_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
             ) from exc
 
     def test_connection(self) -> tuple[bool, str]:
@@ -197,7 +199,7 @@ class OpenAICompatBackend:
                 f"{', '.join(models[:5])}: set {self._prefix}MODEL to one of them or leave it empty"
             )
         chosen = self.model or models[0]
-        return True, f"connected to {self.base_url}, model {chosen}"
+        return True, f"connected to {self.shown_url}, model {chosen}"
 
     def model_name(self) -> str | None:
         """The served model id (the configured one, else the first the server lists; None when
@@ -209,7 +211,7 @@ class OpenAICompatBackend:
 
     def describe(self) -> str:
         model = self._resolved_model or "(first listed by the server)"
-        return f"OpenAI-compatible server at {self.base_url}, model {model}"
+        return f"OpenAI-compatible server at {self.shown_url}, model {model}"
 
     def close(self) -> None:
         self._client.close()
@@ -217,6 +219,7 @@ class OpenAICompatBackend:
     # ---------------------------------------------------------------------------- helpers
     def _parse_sse(self, lines: Iterator[str]) -> FinishStream:
         finish: str | None = None
+        text = StreamText()  # valid Unicode: a pair split over two events is joined (models.text)
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
                 raise self._mid_answer(line[6:].strip())
@@ -224,6 +227,8 @@ class OpenAICompatBackend:
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
             if payload == "[DONE]":
+                if tail := text.flush():
+                    yield tail
                 return finish
             try:
                 chunk = json.loads(payload)
@@ -236,10 +241,12 @@ class OpenAICompatBackend:
                 raise self._mid_answer(payload)
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str) and content:
-                    yield content
+                if isinstance(content, str) and content and (valid := text.feed(content)):
+                    yield valid
                 if isinstance(choice.get("finish_reason"), str):
                     finish = choice["finish_reason"]
+        if tail := text.flush():
+            yield tail
         return finish
 
     def _without_thinking(self, chunks: FinishStream) -> FinishStream:
@@ -322,3 +329,14 @@ def _message_of(text: str) -> str:
         if isinstance(data.get("detail"), str):
             return data["detail"][:500]
     return text.strip()[:500]
+
+
+def redact_url(url: str) -> str:
+    """``url`` without ``user:password@`` (the rest unchanged): URLs are shown, credentials never."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))

@@ -75,7 +75,7 @@ def response(rng: random.Random, specs: list[ChartSpec], topic: int) -> str:
     parts = [f"# {title}\n\nA short look at {title.lower()} across four places.\n\n"]
     for i, spec in enumerate(specs):
         parts.append(f"Part {i + 1}: the figures, as reported this year.\n\n")
-        parts.append(spec.tag(f"{title} by place, chart {i + 1}") + "\n\n")
+        parts.append(spec.tag(f"{title} by place, view {i + 1}") + "\n\n")
     parts.append("That is the picture for now.\n")
     return "".join(parts)
 

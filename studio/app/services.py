@@ -17,6 +17,7 @@ from typing import Any
 from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
+from studio.app.base_urls import is_configured
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
 from studio.core.captions import fix_copied_caption
@@ -41,6 +42,8 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
     UI's "test connection", a per-article server) gets no key, so typing a URL can never send
     the studio's key to it."""
     url = base_url or settings.openai_base_url
+    if is_configured(url, settings.openai_base_url):  # also as the page shows it (credentials removed)
+        url = settings.openai_base_url
     key = settings.openai_api_key if _same_server(url, settings.openai_base_url) else "EMPTY"
     return OpenAICompatBackend(
         url,

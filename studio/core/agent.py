@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message, Penalties
+from models.text import valid_text
 from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources
 from studio.core.engine import Engine
@@ -70,6 +71,10 @@ class Brief:
     wanted_images: int | None = None
     user_images: tuple[bytes, ...] = ()
     style: str = ""
+
+    def __post_init__(self) -> None:  # a brief is text entering the studio: valid Unicode (models.text)
+        object.__setattr__(self, "text", valid_text(self.text))
+        object.__setattr__(self, "style", valid_text(self.style))
 
 
 def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
@@ -163,13 +168,28 @@ def continue_article(
     Small grammar-constrained models write the continuation without their grammar (it cannot
     start mid-article), so a bad tag there becomes an invalid block with its reason."""
     article.cut_off = False
+    article.error = None  # a stopped article's "stopped by the user" would end the new stream at once
     article.continuations += 1
     options = dataclasses.replace(chat_options(brief, services), grammar=None)
     first = build_messages(brief, services)
     messages = continuation_messages(first, article.to_llmi_text())
     chunks = services.backend.stream(messages, continuation_options(options))
     guard = writer_guard(first, brief, services, article)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard)
+    join = ends_mid_paragraph(article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard, join_last_text=join)
+
+
+_ENDINGS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")
+
+
+def ends_mid_paragraph(article: Article) -> bool:
+    """The article's last block is text whose last paragraph has no ending (it stopped
+    mid-sentence): a continuation joins that paragraph instead of starting a new one."""
+    last = article.blocks[-1] if article.blocks else None
+    if not isinstance(last, TextBlock) or not last.text.strip() or last.text.endswith("\n\n"):
+        return False
+    final_line = last.text.rstrip().rsplit("\n", 1)[-1].lstrip()
+    return not final_line.startswith("#") and not final_line.endswith(_ENDINGS)
 
 
 def continuation_messages(messages: list[Message], so_far: str) -> list[Message]:

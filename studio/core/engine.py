@@ -90,8 +90,12 @@ class Engine:
         *,
         stop: threading.Event | None = None,
         guard: TextGuard | None = None,
+        join_last_text: bool = False,
     ) -> Iterator[Event]:
         """Consume model chunks, yield events; the last event is always ArticleDone.
+
+        ``join_last_text``: the first text goes on at the end of the article's last block when
+        that is text (a continuation of a paragraph that ended mid-sentence), not in a new block.
 
         ``stop``: when set, the model stream is closed at its next chunk, tool calls not yet
         finished fail with STOPPED_REASON (their late results are dropped) and ArticleDone comes
@@ -100,7 +104,11 @@ class Engine:
         ``guard``: the stream guards (studio.core.guards) every text piece passes through; what
         they drop is recorded in ``article.removed``; a repetition closes the model stream.
         """
-        return _Run(self, article or Article(), stop, guard).events(chunks)
+        run = _Run(self, article or Article(), stop, guard)
+        last = run.article.blocks[-1] if run.article.blocks else None
+        if join_last_text and isinstance(last, TextBlock):
+            run.text_block = last
+        return run.events(chunks)
 
 
 class _Run:
