@@ -40,6 +40,12 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
   fi
+  # nginx: the team set-up's proxy (deploy/nginx-studio.conf), which tests/team/test_nginx.py runs
+  if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
+    echo "installing system packages: nginx"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null
+  fi
 else
   echo "note: not root (or no apt): install chromium, poppler-utils and fonts-noto-cjk yourself for"
   echo "      the browser tests and CJK text in PDF exports, postgresql-15 for the PostgreSQL tests,"

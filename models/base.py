@@ -21,6 +21,23 @@ class Message(TypedDict):
 
 
 @dataclass(frozen=True)
+class Penalties:
+    """Sampler settings against loops, sent only where a server reads them (see
+    models.openai_compat.sampler_fields: llama.cpp takes all of them, vLLM the two penalties).
+
+    dry_*: llama.cpp's DRY sampler ("don't repeat yourself": penalises extending a sequence that
+    already occurred; multiplier 0 turns it off). repeat_penalty: llama.cpp ``repeat_penalty``,
+    vLLM ``repetition_penalty`` (1.0 off). presence_penalty: both (0.0 off). None: not sent, so the
+    server's own default stands (vLLM reads the model's generation_config)."""
+
+    dry_multiplier: float | None = None
+    dry_base: float | None = None
+    dry_allowed_length: int | None = None
+    repeat_penalty: float | None = None
+    presence_penalty: float | None = None
+
+
+@dataclass(frozen=True)
 class ChatOptions:
     max_tokens: int = 1024
     temperature: float = 0.7
@@ -29,6 +46,7 @@ class ChatOptions:
     stop: tuple[str, ...] = ()
     grammar: str | None = None  # GBNF (llama.cpp servers); ignored where unsupported
     json_schema: dict[str, Any] | None = None
+    penalties: Penalties | None = None  # anti-loop sampling (the article writer sets it)
     extra: dict[str, Any] = field(default_factory=dict)  # passed through in the request body
 
 

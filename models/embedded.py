@@ -145,6 +145,7 @@ class EmbeddedBackend:
                 self._client = OpenAICompatBackend(
                     self._server.base_url,
                     model=self.gguf.name,
+                    sampler_fields="llama.cpp",  # DRY and llama.cpp's penalty names
                     read_timeout_s=self.read_timeout_s,
                     start_hint="the embedded llama.cpp server has stopped; restart the studio",
                     settings_prefix="STUDIO_EMBEDDED_",

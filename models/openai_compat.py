@@ -10,6 +10,10 @@ vLLM ignores unknown fields with HTTP 200, so the wrong key fails silently: the 
 from STUDIO_OPENAI_GRAMMAR_FIELD. ``options.json_schema`` goes out as the standard OpenAI
 ``response_format: {"type": "json_schema", ...}``, which both vLLM and llama.cpp understand.
 ``chat_template_kwargs`` (e.g. ``{"enable_thinking": False}`` for Qwen3) is sent when given.
+``options.penalties`` (anti-loop sampling) goes out under the names the server reads
+(``sampler_fields``): ``llama.cpp`` sends dry_multiplier, dry_base, dry_allowed_length,
+repeat_penalty and presence_penalty; ``vllm`` sends repetition_penalty and presence_penalty (vLLM
+has no DRY sampler); ``none`` sends nothing. A penalty left None is never sent.
 ``options.extra`` is merged last, so it can override any field.
 
 ``<think>…</think>`` blocks are removed from every stream (models.thinking), so a reasoning
@@ -24,15 +28,36 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from models.base import Capabilities, ChatOptions, FinishStream, Message
+from models.base import Capabilities, ChatOptions, FinishStream, Message, Penalties
 from models.errors import ModelError, ModelTimeout, ModelUnreachable
+from models.text import StreamText
 from models.thinking import ThinkFilter
 
 GRAMMAR_FIELDS = ("grammar", "structured_outputs", "guided_grammar")
+SAMPLER_FIELDS = ("llama.cpp", "vllm", "none")
+
+
+def penalty_fields(penalties: Penalties | None, kind: str) -> dict[str, Any]:
+    """The request fields for ``penalties`` on a server of ``kind`` (one of SAMPLER_FIELDS)."""
+    if penalties is None or kind == "none":
+        return {}
+    if kind == "llama.cpp":
+        names = {
+            "dry_multiplier": penalties.dry_multiplier,
+            "dry_base": penalties.dry_base,
+            "dry_allowed_length": penalties.dry_allowed_length,
+            "repeat_penalty": penalties.repeat_penalty,
+            "presence_penalty": penalties.presence_penalty,
+        }
+    else:  # vLLM's SamplingParams names; it has no DRY sampler
+        names = {"repetition_penalty": penalties.repeat_penalty, "presence_penalty": penalties.presence_penalty}
+    return {k: v for k, v in names.items() if v is not None}
+
+
 DEFAULT_START_HINT = "start it with `vllm serve MODEL --port 8000` or set STUDIO_OPENAI_BASE_URL"
 
 
@@ -54,18 +79,24 @@ class OpenAICompatBackend:
         start_hint: str = DEFAULT_START_HINT,
         settings_prefix: str = "STUDIO_OPENAI_",
         grammar_field: str = "grammar",
+        sampler_fields: str = "vllm",
         chat_template_kwargs: dict[str, Any] | None = None,
         server_label: str = "the chat server",
         thinking_off: str = "STUDIO_OPENAI_ENABLE_THINKING=false",
     ) -> None:
         """start_hint / settings_prefix / server_label / thinking_off let a wrapper (the embedded
-        backend) word errors for its own settings; grammar_field is one of GRAMMAR_FIELDS (see the module doc)."""
+        backend) word errors for its own settings; grammar_field is one of GRAMMAR_FIELDS, sampler_fields
+        one of SAMPLER_FIELDS (see the module doc)."""
         if grammar_field not in GRAMMAR_FIELDS:
             raise ValueError(f"grammar_field must be one of {', '.join(GRAMMAR_FIELDS)}, not {grammar_field!r}")
+        if sampler_fields not in SAMPLER_FIELDS:
+            raise ValueError(f"sampler_fields must be one of {', '.join(SAMPLER_FIELDS)}, not {sampler_fields!r}")
+        self.sampler_fields = sampler_fields
         self.grammar_field = grammar_field
         self.chat_template_kwargs = dict(chat_template_kwargs or {})
         self.base_url = base_url.rstrip("/")
-        self._where = f"{server_label} at {self.base_url}"
+        self.shown_url = redact_url(self.base_url)  # what messages show: never user:password@
+        self._where = f"{server_label} at {self.shown_url}"
         self.model = model
         self.connect_timeout_s = connect_timeout_s
         self.read_timeout_s = read_timeout_s
@@ -119,6 +150,7 @@ class OpenAICompatBackend:
                 body[self.grammar_field] = options.grammar
         if self.chat_template_kwargs:
             body["chat_template_kwargs"] = dict(self.chat_template_kwargs)
+        body.update(penalty_fields(options.penalties, self.sampler_fields))
         if options.json_schema is not None:
             body["response_format"] = {
                 "type": "json_schema",
@@ -150,7 +182,7 @@ class OpenAICompatBackend:
             return [str(item["id"]) for item in data]
         except (ValueError, AttributeError, KeyError, TypeError) as exc:
             raise ModelError(
-                f"{self.base_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
+                f"{self.shown_url}/models did not answer like an OpenAI-compatible server: {resp.text[:200]!r}"
             ) from exc
 
     def test_connection(self) -> tuple[bool, str]:
@@ -167,7 +199,7 @@ class OpenAICompatBackend:
                 f"{', '.join(models[:5])}: set {self._prefix}MODEL to one of them or leave it empty"
             )
         chosen = self.model or models[0]
-        return True, f"connected to {self.base_url}, model {chosen}"
+        return True, f"connected to {self.shown_url}, model {chosen}"
 
     def model_name(self) -> str | None:
         """The served model id (the configured one, else the first the server lists; None when
@@ -179,7 +211,7 @@ class OpenAICompatBackend:
 
     def describe(self) -> str:
         model = self._resolved_model or "(first listed by the server)"
-        return f"OpenAI-compatible server at {self.base_url}, model {model}"
+        return f"OpenAI-compatible server at {self.shown_url}, model {model}"
 
     def close(self) -> None:
         self._client.close()
@@ -187,6 +219,7 @@ class OpenAICompatBackend:
     # ---------------------------------------------------------------------------- helpers
     def _parse_sse(self, lines: Iterator[str]) -> FinishStream:
         finish: str | None = None
+        text = StreamText()  # valid Unicode: a pair split over two events is joined (models.text)
         for line in lines:
             if line.startswith("error:"):  # llama.cpp reports mid-stream failures as an `error:` event
                 raise self._mid_answer(line[6:].strip())
@@ -194,6 +227,8 @@ class OpenAICompatBackend:
                 continue  # blank separators, comments (": ping"), event names
             payload = line[5:].strip()
             if payload == "[DONE]":
+                if tail := text.flush():
+                    yield tail
                 return finish
             try:
                 chunk = json.loads(payload)
@@ -206,10 +241,12 @@ class OpenAICompatBackend:
                 raise self._mid_answer(payload)
             for choice in chunk.get("choices") or []:
                 content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str) and content:
-                    yield content
+                if isinstance(content, str) and content and (valid := text.feed(content)):
+                    yield valid
                 if isinstance(choice.get("finish_reason"), str):
                     finish = choice["finish_reason"]
+        if tail := text.flush():
+            yield tail
         return finish
 
     def _without_thinking(self, chunks: FinishStream) -> FinishStream:
@@ -292,3 +329,14 @@ def _message_of(text: str) -> str:
         if isinstance(data.get("detail"), str):
             return data["detail"][:500]
     return text.strip()[:500]
+
+
+def redact_url(url: str) -> str:
+    """``url`` without ``user:password@`` (the rest unchanged): URLs are shown, credentials never."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc.rsplit("@", 1)[1], parts.path, parts.query, parts.fragment))

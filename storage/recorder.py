@@ -31,6 +31,7 @@ from typing import Any
 from sqlalchemy import update
 
 from models.errors import NotFound
+from models.text import valid_strings, valid_text
 from models.vocab import OUTCOMES, ArticleStatus, BlockStatus, finished_article_status, note_written_params
 from storage.db import Store
 from storage.processes import process_token
@@ -81,6 +82,11 @@ class ArticleRecorder:
                 self.owner: str = article.project.owner
                 positions = [b.position for b in article.blocks]
                 self._position = max(positions, default=-1) + 1
+                live = [b for b in article.blocks if b.deleted_at is None]
+                last = max(live, key=lambda b: b.position, default=None)
+                if last is not None and last.kind == "text":  # a continuation may go on in its paragraph
+                    current = next(v for v in last.versions if v.number == last.current_version)
+                    self._blocks[last.key] = (last.id, current.id)
                 article.status, article.error, article.finished_at = ArticleStatus.RUNNING, None, None
                 article.writer = process_token()
                 self.article_id: int = article.id
@@ -110,6 +116,7 @@ class ArticleRecorder:
     # --- text ------------------------------------------------------------------------------------
 
     def text_delta(self, block_id: str, text: str) -> None:
+        text = valid_text(text)  # a lone surrogate would fail the commit (and every later one)
         with self._lock:
             if block_id not in self._blocks:
                 self._flush_locked()
@@ -136,6 +143,7 @@ class ArticleRecorder:
         params: Mapping[str, Any],
         raw: str | None = None,
     ) -> None:
+        description, params, raw = valid_strings((description, dict(params), raw))
         version = BlockVersion(
             number=1, source=source, description=description, params=dict(params), raw=raw, status=BlockStatus.QUEUED
         )
@@ -153,6 +161,7 @@ class ArticleRecorder:
         source: str | None = None,
         description: str = "",
     ) -> None:
+        raw, reason, description = valid_strings((raw, reason, description))
         version = BlockVersion(
             number=1,
             source=source,
@@ -202,12 +211,19 @@ class ArticleRecorder:
     # --- end -----------------------------------------------------------------------------------------
 
     def done(
-        self, error: str | None = None, seconds: float | None = None, *, cut_off: bool = False, stopped: bool = False
+        self,
+        error: str | None = None,
+        seconds: float | None = None,
+        *,
+        cut_off: bool = False,
+        stopped: bool = False,
+        removed: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         """The stream ended; ``error`` where the model stream broke (the blocks stay); ``cut_off``
         where the model stopped at its token limit (kept as ``settings["cut_off"]``, beside the
         settings that shaped the article, so the status values stay as they are); ``stopped``
-        where the user stopped it (status 'interrupted', what was written is kept)."""
+        where the user stopped it (status 'interrupted', what was written is kept); ``removed``: what
+        the stream guards kept out of the text (``settings["removed"]``, kind/text/reason each)."""
         with self._lock:
             self._flush_locked()
             with self.store.write() as s:
@@ -220,6 +236,8 @@ class ArticleRecorder:
                 }
                 if article is not None:
                     values["settings"] = {**(article.settings or {}), "cut_off": cut_off}
+                    if removed:
+                        values["settings"]["removed"] = [dict(r) for r in removed]
                 s.execute(update(Article).where(Article.id == self.article_id).values(**values))
                 if article is not None:
                     s.execute(update(Project).where(Project.id == article.project_id).values(updated_at=utcnow()))
@@ -246,6 +264,7 @@ class ArticleRecorder:
         self._last_commit = self._clock()
 
     def _update_version(self, block_id: str, **values: Any) -> None:
+        values = valid_strings(values)
         with self._lock:
             self._flush_locked()
             _, version_id = self._blocks[block_id]

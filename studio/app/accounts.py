@@ -7,8 +7,11 @@ Modes (``STUDIO_AUTH``):
   then logs a loud warning at every start).
 - ``users``: Gradio's own login page and API login (``gradio_client.Client(url, auth=(name,
   password))``) against a users file (``STUDIO_USERS_FILE``, default ``<data dir>/users.json``)
-  that holds argon2id hashes (argon2-cffi), never passwords. The file is read at each login, so
-  ``python -m studio users add`` takes effect at once in every app process sharing it.
+  that holds argon2id hashes (argon2-cffi), never passwords. The file is read again whenever it
+  changes on disk, so ``python -m studio users add`` takes effect at once in every app process
+  sharing it, and ``users remove`` / ``users passwd`` end the user's logged-in sessions at the
+  next request in every process (``ui_doors.RevocableTokens``). Logins are checked off the event
+  loop and slowed down after failures (``logins.py``).
 - ``proxy``: a reverse proxy that has already authenticated the user (OAuth2 Proxy, Authelia,
   nginx ``auth_request``...) sends the name in a header (``STUDIO_AUTH_HEADER``, default
   ``X-Forwarded-User``). The header is believed only from ``STUDIO_PROXY_IPS`` (default
@@ -61,18 +64,40 @@ class UsersFile:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        # the parsed file and the stat it was read at: each request of a logged-in user asks for
+        # its hash (revocation), so the file is parsed again only when it changed (a new inode:
+        # _save replaces it)
+        self._cached: tuple[tuple[int, int, int], dict[str, dict[str, Any]]] | None = None
 
     def _load(self) -> dict[str, dict[str, Any]]:
-        if not self.path.exists():
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
             return {}
+        except OSError as exc:
+            raise AccountError(f"cannot read the users file {self.path}: {exc}") from exc
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        cached = self._cached
+        if cached is not None and cached[0] == stamp:
+            return {name: dict(entry) for name, entry in cached[1].items()}
         try:
             data = json.loads(self.path.read_text(encoding="utf-8"))
             users = data["users"]
             if not isinstance(users, dict):
                 raise TypeError("users is not an object")
-            return users
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise AccountError(f"cannot read the users file {self.path}: {exc}") from exc
+        self._cached = (stamp, users)
+        return {name: dict(entry) for name, entry in users.items()}
+
+    def hash_of(self, name: str) -> str | None:
+        """The user's password hash now (None: no such user, or the file cannot be read): a
+        login stays valid while this stays the same."""
+        try:
+            entry = self._load().get(name)
+        except AccountError:
+            return None
+        return str(entry.get("hash", "")) if entry else None
 
     def _save(self, users: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -1,150 +1,167 @@
-"""Card actions: one ``act`` event from the page (``{act, block, ...fields}``) onto the session.
+"""Card actions onto the session: ``apply`` runs one typed action (``card_actions``), ``perform``
+leaves its outcome on the view for the page. No gradio here.
 
-No gradio here: ``perform`` maps the event's data onto one ``Session`` call and leaves the
-outcome on the view, next to the block it concerns (``notice``), as plain text. A refused or
-failed action never raises to the UI: its reason is shown once, where the user acted.
+``apply`` returns the outcome as a sentence and raises what the user must hear (the API turns it
+into an error); ``perform`` leaves either one on the view, next to the block it concerns
+(``notice``), as plain text: a refused or failed action never raises to the page.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 from models.errors import NotFound, Refused
+from models.provenance import is_illustrative
 from models.vocab import BlockStatus
+from studio.app.call_form import chart_params, params_for
+from studio.app.card_actions import (
+    Accept,
+    Caption,
+    CardAction,
+    Delete,
+    Discard,
+    EditCall,
+    EditText,
+    Insert,
+    Move,
+    OpenEditor,
+    Regenerate,
+    Restore,
+    Revert,
+    Rewrite,
+    Upload,
+    parse_action,
+)
 from studio.app.failures import explain
+from studio.app.regenerate import Mode
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import read_upload
 
 if TYPE_CHECKING:
     from studio.app.session import Session
 
-BUSY = {
-    "regenerate": "regenerating",
-    "rewrite": "rewriting",
-    "upload": "checking your image",
-    "accept": "saving",
-    "caption": "saving",
-    "edit_text": "saving",
-}
+
+def as_action(data: Mapping[str, Any] | CardAction) -> CardAction:
+    return parse_action(data) if isinstance(data, Mapping) else data
 
 
-def _int(value: Any, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise Refused(f"{what} must be a number, got {value!r}") from None
+def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()) -> str:
+    """Run one action; its outcome as a sentence ("" when the page shows it by itself)."""
+    block = action.block
+    match action:
+        case Regenerate():
+            params = action.params if action.how != "again" else None
+            source = action.source if action.how == "tool" else None
+            sess.regenerate(block, action.how, params=params, source=source)
+            return image_outcome(sess, block)
+        case EditCall():
+            current = sess.view.block(block)
+            params = params_for(action.tool, action.query, action.prompt, action.code, action.img_index)
+            code_from = ""
+            if action.tool == "code":  # a changed data table redraws the chart with the author's numbers
+                own = current.source == "code"
+                original = str(current.params.get("code") or "") if own else ""
+                kept = ""
+                if own:
+                    illustrative = is_illustrative(current.provenance)
+                    kept = "illustrative" if illustrative else str(current.provenance.get("data_from") or "")
+                caption = (action.description or current.description).strip()
+                params, code_from = chart_params(action.code, action.data, caption, original, kept=kept)
+            mode: Mode = "params" if action.tool == current.source else "tool"
+            sess.regenerate(block, mode, params=params, source=action.tool,
+                            description=action.description.strip() or None, code_from=code_from)  # fmt: skip
+            return image_outcome(sess, block)
+        case Accept(version=version):
+            sess.accept(block, version)
+            return f"Version {sess.view.block(block).version} accepted."
+        case Revert(version=version):
+            sess.revert(block, version)
+            return f"Back to version {sess.view.block(block).version}."
+        case Discard():
+            sess.discard(block)
+            return "Discarded; the current version stays."
+        case Caption(caption=caption, alt=alt):
+            sess.caption(block, caption, alt)
+            return "Caption saved."
+        case EditText(text=text):
+            sess.edit_text(block, text)
+            return f"Saved as version {sess.view.block(block).version}."
+        case Rewrite(instruction=instruction):
+            sess.rewrite(block, instruction)
+            return "Here is the rewrite: accept or discard it."
+        case Move(offset=offset):
+            sess.move(block, 1 if offset > 0 else -1)
+            return ""
+        case Insert(text=text):
+            key = sess.insert_text(block, text)
+            sess.view.block(key).notice = "Inserted."
+            return ""
+        case Delete():
+            sess.delete_block(block)
+            return "Deleted a block."
+        case Restore():
+            sess.restore_block(block)
+            return "Restored."
+        case Upload(path=path, name=name):
+            data, _ = read_upload(path, upload_roots)
+            sess.replace_image(block, data, name)
+            return "Your image replaces the previous one (which stays in the history)."
+        case OpenEditor():
+            raise Refused("the call editor opens on the page; to run a call, send edit_call")
+        case _:
+            assert_never(action)
 
 
-def _regenerate(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.regenerate(block, "again")
-    return _image_outcome(sess, block)
-
-
-def _image_outcome(sess: Session, block: str) -> str:
+def image_outcome(sess: Session, block: str) -> str:
+    """The one message after a new image version: which version is shown, or why the attempt
+    failed and what was kept; plus the edits made from the old image."""
     b = sess.view.block(block)
     if b.candidate is not None and b.candidate.number == max(v.number for v in b.history):
         kept = "the working image is kept" if b.status == BlockStatus.OK else "nothing was replaced"
         return f"The new attempt (version {b.candidate.number}) failed: {b.candidate.error}. {kept}."
     stale = sess.stale_edits(block)
     note = f" Images edited from it ({', '.join(stale)}) still show the old one: regenerate them." if stale else ""
-    return f"Version {b.version} is shown.{note}"
+    taste = b.notice.rstrip(".")  # Regenerate's K candidates: the taste model's note (editing.py), kept visible
+    return f"Version {b.version} is shown.{note}" + (f" {taste[:1].upper()}{taste[1:]}." if taste else "")
 
 
-def _accept(sess: Session, block: str, data: dict[str, Any]) -> str:
-    version = _int(data["version"], "version") if data.get("version") is not None else None
-    sess.accept(block, version)
-    return f"Version {sess.view.block(block).version} accepted."
-
-
-def _revert(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.revert(block, _int(data.get("version"), "version"))
-    return f"Back to version {sess.view.block(block).version}."
-
-
-def _discard(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.discard(block)
-    return "Discarded; the current version stays."
-
-
-def _caption(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.caption(block, str(data.get("caption") or ""), str(data.get("alt") or ""))
-    return "Caption saved."
-
-
-def _edit_text(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.edit_text(block, str(data.get("text") or ""))
-    return f"Saved as version {sess.view.block(block).version}."
-
-
-def _rewrite(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.rewrite(block, str(data.get("instruction") or ""))
-    return "Here is the rewrite: accept or discard it."
-
-
-def _move(sess: Session, block: str, data: dict[str, Any]) -> str:
-    sess.move(block, 1 if _int(data.get("offset"), "offset") > 0 else -1)
-    return ""
-
-
-def _insert(sess: Session, block: str, data: dict[str, Any]) -> str:
-    key = sess.insert_text(block, str(data.get("text") or ""))
-    sess.view.block(key).notice = "Inserted."
-    return ""
-
-
-ACTIONS: dict[str, Callable[[Session, str, dict[str, Any]], str]] = {
-    "regenerate": _regenerate,
-    "accept": _accept,
-    "revert": _revert,
-    "discard": _discard,
-    "caption": _caption,
-    "edit_text": _edit_text,
-    "rewrite": _rewrite,
-    "move": _move,
-    "insert_text": _insert,
-}
-
-
-def perform(sess: Session, data: dict[str, Any], upload_roots: tuple[Path, ...] = ()) -> ArticleView:
+def perform(sess: Session, data: Mapping[str, Any] | CardAction, upload_roots: tuple[Path, ...] = ()) -> ArticleView:
     """Run one card action; its outcome (or the reason it failed) is left on the view."""
-    act, block = str(data.get("act") or ""), str(data.get("block") or "")
+    block = str(data.get("block") or "") if isinstance(data, Mapping) else data.block
     try:
-        if act == "delete":
-            sess.delete_block(block)
-            sess.view.notice, sess.view.undo_block = "Deleted a block.", block
-            return sess.view
-        if act == "restore":
-            sess.restore_block(block)
-            message = "Restored."
-        elif act == "upload":
-            data_bytes, _ = read_upload(str(data.get("path") or ""), upload_roots)
-            sess.replace_image(block, data_bytes, str(data.get("name") or "your image")[:120])
-            message = "Your image replaces the previous one (which stays in the history)."
-        elif act in ACTIONS:
-            message = ACTIONS[act](sess, block, data)
-        else:
-            raise Refused(f"unknown action {act!r}")
+        action = as_action(data)
+        message = apply(sess, action, upload_roots)
     except Exception as exc:  # the one translator: a StudioError's sentence, anything else logged as a bug
         _leave(sess, block, explain(exc), error=True)
         return sess.view
-    if message:
-        _leave(sess, block, message, error=False)
+    if isinstance(action, Delete):
+        sess.view.notice, sess.view.undo_block = message, block
+    elif message:
+        _leave(sess, block, message, error=action_failed(sess, action))
     return sess.view
 
 
-def mark_busy(view: ArticleView, data: dict[str, Any]) -> bool:
+def action_failed(sess: Session, action: CardAction) -> bool:
+    """A regenerate or edited call that ran but whose new version failed (a candidate)."""
+    if not isinstance(action, Regenerate | EditCall):
+        return False
+    b = sess.view.block(action.block)
+    return b.candidate is not None and b.candidate.number == b.version_count
+
+
+def mark_busy(view: ArticleView, data: Mapping[str, Any] | CardAction) -> bool:
     """Show the block the action works on as busy (only it); False when there is nothing to show."""
-    label = BUSY.get(str(data.get("act")))
-    if not label:
-        return False
     try:
-        b = view.block(str(data.get("block")))
-    except NotFound:
+        action = as_action(data)
+        b = view.block(action.block)
+    except (Refused, NotFound):
         return False
-    b.busy, b.busy_since, b.notice = label, time.time(), ""
+    if not action.busy:
+        return False
+    b.busy, b.busy_since, b.notice = action.busy, time.time(), ""
     return True
 
 

@@ -97,6 +97,8 @@ class Progress:
                 self._line(f"done in {event.seconds:.1f}s: {ok}/{len(images)} images ok")
                 if event.error:
                     self._line(f"the model stream stopped early: {event.error}")
+                if event.article.guard_note():  # e.g. "repetition removed: ..." (article.json: "removed")
+                    self._line(f"NOTE: {event.article.guard_note()}")
                 if event.cut_off:
                     self._line(
                         "CUT OFF: the model stopped at its token limit, so the article may end mid-sentence "

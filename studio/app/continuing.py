@@ -1,5 +1,6 @@
-"""Continue an article the model cut off at its token limit (the core's ``continue_article``):
-the new text and images are appended to the same stored article, streamed like a write."""
+"""Continue an article the model cut off at its token limit, or one that was stopped (the core's
+``continue_article``): the new text and images are appended to the same stored article, streamed
+like a write; a last paragraph that ended mid-sentence is continued, not restarted."""
 
 from __future__ import annotations
 
@@ -19,11 +20,21 @@ if TYPE_CHECKING:
     from studio.app.session import RunOptions, Session
 
 
+STOPPED = (ArticleStatus.INTERRUPTED, ArticleStatus.FAILED)  # stopped by the user, or by an error mid-stream
+
+
+def can_continue(view: ArticleView) -> bool:
+    """Cut off at the token limit, or stopped with something written: *Continue writing*."""
+    return view.done and not view.elsewhere and (view.cut_off or (view.status in STOPPED and bool(view.blocks)))
+
+
 def continue_writing(sess: Session, options: RunOptions | None = None) -> Iterator[tuple[Event | None, ArticleView]]:
     """Yields ``(None, view)`` at once, then each event with the view after it (saved first)."""
     article_id, article = sess._article()
-    if not sess.view.cut_off:
-        raise Refused("only an article the model cut off at its token limit can be continued")
+    if sess.view.status in STOPPED and not article.blocks:
+        raise Refused("nothing was written before it stopped: write the brief again")
+    if not can_continue(sess.view):
+        raise Refused("only an article that was stopped or cut off at the token limit can be continued")
     info = repo.open_article(sess.store, article_id, sess.user)
     wanted = info.settings.get("wanted_images")
     brief = Brief(

@@ -21,6 +21,7 @@ from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, 
 from studio.app.ui_model import ArticleView
 from studio.app.uploads import check_image
 from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.chart_data import chart_data
 
 if TYPE_CHECKING:
     from storage.db import Store
@@ -93,21 +94,37 @@ class BlockActions:
                 code_from=code_from,
             )
 
-        block = article.block(block_id)
-        several = mode == "again" and isinstance(block, ImageBlock) and block.source not in (None, Source.SEARCH)
-        if several:  # K candidates ranked by the user's taste model (STUDIO_TASTE_CANDIDATES; studio.app.taste_session)
+        if self._varies_with_seed(article, block_id, mode):
+            # K candidates ranked by the user's taste model (STUDIO_TASTE_CANDIDATES; studio.app.taste_session)
             attempts, note = self.ranked_regenerations(article, block_id, run, seed or random.randint(0, MAX_SEED - 8))
         else:
             attempts, note = [run(seed)], ""
-        for new in attempts:
-            self._record_regenerated(article_id, block_id, new, seed)
+        for n, new in enumerate(attempts, 1):
+            # every candidate stems from the version shown before and only the last (the best-ranked)
+            # becomes current: an accept then pairs it with what the user saw, never with a
+            # candidate the taste model ranked below it that the user was not shown
+            self._record_regenerated(article_id, block_id, new, seed, current=None if n == len(attempts) else False)
         view = self.reload()
         if note and view.blocks:
             with contextlib.suppress(KeyError):
                 view.block(block_id).notice = note
         return view
 
-    def _record_regenerated(self, article_id: int, block_id: str, new: Regenerated, seed: int | None) -> None:
+    def _varies_with_seed(self, article: Article, block_id: str, mode: Mode) -> bool:
+        """Whether "again" can give a different picture each time (worth K candidates): a new seed
+        for diffusion and edit; a chart drawn anew from its data, or new chart code when the
+        backend writes it (studio.app.regenerate). A chart with neither runs the same code (K
+        identical charts); search takes the next hit instead."""
+        block = article.block(block_id)
+        if mode != "again" or not isinstance(block, ImageBlock):
+            return False
+        if block.source == Source.CODE:
+            return bool(chart_data(str(block.params.get("code") or ""))) or self.services().two_phase_code
+        return block.source in (Source.DIFFUSION, Source.EDIT)
+
+    def _record_regenerated(
+        self, article_id: int, block_id: str, new: Regenerated, seed: int | None, *, current: bool | None = None
+    ) -> None:
         r = new.result
         provenance = dict(r.provenance)
         if seed is not None:
@@ -129,6 +146,7 @@ class BlockActions:
             provenance=provenance,
             seconds=r.seconds,
             instruction=new.instruction,
+            current=current,
             owner=self.user,
         )
 

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from models.base import ChatBackend, ChatOptions, capabilities_of
+from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from models.vocab import Source
+from studio.app.base_urls import is_configured
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
 from studio.core.captions import fix_copied_caption
@@ -42,6 +43,8 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
     UI's "test connection", a per-article server) gets no key, so typing a URL can never send
     the studio's key to it."""
     url = base_url or settings.openai_base_url
+    if is_configured(url, settings.openai_base_url):  # also as the page shows it (credentials removed)
+        url = settings.openai_base_url
     key = settings.openai_api_key if _same_server(url, settings.openai_base_url) else "EMPTY"
     return OpenAICompatBackend(
         url,
@@ -50,6 +53,7 @@ def openai_backend(settings: Settings, base_url: str | None = None, model: str |
         connect_timeout_s=settings.openai_connect_timeout_s,
         read_timeout_s=settings.openai_read_timeout_s,
         grammar_field=settings.openai_grammar_field,
+        sampler_fields=settings.openai_sampler_fields,
         chat_template_kwargs=(
             None if settings.openai_enable_thinking is None else {"enable_thinking": settings.openai_enable_thinking}
         ),
@@ -307,6 +311,10 @@ class Services:
             s.max_paragraph_chars,
             s.max_continuations,
             s.writer_seed,
+            penalties=Penalties(
+                s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
+            ),
+            guards=s.stream_guards,
         )
 
     def chart_coder(self) -> ChartCoder:

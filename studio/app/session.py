@@ -19,13 +19,15 @@ import dataclasses
 import logging
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Literal
 
 from models.base import ChatBackend, capabilities_of
 from models.errors import NotFound, Refused, StudioError
-from models.vocab import ArticleStatus
+from models.text import StreamText, valid_text
+from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from storage import processes, repo
 from storage.db import Store, open_store
 from storage.pref_export import ExportCounts, PreferenceExport, count_preferences, export_preferences
@@ -34,6 +36,7 @@ from storage.recorder import ArticleRecorder
 from storage.schema import LOCAL_USER
 from storage.views import ProjectInfo
 from studio.app.accounts import UsersFile
+from studio.app.base_urls import check_base_url, is_configured
 from studio.app.copying import copy_html, copy_markdown
 from studio.app.editing import BlockActions
 from studio.app.running import RunningArticles
@@ -52,6 +55,7 @@ from tools.params import SOURCES
 
 PrefScope = Literal["article", "project", "all"]
 log = logging.getLogger(__name__)
+MAX_BACKENDS = 8  # clients for other servers/models kept for reuse (each holds a connection pool)
 
 
 class Studio(RunningArticles):
@@ -77,7 +81,7 @@ class Studio(RunningArticles):
             if callable(warm):
                 with contextlib.suppress(StudioError):  # it starts on first use then, and says why there
                     warm()
-        self._backends: dict[tuple[str, str], ChatBackend] = {}
+        self._backends: OrderedDict[tuple[str, str], ChatBackend] = OrderedDict()  # LRU, MAX_BACKENDS
         self._lock = threading.Lock()
         self._running: dict[int, threading.Event] = {}  # article id -> its stop flag, while written
 
@@ -95,19 +99,33 @@ class Studio(RunningArticles):
             return True
         return self.users is not None and self.users.is_admin(user)
 
+    def _is_own_server(self, base_url: str) -> bool:
+        own = getattr(self.services.backend, "base_url", None)
+        if own is None:
+            return False
+        configured = self.settings.openai_base_url
+        return bool(
+            own == base_url.rstrip("/") or (is_configured(base_url, configured) and own == configured.rstrip("/"))
+        )
+
     def backend_for(self, kind: str = "", base_url: str = "", model: str = "") -> ChatBackend:
         """The default backend, or a shared OpenAI-compatible client for another server/model."""
         if (
             kind != "openai"
             or not base_url
-            # the studio's own backend already talks to that server (its configured model)
-            or (getattr(self.services.backend, "base_url", None) == base_url.rstrip("/") and not model)
+            # the studio's own backend already talks to that server (its configured model), typed
+            # as configured or as the page shows it (credentials removed: base_urls)
+            or (not model and self._is_own_server(base_url))
         ):
             return self.services.backend
         with self._lock:
             key = (base_url.rstrip("/"), model)
             if key not in self._backends:
                 self._backends[key] = openai_backend(self.settings, base_url, model)
+            self._backends.move_to_end(key)
+            while len(self._backends) > MAX_BACKENDS:
+                # forgotten, not closed: an article still streaming from it keeps its reference
+                self._backends.popitem(last=False)
             return self._backends[key]
 
     def services_for(self, backend: ChatBackend | None = None, tools: Sequence[str] | None = None) -> Services:
@@ -191,15 +209,19 @@ class Session(BlockActions, TasteActions):
         return self.view
 
     def articles(self) -> list[tuple[int, str, str]]:
-        """(id, label, status) of the open project's articles, newest first (status 'cut off' for an
-        article the model ended at its token limit)."""
+        """(id, label, status) of the open project's articles, newest first. The label is the id
+        (the one in the page's URL) and the title (its first heading, else the brief); an article
+        stopped before anything was written is labelled "(empty)". Status 'cut off' for an
+        article the model ended at its token limit."""
         if self.project_id is None:
             return []
         out = []
-        summaries = repo.article_summaries(self.store, self.project_id, self.user)
-        for number, (aid, brief, status, _) in enumerate(summaries, 1):
-            label = " ".join(brief.split())[:60] or "(rendered response)"
-            out.append((aid, f"{number}. {label}", status))
+        for info in repo.list_articles(self.store, self.project_id, self.user):
+            cut_off = info.status == ArticleStatus.DONE and info.settings.get("cut_off")
+            status = LISTED_CUT_OFF if cut_off else info.status
+            written = any((b.current.text or "").strip() if b.kind == "text" else True for b in info.blocks)
+            label = repo.article_title(info)[:60] if written or status == ArticleStatus.RUNNING else "(empty)"
+            out.append((info.id, f"{info.id}. {label}", status))
         return out[::-1]
 
     def rename(self, name: str) -> ProjectInfo:
@@ -256,10 +278,28 @@ class Session(BlockActions, TasteActions):
         return view
 
     # --- writing ------------------------------------------------------------------------------
+    def check_options(self, options: RunOptions) -> None:
+        """BaseUrlRefused where this user may not use the options' model server (base_urls)."""
+        if options.backend == "openai":
+            s = self.studio.settings
+            check_base_url(options.base_url, s.openai_base_url, admin=self.studio.is_admin(self.user),
+                           allow_custom=s.allow_custom_base_url)  # fmt: skip
+
     def services(self, options: RunOptions | None = None) -> Services:
         o = options or self.options
+        self.check_options(o)
         backend = self.studio.backend_for(o.backend, o.base_url, o.model)
         return self.studio.services_for(backend, o.tools)
+
+    def check_brief(self, text: str) -> None:
+        """Refused, with the limit, when the brief is longer than ``max_brief_chars``."""
+        limit = self.studio.settings.max_brief_chars
+        if len(text) > limit:
+            raise Refused(
+                f"the brief is {len(text):,} characters long; the limit is {limit:,} "
+                "(STUDIO_MAX_BRIEF_CHARS). Shorten it to what the article is about; long source "
+                "material can be pasted as a response in render mode"
+            )
 
     def generate(
         self,
@@ -281,6 +321,12 @@ class Session(BlockActions, TasteActions):
         can stop it with ``Studio.stop(article_id)``.
         """
         options = self.options = options or self.options  # later edits and the page use this run's backend
+        if response is not None:  # a pasted response: valid Unicode before it is parsed (models.text)
+            response = valid_text(response)
+        if chunks is not None:
+            chunks = _valid_chunks(chunks)
+        if response is None:  # render mode sends no brief to a model
+            self.check_brief(brief.text)
         if self.project_id is None:
             self.new_project(" ".join(brief.text.split())[:60] or "Untitled")
         services = self.services(options)
@@ -437,3 +483,12 @@ class Session(BlockActions, TasteActions):
         """What to look at before publishing the open article (``studio.export.publish_check``)."""
         _, article = self._article()
         return publish_check(article)
+
+
+def _valid_chunks(chunks: Iterable[str]) -> Iterator[str]:
+    text = StreamText()
+    for chunk in chunks:
+        if valid := text.feed(chunk):
+            yield valid
+    if tail := text.flush():
+        yield tail

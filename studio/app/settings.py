@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     backend: Literal["embedded", "openai"] = "embedded"
     # OpenAI-compatible server (vLLM: `vllm serve MODEL --port 8000`)
     openai_base_url: str = "http://127.0.0.1:8000/v1"
+    # every user (not only admins) may point an article or "Test connection" at another server with a
+    # public address (studio/app/base_urls.py); off: only admins may use another base URL
+    allow_custom_base_url: bool = False
     openai_model: str = ""  # empty: ask the server's /models and take the first
     openai_api_key: str = "EMPTY"
     openai_connect_timeout_s: float = 5.0
@@ -65,6 +68,22 @@ class Settings(BaseSettings):
     temperature: float = 0.7
     writer_seed: int | None = None  # a fixed sampling seed for the article writer (reproducible runs)
     use_grammar: bool = True  # constrain small models to valid tags (GBNF)
+    # --- loops and echoes (README "Stream guards and anti-loop sampling") ----------------------
+    # Anti-loop sampling for the article writer (not the chart code call: code repeats by nature).
+    # llama.cpp's DRY sampler: the embedded backend, or an OpenAI-compatible llama.cpp server with
+    # STUDIO_OPENAI_SAMPLER_FIELDS=llama.cpp. vLLM has no DRY sampler. 0 turns it off.
+    dry_multiplier: float = Field(default=0.8, ge=0.0)
+    dry_base: float = Field(default=1.75, ge=1.0)
+    dry_allowed_length: int = Field(default=2, ge=1)
+    # llama.cpp repeat_penalty / vLLM repetition_penalty (1.0 off) and presence_penalty (0.0 off).
+    # None sends nothing, so the server's default stands (vLLM: the model's generation_config).
+    repeat_penalty: float | None = Field(default=None, gt=0.0)
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    # which of the above an OpenAI-compatible server gets: "vllm" (repetition_penalty,
+    # presence_penalty), "llama.cpp" (all five, llama.cpp's names) or "none"
+    openai_sampler_fields: Literal["vllm", "llama.cpp", "none"] = "vllm"
+    # the stream guards: repetition (stops the model), prompt echoes and tool talk (studio.core.guards)
+    stream_guards: bool = True
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
     judge_base_url: str | None = None  # None: no judges; rule scores only
@@ -82,6 +101,9 @@ class Settings(BaseSettings):
     # --- article -------------------------------------------------------------------------
     max_images: int = 4
     max_paragraph_chars: int = 700
+    # a longer brief is refused with a sentence (the model's context holds the brief, the system
+    # prompt and the article; a 20,000-character brief overflowed it into a raw HTTP 400)
+    max_brief_chars: int = Field(default=4000, ge=100)
 
     # --- orchestration -----------------------------------------------------------------
     max_concurrent_tools: int = 3
@@ -164,6 +186,13 @@ class Settings(BaseSettings):
     auth_header: str = "X-Forwarded-User"  # proxy mode: the header naming the user
     proxy_ips: list[str] = ["127.0.0.1/32", "::1/128"]  # proxy mode: where that header is believed from
     admin_users: list[str] = []  # may export every user's preference data (besides "admin" in the users file)
+    # failed logins (studio/app/logins.py): each failure doubles the wait for that name and that
+    # client address (backoff_s, 2x, 4x ... up to backoff_max_s); max_failures in a row lock the
+    # name for lockout_s or until `users passwd`
+    login_max_failures: int = 10
+    login_backoff_s: float = 1.0
+    login_backoff_max_s: float = 60.0
+    login_lockout_s: float = 900.0
     process_heartbeat_s: float = 10.0  # how often an app process says it is alive
     process_stale_s: float = 60.0  # a process silent this long is dead: its running articles are interrupted
 

@@ -21,7 +21,7 @@ from storage.views import ArticleInfo, VersionInfo
 from studio.app.services import Services
 from studio.app.ui_model import VersionView
 from studio.core.agent import PASTED_WRITER, Brief, build_messages, chat_options
-from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.article import Article, ImageBlock, TextBlock, stored_removals
 from studio.core.events import (
     ArticleDone,
     Event,
@@ -69,7 +69,13 @@ def record_event(recorder: ArticleRecorder, event: Event) -> None:
                 seconds=event.seconds,
             )
         case ArticleDone():
-            recorder.done(event.error, event.seconds, cut_off=event.cut_off, stopped=event.stopped)
+            recorder.done(
+                event.error,
+                event.seconds,
+                cut_off=event.cut_off,
+                stopped=event.stopped,
+                removed=[r.to_dict() for r in event.article.removed],
+            )
         case _:
             assert_never(event)
 
@@ -117,6 +123,7 @@ def article_from_info(store: Store, info: ArticleInfo) -> tuple[Article, dict[st
     user_images = [store.assets.read(ref.sha256) for ref in info.input_images if store.assets.exists(ref.sha256)]
     article = Article(brief=info.brief, user_images=user_images, error=info.error)
     article.cut_off = bool(info.settings.get("cut_off"))
+    article.removed = stored_removals(info.settings.get("removed"))
     facts: dict[str, VersionFacts] = {}
     highest = 0
     for b in info.blocks:

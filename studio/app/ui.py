@@ -16,30 +16,30 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import gradio as gr
 from gradio.utils import get_upload_folder
 
-from models.errors import NotFound
-from models.provenance import is_illustrative
+from models.errors import NotFound, Refused
+from models.text import valid_text
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
-from studio.app.call_form import FIELDS, chart_params, edit_choices, form_for, params_for
+from studio.app.base_urls import BaseUrlRefused, redact_url
+from studio.app.call_form import FIELDS, edit_choices, form_for
+from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
 from studio.app.continuing import continue_writing
 from studio.app.failures import reason
-from studio.app.regenerate import Mode
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
-from studio.app.ui_projects import wire_projects
-from studio.app.ui_publish import wire_publish
+from studio.app.ui_projects import ProjectWidgets, wire_projects
+from studio.app.ui_publish import PublishWidgets, wire_publish
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
-    api_endpoints,
+    action_endpoints,
     article_json,
     chips_html,
     connection_report,
@@ -65,6 +65,15 @@ TEXT_UPDATE_S = 0.1  # at most this often a streamed text update (each costs abo
 PURPOSE = (
     "Write an illustrated article from a brief. The model writes; tools make the pictures; fix anything on its card."
 )
+
+
+def _block_notice(sess: Session, block_id: str) -> tuple[str, bool]:
+    """The outcome ``perform`` left on the block (or on the article), and whether it is an error."""
+    with contextlib.suppress(NotFound):
+        b = sess.view.block(block_id)
+        if b.notice:
+            return b.notice, b.notice_error
+    return sess.view.notice, sess.view.notice_error
 
 
 def code_label(two_phase_code: bool) -> str:
@@ -128,7 +137,9 @@ def build_app(studio: Studio) -> gr.Blocks:
                     rate_msg = Message(elem_id="rate-msg")
                 with gr.Accordion("Settings", open=False):
                     set_backend = gr.Radio(["embedded", "openai"], value=studio.settings.backend, label="Backend")
-                    set_url = gr.Textbox(value=studio.settings.openai_base_url, label="OpenAI-compatible base URL")
+                    set_url = gr.Textbox(  # never the URL's user:password@ (base_urls)
+                        value=redact_url(studio.settings.openai_base_url), label="OpenAI-compatible base URL"
+                    )
                     set_model = gr.Textbox(value=studio.settings.openai_model, label="Model (empty: first listed)")
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
                     test_msg = Message(elem_id="test-msg")
@@ -232,20 +243,26 @@ def build_app(studio: Studio) -> gr.Blocks:
                 gr.update(visible=shown["data"], value=form.data), "",
             ]  # fmt: skip
 
-        # --- card actions ------------------------------------------------------------------------
+        # --- card actions: every one is parsed by card_actions.parse_action (inside perform) ----------
         def on_act(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
             sess = session_of(studio, sess)
-            data = dict(getattr(evt, "_data", None) or {})
             skip_editor = [gr.skip()] * len(ed_outs)
-            if data.get("act") == "edit_call":
+            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
+            try:
+                action = parse_action(data)
+            except ActionRefused:
+                perform(sess, data, upload_roots)  # leaves the refusal on the block
+                yield (sess, view_page(sess), gr.skip(), *skip_editor)
+                return
+            if isinstance(action, OpenEditor):
                 try:
-                    yield (sess, gr.skip(), gr.skip(), *editor_values(sess, str(data.get("block")), None))
+                    yield (sess, gr.skip(), gr.skip(), *editor_values(sess, action.block, None))
                 except NotFound:
                     yield (sess, view_page(sess), gr.skip(), *skip_editor)
                 return
-            if mark_busy(sess.view, data):
+            if mark_busy(sess.view, action):
                 yield (sess, view_page(sess), gr.skip(), *skip_editor)
-            perform(sess, data, upload_roots)
+            perform(sess, action, upload_roots)
             yield (sess, view_page(sess), article_json(sess), *skip_editor)
 
         article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
@@ -263,35 +280,14 @@ def build_app(studio: Studio) -> gr.Blocks:
         def run_call(sess: Session | None, block_id: str, tool: str, desc: str, query: str, prompt: str,
                      index: Any, code: str, data: str = "") -> Iterator[tuple[Any, ...]]:  # fmt: skip
             sess = session_of(studio, sess)
-            try:
-                b = sess.view.block(block_id)
-                params = params_for(tool, query, prompt, code, index)
-                code_from = ""
-                if tool == "code":  # a changed data table redraws the chart with the author's numbers
-                    own = b.source == "code"
-                    original = str(b.params.get("code") or "") if own else ""
-                    kept = (
-                        ("illustrative" if is_illustrative(b.provenance) else str(b.provenance.get("data_from") or ""))
-                        if own
-                        else ""
-                    )
-                    params, code_from = chart_params(code, data, (desc or b.description).strip(), original, kept=kept)
-                if mark_busy(sess.view, {"act": "regenerate", "block": block_id}):
-                    yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
-                mode: Mode = "params" if tool == b.source else "tool"
-                sess.regenerate(block_id, mode, params=params, source=tool, description=(desc or "").strip() or None,
-                                code_from=code_from)  # fmt: skip
-            except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
-                perform_msg = reason(exc)
-                for other in sess.view.blocks:
-                    other.busy = ""
-                yield sess, view_page(sess), gr.skip(), gr.update(visible=True), f"Not run: {perform_msg}"
-                return
-            b = sess.view.block(block_id)
-            ok = b.candidate is None or b.candidate.number != b.version_count
-            msg = f"Version {b.version} is shown." if ok else f"This attempt failed: {b.candidate.error}"  # type: ignore[union-attr]
-            b.notice, b.notice_error = msg, not ok
-            yield sess, view_page(sess), article_json(sess), gr.update(visible=not ok), msg
+            call = {"act": tag(EditCall), "block": block_id, "tool": tool, "description": desc or "",
+                    "query": query or "", "prompt": prompt or "", "code": code or "", "img_index": index,
+                    "data": data or ""}  # fmt: skip
+            if mark_busy(sess.view, call):
+                yield sess, view_page(sess), gr.skip(), gr.skip(), "Running…"
+            perform(sess, call, upload_roots)
+            notice, failed = _block_notice(sess, block_id)
+            yield sess, view_page(sess), article_json(sess), gr.update(visible=failed), notice
 
         ed_run.click(run_call, [state, ed_block, ed_tool, ed_desc, ed_query, ed_prompt, ed_index, ed_code, ed_data],
                      [state, article, api_out, editor, ed_msg], show_progress="hidden",
@@ -329,13 +325,19 @@ def build_app(studio: Studio) -> gr.Blocks:
                        gr.skip(), gr.skip())  # fmt: skip
                 return
             try:
+                sess.check_brief(text.strip())
                 images = read_uploads(files)
-            except (UploadRefused, OSError) as exc:
+            except (UploadRefused, OSError, Refused) as exc:
                 yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
                 return
             brief_value = Brief(text.strip(), int(n) if n else None, images, (sty or "").strip())
             options = RunOptions(backend, base_url, model, tuple(tools or ()), brief_value.wanted_images, sty or "",
                                  quality=max(1, int(candidates or 1)))  # fmt: skip
+            try:
+                sess.check_options(options)
+            except BaseUrlRefused as exc:
+                yield (sess, gr.skip(), gr.skip(), f"Not written: {exc}", *idle, gr.skip(), gr.skip())
+                return
             yield from stream(sess, sess.generate(brief_value, options))
 
         def render(
@@ -377,7 +379,9 @@ def build_app(studio: Studio) -> gr.Blocks:
         def resume(sess: Session | None, backend: str, base_url: str, model: str) -> Iterator[tuple[Any, ...]]:
             sess = session_of(studio, sess)
             try:
-                events = continue_writing(sess, RunOptions(backend, base_url, model))
+                options = RunOptions(backend, base_url, model)
+                sess.check_options(options)
+                events = continue_writing(sess, options)
                 first = next(events)
             except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
                 yield (sess, gr.skip(), gr.skip(), f"Not continued: {reason(exc)}", gr.update(visible=False),
@@ -394,17 +398,70 @@ def build_app(studio: Studio) -> gr.Blocks:
             kept, refused = [], []
             for path in paths:
                 try:
-                    check_image(Path(path).read_bytes(), Path(path).name)
+                    check_image(Path(path).read_bytes(), valid_text(Path(path).name))
                     kept.append(path)
                 except (UploadRefused, OSError) as exc:
                     refused.append(str(exc))
-            names = ", ".join(Path(p).name for p in kept)
+            names = ", ".join(valid_text(Path(p).name) for p in kept)  # a name is text entering the studio
             msg = (f"Images for the article: {names}" if kept else "") + "".join(f"\n\nRefused: {r}" for r in refused)
             return kept, msg
 
         images_btn.upload(attach, [images_btn, attached], [attached, attached_msg], show_progress="hidden")
 
-        wire_projects(studio, SimpleNamespace(**locals()))
-        wire_publish(studio, SimpleNamespace(**locals()))
-        api_endpoints(studio, state, api_out)
+        wire_projects(
+            studio,
+            ProjectWidgets(
+                state=state,
+                article=article,
+                api_out=api_out,
+                project_pick=project_pick,
+                article_list=article_list,
+                project_name=project_name,
+                project_msg=project_msg,
+                follow=follow,
+                new_btn=new_btn,
+                rename_btn=rename_btn,
+                dup_btn=dup_btn,
+                del_btn=del_btn,
+                confirm_row=confirm_row,
+                del_yes=del_yes,
+                del_no=del_no,
+                deleted_id=deleted_id,
+                undo_btn=undo_btn,
+                app=app,
+                rate_btn=rate_btn,
+                thumbs=thumbs,
+                stars=stars,
+                comment=comment,
+                rate_msg=rate_msg,
+                test_btn=test_btn,
+                set_backend=set_backend,
+                set_url=set_url,
+                set_model=set_model,
+                test_msg=test_msg,
+                view_page=view_page,
+                lists=lists,
+            ),
+        )
+        wire_publish(
+            studio,
+            PublishWidgets(
+                state=state,
+                appendix=appendix,
+                checklist=checklist,
+                copy_btn=copy_btn,
+                copy_msg=copy_msg,
+                download=download,
+                export_anyway=export_anyway,
+                export_btn=export_btn,
+                export_msg=export_msg,
+                fmt=fmt,
+                html_out=html_out,
+                keep_unfinished=keep_unfinished,
+                link_images=link_images,
+                markdown_out=markdown_out,
+                rich_btn=rich_btn,
+            ),
+        )
+        action_endpoints(studio, state, api_out, upload_roots)
     return app

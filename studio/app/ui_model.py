@@ -83,6 +83,7 @@ class ArticleView:
     error: str | None = None
     done: bool = False
     cut_off: bool = False  # the model stopped at its token limit
+    guard_note: str = ""  # what the stream guards removed ("repetition removed: ...")
     note: str = ""  # e.g. quality mode's candidate and selection reason
     project_id: int | None = None
     article_id: int | None = None
@@ -160,6 +161,7 @@ def apply_event(view: ArticleView, event: Event) -> ArticleView:
                 b.status, b.error = (BlockStatus.PLACEHOLDER if event.placeholder else BlockStatus.FAILED), event.error
         case ArticleDone():
             view.done, view.error, view.stopped, view.cut_off = True, event.error, event.stopped, event.cut_off
+            view.guard_note = event.article.guard_note()
             view.elapsed = event.seconds
             view.status = finished_article_status(error=event.error, stopped=event.stopped)
         case _:
@@ -172,6 +174,7 @@ def view_from_article(article: Article) -> ArticleView:
     view = ArticleView(brief=article.brief, user_images=list(article.user_images), error=article.error, done=True)
     view.status = finished_article_status(error=article.error, stopped=False)
     view.cut_off = article.cut_off
+    view.guard_note = article.guard_note()
     for block in article.blocks:
         if isinstance(block, TextBlock):
             view.blocks.append(BlockView(block.id, "text", text=block.text))
@@ -211,7 +214,13 @@ def image_url(sha256: str | None) -> str | None:
 def event_dict(event: Event) -> dict[str, Any]:
     """An event as JSON-able data (images as sha256 + size; the final article carries them)."""
     if isinstance(event, ArticleDone):
-        return {"type": "done", "seconds": round(event.seconds, 3), "error": event.error, "cut_off": event.cut_off}
+        return {
+            "type": "done",
+            "seconds": round(event.seconds, 3),
+            "error": event.error,
+            "cut_off": event.cut_off,
+            "guard_note": event.article.guard_note(),
+        }
     data: dict[str, Any] = {"type": type(event).__name__}
     for key, value in vars(event).items():
         if isinstance(value, bytes):
@@ -256,5 +265,6 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
         "status": view.status,
         "stopped": view.stopped,
         "cut_off": view.cut_off,
+        "guard_note": view.guard_note,
         "blocks": blocks,
     }

@@ -1,9 +1,10 @@
 """The page the browser shows, as a value: ``page(view) -> dict`` (pure, no gradio).
 
-The article is one ``gr.HTML`` whose value is this dict; its template (``studio.app.ui_assets``)
-joins the pieces. Each block is ``{"id", "kind", "body": [html, ...], "tools": html}``: a text
-block's body is one safe HTML piece per Markdown paragraph, so while text streams only the
-last piece changes, and Gradio's streamed diff carries about the new text, not the article.
+The article is one ``gr.HTML`` whose value is this dict; its template (``static/article.html``)
+joins the pieces; the card templates are ``templates/*.html.j2``. Each block is
+``{"id", "kind", "body": [html, ...], "tools": html}``: a text block's body is one safe HTML
+piece per Markdown paragraph, so while text streams only the last piece changes, and Gradio's
+streamed diff carries about the new text, not the article.
 Images are ``<img src="/studio-asset/<sha256>">`` (served from the content-hash store), never
 base64. Each card carries its own actions (buttons with ``data-act``), handled by the page
 script and sent to the server as one ``act`` event.
@@ -26,106 +27,26 @@ from markupsafe import Markup, escape
 
 from models.provenance import credit_for, is_illustrative
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
+from studio.app.continuing import can_continue
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
 from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
+from studio.quality.taste_rank import prefers_sentence
 
 TOOL_NAMES = {"search": "web image", "diffusion": "generated picture", "code": "chart", "edit": "edited image"}
 _FENCE = re.compile(r"^\s*(```|~~~)")
 
-_TEMPLATES = {
-    "card": """\
-<figure class="card card-{{ status }}" id="card-{{ id }}" data-status="{{ status }}">
-<div class="card-media">
-{% if before %}<div class="card-before"><div class="card-label">before</div><img class="thumb" src="{{ before }}" \
-alt="the image this one edits" data-act="lightbox"></div><div class="card-label">after</div>{% endif %}
-{% if url %}<img class="card-img" src="{{ url }}" alt="{{ alt }}" data-act="lightbox" loading="lazy">\
-{% elif status == "placeholder" %}<div class="card-placeholder card-off"><div class="card-label">placeholder: \
-this picture's tool is off</div><p class="placeholder-fill">Fill it with "Replace with my image", or \
-regenerate it once the tool is on.</p></div>\
-{% else %}<div class="card-placeholder">{{ placeholder }}</div>{% endif %}
-{% if candidate %}<div class="card-candidate" data-version="{{ candidate.number }}">\
-<div class="card-label">Latest attempt (version {{ candidate.number }}) {{ candidate.status }}; \
-the image {% if url %}above{% else %}here{% endif %} is kept</div>\
-{% if candidate.error %}<p class="card-error">{{ candidate.error }}</p>{% endif %}\
-{% if editable %}<button type="button" data-act="discard">Dismiss</button> \
-<button type="button" data-act="edit_call">Edit the call</button>{% endif %}</div>{% endif %}
-</div>
-<figcaption>{{ description }}</figcaption>
-{% if illustrative %}<p class="card-illustrative">Illustrative numbers: not data</p>{% endif %}
-{% if credit %}<p class="card-credit">{{ credit }}</p>{% endif %}
-<div class="card-meta"><span class="card-tool">{{ tool }}</span> · <span class="card-status">{{ status_text }}</span>\
-{% if count > 1 %} · <span class="card-version">version {{ version }} of {{ count }}</span>{% endif %}\
-{% if accepted %} · <span class="card-accepted">accepted</span>{% endif %}\
-{% if seconds %} · <span class="card-time">made in {{ seconds }}</span>{% endif %}</div>
-{% if error %}<p class="card-error">{{ error }}</p>{% endif %}
-{% if fields %}<dl class="card-params">{% for k, v in fields %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}\
-</dl>{% endif %}
-{% if link %}<div class="card-link"><a href="{{ link }}" rel="nofollow noopener noreferrer" target="_blank">\
-{{ link_text }}</a></div>{% endif %}
-{% if code %}<details class="card-code"><summary>chart code</summary><pre><code>{{ code }}</code></pre>\
-</details>{% endif %}
-{% if raw %}<details class="card-raw" open><summary>the tag as written</summary><pre>{{ raw }}</pre>\
-</details>{% endif %}
-{% if busy %}<div class="busy" data-since="{{ busy_since }}">{{ busy }}… <span class="elapsed"></span></div>\
-{% elif editable %}<div class="actions">\
-{% if can_again %}<button type="button" data-act="regenerate" \
-title="The same call again: a new seed, the next hit">\
-Regenerate</button>{% endif %}\
-<button type="button" data-act="edit_call">Edit call…</button>\
-<label class="btn">Replace with my image<input type="file" accept="image/*" data-upload hidden></label>\
-{% if can_accept %}<button type="button" data-act="accept" class="primary">Accept</button>{% endif %}\
-<button type="button" data-act="toggle" data-target=".caption-form">Caption</button>\
-{% if url %}<a class="btn" href="{{ url }}" download="{{ filename }}">Download</a>{% endif %}\
-{{ moves }}</div>
-<div class="caption-form" data-form><label>Caption <input name="caption" value="{{ description }}"></label>\
-<label>Alt text <input name="alt" value="{{ alt }}"></label>\
-<button type="button" data-act="caption">Save caption</button></div>
-{{ insert }}{% endif %}
-{% if history %}<details class="history"><summary>History ({{ count }} versions)</summary><ol>\
-{% for v in history %}<li data-version="{{ v.number }}">{% if v.url %}<img class="thumb" src="{{ v.url }}" alt="" \
-loading="lazy">{% endif %}<span>version {{ v.number }} · {{ v.origin }} · {{ v.status }}</span>\
-{% if v.number == version %} <em>shown</em>{% elif v.status == 'ok' and editable %} \
-<button type="button" data-act="revert" data-version="{{ v.number }}">Use this</button>{% endif %}</li>{% endfor %}\
-</ol></details>{% endif %}
-{{ notice }}
-</figure>""",
-    "text_tools": """\
-{% if busy %}<div class="busy" data-since="{{ busy_since }}">{{ busy }}… <span class="elapsed"></span></div>\
-{% elif editable %}<div class="actions text-actions">\
-<button type="button" data-act="toggle" data-target=".edit-form">Edit</button>\
-<button type="button" data-act="toggle" data-target=".rewrite-form">Rewrite…</button>{{ moves }}</div>
-<div class="edit-form" data-form><textarea name="text" rows="{{ rows }}">{{ text }}</textarea>\
-<button type="button" data-act="edit_text" class="primary">Save</button> \
-<button type="button" data-act="toggle" data-target=".edit-form">Cancel</button></div>
-<div class="rewrite-form" data-form><input name="instruction" placeholder="How? e.g. shorter, for children">\
-<button type="button" data-act="rewrite">Rewrite</button></div>
-{{ insert }}{% endif %}
-{% if candidate %}<div class="rewrite-diff" data-version="{{ candidate.number }}"><div class="card-label">\
-Suggested rewrite{% if candidate.instruction %} ({{ candidate.instruction }}){% endif %}: \
-<del>removed</del> <ins>added</ins></div><div class="diff">{{ diff }}</div>\
-{% if editable %}<button type="button" data-act="accept" data-version="{{ candidate.number }}" \
-class="primary">Accept</button> \
-<button type="button" data-act="discard">Discard</button>{% endif %}</div>{% endif %}
-{{ notice }}""",
-    "moves": """\
-<button type="button" data-act="move" data-offset="-1" title="Move up" aria-label="Move up">↑</button>\
-<button type="button" data-act="move" data-offset="1" title="Move down" aria-label="Move down">↓</button>\
-<button type="button" data-act="toggle" data-target=".insert-form">+ Paragraph below</button>\
-<button type="button" data-act="delete" title="Delete this block" aria-label="Delete">Delete</button>""",
-    "insert": """\
-<div class="insert-form" data-form><textarea name="text" rows="3" placeholder="A new paragraph (Markdown)"></textarea>\
-<button type="button" data-act="insert_text">Insert</button></div>""",
-    "notice": """<p class="notice{% if error %} notice-error{% endif %}" role="status">{{ text }}\
-{% if undo %} <button type="button" data-act="{{ undo }}">Undo</button>{% endif %}</p>""",
-}
-
 
 @cache
+def _environment() -> jinja2.Environment:
+    """The card templates (``studio/app/templates/*.html.j2``, package data), autoescaped."""
+    loader = jinja2.PackageLoader("studio.app", "templates")
+    return jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+
 def _template(name: str) -> jinja2.Template:
-    env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    return env.from_string(_TEMPLATES[name])
+    return _environment().get_template(f"{name}.html.j2")
 
 
 def _render(name: str, **values: Any) -> Markup:
@@ -161,7 +82,7 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     """The parameters and result facts shown on a card, per source, as plain text."""
     p, prov = block.params, block.provenance
     rows: list[tuple[str, object]] = []
-    origin = credit_for(block.source, prov).origin
+    origin = credit_for(block.source, block.provenance).origin
     if origin in ("upload", "url"):
         rows += [("file", prov.get("uploaded")), ("url", prov.get("url"))]
     elif block.source == "search":
@@ -174,7 +95,16 @@ def card_fields(block: BlockView) -> list[tuple[str, str]]:
     if block.source in ("diffusion", "edit"):
         rows.append(("style", prov.get("style")))
         rows.append(("server", prov.get("server")))  # an image server made it (models.image_api)
+    rows.append(("chosen by", _taste_choice(prov.get("taste"))))  # Regenerate's K candidates
     return [(k, plain(v, 500)) for k, v in rows if v not in (None, "")]
+
+
+def _taste_choice(taste: object) -> str | None:
+    """The card's line for a version picked from Regenerate's K candidates (studio.app.taste_session):
+    'your taste model prefers this (0.81) of 3 candidates'."""
+    if not isinstance(taste, dict) or not isinstance(taste.get("prefers"), int | float):
+        return None
+    return f"{prefers_sentence(float(taste['prefers']))} of {plain(taste.get('candidates'), 10)} candidates"
 
 
 def word_diff(old: str, new: str) -> Markup:
@@ -341,8 +271,10 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="article-error">{}</p>').format(plain(view.error, 1000))
     if view.cut_off:
         html += Markup('<p class="article-error cut-off">{}</p>').format(CUT_OFF_NOTE)
-        if view.done and not view.elsewhere:
-            html += Markup('<p><button type="button" data-act="continue" class="primary">Continue writing</button></p>')
+    if can_continue(view):
+        html += _render("continue")
+    if view.guard_note:  # the stream guards removed something: say so, never silently
+        html += Markup('<p class="note guard-note">{}</p>').format(plain(view.guard_note, 600))
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
     return html + _notice(view)

@@ -8,13 +8,12 @@ browser session's ``Session`` from ``gr.State`` like every other handler.
 from __future__ import annotations
 
 import shutil
-import tempfile
-from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
 from studio.app.failures import explain, reason
+from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import PrefScope, Session, Studio
 from studio.app.ui_server import Message, session_of
 from studio.app.ui_text import text_html
@@ -59,12 +58,13 @@ def add_preference_export(studio: Studio, state: Any, download: Any) -> None:
 
     def export_prefs(sess: Session | None, which: PrefScope, keep_identical: bool) -> tuple[Any, str, str]:
         sess = _session(studio, sess)
-        out = Path(tempfile.mkdtemp(prefix="llmi-prefs-"))
+        out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
         try:
             result = sess.export_preferences(out / "preferences", which, keep_identical=keep_identical)
         except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
             raise gr.Error(text_html(explain(exc, "Preference export"))) from exc
         archive = shutil.make_archive(str(out / "preferences"), "zip", result.out_dir)
+        seal(out)
         return sess, archive, f"Exported {dict((v, k) for k, v in SCOPES)[which]}: {result.counts.summary()}."
 
     prefs_btn.click(export_prefs, [state, scope, keep], [state, download, counts], api_name="export_preferences")

@@ -1,10 +1,10 @@
 """The project side of the page: projects and their articles, the page URL on load, following
 an article another tab writes, and rating the article.
-Wired by ``studio.app.ui.build_app`` onto its components (passed as a namespace)."""
+Wired by ``studio.app.ui.build_app`` onto its components (``ProjectWidgets``, each by name)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 
 import gradio as gr
@@ -17,7 +17,43 @@ from studio.app.ui_team import request_user
 from studio.app.ui_text import text_html, whole_number
 
 
-def wire_projects(studio: Studio, ui: SimpleNamespace) -> None:
+@dataclass(frozen=True)
+class ProjectWidgets:
+    """The components and helpers of ``build_app`` that the project side wires, each by name."""
+
+    state: Any
+    article: Any
+    api_out: Any
+    project_pick: Any
+    article_list: Any
+    project_name: Any
+    project_msg: Any
+    follow: Any
+    new_btn: Any
+    rename_btn: Any
+    dup_btn: Any
+    del_btn: Any
+    confirm_row: Any
+    del_yes: Any
+    del_no: Any
+    deleted_id: Any
+    undo_btn: Any
+    app: Any
+    rate_btn: Any
+    thumbs: Any
+    stars: Any
+    comment: Any
+    rate_msg: Any
+    test_btn: Any
+    set_backend: Any
+    set_url: Any
+    set_model: Any
+    test_msg: Any
+    view_page: Any
+    lists: Any
+
+
+def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
     state = ui.state
     article = ui.article
     api_out = ui.api_out

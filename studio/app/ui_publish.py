@@ -11,9 +11,7 @@ one click that exports regardless. Placeholders and failed images are left out u
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,6 +19,7 @@ import gradio as gr
 from markupsafe import Markup
 
 from studio.app.failures import reason
+from studio.app.private_exports import private_export_dir, seal
 from studio.app.session import Session, Studio
 from studio.app.ui_server import session_of
 from studio.export.publish_check import CheckItem
@@ -58,19 +57,38 @@ def studio_base(request: gr.Request | None) -> str | None:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme in ("http", "https") and parts.netloc else None
 
 
-def wire_publish(studio: Studio, ui: SimpleNamespace) -> None:
+@dataclass(frozen=True)
+class PublishWidgets:
+    """The components of ``build_app`` that the export and copy side wires, each by name."""
+
+    state: Any
+    appendix: Any
+    checklist: Any
+    copy_btn: Any
+    copy_msg: Any
+    download: Any
+    export_anyway: Any
+    export_btn: Any
+    export_msg: Any
+    fmt: Any
+    html_out: Any
+    keep_unfinished: Any
+    link_images: Any
+    markdown_out: Any
+    rich_btn: Any
+
+
+def wire_publish(studio: Studio, ui: PublishWidgets) -> None:
     state = ui.state
 
     def do_export(sess: Session, f: str, with_appendix: bool, keep: bool) -> tuple[Any, str]:
+        out = private_export_dir(sess.user)  # only sess.user can download it (private_exports)
         try:
-            path = sess.export(
-                f,
-                Path(tempfile.mkdtemp(prefix="llmi-export-")),
-                appendix=bool(with_appendix),
-                include_unfinished=bool(keep),
-            )
+            path = sess.export(f, out, appendix=bool(with_appendix), include_unfinished=bool(keep))
         except Exception as exc:  # the one translator
             return None, f"Not exported: {reason(exc)}"
+        finally:
+            seal(out)
         return str(path), f"Exported “{sess.title()}” (article {sess.article_id}) as {path.name}."
 
     def export(sess: Session | None, f: str, with_appendix: bool, keep: bool) -> tuple[Any, ...]:

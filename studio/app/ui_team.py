@@ -4,9 +4,11 @@
 - ``request_user()``: the account of the request being handled (Gradio's ``gr.Request.username``
   from its login cookie or from the proxy header), ``LOCAL_USER`` while accounts are off. The
   UI's handlers bind each ``Session`` to it and never hand one user's session to another.
-- ``launch_options(studio)``: ``auth=`` (the users file) or ``auth_dependency=`` (the proxy
-  header) for ``gr.Blocks.launch``. Gradio then refuses every API route, the queue, uploads and
-  its file route to a client that is not logged in (HTTP 401).
+- ``launch_options(studio)``: ``auth=`` (the users file, checked off the event loop) or
+  ``auth_dependency=`` (the proxy header) for ``gr.Blocks.launch``, and the ``ui_doors``
+  middleware (login backoff, session ids bound to their user, owner-only exports). Gradio then
+  refuses every API route, the queue, uploads and its file route to a client that is not logged
+  in (HTTP 401).
 - ``GET /studio/assets/<sha256>`` (and ``/studio-asset/<sha256>``, the editor page's image
   URLs): an image or upload of the store, served only to a user whose article holds it
   (``storage.repo.asset_readable``); 401 without a login, 404 for anyone else's (the same
@@ -15,7 +17,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi import Request
@@ -28,6 +29,7 @@ from storage import repo
 from storage.schema import LOCAL_USER
 from studio.app.accounts import proxy_user_getter
 from studio.app.session import Studio
+from studio.app.ui_doors import doors_app_kwargs, install_revocable_tokens, login_check, user_of
 from studio.app.ui_model import ASSET_ROUTE
 from studio.export.sources import sniff_mime
 
@@ -45,38 +47,28 @@ def request_user() -> str:
 def launch_options(studio: Studio) -> dict[str, Any]:
     settings = studio.settings
     if settings.auth == "users" and studio.users is not None:
-        users = studio.users
         return {
-            "auth": lambda name, password: users.check(name, password),
+            "auth": login_check(studio.users),  # a coroutine: argon2 runs in a worker thread
             "auth_message": "LLM-I Studio: sign in with the account your admin made (python -m studio users add).",
+            "app_kwargs": doors_app_kwargs(studio),
         }
     if settings.auth == "proxy":
-        return {"auth_dependency": proxy_user_getter(settings.auth_header, settings.proxy_ips)}
-    return {}
-
-
-def _user_of(fastapi_app: Any, request: Request) -> str | None:
-    """The same answer as Gradio's own /user route (its login check), for our route."""
-    dependency: Callable[[Request], str | None] | None = getattr(fastapi_app, "auth_dependency", None)
-    if dependency is not None:
-        return dependency(request)
-    if getattr(fastapi_app, "auth", None) is None:
-        return LOCAL_USER
-    cookie_id = getattr(fastapi_app, "cookie_id", "")
-    token = request.cookies.get(f"access-token-{cookie_id}") or request.cookies.get(
-        f"access-token-unsecure-{cookie_id}"
-    )
-    user = fastapi_app.tokens.get(token)
-    return str(user) if user else None
+        return {
+            "auth_dependency": proxy_user_getter(settings.auth_header, settings.proxy_ips),
+            "app_kwargs": doors_app_kwargs(studio),
+        }
+    return {"app_kwargs": doors_app_kwargs(studio)}
 
 
 def install_asset_route(blocks: Any, studio: Studio) -> None:
     """Add ``GET /studio/assets/<sha256>`` and ``/studio-asset/<sha256>`` to a launched app (first,
-    so no catch-all hides them)."""
+    so no catch-all hides them); and the login tokens that end when the user's password changes."""
     fastapi_app = blocks.server_app or blocks.app
+    if studio.users is not None and getattr(fastapi_app, "auth", None) is not None:
+        install_revocable_tokens(fastapi_app, studio.users)
 
     async def asset(request: Request) -> Response:
-        user = _user_of(fastapi_app, request)
+        user = user_of(fastapi_app, request)
         if user is None:
             return Response("log in first", status_code=401, media_type="text/plain")
         sha256 = request.path_params["sha256"]

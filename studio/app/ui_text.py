@@ -9,7 +9,6 @@ cannot make the browser fetch anything. Failures become sentences in one place,
 from __future__ import annotations
 
 import html
-import json
 import re
 
 from models.errors import Refused
@@ -31,19 +30,3 @@ def whole_number(value: object, what: str) -> int:
     if not re.fullmatch(r"\d{1,12}", text):
         raise Refused(f"{what} must be a whole number, got {text[:40]!r}")
     return int(text)
-
-
-def params_object(text: str) -> dict:
-    """The regenerate params box: a JSON object, or Refused with a sentence."""
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Refused(
-            f"the params are not valid JSON ({exc.msg} at line {exc.lineno}, column {exc.colno}); "
-            'write an object such as {"code": "plt.plot([1, 2])"}'
-        ) from None
-    except RecursionError:
-        raise Refused("the input is nested too deeply to read") from None
-    if not isinstance(value, dict):
-        raise Refused(f"the params must be a JSON object ({{...}}), not a {type(value).__name__}")
-    return value

@@ -2,8 +2,10 @@
 
 The file is ``STUDIO_USERS_FILE`` (default ``<STUDIO_DATA_DIR>/users.json``); it keeps argon2id
 hashes only. A password is asked twice on a terminal, or read as one line from standard input
-with ``--password-stdin`` (scripts). Running app processes read the file at each login, so a
-change takes effect without a restart. Removing a user keeps their projects in the store.
+with ``--password-stdin`` (scripts). Running app processes re-read the file when it changes, so
+a change takes effect without a restart: ``remove`` and ``passwd`` end the user's logins at
+their next request, and ``passwd`` lifts a lockout after failed logins (``logins.py``).
+Removing a user keeps their projects in the store.
 """
 
 from __future__ import annotations

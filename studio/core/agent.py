@@ -14,12 +14,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
-from studio.core.article import Article
+from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message, Penalties
+from models.text import valid_text
+from studio.core.article import Article, TextBlock
 from studio.core.chart_checks import asked_sources
 from studio.core.engine import Engine
 from studio.core.events import Event
 from studio.core.grammar import article_grammar
+from studio.core.guards import TextGuard
 from studio.core.prompts import system_prompt, user_prompt
 from tools.params import SOURCES
 
@@ -34,6 +36,8 @@ class WriterLimits:
     max_paragraph_chars: int = 700
     max_continuations: int = 1  # more requests after a token-limit stop (0: mark it cut off at once)
     seed: int | None = None  # a fixed sampling seed: the same brief, model and server give the same article
+    penalties: Penalties | None = None  # anti-loop sampling, sent where the server reads it
+    guards: bool = True  # the stream guards (repetition, prompt echo, tool talk: studio.core.guards)
 
 
 class WriterServices(Protocol):
@@ -67,6 +71,10 @@ class Brief:
     wanted_images: int | None = None
     user_images: tuple[bytes, ...] = ()
     style: str = ""
+
+    def __post_init__(self) -> None:  # a brief is text entering the studio: valid Unicode (models.text)
+        object.__setattr__(self, "text", valid_text(self.text))
+        object.__setattr__(self, "style", valid_text(self.style))
 
 
 def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
@@ -115,7 +123,24 @@ def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
                 break
             except ValueError:
                 continue
-    return ChatOptions(max_tokens=limits.max_tokens, temperature=limits.temperature, seed=limits.seed, grammar=grammar)
+    return ChatOptions(
+        max_tokens=limits.max_tokens,
+        temperature=limits.temperature,
+        seed=limits.seed,
+        grammar=grammar,
+        penalties=limits.penalties,
+    )
+
+
+def writer_guard(messages: list[Message], brief: Brief, services: WriterServices, article: Article) -> TextGuard | None:
+    """The stream guards for one article the model writes (None where STUDIO_STREAM_GUARDS is off):
+    echoes are measured against the messages as sent, the brief's own words excepted; the
+    article's text so far counts for repetition (a continuation must not repeat it)."""
+    if not services.limits.guards:
+        return None
+    prompts = [m["content"] for m in messages[:2] if isinstance(m["content"], str)]
+    written = "".join(b.text for b in article.blocks if isinstance(b, TextBlock))
+    return TextGuard(prompts=prompts, brief=brief.text, written=written)
 
 
 def write_article(brief: Brief, services: WriterServices, *, stop: threading.Event | None = None) -> Iterator[Event]:
@@ -130,7 +155,8 @@ def write_article(brief: Brief, services: WriterServices, *, stop: threading.Eve
     messages, options = build_messages(brief, services), chat_options(brief, services)
     bound = services.limits.max_continuations if options.grammar is None else 0
     chunks = _continued(services.backend, messages, options, article, bound)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop)
+    guard = writer_guard(messages, brief, services, article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard)
 
 
 def continue_article(
@@ -142,11 +168,28 @@ def continue_article(
     Small grammar-constrained models write the continuation without their grammar (it cannot
     start mid-article), so a bad tag there becomes an invalid block with its reason."""
     article.cut_off = False
+    article.error = None  # a stopped article's "stopped by the user" would end the new stream at once
     article.continuations += 1
     options = dataclasses.replace(chat_options(brief, services), grammar=None)
-    messages = continuation_messages(build_messages(brief, services), article.to_llmi_text())
+    first = build_messages(brief, services)
+    messages = continuation_messages(first, article.to_llmi_text())
     chunks = services.backend.stream(messages, continuation_options(options))
-    return services.engine(style=brief.style).run(chunks, article, stop=stop)
+    guard = writer_guard(first, brief, services, article)
+    join = ends_mid_paragraph(article)
+    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard, join_last_text=join)
+
+
+_ENDINGS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")
+
+
+def ends_mid_paragraph(article: Article) -> bool:
+    """The article's last block is text whose last paragraph has no ending (it stopped
+    mid-sentence): a continuation joins that paragraph instead of starting a new one."""
+    last = article.blocks[-1] if article.blocks else None
+    if not isinstance(last, TextBlock) or not last.text.strip() or last.text.endswith("\n\n"):
+        return False
+    final_line = last.text.rstrip().rsplit("\n", 1)[-1].lstrip()
+    return not final_line.startswith("#") and not final_line.endswith(_ENDINGS)
 
 
 def continuation_messages(messages: list[Message], so_far: str) -> list[Message]:

@@ -18,6 +18,29 @@ from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, format_tag
 
 CONTEXT_CHARS = 1500  # how much text either side of a block its writers see
 
+REPETITION = "repetition"  # the kinds of text the stream guards remove (studio.core.guards)
+REMOVAL_KINDS = (REPETITION, "echo", "tool_talk")
+REPETITION_NOTE = "repetition removed: the model began repeating itself, so the article ends at its last full sentence"
+
+
+@dataclass(frozen=True)
+class Removal:
+    """Text a stream guard kept out of the article, and why (never removed silently)."""
+
+    kind: str  # one of REMOVAL_KINDS
+    text: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "text": self.text, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, data: object) -> Removal | None:
+        """A stored removal (article.json, the store); None for anything malformed."""
+        if not isinstance(data, dict) or data.get("kind") not in REMOVAL_KINDS:
+            return None
+        return cls(str(data["kind"]), str(data.get("text", ""))[:2000], str(data.get("reason", ""))[:500])
+
 
 @dataclass
 class TextBlock:
@@ -98,6 +121,12 @@ class ImageBlock:
 Block = TextBlock | ImageBlock
 
 
+def stored_removals(data: object) -> list[Removal]:
+    """The removals kept in article.json or the store (malformed entries are skipped)."""
+    items = data if isinstance(data, list) else []
+    return [r for r in (Removal.from_dict(item) for item in items) if r is not None]
+
+
 @dataclass
 class Article:
     brief: str = ""
@@ -108,7 +137,22 @@ class Article:
     # the article may end mid-sentence. Said in article.json, the CLI, the store and the UI.
     cut_off: bool = False
     continuations: int = 0  # continuation requests made after token-limit stops
+    # What the stream guards kept out (studio.core.guards): a repetition (the model was stopped and
+    # the article ends at its last full sentence), prompt echoes, talk about the tools.
+    removed: list[Removal] = field(default_factory=list)
     _next_id: int = 0
+
+    @property
+    def repetition_removed(self) -> bool:
+        return any(r.kind == REPETITION for r in self.removed)
+
+    def guard_note(self) -> str:
+        """The article's visible note on what the guards removed ("" when nothing)."""
+        notes = [REPETITION_NOTE] if self.repetition_removed else []
+        others = sum(r.kind != REPETITION for r in self.removed)
+        if others:
+            notes.append(f"{others} sentence{'s' if others != 1 else ''} about the tools or echoing the prompt removed")
+        return "; ".join(notes)
 
     def new_id(self) -> str:
         self._next_id += 1
@@ -188,6 +232,8 @@ class Article:
             "error": self.error,
             "cut_off": self.cut_off,
             "continuations": self.continuations,
+            "repetition_removed": self.repetition_removed,
+            "removed": [r.to_dict() for r in self.removed],
             "blocks": [b.to_dict() if isinstance(b, TextBlock) else b.to_dict(paths.get(b.id)) for b in self.blocks],
             "stats": self.source_stats(),
         }

@@ -260,7 +260,8 @@ class ChartWritingTool(Tool[CodeParams]):
     from the ChartCoder (description + the text before the block, from the context), runs it on
     the wrapped code tool, and on a failure asks for one repair with the error.
 
-    In order: a photo-like request is refused (a placeholder block, never a faked picture); the
+    In order: code that is already there runs (checked as below); a photo-like request for new
+    code is refused (a placeholder block, never a faked picture); the
     code is compile-checked before it reaches the sandbox; a chart whose title and axis labels
     share no word with its description counts as a failure to repair; when the text states no
     numbers the chart is stamped "Illustrative numbers"; when the model's code fails twice (or the
@@ -287,11 +288,11 @@ class ChartWritingTool(Tool[CodeParams]):
 
     def run(self, params: CodeParams, context: ToolContext) -> ToolResult:
         description = context.description
+        if params.code.strip():  # code that is there draws what it draws, whatever the words say
+            return self._settle(self._checked(params.code, context, {}), context)
         if photo_request(description):
             what = _clip(" ".join(description.split()), 80)
             return ToolResult.placeholder_for(NOT_A_CHART.format(what=what), {"placeholder": "not_a_chart"})
-        if params.code.strip():
-            return self._settle(self._checked(params.code, context, {}), context)
         illustrative = not states_data(description, context.text_before)
         try:
             code = self.coder.write(description, context.text_before, seed=context.seed, cancel=context.should_stop)

@@ -32,6 +32,7 @@ from studio.core.events import (
     ToolCallQueued,
     ToolCallStarted,
 )
+from studio.core.guards import TextGuard
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
@@ -69,6 +70,10 @@ class _Capped(Exception):
     """The response passed a per-article cap (``Article.error`` says which): stop reading it."""
 
 
+class _Looped(Exception):
+    """The stream guard found the model repeating itself: close its stream, keep the article."""
+
+
 class Engine:
     """Runs tags on the tool runner. One Engine may serve many articles (it holds no
     per-article state). It knows no tool by name: an edit is any call whose params name an
@@ -79,22 +84,41 @@ class Engine:
         self.options = options or EngineOptions()
 
     def run(
-        self, chunks: Iterable[str], article: Article | None = None, *, stop: threading.Event | None = None
+        self,
+        chunks: Iterable[str],
+        article: Article | None = None,
+        *,
+        stop: threading.Event | None = None,
+        guard: TextGuard | None = None,
+        join_last_text: bool = False,
     ) -> Iterator[Event]:
         """Consume model chunks, yield events; the last event is always ArticleDone.
+
+        ``join_last_text``: the first text goes on at the end of the article's last block when
+        that is text (a continuation of a paragraph that ended mid-sentence), not in a new block.
 
         ``stop``: when set, the model stream is closed at its next chunk, tool calls not yet
         finished fail with STOPPED_REASON (their late results are dropped) and ArticleDone comes
         at once with ``stopped=True``; everything written before is kept.
+
+        ``guard``: the stream guards (studio.core.guards) every text piece passes through; what
+        they drop is recorded in ``article.removed``; a repetition closes the model stream.
         """
-        return _Run(self, article or Article(), stop).events(chunks)
+        run = _Run(self, article or Article(), stop, guard)
+        last = run.article.blocks[-1] if run.article.blocks else None
+        if join_last_text and isinstance(last, TextBlock):
+            run.text_block = last
+        return run.events(chunks)
 
 
 class _Run:
     """The state of one article being written."""
 
-    def __init__(self, engine: Engine, article: Article, stop: threading.Event | None = None) -> None:
+    def __init__(
+        self, engine: Engine, article: Article, stop: threading.Event | None = None, guard: TextGuard | None = None
+    ) -> None:
         self.engine = engine
+        self.guard = guard
         self.stop = stop or threading.Event()
         self.article = article
         self.lock = threading.Lock()
@@ -182,16 +206,17 @@ class _Run:
                     self.article.error = f"the response holds more than {options.max_tags} tags; the rest was not read"
                     break
                 self._on_piece(piece)
+                if self.guard is not None and self.guard.looped:
+                    raise _Looped
             if self.article.error:
                 raise _Capped
 
         try:
             self.article.cut_off = drain(chunks, feed) == FINISH_LENGTH
-        except _Stopped:
+        except (_Stopped, _Looped):
             close = getattr(chunks, "close", None)
             if callable(close):
                 close()  # ends the model's HTTP stream, so the server stops generating
-            return
         except _Capped:
             pass
         except StudioError as exc:
@@ -199,24 +224,25 @@ class _Run:
         except Exception as exc:  # a backend bug must not lose the article written so far
             self.article.error = f"the model stream broke: {type(exc).__name__}: {exc}"
         finally:
-            if not self.stop.is_set():
+            looped = self.guard is not None and self.guard.looped
+            if not self.stop.is_set() and not looped:
                 for piece in lexer.close():
                     if isinstance(piece, Text) or self.tag_position < options.max_tags:
                         self._on_piece(piece)
+                if self.guard is not None:
+                    self._guarded(self.guard.close())
             self.events_q.put(_STREAM_DONE)
 
     def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
         if self.stop.is_set():
             return
         if isinstance(piece, Text):
-            with self.lock:
-                if self.stopped.is_set():
-                    return
-                if self.text_block is None:
-                    self.text_block = self.article.add_text()
-                self.text_block.text += piece.text
-                self._emit(TextDelta(self.text_block.id, piece.text))
+            self._guarded(piece.text if self.guard is None else self.guard.feed(piece.text))
             return
+        if self.guard is not None:  # the text before a tag ends there
+            self._guarded(self.guard.boundary())
+            if self.guard.looped:
+                return  # nothing after a repetition is kept, tags included
         if isinstance(piece, Tag) and piece.size is not None:
             tag: ParsedTag = oversized_tag(piece.raw, piece.size)
         elif isinstance(piece, Tag):
@@ -252,6 +278,20 @@ class _Run:
                 )
         if isinstance(tag, ToolCall):
             self._schedule(block, tag)
+
+    def _guarded(self, text: str) -> None:
+        """Append text that passed the guards; record what they removed."""
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            if self.guard is not None:
+                self.article.removed.extend(self.guard.take_removals())
+            if not text:
+                return
+            if self.text_block is None:
+                self.text_block = self.article.add_text()
+            self.text_block.text += text
+            self._emit(TextDelta(self.text_block.id, text))
 
     # --- tools ---------------------------------------------------------------------------
     def _schedule(self, block: ImageBlock, call: ToolCall) -> None:

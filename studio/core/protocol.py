@@ -20,6 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from models.text import valid_strings
 from models.vocab import Source
 from tools.params import IMAGE_INDEX, PARAMS_BY_SOURCE, SOURCES, edit_targets, edits_images, param_problem, short_repr
 
@@ -79,7 +80,13 @@ def unescape_code(code: str) -> str:
 
 
 def _read_payload(payload: str) -> tuple[Any, str | None]:
-    """Return (object, None) or (None, reason)."""
+    """Return (object, None) or (None, reason); every string in it valid Unicode (a ``\\ud800``
+    escape decodes to a lone surrogate: ``models.text``)."""
+    found, reason = _decode_payload(payload)
+    return valid_strings(found), reason
+
+
+def _decode_payload(payload: str) -> tuple[Any, str | None]:
     text = payload.strip()
     if not text:
         return None, "the tag is empty; it must hold {'source': ..., 'description': ..., 'params': {...}}"

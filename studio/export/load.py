@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from models.vocab import BlockStatus
-from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.article import Article, ImageBlock, TextBlock, stored_removals
 from studio.core.errors import StorageError
 from studio.export.sources import safe_block_id
 
@@ -96,6 +96,7 @@ def load_article_dir(path: str | Path) -> Article:
     error = data.get("error")
     article = Article(brief=_str(data.get("brief")), error=error if isinstance(error, str) else None)
     article.cut_off = data.get("cut_off") is True
+    article.removed = stored_removals(data.get("removed"))
     seen: set[str] = set()
     for number, raw in enumerate(data["blocks"]):
         if not isinstance(raw, dict):

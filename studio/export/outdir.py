@@ -8,8 +8,10 @@ relative path of their image (see studio.export.load for the reader).
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+from models.text import valid_strings
 from studio.core.article import Article
 from studio.export import write_html
 
@@ -32,7 +34,12 @@ def save_article_dir(article: Article, out_dir: Path, writer: dict[str, str | No
         paths[block.id] = f"images/{block.id}.{ext}"
     json_path = out_dir / "article.json"
     data = article.to_dict(paths) | ({"writer": writer} if writer else {})
-    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    # valid text first, then the whole document, then one rename: an unencodable character can
+    # never leave a truncated (0-byte) article.json behind
+    text = json.dumps(valid_strings(data), indent=2, ensure_ascii=False)
+    partial = json_path.with_name(".article.json.partial")
+    partial.write_bytes(text.encode("utf-8"))
+    os.replace(partial, json_path)
     html_path = out_dir / "article.html"
     write_html(article, html_path)
     return {"json": json_path, "html": html_path, "images": images_dir}

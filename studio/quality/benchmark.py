@@ -15,7 +15,8 @@ edit tasks). wanted_images follows the paper: -1 no image (the writer's grammar 
 Honesty checks per brief (studio.quality.honesty): faked pictures, placeholders, picture kinds the
 brief names without a tag of their source, chart runs with
 their fallback / illustrative / relevance figures, leaked example phrases, count compliance with
-the reason when missed, cut-off articles.
+the reason when missed, cut-off articles, and the stream guards: loops, prompt echoes and
+tool-talk sentences removed, and any left.
 Brief text and model output are untrusted: the report goes through Jinja2's autoescape under the
 export's Content-Security-Policy.
 """
@@ -33,7 +34,7 @@ from typing import Any
 import jinja2
 
 from models.errors import ConfigError
-from studio.core.agent import Brief, write_article
+from studio.core.agent import Brief, build_messages, write_article
 from studio.core.events import ArticleDone
 from studio.export.outdir import save_article_dir
 from studio.quality.honesty import article_checks, honesty_lines, summarize_checks
@@ -217,7 +218,8 @@ def run_brief(
         rubric=item.rubric,
         evaluation=True,
     )
-    checks = article_checks(article, item.wanted_images)
+    prompts = [str(m["content"]) for m in build_messages(brief, services)]
+    checks = article_checks(article, item.wanted_images, prompts)
     return BenchRow(
         item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates, checks
     )

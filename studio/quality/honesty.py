@@ -12,7 +12,9 @@
 - leaked example phrases (studio.quality.leaks);
 - image count against the wanted count (evaluation variant: exact), with the reason when missed;
 - cut off: the model stopped at its token limit (``Article.cut_off``, which article.json, the CLI
-  and the UI show); an article that ends mid-sentence without that mark counts as *unmarked*.
+  and the UI show); an article that ends mid-sentence without that mark counts as *unmarked*;
+- stream guards: loops, prompt echoes and tool talk the guards removed (``Article.removed``), and
+  any *left*: the finished text run through a fresh guard (with the prompts as sent) again.
 """
 
 from __future__ import annotations
@@ -22,8 +24,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from models.vocab import BlockStatus, Source
-from studio.core.article import Article, TextBlock
+from studio.core.article import REPETITION, Article, Removal, TextBlock
 from studio.core.chart_checks import asked_sources, photo_request, relevance
+from studio.core.guards import TextGuard
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
 
@@ -62,8 +65,41 @@ def _asked(brief: str, wanted_images: int) -> list[str]:
     return asked[:wanted_images] if 0 < wanted_images < 99 else asked
 
 
-def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
-    """The per-article honesty figures (see the module docstring); plain JSON values."""
+def left_by_guards(article: Article, prompts: Sequence[str] = ()) -> list[Removal]:
+    """What the stream guards would still remove from the finished article (0 when they did their
+    job; the whole count when STUDIO_STREAM_GUARDS was off). A loop counts once: the guard stops there."""
+    guard = TextGuard(prompts=prompts, brief=article.brief)
+    for block in article.blocks:
+        if isinstance(block, TextBlock):
+            guard.feed(block.text)
+        else:
+            guard.boundary()
+    guard.close()
+    return guard.take_removals()
+
+
+def guard_checks(article: Article, prompts: Sequence[str] = ()) -> dict[str, Any]:
+    """Removed by the guards while the article was written, and left in it (see left_by_guards)."""
+    left = left_by_guards(article, prompts)
+
+    def count(items: Sequence[Removal], kind: str) -> int:
+        return sum(r.kind == kind for r in items)
+
+    return {
+        "loops_removed": count(article.removed, REPETITION),
+        "echo_removed": count(article.removed, "echo"),
+        "tool_talk_removed": count(article.removed, "tool_talk"),
+        "loops_left": count(left, REPETITION),
+        "echo_left": count(left, "echo"),
+        "tool_talk_left": count(left, "tool_talk"),
+        "removed": [r.to_dict() for r in article.removed],
+        "left": [r.to_dict() for r in left],
+    }
+
+
+def article_checks(article: Article, wanted_images: int, prompts: Sequence[str] = ()) -> dict[str, Any]:
+    """The per-article honesty figures (see the module docstring); plain JSON values. ``prompts``:
+    the system and user messages as sent (for the echo check of the guard figures)."""
     blocks = article.image_blocks()
     code = [b for b in blocks if b.source == Source.CODE]
     ran = [b for b in code if b.status in (BlockStatus.OK, BlockStatus.FAILED)]
@@ -101,6 +137,7 @@ def article_checks(article: Article, wanted_images: int) -> dict[str, Any]:
         "ends_mid_sentence": mid_sentence,
         # looks cut off to a reader, yet the article does not say so
         "cut_off_unmarked": mid_sentence and not cut_off,
+        "guards": guard_checks(article, prompts),
     }
 
 
@@ -126,7 +163,11 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "cut_off": sum(c["cut_off"] for c in checks),
         "ends_mid_sentence": sum(c["ends_mid_sentence"] for c in checks),
         "cut_off_unmarked": sum(c["cut_off_unmarked"] for c in checks),
+        **{key: sum(c.get("guards", {}).get(key, 0) for c in checks) for key in GUARD_COUNTS},
     }
+
+
+GUARD_COUNTS = ("loops_removed", "echo_removed", "tool_talk_removed", "loops_left", "echo_left", "tool_talk_left")
 
 
 def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
@@ -145,6 +186,9 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         f"{h['asked_kinds'] - h['asked_missing']}/{h['asked_kinds']}",
         f"count compliance: {h['count_compliant']}/{len(rows)} briefs; cut off (marked): {h['cut_off']}; "
         f"ending mid-sentence: {h['ends_mid_sentence']}, of them unmarked: {h['cut_off_unmarked']}",
+        f"stream guards removed: {h.get('loops_removed', 0)} loops, {h.get('echo_removed', 0)} prompt echoes, "
+        f"{h.get('tool_talk_removed', 0)} tool-talk sentences; left in the articles: {h.get('loops_left', 0)} loops, "
+        f"{h.get('echo_left', 0)} echoes, {h.get('tool_talk_left', 0)} tool talk",
     ]
     for r in rows:
         c = r.checks
@@ -152,6 +196,9 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         notes += [f"faked {', '.join(c['faked'])}"] if c.get("faked") else []
         notes += [f"no {', '.join(c['asked_missing'])} tag for what the brief names"] if c.get("asked_missing") else []
         notes += [f"leaked: {'; '.join(c['leaks']['leaked'])}"] if c.get("leaks", {}).get("leaked") else []
+        guards = c.get("guards", {})
+        notes += [f"removed ({r['kind']}): {r['text'][:80]}" for r in guards.get("removed", [])]
+        notes += [f"LEFT ({r['kind']}): {r['text'][:80]}" for r in guards.get("left", [])]
         if notes:
             lines.append(f"  {r.id}: " + " | ".join(notes))
     return lines

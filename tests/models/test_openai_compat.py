@@ -200,3 +200,16 @@ def _fake_server(answer: Callable[[ScriptedHandler], None]) -> Iterator[str]:
 
     with Serving(ScriptedServer(Handler), "fake-openai") as serving:
         yield serving.url
+
+
+def test_a_surrogate_pair_split_over_two_events_is_joined_and_a_lone_one_replaced() -> None:
+    """Each event is valid JSON on its own; the pair's halves (and a lone half) are ``\\u`` escapes."""
+    events = [
+        {"choices": [{"delta": {"content": "smile \ud83d"}}]},
+        {"choices": [{"delta": {"content": "\ude00 and \udc00 lone"}}]},
+        {"choices": [{"delta": {"content": " end \ud800"}, "finish_reason": "stop"}]},
+    ]
+    with _fake_server(lambda handler: _sse(handler, [json.dumps(e) for e in events])) as url:
+        text = "".join(OpenAICompatBackend(url, model="m").stream(HELLO, FAST))
+    assert text == "smile \U0001f600 and \ufffd lone end \ufffd"
+    text.encode("utf-8")

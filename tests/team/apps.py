@@ -57,13 +57,15 @@ class AppProcess:
         auth: str = "users",
         model_url: str = "http://127.0.0.1:9/v1",
         extra_env: dict[str, str] | None = None,
+        root: Path = ROOT,
     ) -> None:
+        self.root = root  # the code to run (a bench may run an older commit's tree)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.log = Path(data_dir).parent / f"app-{self.port}.log"
         self.env = {
             **os.environ,
-            "PYTHONPATH": str(ROOT),
+            "PYTHONPATH": str(root),
             "STUDIO_DATA_DIR": str(data_dir),
             "STUDIO_HOST": "127.0.0.1",
             "STUDIO_PORT": str(self.port),
@@ -82,7 +84,7 @@ class AppProcess:
     def start(self) -> AppProcess:
         with open(self.log, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "studio", "serve"], env=self.env, cwd=ROOT, stdout=log, stderr=log
+                [sys.executable, "-m", "studio", "serve"], env=self.env, cwd=self.root, stdout=log, stderr=log
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while time.monotonic() < deadline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,3 +110,92 @@ def test_generate_streams_events_from_the_embedded_model(tmp_path: Path) -> None
     final = final_json(result)
     assert "TextDelta" in events and final["article"]["done"] is True
     assert any(b["kind"] == "image" for b in final["article"]["blocks"])
+
+
+CARD_ENDPOINTS = ("/upload", "/caption", "/edit_text", "/move", "/insert", "/delete", "/restore", "/edit_call",
+                  "/regenerate", "/accept", "/revert", "/discard", "/rewrite")  # fmt: skip
+
+
+def test_every_card_action_is_an_endpoint_with_plain_text_errors(app_url: str, tmp_path: Path) -> None:
+    from gradio_client import handle_file
+
+    from tests.render_studio import png
+
+    client = Client(app_url, verbose=False)
+    named = client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+    assert set(CARD_ENDPOINTS) <= set(named)
+    final = final_json(client.predict("cards", RESPONSE, "", api_name="/render"))
+    order = lambda out: [b["id"] for b in out["article"]["blocks"]]  # noqa: E731
+    assert order(final) == ["b1", "b2", "b3"]
+
+    out = client.predict("b2", "A bar chart", "Two bars, a and b", api_name="/caption")
+    assert out["article"]["blocks"][1]["description"] == "A bar chart" and out["message"] == "Caption saved."
+    out = client.predict("b1", "Edited first paragraph.", api_name="/edit_text")
+    assert out["article"]["blocks"][0]["text"].strip() == "Edited first paragraph."
+    out = client.predict("b1", "An inserted paragraph.", api_name="/insert")
+    inserted = out["article"]["blocks"][1]
+    assert inserted["kind"] == "text" and inserted["text"].strip() == "An inserted paragraph."
+    out = client.predict("b3", "-1", api_name="/move")
+    assert order(out).index("b3") < order(out).index("b2")
+    out = client.predict("b3", api_name="/delete")
+    assert "b3" not in order(out) and out["message"] == "Deleted a block."
+    out = client.predict("b3", api_name="/restore")
+    assert "b3" in order(out)
+
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(png("green"))
+    out = client.predict("b2", handle_file(str(mine)), "", api_name="/upload")
+    chart = next(b for b in out["article"]["blocks"] if b["id"] == "b2")
+    uploaded = hashlib.sha256(mine.read_bytes()).hexdigest()
+    v = chart["version"]  # the caption saved a version before it
+    assert chart["image_sha256"] == uploaded and chart["version_count"] == v
+
+    out = client.predict("b2", "code", "Three bars", "", "", "plt.bar(['x', 'y', 'z'], [3, 1, 2])", "",
+                         api_name="/edit_call")  # fmt: skip
+    chart = next(b for b in out["article"]["blocks"] if b["id"] == "b2")
+    assert (chart["version"], chart["status"]) == (v + 1, "ok")
+    assert chart["params"]["code"] == "plt.bar(['x', 'y', 'z'], [3, 1, 2])"
+    assert out["message"] == f"Version {v + 1} is shown."
+    out = client.predict("b2", "again", "", "", api_name="/regenerate")
+    assert next(b for b in out["article"]["blocks"] if b["id"] == "b2")["version"] == v + 2
+    out = client.predict("b2", "", api_name="/accept")
+    assert next(b for b in out["article"]["blocks"] if b["id"] == "b2")["accepted"] is True
+    out = client.predict(block="b2", version=str(v), api_name="/revert")  # by the model's field names
+    assert next(b for b in out["article"]["blocks"] if b["id"] == "b2")["image_sha256"] == uploaded
+    assert out["message"] == f"Back to version {v}."
+    out = client.predict("b2", "code", "", "", "", "raise ValueError('no data')", "", api_name="/edit_call")
+    assert (
+        out["message"].startswith(f"The new attempt (version {v + 3}) failed: ")
+        and "working image is kept" in out["message"]
+    )
+    out = client.predict("b2", api_name="/discard")
+    chart = next(b for b in out["article"]["blocks"] if b["id"] == "b2")
+    assert out["message"] == "Discarded; the current version stays." and chart["image_sha256"] == uploaded
+
+    # failures: one plain sentence each, naming the action and what to send (no HTML, no traceback)
+    failures = [
+        (("b2", "two"), "/revert", "Revert failed: revert: the version must be a whole number"),
+        (("b2", "video", "", "", "", "", ""), "/edit_call", "Edit call failed: edit_call: the tool must be one of"),
+        (("b9", "text"), "/edit_text", "Edit text failed: "),
+        (("b2", "", "{broken", ""), "/regenerate", "the params are not valid JSON"),
+        (("b1", "shorter"), "/rewrite", "Rewrite failed: "),  # the render studio's model is unreachable
+    ]
+    for args, name, expected in failures:
+        try:
+            client.predict(*args, api_name=name)
+            message = f"{name} did not fail"
+        except Exception as exc:  # gradio_client's AppError carries the sentence
+            message = str(exc)
+        assert expected in message and "Traceback" not in message and "<" not in message, (name, message)
+    fake = tmp_path / "fake.png"
+    fake.write_text("I am text")
+    with pytest.raises(Exception, match="Upload failed: .*not an image"):
+        client.predict("b2", handle_file(str(fake)), "", api_name="/upload")
+
+
+def test_an_over_long_brief_gets_a_sentence_with_the_limit(app_url: str) -> None:
+    outputs = Client(app_url, verbose=False).predict(
+        "words " * 4000, 0, ["code"], "", "openai", "", "", 1, api_name="/generate"
+    )
+    message = outputs[2]  # the write message (the article and its JSON come first)
+    assert "the brief is 23,999 characters long; the limit is 4,000" in message and "400" not in message

@@ -346,6 +346,11 @@ def test_stop_reload_two_tabs_and_articles_kept(app: tuple[str, Studio, Path], b
     # both articles are listed; reload opens exactly the stopped one; the first opens from the list
     labels = page.locator("#article-list label").all_inner_texts()
     assert len(labels) == 2 and any("Trains" in x for x in labels) and any("Bicycles" in x for x in labels)
+    stopped = int(second_url.split("article=")[1])  # listed by title, with the id of its URL
+    assert any(x.startswith(f"{stopped}. Trains") for x in labels) and any(
+        x.startswith(f"{first}. Bicycles") for x in labels
+    )
+    assert page.locator("#article .studio-head button", has_text="Continue writing").count() == 1
     page.reload()
     page.locator("#article .state-interrupted").wait_for(timeout=30_000)
     assert "word2" in page.locator("#article").inner_text()

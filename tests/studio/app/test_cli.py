@@ -90,3 +90,20 @@ def test_render_keeps_the_brief_typed_and_names_the_pasted_source(offline_settin
     assert main([*argv]) == 0  # neither given: no brief, no source, still a pasted response
     article = json.loads((out / "article.json").read_text())
     assert article["brief"] == "" and article["writer"]["model"] is None
+
+
+def test_render_of_a_lone_surrogate_escape_writes_a_whole_article(offline_settings: Path) -> None:
+    """The six ASCII characters ``\\ud800`` in a caption decode to a lone surrogate: the article
+    is still written whole (the character becomes U+FFFD), text after the tag included."""
+    response = offline_settings / "surrogate.txt"
+    response.write_text(
+        'Before. <imgen>{"source": "search", "description": "bad \\ud800 caption", "params": {"query": "q"}}</imgen>'
+        " After the tag.",
+        encoding="ascii",
+    )
+    out = offline_settings / "out"
+    assert main(["render", str(response), "--out", str(out), "--tools", "code"]) == 0
+    article = json.loads((out / "article.json").read_text(encoding="utf-8"))
+    image = next(b for b in article["blocks"] if b["kind"] == "image")
+    assert image["description"] == "bad \ufffd caption"
+    assert "After the tag." in json.dumps(article)

@@ -5,6 +5,7 @@ never mix; the preference export carries the model."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from collections.abc import Iterator
@@ -177,3 +178,45 @@ def test_the_cli_trains_the_users_model_and_reports_it(
     assert "about" in out.err and "s left" in out.err  # the progress line with its ETA
     assert main(["taste", "status"]) == 0
     assert "in use: none" in capsys.readouterr().out
+
+
+def test_regenerate_draws_k_charts_anew_and_shows_the_models_best(trained: tuple[Session, TrainResult]) -> None:
+    """In render mode "again" on a chart draws its data anew by seed, so K=3 gives three charts:
+    the shown one is the one the taste model scores highest, the others are in the history."""
+    from studio.app.actions import perform
+
+    session, _ = trained
+    article = chart_article(session, ChartSpec("pie", "gray", ("a", "b", "c"), (30, 20, 10), "Shares"))
+    (block,) = article.image_blocks()
+    session.studio.settings.taste_candidates = 3
+    try:
+        view = perform(session, {"act": "regenerate", "block": block.id})
+    finally:
+        session.studio.settings.taste_candidates = 1
+    shown = view.block(block.id)
+    versions = session.versions(block.id)
+    assert [v.number for v in versions] == [1, 2, 3, 4] and shown.version == 4, shown.notice
+    assert [v.parent_number for v in versions[1:]] == [1, 1, 1] and {v.status for v in versions} == {"ok"}
+    # drawings of the same data (a redraw picks from a few palettes and two orientations by seed,
+    # so two of the three may coincide)
+    codes = [str((v.params or {}).get("code")) for v in versions[1:]]
+    assert len(set(codes)) >= 2 and all("values = [30.0, 20.0, 10.0]" in c for c in codes), codes
+    assert session.article is not None
+    model, _ = session.taste_model()
+    assert model is not None
+    views = [
+        view_of_block(
+            session.article,
+            dataclasses.replace(
+                block,
+                params=dict(v.params or {}),
+                image=session.store.assets.read(v.asset.sha256) if v.asset else None,
+            ),
+        )
+        for v in versions[1:]
+    ]
+    scores = [float(s) for s in model.score(views)]
+    assert scores.index(max(scores)) == 2, scores
+    assert (
+        "Your taste model prefers this (" in shown.notice and (versions[3].provenance or {})["taste"]["candidates"] == 3
+    )

@@ -104,7 +104,7 @@ def test_cards_carry_their_actions_only_when_the_article_can_be_edited() -> None
     block = BlockView("b1", "image", image_index=0, source="code", status="ok", sha256="cd" * 32,
                       params={"code": "plt.plot()"}, description="Chart")  # fmt: skip
     editable = str(image_card(block, True))
-    for act in ("regenerate", "edit_call", "accept", "caption", "move", "delete", "insert_text"):
+    for act in ("regenerate", "open_editor", "accept", "caption", "move", "delete", "insert"):
         assert f'data-act="{act}"' in editable
     assert "data-upload" in editable and "download=" in editable
     assert "data-act" not in str(image_card(block, False)).replace('data-act="lightbox"', "")

@@ -232,3 +232,55 @@ def test_twenty_thousand_seeded_structured_inputs() -> None:
         else:
             obj = _random_value(rng)
         check(OPEN + _render(rng, obj) + CLOSE, tag_position=rng.randrange(0, 4), user_image_count=rng.randrange(0, 3))
+
+
+# --- Unicode at the boundary (issue #19): what a hostile model writes inside a tag ------------------
+
+HAZARDS = [
+    "\\ud800", "\\udfff", "\\ud83d\\ude00", "\\ude00\\ud83d", "\\ud83d", "\\u0000", "\x00", "\\x00", "\\0",
+    "\u202e", "\u2066", "\u200f", "\ufeff", "\\u202e", "\\xc0\\x80", "\\xe0\\x80\\x80", "\\U0010ffff",
+    "\\U00110000", "\\u{d800}", "\\\\ud800", "\udcff", "\ud800", "\ud83d\ude00",
+]  # fmt: skip
+hazard_text = st.lists(st.one_of(st.sampled_from(HAZARDS), st.text(max_size=6)), max_size=8).map("".join)
+
+
+def assert_valid(value: object) -> None:
+    """Every string valid UTF-8 (no lone surrogate) and without NUL, all the way down."""
+    if isinstance(value, str):
+        value.encode("utf-8")  # raises UnicodeEncodeError on a lone surrogate
+        assert "\x00" not in value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            assert_valid(key)
+            assert_valid(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            assert_valid(item)
+
+
+@settings(FUZZ, max_examples=1500)
+@given(hazard_text, hazard_text, st.sampled_from(["json", "python"]), st.sampled_from(["code", "search", "diffusion"]))
+def test_unicode_hazards_in_tag_payloads_come_out_valid(caption: str, param: str, style: str, source: str) -> None:
+    from models.text import valid_text
+
+    key = {"code": "code", "search": "query", "diffusion": "prompt"}[source]
+    quote = '"' if style == "json" else "'"
+    params = f'{{"{key}": {quote}{param}{quote}}}'
+    body = f'{{"source": "{source}", "description": {quote}{caption}{quote}, "params": {params}}}'
+    raw = valid_text(f"{OPEN}{body}{CLOSE}")  # what the model stream hands over (models.text)
+    result = parse_tag(raw)
+    assert isinstance(result, ToolCall | InvalidTag)
+    if isinstance(result, ToolCall):
+        assert_valid([result.description, result.params_dict()])
+    else:
+        assert_valid([result.reason, result.source, result.description])
+
+
+def test_the_six_ascii_characters_of_a_lone_surrogate_become_a_replacement_character() -> None:
+    result = parse_tag(
+        OPEN + '{"source": "search", "description": "cap \\ud800 tion", "params": {"query": "q"}}' + CLOSE
+    )
+    assert isinstance(result, ToolCall)
+    assert result.description == "cap \ufffd tion"
+    paired = parse_tag(OPEN + '{"source": "search", "description": "\\ud83d\\ude00", "params": {"query": "q"}}' + CLOSE)
+    assert isinstance(paired, ToolCall) and paired.description == "\U0001f600"
