@@ -113,7 +113,8 @@ def test_render_on_image_servers_and_openverse_credits_every_export(
         assert "CC BY-SA 4.0" in text, name
         assert "Jane Doe" in text, name
     assert "https://creativecommons.org/licenses/by-sa/4.0/" in texts["SOURCES.md"]
-    assert a_url in texts["SOURCES.md"]  # the appendix names the server that made the picture
+    # the server is an operator's URL: provenance and the card name it, no export does (issue 18)
+    assert all(a_url not in text and b.url not in text for text in texts.values())
 
 
 def test_tool_chips_and_describe_tools_name_the_servers_and_their_models(tmp_path: Path) -> None:
