@@ -48,7 +48,9 @@ def test_training_shows_progress_and_ends_with_the_accuracy(app_url: str) -> Non
         descriptions += [u.desc or "" for u in status.progress_data or []]
         time.sleep(0.2)
     message = job.result()
-    assert any("texts" in d for d in descriptions), descriptions  # the progress the job reported
+    # the progress the job reported moved on through its stages (polling every 0.2 s may miss a
+    # stage that ends at once, such as reading 8 pairs' texts, so no single stage is required)
+    assert len(set(descriptions)) >= 2 and any("%" in d for d in descriptions), descriptions
     assert message.startswith("Taste model v0001: Trained on 6 of your 8 choices; held-out pairwise accuracy")
     assert "Not used: 8 pairs are too few" in message
     assert client.predict(api_name="/taste_status").startswith("Taste model v0001: Trained on 6")
