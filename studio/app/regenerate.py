@@ -37,7 +37,7 @@ from typing import Any, Literal
 from models.base import ChatOptions, complete
 from models.errors import Refused
 from models.provenance import is_illustrative
-from models.vocab import BlockStatus, Source
+from models.vocab import WRITTEN_PARAMS, BlockStatus, Source
 from studio.app.call_form import caption_for
 from studio.app.services import Services
 from studio.core.article import CONTEXT_CHARS, Article, ImageBlock, TextBlock
@@ -149,15 +149,20 @@ def regenerate_image(
         context = dataclasses.replace(context, result_offset=_next_offset(block))
         instruction = f"next search hit ({context.result_offset})"
 
+    written: dict[str, Any] | None = None  # the call as the writer wrote it, where not new_params
+
     def done(result: ToolResult) -> Regenerated:
         ran = dict(result.params) if result.params is not None else new_params
-        return Regenerated(block_id, new_source, new_description, ran, result, instruction, new_params)
+        return Regenerated(block_id, new_source, new_description, ran, result, instruction, written or new_params)
 
     data = chart_data(str(block.params.get("code") or "")) if mode == "again" and new_source == Source.CODE else None
     if data:
         # the chart's data is kept: only the drawing changes, and the chart keeps its record of
         # where the numbers came from (an illustrative chart stays marked)
         new_params = {"code": redraw_code(data, seed=seed, title=new_description)}
+        # the writer's tag still stands (same data): a two-phase chart keeps its code-less call
+        as_written = block.provenance.get(WRITTEN_PARAMS) if block.provenance else None
+        written = dict(as_written) if isinstance(as_written, dict) else None
         kept = "illustrative" if is_illustrative(block.provenance) else str(block.provenance.get("data_from") or "")
         context = dataclasses.replace(context, code_from=kept)
         instruction = "new drawing, same data"

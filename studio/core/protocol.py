@@ -212,7 +212,8 @@ def format_tag(source: str, description: str, params: dict[str, Any]) -> str:
     if source not in PARAMS_BY_SOURCE:
         raise ValueError(f"unknown source {source!r}")
     typed = PARAMS_BY_SOURCE[source].model_validate(params)
-    payload = {"source": source, "description": description, "params": typed.model_dump()}
+    # str(): a Source StrEnum's repr is "<Source.CODE: 'code'>", which no parser reads back
+    payload = {"source": str(source), "description": description, "params": typed.model_dump()}
     return f"{OPEN}{payload!r}{CLOSE}"
 
 

@@ -53,3 +53,12 @@ def test_one_edit_target_rule_for_protocol_and_grammar() -> None:
     assert "does not point at an earlier image" in refused.reason  # type: ignore[union-attr]
     # no position where an edit could point anywhere: no edit rule at all
     assert "tag-edit0" not in article_grammar(["edit", "search"], min_images=1, max_images=1)
+
+
+def test_format_tag_writes_a_source_enum_as_its_plain_name() -> None:
+    from models.vocab import Source
+    from studio.core.protocol import format_tag, parse_tag
+
+    tag = format_tag(Source.CODE, "a chart", {"code": "x = 1"})
+    assert "'source': 'code'" in tag and "Source." not in tag
+    assert parse_tag(tag).source == "code"  # type: ignore[union-attr]
