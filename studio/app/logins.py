@@ -76,8 +76,9 @@ class LoginThrottle:
 
     def begin(self, name: str, address: str) -> float:
         """Seconds before this name may try from this address; 0: check the password now (then
-        call ``failed`` or ``succeeded``). One check per name and per address at a time, so a
-        crowd arriving when a wait ends gets one check, not one each."""
+        call ``failed`` or ``succeeded``). One check at a time per name and per address that has
+        failed before, so a crowd arriving when a wait ends gets one check, not one each; names and
+        addresses with no failures are checked side by side (the thread pool bounds them)."""
         now = self._clock()
         with self._lock:
             user = self._records.get("user:" + name)
@@ -86,7 +87,9 @@ class LoginThrottle:
                 self._records.pop("user:" + name, None)
                 user = None
             records = [r for r in (user, self._records.get("addr:" + address)) if r is not None]
-            if any(r.checking for r in records):
+            # only a name or address that has failed before waits for its running check: the
+            # right passwords of a team behind one NAT, logging in at once, all get checked
+            if any(r.checking and r.failures > 0 for r in records):
                 return max([self.policy.backoff_s, *(r.not_before - now for r in records)])
             wait = max([0.0, *(r.not_before - now for r in records)])
             if wait == 0:

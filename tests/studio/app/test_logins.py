@@ -47,13 +47,19 @@ def test_an_address_backs_off_after_its_free_failures_over_any_names() -> None:
     assert t.begin("another-name", "10.0.0.2") == 0  # other addresses are not slowed
 
 
-def test_one_check_per_name_at_a_time() -> None:
+def test_one_check_at_a_time_for_a_name_that_has_failed() -> None:
     clock = Clock()
     t = throttle({"bob": "h1"}, clock)
-    assert t.begin("bob", "10.0.0.1") == 0
-    assert t.begin("bob", "10.0.0.2") > 0  # the crowd waits for the running check
+    # a clean name: colleagues (or one user's two tabs) logging in at once are all checked
+    assert t.begin("bob", "10.0.0.1") == 0 and t.begin("bob", "10.0.0.2") == 0
     t.end("bob", "10.0.0.1")
-    assert t.begin("bob", "10.0.0.2") == 0
+    t.end("bob", "10.0.0.2")
+    fail(t, "bob", "10.0.0.3")
+    clock.now += 8.0  # past the name's backoff
+    assert t.begin("bob", "10.0.0.4") == 0
+    assert t.begin("bob", "10.0.0.5") > 0  # the crowd waits for the running check
+    t.end("bob", "10.0.0.4")
+    assert t.begin("bob", "10.0.0.5") == 0
 
 
 def test_lockout_after_max_failures_until_the_password_changes() -> None:
