@@ -24,7 +24,11 @@ pytestmark = pytest.mark.slow
 CLIENTS, ACTIONS = 8, 50
 USERS = {f"u{n}": f"password-{n}-long" for n in range(4)}
 # the model's article: its first paragraph arrives at once, then the stream stalls
-FIRST = "First paragraph, committed before the kill. " * 4 + "\n\n"
+# (four different sentences: a repeated one would be cut by the stream guard, ending the article)
+FIRST = (
+    "First paragraph, committed before the kill. The lighthouse keeper climbs the stairs. "
+    "Ships pass the headland at night. The lamp turns until dawn.\n\n"
+)
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
