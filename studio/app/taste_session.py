@@ -105,7 +105,8 @@ def _as_block(article: Article, block_id: str, attempt: Regenerated) -> ImageBlo
 
 def _with_taste(attempt: Regenerated, term: float, k: int, model: TasteModel) -> Regenerated:
     provenance: dict[str, Any] = {
+        # two decimals, as every message shows it: a stored 0.745 would read "0.74" beside a "0.75"
         **attempt.result.provenance,
-        "taste": {"prefers": round(term, 3), "candidates": k, "model": model.report.version},
+        "taste": {"prefers": round(term, 2), "candidates": k, "model": model.report.version},
     }
     return dataclasses.replace(attempt, result=dataclasses.replace(attempt.result, provenance=provenance))
