@@ -12,12 +12,29 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
+from models.errors import StudioError
 from storage import open_store
 from storage.schema import LOCAL_USER
 from studio.app.settings import load_settings
-from studio.app.taste_jobs import eta_line, taste_root, train_user_model
-from studio.quality.taste_store import TasteStore, load_report
+
+# The training stack (numpy, safetensors, sentence-transformers) is an optional extra: it is
+# imported when a taste command runs, so `llmi-studio --help` starts on a bare install.
+INSTALL_HINT = "pip install 'llmi-studio[taste]' (bash setup.sh installs it)"
+
+
+class TasteUnavailable(StudioError):
+    """The taste model's libraries are not installed."""
+
+
+def _taste_modules() -> tuple[Any, Any]:
+    try:
+        from studio.app import taste_jobs
+        from studio.quality import taste_store
+    except ImportError as exc:
+        raise TasteUnavailable(f"the taste model needs {exc.name or 'a missing library'}: {INSTALL_HINT}") from exc
+    return taste_jobs, taste_store
 
 
 def add_taste_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -36,15 +53,16 @@ def add_taste_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def cmd_taste_train(args: argparse.Namespace) -> int:
+    taste_jobs, _ = _taste_modules()
     settings = load_settings()
     store = open_store(settings.database_url, Path(settings.data_dir))
     started = time.monotonic()
 
     def progress(share: float, message: str) -> None:
-        print("\r" + eta_line(share, message, started).ljust(70), end="", file=sys.stderr, flush=True)
+        print("\r" + taste_jobs.eta_line(share, message, started).ljust(70), end="", file=sys.stderr, flush=True)
 
     try:
-        result = train_user_model(
+        result = taste_jobs.train_user_model(
             store, Path(settings.data_dir), args.user, min_pairs=settings.taste_min_pairs, progress=progress
         )
     finally:
@@ -56,13 +74,14 @@ def cmd_taste_train(args: argparse.Namespace) -> int:
 
 
 def cmd_taste_status(args: argparse.Namespace) -> int:
+    taste_jobs, taste_store = _taste_modules()
     settings = load_settings()
-    taste = TasteStore(taste_root(Path(settings.data_dir)), args.user)
+    taste = taste_store.TasteStore(taste_jobs.taste_root(Path(settings.data_dir)), args.user)
     latest = taste.latest()
     if latest is None:
         print(f"no taste model for {args.user!r} yet: python -m studio taste train --user {args.user}")
         return 0
-    print(f"{latest.name}: {load_report(latest).sentence()}")
+    print(f"{latest.name}: {taste_store.load_report(latest).sentence()}")
     good = taste.last_good()
     print(f"in use: {good}" if good else "in use: none")
     return 0
