@@ -26,6 +26,7 @@ from studio.app.card_actions import (
     EditCall,
     EditText,
     Insert,
+    InsertImage,
     Move,
     OpenEditor,
     Regenerate,
@@ -98,6 +99,12 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case Insert(text=text):
             key = sess.insert_text(block, text)
             sess.view.block(key).notice = "Inserted."
+            return ""
+        case InsertImage():
+            from studio.app.inserting import insert_image  # imports the downloader only when used
+
+            key = insert_image(sess, action, upload_roots)
+            sess.view.block(key).notice = "Inserted your image."
             return ""
         case Delete():
             sess.delete_block(block)

@@ -13,7 +13,16 @@ import json
 from collections.abc import Mapping
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from models.errors import Refused
 from tools.params import SOURCES
@@ -176,6 +185,33 @@ class Upload(_Action):
         return str(value)[:120] if value is not None else value
 
 
+class InsertImage(_Action):
+    """The writer's own picture as a new image block below ``block`` (``start``: above the first):
+    a file Gradio received (``path``) or an image URL (``url``), credited to the author
+    (``studio.app.inserting``)."""
+
+    START: ClassVar[str] = "start"
+    act: Literal["insert_image"] = "insert_image"
+    busy: ClassVar[str] = "inserting your image"
+    path: str = Field(default="", max_length=4096)
+    url: str = Field(default="", max_length=2048)
+    name: str = Field(default="", max_length=120)
+    caption: str = Field(default="", max_length=300)
+    alt: str = Field(default="", max_length=300)
+
+    @field_validator("name", mode="before")
+    @classmethod
+    def _short_name(cls, value: Any) -> Any:
+        return str(value)[:120] if value is not None else value
+
+    @model_validator(mode="after")
+    def _one_picture(self) -> InsertImage:
+        if bool(self.path) == bool(self.url.strip()):
+            raise ValueError("needs either an image file (path) or an image URL (url), not " +
+                             ("both" if self.path else "neither"))  # fmt: skip
+        return self
+
+
 CardAction = Annotated[
     Regenerate
     | EditCall
@@ -190,13 +226,14 @@ CardAction = Annotated[
     | Insert
     | Delete
     | Restore
-    | Upload,
+    | Upload
+    | InsertImage,
     Field(discriminator="act"),
 ]
 _ADAPTER: TypeAdapter[CardAction] = TypeAdapter(CardAction)
 MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
-    OpenEditor,
+    OpenEditor, InsertImage,
 )  # fmt: skip
 
 

@@ -150,6 +150,26 @@ def _search_tool(settings: Settings) -> Tool[Any]:
     return SearchTool(**common, searcher=searcher, probe_address=(first.hostname or "", port), licence_mode=mode)
 
 
+def url_image_fetcher(settings: Settings) -> Any:
+    """``fetch(url) -> tools.download.DownloadedImage`` for an image the writer gives by URL: the
+    search's safe downloader with its address policy, size, pixel and time limits
+    (STUDIO_DOWNLOAD_*; private addresses refused except STUDIO_DOWNLOAD_ALLOWED_HOSTS). No
+    smallest side: the writer chose this picture."""
+    from functools import partial
+
+    from tools.download import fetch_image
+
+    return partial(
+        fetch_image,
+        timeout_s=settings.download_timeout_s,
+        max_bytes=settings.download_max_bytes,
+        max_pixels=settings.download_max_pixels,
+        min_side=1,
+        allow_private=settings.allow_private_addresses,
+        allowed_hosts=settings.download_allowed_hosts,
+    )
+
+
 def image_servers(settings: Settings, kind: str) -> Any:
     """The ``ImageServers`` for STUDIO_DIFFUSION_SERVERS or STUDIO_EDIT_SERVERS, or None when the
     list is empty (the in-process diffusers pipeline is used)."""
