@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.errors import NotFound
+from models.errors import NotFound, Refused
 from models.vocab import BlockStatus, Source
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
@@ -32,6 +32,25 @@ def _position(s: Session, article_id: int, after: str | None) -> tuple[list[Bloc
     return blocks, at
 
 
+def _split_off(s: Session, block: Block, first: str, rest: str) -> Block:
+    """Cut a text block in two: ``first`` stays (a new version), ``rest`` is the new block returned."""
+    if block.kind != "text":
+        raise Refused(f"block {block.key} is an image block: a picture goes before or after it, not inside")
+    if block.candidate_version is not None:
+        raise Refused(f"block {block.key} has a suggested rewrite: accept or discard it first, then insert the image")
+    if not first.strip() or not rest.strip():
+        raise Refused("a split needs text on both sides: insert the image after the block instead")
+    number = max(v.number for v in block.versions) + 1
+    block.versions.append(BlockVersion(number=number, parent_number=block.current_version, origin="split", text=first))
+    block.current_version = number
+    tail = Block(article_id=block.article_id, key=_next_key(s, block.article_id), position=0, kind="text",
+                 current_version=1)  # fmt: skip
+    tail.versions.append(BlockVersion(number=1, origin="split", text=rest))
+    s.add(tail)
+    s.flush()
+    return tail
+
+
 def insert_image_block(
     store: Store,
     article_id: int,
@@ -41,9 +60,15 @@ def insert_image_block(
     mime: str,
     description: str,
     provenance: Mapping[str, Any],
+    split: tuple[str, str] | None = None,
     owner: str | None = None,
 ) -> str:
     """A new image block holding ``image`` after block ``after`` (None: at the start); its key.
+
+    ``split``: ``after`` is a text block whose text becomes ``split[0]`` (a new version, origin
+    ``split``) and ``split[1]`` goes to a new text block below the image, so a picture can go
+    between two paragraphs of one block. One transaction: all of it happens or none. A split is
+    no choice between texts, so it logs no preference event.
 
     Its image index is past every index the article uses, so the edits the model wrote (which
     name earlier images by index) keep pointing at the pictures they changed."""
@@ -54,6 +79,8 @@ def insert_image_block(
     with store.write() as s:
         check_article_owner(s, article_id, owner)
         blocks, at = _position(s, article_id, after)
+        if split is not None and at == 0:
+            raise Refused("a split needs the block to split: name it in after")
         claim_asset(s, sha, article_owner(s, article_id))
         highest = s.scalar(select(func.max(Block.image_index)).where(Block.article_id == article_id))
         article = s.get(Article, article_id)
@@ -78,7 +105,10 @@ def insert_image_block(
             )
         )
         s.add(block)
+        s.flush()  # the image takes its key first; the split-off text gets the next one
         blocks.insert(at, block)
+        if split is not None:
+            blocks.insert(at + 1, _split_off(s, blocks[at - 1], *split))
         _renumber(blocks)
         s.flush()
         touch_project(s, block)

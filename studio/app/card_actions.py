@@ -186,9 +186,9 @@ class Upload(_Action):
 
 
 class InsertImage(_Action):
-    """The writer's own picture as a new image block below ``block`` (``start``: above the first):
-    a file Gradio received (``path``) or an image URL (``url``), credited to the author
-    (``studio.app.inserting``)."""
+    """The writer's own picture as a new image block below ``block`` (``start``: above the first),
+    or inside a text block after its ``paragraph`` N: a file Gradio received (``path``) or an
+    image URL (``url``), credited to the author (``studio.app.inserting``)."""
 
     START: ClassVar[str] = "start"
     act: Literal["insert_image"] = "insert_image"
@@ -198,6 +198,7 @@ class InsertImage(_Action):
     name: str = Field(default="", max_length=120)
     caption: str = Field(default="", max_length=300)
     alt: str = Field(default="", max_length=300)
+    paragraph: Whole | None = Field(default=None, ge=1)  # a text block: after its paragraph N (it is split)
 
     @field_validator("name", mode="before")
     @classmethod

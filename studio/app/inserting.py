@@ -18,7 +18,9 @@ from models.errors import Refused
 from storage import repo
 from studio.app.card_actions import InsertImage
 from studio.app.services import url_image_fetcher
+from studio.app.ui_page import paragraphs
 from studio.app.uploads import UploadRefused, check_image, read_upload
+from studio.core.article import TextBlock
 from tools.download import DownloadError
 
 if TYPE_CHECKING:
@@ -45,6 +47,20 @@ def fetch_url_image(sess: Session, url: str) -> tuple[bytes, str, str]:
     return got.data, check_image(got.data, "the image at that URL"), shown
 
 
+def split_at(sess: Session, block_id: str | None, paragraph: int | None) -> tuple[str, str] | None:
+    """The two texts a text block is cut into so a picture goes after its ``paragraph`` N (its
+    paragraphs as the page shows them, ``ui_page.paragraphs``); None: after the whole block."""
+    if block_id is None or paragraph is None or sess.article is None:
+        return None
+    block = sess.article.block(block_id)
+    if not isinstance(block, TextBlock):
+        return None  # an image block has no paragraphs: the picture goes after it
+    pieces = paragraphs(block.text)
+    if paragraph >= len(pieces):
+        return None  # after the last paragraph is after the block
+    return "\n\n".join(pieces[:paragraph]) + "\n\n", "\n\n".join(pieces[paragraph:]) + "\n\n"
+
+
 def insert_image(sess: Session, action: InsertImage, upload_roots: tuple[Path, ...]) -> str:
     """Insert the action's picture after ``action.block``; the new block's key."""
     article_id, _ = sess._article()  # refuses while the article is being written
@@ -61,7 +77,8 @@ def insert_image(sess: Session, action: InsertImage, upload_roots: tuple[Path, .
         raise Refused("insert_image needs an image: drop or paste a file, or give an image URL")
     provenance |= {"alt": action.alt.strip() or caption, "inserted_by": sess.user}
     after = None if action.block == InsertImage.START else action.block
+    split = split_at(sess, after, action.paragraph)
     key = repo.insert_image_block(sess.store, article_id, after, image=data, mime=mime, description=caption,
-                                  provenance=provenance, owner=sess.user)  # fmt: skip
+                                  provenance=provenance, split=split, owner=sess.user)  # fmt: skip
     sess.reload()
     return key

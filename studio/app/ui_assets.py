@@ -18,5 +18,5 @@ def asset(name: str) -> str:
 
 
 TEMPLATE = asset("article.html")
-SCRIPT = asset("page.js")
+SCRIPT = asset("page.js") + "\n" + asset("insert_image.js")
 CSS = asset("page.css")

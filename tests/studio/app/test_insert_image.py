@@ -17,6 +17,7 @@ from PIL import Image
 
 from models.errors import StudioError
 from storage import repo
+from storage.prefs import list_preference_events
 from studio.app.actions import apply, perform
 from studio.app.card_actions import ActionRefused, parse_action
 from studio.app.session import Session
@@ -151,5 +152,30 @@ def test_an_image_url_goes_through_the_safe_downloader(tmp_path: Path, images: L
         with pytest.raises(StudioError, match="could not be used"):
             apply(sess, parse_action({"act": "insert_image", "block": "b1", "url": "file:///etc/passwd"}))
         assert len(repo.open_article(sess.store, sess.article_id).blocks) == 4
+    finally:
+        sess.studio.close()
+
+
+def test_a_picture_between_two_paragraphs_of_one_block_splits_it(tmp_path: Path, uploads: Path) -> None:
+    sess = written(tmp_path)
+    try:
+        photo = uploads / "glass.png"
+        photo.write_bytes(png("teal"))
+        before = sess.view.block("b1").text
+        assert before.count("\n\n") >= 2  # "# Lenses" and "Glass bends light." are one block
+        apply(sess, parse_action({"act": "insert_image", "block": "b1", "paragraph": "1", "path": str(photo)}),
+              (uploads,))  # fmt: skip
+        assert keys(sess) == ["b1", "b4", "b5", "b2", "b3"]
+        assert sess.view.block("b1").text.strip() == "# Lenses"
+        assert sess.view.block("b5").text.strip() == "Glass bends light."
+        info = repo.open_article(sess.store, sess.article_id)
+        assert info.block("b1").current.origin == "split" and info.block("b1").version_count == 2
+        # nothing of the writer's text is lost, and the split is no preference
+        assert info.llmi_text().index("# Lenses") < info.llmi_text().index("Glass bends light.")
+        assert list_preference_events(sess.store, kind="rewrite") == []
+        # after the last paragraph is simply after the block; an image block is never split
+        apply(sess, parse_action({"act": "insert_image", "block": "b5", "paragraph": 9, "path": str(photo)}),
+              (uploads,))  # fmt: skip
+        assert keys(sess) == ["b1", "b4", "b5", "b6", "b2", "b3"] and sess.view.block("b5").text.strip()
     finally:
         sess.studio.close()
