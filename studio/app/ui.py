@@ -32,6 +32,7 @@ from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
+from studio.app.ui_follow import follow_buttons
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
@@ -96,8 +97,8 @@ def build_app(studio: Studio) -> gr.Blocks:
         api_out = gr.JSON(visible=False, label="api")
         gr.HTML(f"<h1>LLM-I Studio</h1><p>{PURPOSE}</p>", elem_id="studio-title", padding=False)
         gr.HTML(chips_html(studio), elem_id="tool-chips", padding=False)
-        with gr.Row():
-            with gr.Column(scale=1, min_width=260):
+        with gr.Row(elem_id="studio-body"):  # ids: the phone layout (static/layout.css)
+            with gr.Column(scale=1, min_width=260, elem_id="studio-tools"):
                 project_pick = gr.Dropdown(label="Project", choices=[], elem_id="project-pick", interactive=True)
                 article_list = gr.Radio(label="Articles in this project", choices=[], elem_id="article-list")
                 with gr.Accordion("Project", open=False, elem_id="project-box"):
@@ -144,7 +145,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     test_btn = gr.Button("Test connection", elem_id="test-connection", size="sm")
                     test_msg = Message(elem_id="test-msg")
                     Message(value=f"Model: {services.backend.describe()}")
-            with gr.Column(scale=3):
+            with gr.Column(scale=3, elem_id="studio-main"):
                 with gr.Row(elem_id="brief-row"):
                     brief = gr.Textbox(
                         label="Brief (Ctrl/Cmd+Enter writes)", lines=2, max_lines=8, elem_id="brief", scale=5,
@@ -441,6 +442,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 test_msg=test_msg,
                 view_page=view_page,
                 lists=lists,
+                after_open=follow_buttons(state, stop_btn, write_btn),
             ),
         )
         wire_publish(

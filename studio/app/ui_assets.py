@@ -18,5 +18,5 @@ def asset(name: str) -> str:
 
 
 TEMPLATE = asset("article.html")
-SCRIPT = asset("page.js") + "\n" + asset("insert_image.js")
-CSS = asset("page.css")
+SCRIPT = "\n".join(asset(name) for name in ("page.js", "insert_image.js", "layout.js"))
+CSS = asset("page.css") + "\n" + asset("layout.css")

@@ -51,6 +51,8 @@ class ProjectWidgets:
     test_msg: Any
     view_page: Any
     lists: Any
+    # chained after every open and follow tick: the Write / Stop buttons of a following tab (ui_follow)
+    after_open: Any = None
 
 
 def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
@@ -85,6 +87,10 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
     view_page = ui.view_page
     lists = ui.lists
 
+    def chained(dependency: Any) -> None:
+        if ui.after_open is not None:
+            ui.after_open(dependency)
+
     # --- projects and articles -----------------------------------------------------------------
     def opened(sess: Session, msg: str = "") -> tuple[Any, ...]:
         name = next((p.name for p in sess.projects() if p.id == sess.project_id), "")
@@ -116,8 +122,8 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
             sess.open_article(whole_number(aid, "the article id"))
         return ""
 
-    project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_visibility="private")
-    article_list.input(guarded(a_open), [state, article_list], open_outs, api_visibility="private")
+    chained(project_pick.input(guarded(p_open), [state, project_pick], open_outs, api_visibility="private"))
+    chained(article_list.input(guarded(a_open), [state, article_list], open_outs, api_visibility="private"))
     api_id = gr.Textbox(visible=False)
 
     def api(fn: Any, verb: str) -> Any:
@@ -181,7 +187,7 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
             msg = f"Could not open the page's address ({reason(exc)}); pick a project from the list."
         return opened(sess, msg)
 
-    app.load(on_load, [state], open_outs, api_visibility="private")
+    chained(app.load(on_load, [state], open_outs, api_visibility="private"))
 
     def follow_tick(sess: Session | None) -> tuple[Any, ...]:
         if sess is None or sess.user != request_user() or sess.article_id is None or not sess.view.elsewhere:
@@ -189,7 +195,7 @@ def wire_projects(studio: Studio, ui: ProjectWidgets) -> None:
         sess.reload()
         return sess, view_page(sess), gr.Timer(active=sess.view.elsewhere)
 
-    follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden")
+    chained(follow.tick(follow_tick, [state], [state, article, follow], show_progress="hidden"))
 
     # --- article-wide: rating (export and copying: studio.app.ui_publish) ----------------------
     def rate(sess: Session | None, th: str, st: float, text: str) -> str:
