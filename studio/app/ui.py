@@ -313,6 +313,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                     listed = lists(sess)
                 else:
                     payload = event_dict(event) if event is not None else {"type": "started"}
+                payload["sent_at"] = time.time()  # when the update left the handler: bench/ui_sessions.py
                 yield (sess, view_page(sess), payload, "", *buttons, *listed)
 
         def generate(
