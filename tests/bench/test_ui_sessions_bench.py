@@ -19,3 +19,4 @@ def test_the_ui_sessions_bench_runs_one_session_without_errors(tmp_path: Path) -
     assert done.returncode == 0, done.stdout + done.stderr
     assert "sessions: 1 (render)" in done.stdout and "errors: 0" in done.stdout
     assert "events:" in done.stdout and "per session:" in done.stdout
+    assert "event-to-client latency p50" in done.stdout  # the updates carry the server's sent_at
