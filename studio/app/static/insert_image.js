@@ -98,7 +98,7 @@
     if (field && !element.contains(field)) return;  // the brief box and other fields keep their paste
     const file = imageFile(dt.files);
     const text = (dt.getData('text/plain') || '').trim();
-    if (!file && (field || !URL_RE.test(text))) return;  // text pastes into a field as text
+    if (!file && (field || e.defaultPrevented || !URL_RE.test(text))) return;  // text pastes into a field as text
     const sel = document.getSelection();  // the caret's paragraph first, then the field's block, then the last click
     const caret = sel && sel.anchorNode && element.contains(sel.anchorNode) ? sel.anchorNode : null;
     const gap = gapOf(caret || field || clicked);
