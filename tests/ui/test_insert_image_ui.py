@@ -16,6 +16,7 @@ from gradio_client import Client, handle_file
 from storage import repo
 from studio.app.session import Session, Studio
 from tests.browser import chromium
+from tests.httpserver import LocalServer
 from tests.render_studio import png, render_studio
 from tests.ui.conftest import running_app
 
@@ -29,8 +30,16 @@ RESPONSE = (
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]]:
-    studio = render_studio(tmp_path_factory.mktemp("insert"))
+def images() -> Iterator[LocalServer]:
+    with LocalServer() as srv:
+        srv.route("/lens.png", body=png("gold", (60, 40)), headers={"Content-Type": "image/png"})
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, images: LocalServer) -> Iterator[tuple[str, Studio]]:
+    host = images.url("/").split("/")[2]  # the test's image host may be fetched; any other loopback host not
+    studio = render_studio(tmp_path_factory.mktemp("insert"), download_allowed_hosts=[host])
     with running_app(studio.settings, studio) as (url, _):
         yield url, studio
 
@@ -156,3 +165,35 @@ def test_paste_a_png_between_two_paragraphs_and_drop_one_below_a_chart(
     page.reload()
     page.locator("#article section[data-block='b6'] img.card-img").wait_for(timeout=60_000)
     assert section_order(page) == ["b1", "b4", "b5", "b2", "b6", "b3"]
+
+
+def test_the_insert_form_takes_an_image_url(app: tuple[str, Studio], images: LocalServer, page: Any) -> None:
+    url, studio = app
+    _, pid, aid = rendered(url)
+    page.goto(f"{url}?project={pid}&article={aid}")
+    last = page.locator("#article section[data-block='b3']")
+    last.wait_for(timeout=60_000)
+    # a loopback address that is not an allowed image host is refused before any request
+    other = images.url("/lens.png").replace("127.0.0.1", "localhost")
+    last.hover()
+    last.get_by_role("button", name="+ Paragraph below").click()
+    last.locator(".insert-form input[name=url]").fill(other)
+    last.get_by_role("button", name="Add picture").click()
+    last.locator(".notice", has_text="could not be used").wait_for(timeout=60_000)
+    assert images.requests == [] and section_order(page) == ["b1", "b2", "b3"]
+    last.hover()
+    last.get_by_role("button", name="+ Paragraph below").click()
+    last.locator(".insert-form input[name=url]").fill(images.url("/lens.png"))
+    last.get_by_role("button", name="Add picture").click()
+    card = page.locator("#article section[data-block='b4']")
+    card.locator("img.card-img").wait_for(timeout=60_000)
+    host = images.url("/").split("/")[2]
+    assert section_order(page) == ["b1", "b2", "b3", "b4"] and f"Image: {host}" in card.inner_text()
+    stored = repo.open_article(studio.store, aid).block("b4")
+    assert stored.current.provenance == {
+        "origin": "url",
+        "url": images.url("/lens.png"),
+        "alt": "lens",
+        "inserted_by": stored.current.provenance["inserted_by"],
+    }
+    assert studio.store.assets.read(stored.current.asset.sha256) == png("gold", (60, 40))
