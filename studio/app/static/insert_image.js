@@ -48,6 +48,10 @@
   const send = async (gap, file, url) => {
     const blk = element.querySelector(`section[data-block="${gap.block}"]`);
     if (blk) blk.classList.add('is-busy');
+    // the in-place editor's unsaved text first (window.studioEditor, where the page has it): the
+    // server splits a block by its stored text; a failed save says why on its own indicator
+    const editor = window.studioEditor;
+    if (editor && typeof editor.flush === 'function') await editor.flush().catch(() => {});
     const action = {act: 'insert_image', block: gap.block};
     if (gap.paragraph) action.paragraph = gap.paragraph;
     if (file) {
