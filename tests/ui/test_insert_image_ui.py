@@ -58,7 +58,7 @@ def exported_markdown(studio: Studio, article_id: int, out: Path) -> str:
         return zf.read("article.md").decode()
 
 
-def test_the_insert_image_endpoint(app: tuple[str, Studio], tmp_path: Path) -> None:
+def test_the_insert_image_endpoint(app: tuple[str, Studio], images: LocalServer, tmp_path: Path) -> None:
     url, studio = app
     client, _, aid = rendered(url)
     mine = tmp_path / "harbour.png"
@@ -75,6 +75,9 @@ def test_the_insert_image_endpoint(app: tuple[str, Studio], tmp_path: Path) -> N
     with pytest.raises(Exception, match="either an image file"):
         client.predict(block="b2", path=None, api_name="/insert_image")
     assert len(repo.open_article(studio.store, aid).blocks) == 4
+    out = client.predict(block="start", path=None, url=images.url("/lens.png"), api_name="/insert_image")
+    assert [b["id"] for b in out["article"]["blocks"]][0] == "b5"  # above the first block
+    assert repo.open_article(studio.store, aid).block("b5").current.provenance["origin"] == "url"
 
 
 @pytest.fixture(scope="module")
