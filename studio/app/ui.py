@@ -32,7 +32,7 @@ from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
-from studio.app.ui_follow import follow_buttons
+from studio.app.ui_layout import LAYOUT_SCRIPT, follow_buttons
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
@@ -200,7 +200,7 @@ def build_app(studio: Studio) -> gr.Blocks:
                 markdown_out = gr.Textbox(visible=False, elem_id="markdown-out")
                 html_out = gr.Textbox(visible=False, elem_id="html-out")
                 article = gr.HTML(
-                    value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
+                    value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT + LAYOUT_SCRIPT,
                     elem_id="article", padding=False,
                 )  # fmt: skip
         with gr.Column(visible=False, elem_id="call-editor") as editor:

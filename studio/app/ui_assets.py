@@ -18,5 +18,5 @@ def asset(name: str) -> str:
 
 
 TEMPLATE = asset("article.html")
-SCRIPT = "\n".join(asset(name) for name in ("page.js", "insert_image.js", "layout.js"))
-CSS = asset("page.css") + "\n" + asset("layout.css")
+SCRIPT = asset("page.js")
+CSS = asset("page.css")

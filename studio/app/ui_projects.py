@@ -51,7 +51,7 @@ class ProjectWidgets:
     test_msg: Any
     view_page: Any
     lists: Any
-    # chained after every open and follow tick: the Write / Stop buttons of a following tab (ui_follow)
+    # chained after every open and follow tick: the Write / Stop buttons of a following tab (ui_layout)
     after_open: Any = None
 
 

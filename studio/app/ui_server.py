@@ -19,6 +19,7 @@ from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
 from studio.app.ui_doors import doors_app_kwargs
+from studio.app.ui_layout import LAYOUT_CSS
 from studio.app.ui_model import view_dict
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_team import install_asset_route, request_user
@@ -208,7 +209,13 @@ def launch(
     # Gradio stops reading an upload past this size (HTTP 413), before the handler reads it whole
     options.setdefault("max_file_size", MAX_BYTES)
     result = app.launch(
-        server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
+        server_name=host,
+        server_port=port,
+        prevent_thread_lock=True,
+        css=CSS + LAYOUT_CSS,
+        show_error=True,
+        quiet=True,
+        **options,
     )
     if studio is not None:
         install_asset_route(app, studio)

@@ -178,12 +178,13 @@ def test_the_insert_form_takes_an_image_url(app: tuple[str, Studio], images: Loc
     last.wait_for(timeout=60_000)
     # a loopback address that is not an allowed image host is refused before any request
     other = images.url("/lens.png").replace("127.0.0.1", "localhost")
+    asked = len(images.requests)
     last.hover()
     last.get_by_role("button", name="+ Paragraph below").click()
     last.locator(".insert-form input[name=url]").fill(other)
     last.get_by_role("button", name="Add picture").click()
     last.locator(".notice", has_text="could not be used").wait_for(timeout=60_000)
-    assert images.requests == [] and section_order(page) == ["b1", "b2", "b3"]
+    assert len(images.requests) == asked and section_order(page) == ["b1", "b2", "b3"]
     last.hover()
     last.get_by_role("button", name="+ Paragraph below").click()
     last.locator(".insert-form input[name=url]").fill(images.url("/lens.png"))
