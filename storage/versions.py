@@ -191,12 +191,14 @@ def accept_version(
     *,
     rejected: int | None = None,
     owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> BlockInfo:
     """Accept a version (default: the current one); it becomes current and accepted.
 
     Logs an 'accept' event: chosen = that version, rejected = ``rejected`` if given, else the
     version that was current before (when different), else the one it was regenerated from,
-    else the newest other version (None for a block with one version).
+    else the newest other version (None for a block with one version). ``extra``: more context
+    for the event (an article-wide revision: its instruction and decision).
     """
     with store.write() as s:
         block = block_row(s, article_id, block_key, owner)
@@ -205,7 +207,7 @@ def accept_version(
         if rejected is None:
             rejected = _default_rejected(block, chosen)
         loser = version_row(block, rejected) if rejected is not None and rejected != chosen.number else None
-        _log_choice(s, "accept", block, chosen, loser)
+        _log_choice(s, "accept", block, chosen, loser, extra)
         block.current_version = block.accepted_version = chosen.number
         block.candidate_version = None
         touch_project(s, block)
@@ -231,7 +233,9 @@ def revert_version(store: Store, article_id: int, block_key: str, number: int, o
         return block_info(block)
 
 
-def discard_candidate(store: Store, article_id: int, block_key: str, owner: str | None = None) -> BlockInfo:
+def discard_candidate(
+    store: Store, article_id: int, block_key: str, owner: str | None = None, extra: Mapping[str, Any] | None = None
+) -> BlockInfo:
     """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
     current version, rejected = the candidate)."""
     with store.write() as s:
@@ -239,7 +243,12 @@ def discard_candidate(store: Store, article_id: int, block_key: str, owner: str 
         if block.candidate_version is None:
             raise Refused(f"block {block_key} has nothing waiting to be accepted or discarded")
         _log_choice(
-            s, "revert", block, version_row(block, block.current_version), version_row(block, block.candidate_version)
+            s,
+            "revert",
+            block,
+            version_row(block, block.current_version),
+            version_row(block, block.candidate_version),
+            extra,
         )
         block.candidate_version = None
         touch_project(s, block)
@@ -304,8 +313,16 @@ def _append_version(
     return version
 
 
-def _log_choice(s: Session, kind: str, block: Block, chosen: BlockVersion, rejected: BlockVersion | None) -> None:
+def _log_choice(
+    s: Session,
+    kind: str,
+    block: Block,
+    chosen: BlockVersion,
+    rejected: BlockVersion | None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     context = {
+        **(extra or {}),
         **block_context(s, block),
         "chosen": version_snapshot(chosen),
         "rejected": version_snapshot(rejected) if rejected is not None else None,

@@ -136,7 +136,9 @@ def test_word_marks_keep_every_character() -> None:
 
 def test_current_pieces_round_trip_as_same() -> None:
     article = Article(brief="b")
-    answer = "# T\n\nOne.\n\n<imgen>{'source': 'search', 'description': 'A cat', 'params': {'query': 'cat'}}</imgen>\n\nTwo."
+    answer = (
+        "# T\n\nOne.\n\n<imgen>{'source': 'search', 'description': 'A cat', 'params': {'query': 'cat'}}</imgen>\n\nTwo."
+    )
     final = list(read_revision([answer], article))[-1]
     stored = final.done.article  # type: ignore[union-attr]
     for i, b in enumerate(stored.blocks):
