@@ -179,10 +179,10 @@ class RevisionActions:
                 continue
             extra = {"revision": {"instruction": p.instruction, "decision": decision, "change": c.id}}
             key = c.old.block_id
-            repo.add_text_version(store, article_id, key, _keep_spacing(c.old.text, c.new.text),
+            candidate = repo.add_text_version(store, article_id, key, _keep_spacing(c.old.text, c.new.text),
                                   instruction=p.instruction, candidate=True, owner=owner)  # fmt: skip
             if c.id in accepted:
-                repo.accept_version(store, article_id, key, owner=owner, extra=extra)
+                repo.accept_version(store, article_id, key, candidate.number, owner=owner, extra=extra)
             else:
                 repo.discard_candidate(store, article_id, key, owner, extra=extra)
         for step in steps:

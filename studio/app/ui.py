@@ -37,6 +37,7 @@ from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import ProjectWidgets, wire_projects
 from studio.app.ui_publish import PublishWidgets, wire_publish
+from studio.app.ui_revise import add_revise_panel
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
     action_endpoints,
@@ -202,6 +203,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
                 )  # fmt: skip
+            with gr.Column(scale=1, min_width=260, elem_id="revise-panel"):
+                add_revise_panel(studio, state, article, api_out, view_page)
         with gr.Column(visible=False, elem_id="call-editor") as editor:
             ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
