@@ -5,7 +5,6 @@ on 127.0.0.1 and the real chart sandbox running the new chart tag."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
