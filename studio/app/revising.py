@@ -24,13 +24,14 @@ from storage import repo
 from studio.app.regenerate import regenerate_image
 from studio.app.ui_model import ArticleView
 from studio.core.agent import Brief, build_messages
-from studio.core.article import Article, ImageBlock
+from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.block_diff import (
     Change,
     Piece,
     Step,
     UnknownChange,
     article_text,
+    block_texts,
     diff_blocks,
     merge_plan,
     merged_pieces,
@@ -70,6 +71,7 @@ def change_json(c: Change) -> dict[str, Any]:
     assert piece is not None
     return {
         "id": c.id, "op": c.op, "kind": c.kind, "block": c.old.block_id if c.old else None,
+        "paragraph": c.old.part if c.old and c.kind == "text" else None,
         "text": piece.text if c.kind == "text" else "", "old_text": c.old.text if c.old and c.kind == "text" else "",
         "marks": [list(m) for m in c.marks()] if c.op == "changed" else [],
         "tag": piece.text if c.kind == "image" else "", "description": piece.description,
@@ -160,7 +162,7 @@ class RevisionActions:
         except UnknownChange as exc:
             raise Refused(str(exc)) from None
         self.revision = None
-        images = self._apply_revision(article_id, proposal, steps, accepted, decision)
+        images = self._apply_revision(article_id, article, proposal, steps, accepted, decision)
         view = self.reload()
         yield view
         for key, version_id in images:
@@ -168,33 +170,21 @@ class RevisionActions:
             yield self.reload()
 
     def _apply_revision(
-        self, article_id: int, p: Proposal, steps: list[Step], accepted: set[str], decision: Decision
+        self, article_id: int, article: Article, p: Proposal, steps: list[Step], accepted: set[str], decision: Decision
     ) -> list[tuple[str, int]]:
         """Every store change of one decision; returns the new image blocks still to run."""
         store, owner = self.store, self.user
-        made: dict[str, str] = {}  # change id -> the key of the block it inserted
+        self._record_text_choices(article_id, article, p, accepted, decision)
+        made: dict[str, str] = {}  # an inserted block's step key -> its stored key
         images: list[tuple[str, int]] = []
-        for c in p.changes:  # changed text: a rewrite version, then kept or discarded (a preference pair)
-            if c.op != "changed" or c.old is None or c.new is None or c.old.block_id is None:
-                continue
-            extra = {"revision": {"instruction": p.instruction, "decision": decision, "change": c.id}}
-            key = c.old.block_id
-            candidate = repo.add_text_version(store, article_id, key, _keep_spacing(c.old.text, c.new.text),
-                                  instruction=p.instruction, candidate=True, owner=owner)  # fmt: skip
-            if c.id in accepted:
-                repo.accept_version(store, article_id, key, candidate.number, owner=owner, extra=extra)
-            else:
-                repo.discard_candidate(store, article_id, key, owner, extra=extra)
         for step in steps:
             after = None if step.after is None else (step.after[1] if step.after[0] == "block" else made[step.after[1]])
             if step.op == "insert_text":
-                made[step.change] = repo.insert_text_block(store, article_id, after, step.piece.text.strip() + "\n\n",
-                                                           owner)  # fmt: skip
-            elif step.op == "insert_image":
-                made[step.change], version_id = _insert_image(store, article_id, after, step.piece, p.instruction,
-                                                              owner)  # fmt: skip
+                made[step.key] = repo.insert_text_block(store, article_id, after, step.text.strip() + "\n\n", owner)
+            elif step.op == "insert_image" and step.piece is not None:
+                made[step.key], version_id = _insert_image(store, article_id, after, step.piece, p.instruction, owner)
                 if step.piece.error is None:
-                    images.append((made[step.change], version_id))
+                    images.append((made[step.key], version_id))
             elif step.op == "delete" and step.block_id is not None:
                 repo.delete_block(store, article_id, step.block_id, owner)
         merged = article_text(merged_pieces(p.changes, accepted))
@@ -206,6 +196,31 @@ class RevisionActions:
         }  # fmt: skip
         repo.log_revision(store, article_id, revision, accepted=bool(accepted), owner=owner)
         return images
+
+    def _record_text_choices(
+        self, article_id: int, article: Article, p: Proposal, accepted: set[str], decision: Decision
+    ) -> None:
+        """Each stored text block the revision would change gets the new text as a rewrite version
+        (with the instruction): accepted where the user took any of its changes (the merged
+        text), else discarded (the writer's whole proposal for it): one preference pair each."""
+        store, owner = self.store, self.user
+        original = block_texts(p.changes, [])
+        merged = block_texts(p.changes, accepted)
+        proposed = block_texts(p.changes, [c.id for c in p.decidable()])
+        for key, text in original.items():
+            ids = [c.id for c in p.decidable() if c.old is not None and c.old.block_id == key]
+            extra = {"revision": {"instruction": p.instruction, "decision": decision, "changes": ids}}
+            old = article.block(key)
+            old_text = old.text if isinstance(old, TextBlock) else ""
+            kept, offered = merged[key], proposed[key]
+            if kept is not None and kept != text:
+                candidate = repo.add_text_version(store, article_id, key, _keep_spacing(old_text, kept),
+                                                  instruction=p.instruction, candidate=True, owner=owner)  # fmt: skip
+                repo.accept_version(store, article_id, key, candidate.number, owner=owner, extra=extra)
+            elif kept == text and offered not in (None, text):
+                repo.add_text_version(store, article_id, key, _keep_spacing(old_text, offered or ""),
+                                      instruction=p.instruction, candidate=True, owner=owner)  # fmt: skip
+                repo.discard_candidate(store, article_id, key, owner, extra=extra)
 
     def _run_new_image(self, article_id: int, key: str, version_id: int) -> None:
         """A new tag's call on the tool runner (its block was stored queued); the result goes on

@@ -28,6 +28,8 @@ SAME_PREVIEW_CHARS = 140  # an unchanged text block is shown this long, greyed
 def change_label(c: Change) -> str:
     """What a change is, in words ("changed text (b3)", "new image: runs when accepted")."""
     block = f" ({c.old.block_id})" if c.old is not None and c.old.block_id else ""
+    if c.kind == "text" and c.old is not None and c.old.block_id:
+        block = f" ({c.old.block_id} ¶{c.old.part})"
     if c.kind == "text":
         return {"same": "unchanged text", "changed": "changed text", "added": "new text",
                 "removed": "removed text"}[c.op] + block  # fmt: skip
@@ -99,7 +101,9 @@ def add_revise_panel(
         label="Instruction for the whole article", lines=3, elem_id="revise-instruction",
         placeholder="e.g. add a section on lenses; make it half as long; use British spelling",
     )  # fmt: skip
-    ask = gr.Button("Revise the article", variant="primary", size="sm", elem_id="revise-ask")
+    with gr.Row():
+        ask = gr.Button("Revise the article", variant="primary", size="sm", elem_id="revise-ask")
+        stop = gr.Button("Stop", size="sm", variant="stop", elem_id="revise-stop")
     msg = Message(elem_id="revise-msg")
     diff = gr.HTML("", elem_id="revise-diff", padding=False)
     pick = gr.CheckboxGroup([], label="Blocks to accept", elem_id="revise-pick", visible=False)
@@ -120,8 +124,11 @@ def add_revise_panel(
         except Exception as exc:  # the one translator: a StudioError's sentence, else logged as a bug
             yield sess, "", *hidden, f"Not revised: {reason(exc)}"
 
-    ask.click(ask_revision, [state, instruction], [state, diff, pick, decide_row, msg], show_progress="hidden",
+    asking = ask.click(ask_revision, [state, instruction], [state, diff, pick, decide_row, msg], show_progress="hidden",
               concurrency_limit=limit, concurrency_id="generate", api_visibility="private")  # fmt: skip
+
+    # Stop closes the revision's stream (the engine closes the model's HTTP stream); nothing was stored
+    stop.click(lambda: "Stopped: nothing was changed.", None, msg, cancels=[asking], api_visibility="private")
 
     def decide(sess: Session | None, accept: Any) -> Iterator[tuple[Any, ...]]:
         sess = session_of(studio, sess)

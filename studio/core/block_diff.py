@@ -12,6 +12,7 @@ ids into the steps that make the merged article, ``merged_pieces`` is that artic
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -23,6 +24,9 @@ Op = Literal["same", "changed", "added", "removed"]
 Kind = Literal["text", "image"]
 MAX_MARK_TOKENS = 20_000  # longer texts are marked as one deletion and one insertion (the diff is quadratic)
 _TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_WORD = re.compile(r"\w+")
+PAIR_SIMILARITY = 0.4  # share of words two paragraphs have in common to be one changed paragraph
 
 
 def call_key(source: str | None, description: str, params: dict[str, Any] | None) -> str:
@@ -47,10 +51,7 @@ class Piece:
     description: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
-
-    @property
-    def blank(self) -> bool:
-        return self.kind == "text" and not self.text.strip()
+    part: int = 0  # a paragraph: its number in its text block (1, 2, ...)
 
 
 def text_piece(text: str, block_id: str | None = None) -> Piece:
@@ -110,11 +111,37 @@ def _key(piece: Piece, aliases: dict[str, str]) -> tuple[str, str]:
     return ("image", next((aliases[k] for k in piece.keys if k in aliases), piece.keys[0] if piece.keys else ""))
 
 
+def paragraphs(text: str) -> list[str]:
+    """A text block's paragraphs: split at blank lines, never inside a fenced code block."""
+    out: list[str] = []
+    lines: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        if _FENCE.match(line):
+            fenced = not fenced
+        if not line.strip() and not fenced:
+            if lines:
+                out.append("\n".join(lines))
+            lines = []
+            continue
+        lines.append(line)
+    if lines:
+        out.append("\n".join(lines))
+    return out
+
+
+def _paragraph_pieces(piece: Piece) -> list[Piece]:
+    if piece.kind != "text":
+        return [piece]
+    return [dataclasses.replace(piece, text=para, part=i) for i, para in enumerate(paragraphs(piece.text), 1)]
+
+
 def diff_blocks(old: Sequence[Piece], new: Sequence[Piece]) -> list[Change]:
-    """Every block of both articles once, in the merged order, as same / changed / added /
-    removed. Blank text blocks (the spacing between two tags) are left out of both sides."""
-    old = [p for p in old if not p.blank]
-    new = [p for p in new if not p.blank]
+    """Every paragraph and image of both articles once, in the merged order, as same / changed /
+    added / removed. Text blocks are compared paragraph by paragraph (``Piece.part``: which
+    paragraph of its block), so a new section is added paragraphs, not a changed block."""
+    old = [q for p in old for q in _paragraph_pieces(p)]
+    new = [q for p in new for q in _paragraph_pieces(p)]
     aliases = {k: p.keys[0] for p in old if p.kind == "image" for k in p.keys}  # a call as written or as ran
     a, b = [_key(p, aliases) for p in old], [_key(p, aliases) for p in new]
     pairs: list[tuple[Op, Piece | None, Piece | None]] = []
@@ -134,20 +161,47 @@ def diff_blocks(old: Sequence[Piece], new: Sequence[Piece]) -> list[Change]:
     return out
 
 
+def _similarity(a: str, b: str) -> float:
+    return difflib.SequenceMatcher(None, _WORD.findall(a.lower()), _WORD.findall(b.lower()), autojunk=False).ratio()
+
+
+def _text_pairs(old: list[Piece], new: list[Piece]) -> dict[int, int]:
+    """Which old text each new text replaces (new index -> old index), keeping their order: as
+    many on both sides, in order; otherwise each old text takes the most similar new text after
+    the last one taken (at least ``PAIR_SIMILARITY`` of its words), so an inserted section does
+    not pass for a changed paragraph."""
+    olds = [i for i, p in enumerate(old) if p.kind == "text"]
+    news = [j for j, p in enumerate(new) if p.kind == "text"]
+    if len(olds) == len(news):
+        return dict(zip(news, olds, strict=True))
+    pairs: dict[int, int] = {}
+    start = 0
+    for i in olds:
+        scored = [(_similarity(old[i].text, new[j].text), -j, j) for j in news if j >= start]
+        best = max(scored, default=None)
+        if best is not None and best[0] >= PAIR_SIMILARITY:
+            pairs[best[2]] = i
+            start = best[2] + 1
+    return pairs
+
+
 def _pair(old: list[Piece], new: list[Piece]) -> list[tuple[Op, Piece | None, Piece | None]]:
-    """A replaced stretch: new text blocks take the old text blocks in order (changed); images
-    and what is left over are removed or added, each where it stood."""
+    """A replaced stretch: a new text takes the old text it replaces (changed, see
+    ``_text_pairs``); images and what is left over are removed or added, each where it stood."""
+    pairs = _text_pairs(old, new)
     out: list[tuple[Op, Piece | None, Piece | None]] = []
-    for piece in new:
-        if piece.kind == "text" and any(o.kind == "text" for o in old):
-            while old[0].kind != "text":
-                out.append(("removed", old.pop(0), None))
-            out.append(("changed", old.pop(0), piece))
+    at = 0  # the next old piece not yet placed
+    for j, piece in enumerate(new):
+        if j in pairs:
+            out += [("removed", o, None) for o in old[at : pairs[j]]]
+            out.append(("changed", old[pairs[j]], piece))
+            at = pairs[j] + 1
             continue
-        while old and old[0].kind == "image" and piece.kind == "image":
-            out.append(("removed", old.pop(0), None))
+        while piece.kind == "image" and at < len(old) and old[at].kind == "image":
+            out.append(("removed", old[at], None))  # a replaced picture: the old one, then the new
+            at += 1
         out.append(("added", None, piece))
-    out += [("removed", o, None) for o in old]
+    out += [("removed", o, None) for o in old[at:]]
     return out
 
 
@@ -182,15 +236,25 @@ def word_marks(old: str, new: str) -> list[tuple[str, str]]:
 
 @dataclass(frozen=True)
 class Step:
-    """One change to the stored article. ``block_id``: the block set or deleted. ``after``: where
-    an inserted block goes: ``("block", id)`` after a stored block, ``("change", id)`` after the
-    block an earlier step inserted, None at the start."""
+    """One change to the stored article.
+
+    ``set_text``: the block's new paragraphs (``text``, joined by blank lines); ``delete``: the
+    block goes (all its paragraphs, or its image, were removed); ``insert_text`` /
+    ``insert_image``: a new block (``text`` / ``piece``) after ``after``: ``("block", id)`` a
+    stored block, ``("change", id)`` the block an earlier step inserted, None at the start.
+    ``changes``: the change ids it carries out."""
 
     op: Literal["set_text", "insert_text", "insert_image", "delete"]
-    change: str
-    piece: Piece
+    changes: tuple[str, ...]
     block_id: str | None = None
+    text: str = ""
+    piece: Piece | None = None
     after: tuple[str, str] | None = None
+
+    @property
+    def key(self) -> str:
+        """The id an inserted block is known by until it is stored (its first change)."""
+        return self.changes[0]
 
 
 class UnknownChange(ValueError):
@@ -208,41 +272,100 @@ def check_accepted(changes: Sequence[Change], accepted: Collection[str]) -> set[
     return set(accepted)
 
 
-def merge_plan(changes: Sequence[Change], accepted: Collection[str]) -> list[Step]:
-    """The steps that turn the current article into the merged one: accepted changes applied,
-    the rest left as they are. Unchanged image blocks have no step: they keep their images."""
-    chosen = check_accepted(changes, accepted)
-    steps: list[Step] = []
-    anchor: tuple[str, str] | None = None
+@dataclass
+class _Slot:
+    """One piece of the merged article and the block it belongs to: ``("block", id)`` a stored
+    block, ``("new", change id)`` a block to insert."""
+
+    owner: tuple[str, str]
+    piece: Piece
+    change: str
+
+
+def _slots(changes: Sequence[Change], chosen: set[str]) -> tuple[list[_Slot], list[str]]:
+    """The merged article as slots (new paragraphs joined to the text block before them, else to
+    the one right after them, else a new block), and the stored images removed."""
+    slots: list[_Slot] = []
+    removed_images: list[str] = []
     for c in changes:
         take = c.id in chosen
-        if c.old is not None and c.old.block_id is not None and not (c.op == "removed" and take):
-            if c.op == "changed" and take and c.new is not None:
-                steps.append(Step("set_text", c.id, c.new, block_id=c.old.block_id))
-            anchor = ("block", c.old.block_id)
-        elif c.op == "removed" and take and c.old is not None:
-            steps.append(Step("delete", c.id, c.old, block_id=c.old.block_id))
-        elif c.op == "added" and take and c.new is not None:
-            steps.append(Step("insert_text" if c.kind == "text" else "insert_image", c.id, c.new, after=anchor))
-            anchor = ("change", c.id)
+        if c.op == "removed" and take:
+            if c.kind == "image" and c.old is not None and c.old.block_id:
+                removed_images.append(c.old.block_id)
+            continue
+        piece = c.new if (c.op == "added" or (c.op == "changed" and take)) else c.old
+        if piece is None or (c.op == "added" and not take):
+            continue
+        if c.old is not None and c.old.block_id is not None:
+            slots.append(_Slot(("block", c.old.block_id), piece, c.id))
+        else:
+            slots.append(_Slot(("new", c.id), piece, c.id))
+    for i, slot in enumerate(slots):  # a new paragraph joins a text block next to it
+        if slot.owner[0] != "new" or slot.piece.kind != "text":
+            continue
+        before = slots[i - 1] if i else None
+        after = slots[i + 1] if i + 1 < len(slots) else None
+        if before is not None and before.piece.kind == "text":
+            slot.owner = before.owner
+        elif after is not None and after.piece.kind == "text" and after.owner[0] == "block":
+            slot.owner = after.owner
+    return slots, removed_images
+
+
+def block_texts(changes: Sequence[Change], accepted: Collection[str]) -> dict[str, str | None]:
+    """Each stored text block's paragraphs after the merge, joined (None: all of them removed)."""
+    slots, _ = _slots(changes, check_accepted(changes, accepted))
+    out: dict[str, str | None] = {}
+    for c in changes:
+        if c.kind == "text" and c.old is not None and c.old.block_id is not None:
+            out.setdefault(c.old.block_id, None)
+    for slot in slots:
+        if slot.owner[0] == "block" and slot.piece.kind == "text":
+            out[slot.owner[1]] = "\n\n".join(p for p in (out[slot.owner[1]], slot.piece.text.strip()) if p)
+    return out
+
+
+def merge_plan(changes: Sequence[Change], accepted: Collection[str]) -> list[Step]:
+    """The steps that turn the current article into the merged one: accepted changes applied,
+    the rest left as they are. Unchanged blocks have no step (an unchanged image keeps its
+    picture); inserts come in article order before the deletes (an insert may follow a block
+    that goes)."""
+    chosen = check_accepted(changes, accepted)
+    slots, removed_images = _slots(changes, chosen)
+    original = block_texts(changes, [])
+    merged = block_texts(changes, chosen)
+    touched: dict[str, list[str]] = {}
+    for c in changes:
+        if c.id in chosen and c.old is not None and c.old.block_id is not None:
+            touched.setdefault(c.old.block_id, []).append(c.id)
+    for slot in slots:
+        if slot.change in chosen and slot.owner[0] == "block" and slot.change not in touched.get(slot.owner[1], []):
+            touched.setdefault(slot.owner[1], []).append(slot.change)  # a new paragraph joined to it
+    steps: list[Step] = []
+    for block_id, text in merged.items():
+        if block_id in touched and text is not None and text != original[block_id]:
+            steps.append(Step("set_text", tuple(touched[block_id]), block_id=block_id, text=text))
+    anchor: tuple[str, str] | None = None
+    for i, slot in enumerate(slots):
+        kind, key = slot.owner
+        if kind == "block":
+            anchor = slot.owner
+        elif slot.piece.kind == "image":
+            steps.append(Step("insert_image", (slot.change,), piece=slot.piece, after=anchor))
+            anchor = ("change", slot.change)
+        elif not (i and slots[i - 1].owner == slot.owner):  # the first paragraph of a new text block
+            group = [s for s in slots if s.owner == slot.owner]
+            text = "\n\n".join(s.piece.text.strip() for s in group)
+            steps.append(Step("insert_text", tuple(s.change for s in group), text=text, after=anchor))
+            anchor = ("change", key)
+    gone = [b for b, text in merged.items() if text is None and original[b] is not None]
+    steps += [Step("delete", tuple(touched.get(b, ())), block_id=b) for b in [*gone, *removed_images]]
     return steps
 
 
 def merged_pieces(changes: Sequence[Change], accepted: Collection[str]) -> list[Piece]:
     """The article after ``merge_plan``: accepted changes in, everything else as it was."""
-    chosen = check_accepted(changes, accepted)
-    out: list[Piece] = []
-    for c in changes:
-        take = c.id in chosen
-        if c.op == "same" and c.old is not None:
-            out.append(c.old)
-        elif c.op == "changed":
-            out.append((c.new if take else c.old) or c.old)  # type: ignore[arg-type] # both are set
-        elif c.op == "removed" and not take and c.old is not None:
-            out.append(c.old)
-        elif c.op == "added" and take and c.new is not None:
-            out.append(c.new)
-    return out
+    return [slot.piece for slot in _slots(changes, check_accepted(changes, accepted))[0]]
 
 
 def article_text(pieces: Sequence[Piece]) -> str:

@@ -64,26 +64,26 @@ def test_an_article_instruction_shows_a_block_diff_and_accepts_one_block(served:
     diff = page.locator("#revise-diff")
     page.locator("#revise-msg", has_text="changes: accept all").wait_for(timeout=60_000)
     first = diff.locator("section[data-change='c1']")
-    assert first.locator("del").first.inner_text() == "Colors" and first.locator("ins").first.inner_text() == "Colours"
+    assert first.locator("del").inner_text() == "Colors" and first.locator("ins").inner_text() == "Colours"
     assert diff.locator("section.rv-same", has_text="image kept (b2)").count() == 1  # the chart stays
-    # the new section and the spelling of the last block: one changed block, marked word by word
+    # the new section is added paragraphs; the last paragraph's spelling is a changed paragraph
+    assert diff.locator("section.rv-added", has_text="A lens bends light").count() == 1
     last = diff.locator("section.rv-changed", has_text="clouds")
-    assert [m.inner_text() for m in last.locator("ins").all()][:2] == [
-        "## Lenses\n\nA lens bends light.\n\nGrey",
-        "colour",
-    ]
+    assert [m.inner_text() for m in last.locator("ins").all()] == ["Grey", "colour"]
 
-    # accept only the first block's change
-    page.locator("#revise-pick label", has_text="c1: changed text (b1)").click()
+    # accept only the title's change
+    page.locator("#revise-pick label", has_text="c1: changed text (b1 ¶1)").click()
     page.locator("#revise-accept-selected").click()
-    page.locator("#revise-msg", has_text="Accepted 1 of 2 changes.").wait_for(timeout=60_000)
-    page.locator("#article section[data-block='b1']", has_text="The colour of the sky is grey").wait_for()
+    page.locator("#revise-msg", has_text="Accepted 1 of 5 changes.").wait_for(timeout=60_000)
+    page.locator("#article section[data-block='b1']", has_text="Colours").wait_for()
+    assert "The color of the sky is gray" in page.locator("#article section[data-block='b1']").inner_text()
     assert "Gray clouds color the end" in page.locator("#article section[data-block='b3']").inner_text()
     assert page.locator("#article", has_text="A lens bends light").count() == 0
 
     info = repo.open_article(studio.store, article_id)
     texts = [b.current.text or "" for b in info.blocks if b.kind == "text"]
-    assert texts[0].startswith("# Colours") and texts[1].strip().startswith("Gray clouds color")
+    assert texts[0] == "# Colours\n\nThe color of the sky is gray.\n\n"
+    assert texts[1].strip() == "Gray clouds color the end."
     assert len(info.blocks) == 3 and info.blocks[1].version_count == 1  # the chart kept, not rerun
     events = [e for e in list_preference_events(studio.store) if e.article_id == article_id]
     assert [(e.kind, e.block_key) for e in events if e.block_key] == [
@@ -94,4 +94,5 @@ def test_an_article_instruction_shows_a_block_diff_and_accepts_one_block(served:
     assert decision.kind == "accept" and revision["decision"] == "per_block"
     assert revision["instruction"] == "Use British spelling and add a section on lenses"
     assert "# Colors" in revision["before"] and "# Colours" in revision["after"] and "Gray clouds" in revision["after"]
-    assert [c["accepted"] for c in revision["changes"]] == [True, False]
+    assert "A lens" in revision["revised"] and "A lens" not in revision["after"]
+    assert [c["accepted"] for c in revision["changes"]] == [True, False, False, False, False]

@@ -5,7 +5,6 @@ on 127.0.0.1 and the real chart sandbox running the new chart tag."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from gradio_client import Client
@@ -42,10 +41,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Stud
             yield url, studio, model
 
 
-def by_op(changes: list[dict[str, Any]]) -> dict[tuple[str, str, str | None], dict[str, Any]]:
-    return {(c["op"], c["kind"], c["block"]): c for c in changes}
-
-
 def test_revise_streams_a_per_block_diff_and_accepts_only_the_chosen_blocks(
     served: tuple[str, Studio, ChatServer],
 ) -> None:
@@ -64,20 +59,23 @@ def test_revise_streams_a_per_block_diff_and_accepts_only_the_chosen_blocks(
     assert diff["done"] and diff["instruction"].startswith("Use British spelling")
     sent = model.bodies[-1]["messages"]
     assert "Use British spelling" in sent[1]["content"] and "The color of the sky" in sent[1]["content"]
-    changes = by_op(diff["changes"])
-    changed = changes[("changed", "text", "b1")]
-    assert ["-", "color"] in changed["marks"] and ["+", "colour"] in changed["marks"]
-    assert changes[("same", "image", chart_before.key)]["description"] == "Bars"  # the chart is kept
-    new_text = changes[("added", "text", None)]
-    assert "A lens bends light" in new_text["text"]
-    new_images = [c for c in diff["changes"] if c["op"] == "added" and c["kind"] == "image"]
+    changes = diff["changes"]
+    changed = [c for c in changes if c["op"] == "changed"]
+    assert [(c["block"], c["paragraph"]) for c in changed] == [("b1", 1), ("b1", 2)]  # paragraph by paragraph
+    assert ["-", "color"] in changed[1]["marks"] and ["+", "colour"] in changed[1]["marks"]
+    kept = [c for c in changes if c["op"] == "same" and c["kind"] == "image"]
+    assert [(c["block"], c["description"]) for c in kept] == [(chart_before.key, "Bars")]  # the chart is kept
+    added_text = [c["text"] for c in changes if c["op"] == "added" and c["kind"] == "text"]
+    assert added_text == ["## Lenses", "A lens bends light <script>alert(1)</script>."]
+    new_images = [c for c in changes if c["op"] == "added" and c["kind"] == "image"]
     assert [c["description"] for c in new_images] == ["Lenses", "Nothing"]
     assert new_images[0]["error"] is None
     assert "query" in new_images[1]["error"]  # the bad tag's reason is on its block
 
-    # accept the spelling and the new chart only (not the new text, not the bad tag)
-    out = client.predict(f"{changed['id']}, {new_images[0]['id']}", api_name="/revise_decide")
-    assert out["message"] == "Accepted 2 of 4 changes."
+    # accept the spelling and the new chart only (not the new section's text, not the bad tag)
+    accept = ", ".join(c["id"] for c in [*changed, new_images[0]])
+    out = client.predict(accept, api_name="/revise_decide")
+    assert out["message"] == "Accepted 3 of 6 changes."
     info = repo.open_article(studio.store, article_id)
     texts = [b.current.text for b in info.blocks if b.kind == "text"]
     assert texts[0].startswith("# Colours\n\nThe colour of the sky is grey today.")
@@ -101,7 +99,7 @@ def test_revise_streams_a_per_block_diff_and_accepts_only_the_chosen_blocks(
     assert decision.kind == "accept" and revision["decision"] == "per_block"
     assert revision["before"].startswith("# Colors") and "A lens bends light" in revision["revised"]
     assert "# Colours" in revision["after"] and "A lens bends" not in revision["after"]
-    assert sorted(c["accepted"] for c in revision["changes"]) == [False, False, True, True]
+    assert sorted(c["accepted"] for c in revision["changes"]) == [False] * 3 + [True] * 3
 
 
 def test_discard_keeps_the_article_and_logs_the_decision(served: tuple[str, Studio, ChatServer]) -> None:
