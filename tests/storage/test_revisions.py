@@ -3,10 +3,13 @@ with its reason), owner checks, and the decision's preference event (not a train
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from models.errors import NotFound
 from storage import Store, repo
+from storage.pref_export import count_preferences, export_preferences
 from storage.pref_rows import Scope, preference_rows
 from storage.prefs import list_preference_events
 
@@ -37,7 +40,7 @@ def test_a_new_image_block_goes_where_it_is_asked_and_runs_later(store: Store, a
 
 
 def test_the_decision_is_one_event_with_both_articles_and_no_training_pair(
-    store: Store, article: tuple[int, int]
+    store: Store, article: tuple[int, int], tmp_path: Path
 ) -> None:
     project_id, aid = article
     revision = {"instruction": "use British spelling", "decision": "discard", "before": "old", "after": "old"}
@@ -50,3 +53,8 @@ def test_the_decision_is_one_event_with_both_articles_and_no_training_pair(
     assert "llmi_text" in event.context  # the article as it stands
     rows, _ = preference_rows([e for e in list_preference_events(store) if Scope(project_id=project_id).holds(e)])
     assert all(r["event_id"] != event_id for r in rows)
+    before = count_preferences(store, Scope(project_id=project_id))
+    repo.log_revision(store, aid, {**revision, "decision": "accept_all"}, accepted=True)
+    assert count_preferences(store, Scope(project_id=project_id)) == before  # the export reads past it
+    exported = export_preferences(store, tmp_path / "prefs", Scope(project_id=project_id))
+    assert exported.out_dir.exists()
