@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from studio.app.failures import explain, reason
 from studio.app.revising import Proposal, parse_accept
 from studio.app.session import Session, Studio
+from studio.app.ui_assets import asset
 from studio.app.ui_page import TOOL_NAMES
 from studio.app.ui_server import Message, article_json, session_of
 from studio.app.ui_text import text_html
@@ -69,10 +70,11 @@ def revision_html(p: Proposal | None) -> str:
     """The diff, block by block (everything in it is escaped: it is model output)."""
     if p is None:
         return ""
+    take = Markup('<button type="button" class="rv-take" data-pick="{}" aria-pressed="false">Take this</button>')
     sections = [
-        Markup('<section class="rv rv-{}" data-change="{}"><div class="rv-head"><b>{}</b> {}</div>{}</section>').format(
-            c.op, c.id, c.id, change_label(c), _body(c)
-        )
+        Markup(
+            '<section class="rv rv-{}" data-change="{}"><div class="rv-head"><b>{}</b> {} {}</div>{}</section>'
+        ).format(c.op, c.id, c.id, change_label(c), take.format(c.id) if p.done and c.decidable else "", _body(c))
         for c in p.changes
     ]
     head = Markup('<p class="rv-note">{}</p>').format(p.note) if p.note else Markup("")
@@ -80,7 +82,14 @@ def revision_html(p: Proposal | None) -> str:
 
 
 def _choices(p: Proposal) -> list[tuple[str, str]]:
-    return [(f"{c.id}: {change_label(c)}", c.id) for c in p.decidable()]
+    """One tick box per change: its id, what it is and the start of its text or caption."""
+    out = []
+    for c in p.decidable():
+        piece = c.new or c.old
+        words = " ".join((piece.text if c.kind == "text" else piece.description).split()) if piece else ""
+        preview = f" — {words[:48]}{'…' if len(words) > 48 else ''}" if words else ""
+        out.append((f"{c.id}: {change_label(c)}{preview}", c.id))
+    return out
 
 
 def _progress(p: Proposal) -> str:
@@ -105,7 +114,7 @@ def add_revise_panel(
         ask = gr.Button("Revise the article", variant="primary", size="sm", elem_id="revise-ask")
         stop = gr.Button("Stop", size="sm", variant="stop", elem_id="revise-stop")
     msg = Message(elem_id="revise-msg")
-    diff = gr.HTML("", elem_id="revise-diff", padding=False)
+    diff = gr.HTML("", elem_id="revise-diff", padding=False, js_on_load=asset("revise.js"))
     pick = gr.CheckboxGroup([], label="Blocks to accept", elem_id="revise-pick", visible=False)
     with gr.Row(visible=False, elem_id="revise-decide") as decide_row:
         accept_all = gr.Button("Accept all", size="sm", elem_id="revise-accept-all")

@@ -71,8 +71,15 @@ def test_an_article_instruction_shows_a_block_diff_and_accepts_one_block(served:
     last = diff.locator("section.rv-changed", has_text="clouds")
     assert [m.inner_text() for m in last.locator("ins").all()] == ["Grey", "colour"]
 
-    # accept only the title's change
-    page.locator("#revise-pick label", has_text="c1: changed text (b1 ¶1)").click()
+    # accept only the title's change: "Take this" on its block ticks its box in the list
+    assert diff.locator(".rv-take").count() == 5 and diff.locator("section.rv-same .rv-take").count() == 0
+    first.locator(".rv-take").click()
+    assert first.locator(".rv-take").inner_text() == "Taken ✓"
+    assert (
+        page.locator("#revise-pick label", has_text="c1: changed text (b1 ¶1) — # Colours")
+        .locator("input")
+        .is_checked()
+    )
     page.locator("#revise-accept-selected").click()
     page.locator("#revise-msg", has_text="Accepted 1 of 5 changes.").wait_for(timeout=60_000)
     page.locator("#article section[data-block='b1']", has_text="Colours").wait_for()
