@@ -112,7 +112,7 @@ def add_revise_panel(
     )  # fmt: skip
     with gr.Row():
         ask = gr.Button("Revise the article", variant="primary", size="sm", elem_id="revise-ask")
-        stop = gr.Button("Stop", size="sm", variant="stop", elem_id="revise-stop")
+        stop = gr.Button("Stop", size="sm", elem_id="revise-stop")
     msg = Message(elem_id="revise-msg")
     diff = gr.HTML("", elem_id="revise-diff", padding=False, js_on_load=asset("revise.js"))
     pick = gr.CheckboxGroup([], label="Blocks to accept", elem_id="revise-pick", visible=False)
