@@ -162,21 +162,26 @@ class RevisionActions:
         except UnknownChange as exc:
             raise Refused(str(exc)) from None
         self.revision = None
+        pictures = _pictures_by_call(article)  # taken before the steps: a moved image keeps its picture
         images = self._apply_revision(article_id, article, proposal, steps, accepted, decision)
         view = self.reload()
         yield view
-        for key, version_id in images:
-            self._run_new_image(article_id, key, version_id)
+        for key, version_id, piece in images:
+            shown = next((pictures[k] for k in piece.keys if k in pictures), None)
+            if shown is not None:
+                self._reuse_image(version_id, shown)
+            else:
+                self._run_new_image(article_id, key, version_id)
             yield self.reload()
 
     def _apply_revision(
         self, article_id: int, article: Article, p: Proposal, steps: list[Step], accepted: set[str], decision: Decision
-    ) -> list[tuple[str, int]]:
+    ) -> list[tuple[str, int, Piece]]:
         """Every store change of one decision; returns the new image blocks still to run."""
         store, owner = self.store, self.user
         self._record_text_choices(article_id, article, p, accepted, decision)
         made: dict[str, str] = {}  # an inserted block's step key -> its stored key
-        images: list[tuple[str, int]] = []
+        images: list[tuple[str, int, Piece]] = []
         for step in steps:
             after = None if step.after is None else (step.after[1] if step.after[0] == "block" else made[step.after[1]])
             if step.op == "insert_text":
@@ -184,7 +189,7 @@ class RevisionActions:
             elif step.op == "insert_image" and step.piece is not None:
                 made[step.key], version_id = _insert_image(store, article_id, after, step.piece, p.instruction, owner)
                 if step.piece.error is None:
-                    images.append((made[step.key], version_id))
+                    images.append((made[step.key], version_id, step.piece))
             elif step.op == "delete" and step.block_id is not None:
                 repo.delete_block(store, article_id, step.block_id, owner)
         merged = article_text(merged_pieces(p.changes, accepted))
@@ -222,6 +227,15 @@ class RevisionActions:
                                       instruction=p.instruction, candidate=True, owner=owner)  # fmt: skip
                 repo.discard_candidate(store, article_id, key, owner, extra=extra)
 
+    def _reuse_image(self, version_id: int, shown: ImageBlock) -> None:
+        """A new tag with the very call of an image the article shows (the writer moved or repeated
+        it): the picture is copied onto the new block, not made again."""
+        repo.finish_image_version(
+            self.store, version_id, status=BlockStatus.OK, image=shown.image, mime=shown.mime,
+            provenance={**shown.provenance, "reused_from": shown.id}, params=shown.params, seconds=0.0,
+            owner=self.user,
+        )  # fmt: skip
+
     def _run_new_image(self, article_id: int, key: str, version_id: int) -> None:
         """A new tag's call on the tool runner (its block was stored queued); the result goes on
         that same version, as the engine's results do."""
@@ -238,6 +252,16 @@ class RevisionActions:
             image=r.image if outcome.ok else None, mime=r.mime, provenance=provenance, params=new.params,
             seconds=r.seconds, owner=self.user,
         )  # fmt: skip
+
+
+def _pictures_by_call(article: Article) -> dict[str, ImageBlock]:
+    """The article's images that came out ok, by each key of their call (``block_diff.call_key``)."""
+    out: dict[str, ImageBlock] = {}
+    for piece in current_pieces(article):
+        block = article.block(piece.block_id) if piece.kind == "image" and piece.block_id else None
+        if isinstance(block, ImageBlock) and block.status == BlockStatus.OK and block.image:
+            out.update(dict.fromkeys(piece.keys, block))
+    return out
 
 
 def _insert_image(store: Store, article_id: int, after: str | None, piece: Piece, instruction: str,

@@ -5,6 +5,7 @@ on 127.0.0.1 and the real chart sandbox running the new chart tag."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from gradio_client import Client
@@ -26,6 +27,9 @@ REVISED = (
     f"## Lenses\n\nA lens bends light <script>alert(1)</script>.\n\n{NEW_CHART}\n\n{BAD_TAG}\n\nThe end.\n\n"
 )
 
+MOVING = f"# Moving\n\nFirst.\n\n{TAG}\n\nSecond.\n\nThird.\n\n"
+MOVED = f"# Moving\n\nFirst.\n\nSecond.\n\nThird.\n\n{TAG}\n\n"
+
 
 def split(text: str, size: int = 7) -> list[str]:
     return [text[i : i + size] for i in range(0, len(text), size)]
@@ -33,7 +37,11 @@ def split(text: str, size: int = 7) -> list[str]:
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio, ChatServer]]:
-    with ChatServer(lambda index, body: Stream(split(REVISED))) as model:
+    def script(index: int, body: dict[str, Any]) -> Stream:
+        moved = "Move the chart" in body["messages"][1]["content"]
+        return Stream(split(MOVED if moved else REVISED))
+
+    with ChatServer(script) as model:
         data = tmp_path_factory.mktemp("revise")
         settings = load_settings(data_dir=data, tools_enabled=["code"], backend="openai", openai_base_url=model.url,
                                  openai_model="writer")  # fmt: skip
@@ -124,3 +132,21 @@ def test_discard_keeps_the_article_and_logs_the_decision(served: tuple[str, Stud
     assert decision.kind == "revert" and decision.context["revision"]["decision"] == "discard"
     after = decision.context["revision"]["after"]
     assert "# Colors" in after and "Colours" not in after and "lens" not in after
+
+
+def test_a_moved_image_keeps_its_picture(served: tuple[str, Studio, ChatServer]) -> None:
+    url, studio, _ = served
+    client = Client(url, verbose=False)
+    article_id = client.predict("moving", MOVING, "", api_name="/render")[1]["article_id"]
+    chart = next(b for b in repo.open_article(studio.store, article_id).blocks if b.kind == "image")
+    diff = client.predict("Move the chart to the end", api_name="/revise")
+    assert [(c["op"], c["kind"]) for c in diff["changes"] if c["op"] != "same"] == [
+        ("removed", "image"), ("added", "image"),
+    ]  # fmt: skip
+    client.predict("all", api_name="/revise_decide")
+    blocks = repo.open_article(studio.store, article_id).blocks
+    assert [b.kind for b in blocks] == ["text", "text", "image"]  # the chart went to the end
+    moved = blocks[-1].current
+    assert moved.status == "ok" and moved.asset is not None and chart.current.asset is not None
+    assert moved.asset.sha256 == chart.current.asset.sha256
+    assert moved.provenance["reused_from"] == chart.key  # copied, not drawn again
