@@ -8,6 +8,7 @@ a bad tag an invalid block with its reason. The blocks are then ``block_diff`` p
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -32,6 +33,8 @@ REVISE_RULES = (
 )
 NOT_RUN = "not run yet: it runs when you accept its block"
 PARTIAL_EVERY_S = 0.25  # at most this often a partial answer while the writer streams
+_FENCE_OPEN = re.compile(r"\A\s*```(markdown|md|text|)[ \t]*\n", re.IGNORECASE)
+_FENCE_CLOSE = re.compile(r"\n?```\s*\Z")
 
 
 def revision_messages(system: str, article: Article, instruction: str) -> list[Message]:
@@ -112,10 +115,23 @@ def read_revision(
     for event in engine.run(chunks, revised, stop=stop, guard=guard):
         if isinstance(event, ArticleDone):
             final = [text_piece(b.text) if isinstance(b, TextBlock) else _new_image(b) for b in event.article.blocks]
-            yield RevisionRead(final, event)
+            yield RevisionRead(unwrap_fence(final), event)
             return
         _fold(blocks, order, event)
         now = time.monotonic()
         if isinstance(event, ToolCallQueued | ToolCallInvalid) or now - last >= PARTIAL_EVERY_S:
             last = now
-            yield RevisionRead([blocks[k] for k in order])
+            yield RevisionRead(unwrap_fence([blocks[k] for k in order]))
+
+
+def unwrap_fence(pieces: list[Piece]) -> list[Piece]:
+    """The answer without a code fence around all of it (chat models often send the article as
+    a ```markdown block): the fence's opening line and a closing line at the very end go."""
+    texts = [i for i, p in enumerate(pieces) if p.kind == "text" and p.text.strip()]
+    if not texts or not _FENCE_OPEN.match(pieces[texts[0]].text) or not _FENCE_CLOSE.search(pieces[texts[-1]].text):
+        return pieces  # a code block at the start of the article is the article's own
+    out = list(pieces)
+    out[texts[0]] = text_piece(_FENCE_OPEN.sub("", pieces[texts[0]].text, count=1))
+    last = out[texts[-1]]
+    out[texts[-1]] = text_piece(_FENCE_CLOSE.sub("", last.text, count=1))
+    return out

@@ -20,7 +20,7 @@ from studio.core.block_diff import (
     word_marks,
 )
 from studio.core.protocol import format_tag
-from studio.core.revision import current_pieces, read_revision
+from studio.core.revision import current_pieces, read_revision, unwrap_fence
 
 
 def image(description: str, query: str, block_id: str | None = None) -> Piece:
@@ -185,3 +185,18 @@ def test_an_inserted_section_before_a_changed_paragraph_is_added_not_changed() -
         ("added", "A lens bends light."),
         ("changed", "Grey clouds colour the end."),
     ]
+
+
+def test_an_answer_wrapped_in_a_code_fence_is_unwrapped() -> None:
+    article = Article(brief="b")
+    answer = (
+        "```markdown\n# T\n\nOne.\n\n<imgen>{'source': 'search', 'description': 'A cat', 'params': {'query': 'cat'}}"
+    )
+    answer += "</imgen>\n\nTwo.\n```\n"
+    pieces = list(read_revision([answer], article))[-1].pieces
+    texts = [p.text.strip() for p in pieces if p.kind == "text"]
+    assert texts == ["# T\n\nOne.", "Two."]
+    inner = "```python\nprint(1)\n```\n\nAfter."  # a code block inside the article is kept
+    assert [p.text for p in unwrap_fence([text_piece(inner)])] == [inner]
+    code_only = "```python\nprint(1)\n```"  # an article that is one code block stays one
+    assert [p.text for p in unwrap_fence([text_piece(code_only)])] == [code_only]
