@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from studio.app.services import Services
 
 MAX_INSTRUCTION_CHARS = 4000  # an instruction for the article, not a document
+NOT_RUN_ENDED = "not made: the request ended before this image ran; Regenerate makes it"
 Decision = Literal["accept_all", "per_block", "discard"]
 
 
@@ -164,15 +165,21 @@ class RevisionActions:
         self.revision = None
         pictures = _pictures_by_call(article)  # taken before the steps: a moved image keeps its picture
         images = self._apply_revision(article_id, article, proposal, steps, accepted, decision)
-        view = self.reload()
-        yield view
-        for key, version_id, piece in images:
-            shown = next((pictures[k] for k in piece.keys if k in pictures), None)
-            if shown is not None:
-                self._reuse_image(version_id, shown)
-            else:
-                self._run_new_image(article_id, key, version_id)
+        try:
             yield self.reload()
+            while images:
+                key, version_id, piece = images[0]
+                shown = next((pictures[k] for k in piece.keys if k in pictures), None)
+                if shown is not None:
+                    self._reuse_image(version_id, shown)
+                else:
+                    self._run_new_image(article_id, key, version_id)
+                images.pop(0)
+                yield self.reload()
+        finally:  # the request ended (the tab closed): what did not run says so on its block
+            for _, version_id, _ in images:
+                repo.finish_image_version(self.store, version_id, status=BlockStatus.FAILED, error=NOT_RUN_ENDED,
+                                          owner=self.user)  # fmt: skip
 
     def _apply_revision(
         self, article_id: int, article: Article, p: Proposal, steps: list[Step], accepted: set[str], decision: Decision
