@@ -17,13 +17,12 @@ import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from models.base import ChatOptions
 from models.errors import Refused
 from models.vocab import BlockStatus, note_written_params
 from storage import repo
 from studio.app.regenerate import regenerate_image
 from studio.app.ui_model import ArticleView
-from studio.core.agent import Brief, build_messages
+from studio.core.agent import Brief, build_messages, chat_options
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.block_diff import (
     Change,
@@ -122,13 +121,15 @@ class RevisionActions:
                           f"{MAX_INSTRUCTION_CHARS:,} (it says what to change, not the new text)")  # fmt: skip
         services = self.services()
         style = str(repo.open_article(self.store, article_id, self.user).settings.get("style") or "")
-        system = build_messages(Brief(article.brief or "the article", style=style), services)[0]["content"]
+        brief = Brief(article.brief or "the article", style=style)
+        system = build_messages(brief, services)[0]["content"]
         messages = revision_messages(str(system), article, instruction)
         before = article.to_llmi_text()
         limits = services.limits
-        # the whole article comes back: room for it and as much again (a section added)
-        options = ChatOptions(max_tokens=max(limits.max_tokens, len(before) // 2 + 512), temperature=limits.temperature,
-                              seed=limits.seed)  # fmt: skip
+        # the writer's own options (a small local model keeps its grammar: only valid tags); the
+        # whole article comes back, so room for it and as much again (a section added)
+        options = dataclasses.replace(chat_options(brief, services), max_tokens=max(limits.max_tokens,
+                                      len(before) // 2 + 512))  # fmt: skip
         old = current_pieces(article)
         self.revision = None
         chunks = services.backend.stream(messages, options)
