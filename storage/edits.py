@@ -1,7 +1,8 @@
 """Editing an article's shape and soft deletes; ``storage.repo`` re-exports these.
 
 - Blocks: insert a text block, delete (soft: ``deleted_at``, undone by ``restore_block``) and
-  move one up or down. Each is a step of the article's undo history (``storage.history``). Positions are rewritten densely, so the order is the one shown.
+  move one up or down. Positions are rewritten densely, so the order is the one shown. Each
+  change is a step of the article's undo history (``storage.history``).
 - Projects: ``delete_project`` only hides a project (``deleted_at``); ``restore_project`` brings
   it back; ``purge_deleted_projects`` removes for good what was deleted long enough ago.
 

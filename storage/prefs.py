@@ -5,9 +5,10 @@ logs, in the same transaction as the change (``storage.repo`` / ``storage.versio
 Kinds: ``regenerate`` / ``rewrite`` (from-version and to-version, nothing kept yet), ``accept`` /
 ``revert`` (``chosen`` is the version the user kept, ``rejected`` the one it beat),
 ``rating``, and ``undo`` / ``redo`` (a history step taken back or done again: ``context["undoes"]``
-/ ``["redoes"]`` name the events of that step, ``storage.history``). Each row carries its whole context as JSON, so the export needs nothing else and
-outlives project deletes: the brief, the article's ``settings`` (writer backend and model, the
-system and user prompt as sent, generation settings, user), input images, the article around
+/ ``["redoes"]`` name the events of that step, ``storage.history``). Each row carries its
+whole context as JSON, so the export needs nothing else and outlives project deletes: the
+brief, the article's ``settings`` (writer backend and model, the system and user prompt as
+sent, generation settings, user), input images, the article around
 the block as a list of blocks (``blocks_before`` / ``blocks_after``, each block's tag as the
 writer wrote it) and each version's call, result, asset hash and tags. Nothing updates or
 deletes these rows: the API has no such function and a database trigger refuses UPDATE/DELETE.

@@ -233,9 +233,7 @@ class PreferenceEvent(Base):
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (
-        CheckConstraint(
-            f"kind IN ({', '.join(repr(k) for k in PREFERENCE_KINDS)})", name="ck_preference_events_kind"
-        ),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in PREFERENCE_KINDS)})", name="ck_preference_events_kind"),
     )
 
 

@@ -98,9 +98,7 @@ def test_a_new_change_after_an_undo_clears_redo(store: Store, article: tuple[int
     assert [s.kind for s in repo.list_steps(store, aid)] == ["edit_text", "edit_text"]
 
 
-def test_merged_candidates_are_one_step_and_a_no_change_records_nothing(
-    store: Store, article: tuple[int, int]
-) -> None:
+def test_merged_candidates_are_one_step_and_a_no_change_records_nothing(store: Store, article: tuple[int, int]) -> None:
     _, aid = article
     for n in range(3):
         repo.add_image_version(store, aid, "b2", source="code", description="Tide chart", params={"code": str(n)},
