@@ -15,7 +15,9 @@ from studio.app.ui_page import page
 from studio.core.agent import Brief
 from tests.render_studio import png, render_studio
 
-RESPONSE = "Intro.\n\n<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \"plt.bar([1], [2])\"}}</imgen>"
+RESPONSE = (
+    "Intro.\n\n<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \"plt.bar([1], [2])\"}}</imgen>"
+)
 
 
 @pytest.fixture
