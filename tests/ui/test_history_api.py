@@ -16,7 +16,7 @@ CHART = "plt.bar(['a', 'b'], [1, 2])"
 RESPONSE = (
     "# Charts\n\nSome text.\n\n<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \""
     + CHART
-    + "\"}}</imgen>\n\nThe end."
+    + '"}}</imgen>\n\nThe end.'
 )
 
 
