@@ -143,6 +143,8 @@ def perform(sess: Session, data: Mapping[str, Any] | CardAction, upload_roots: t
     except Exception as exc:  # the one translator: a StudioError's sentence, anything else logged as a bug
         _leave(sess, block, explain(exc), error=True)
         return sess.view
+    if isinstance(action, Undo | Redo) and not block:
+        block = sess.view.history_block  # the block the step changed ("": the article's notice)
     if isinstance(action, Delete):
         sess.view.notice, sess.view.undo_block = message, block
     elif message:

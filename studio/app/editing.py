@@ -274,14 +274,22 @@ class BlockActions:
         """Take back the newest change to the article (any tab's); what it was, in words."""
         article_id, _ = self._article()
         step = repo.undo(self.store, article_id, self.user)
-        self.reload()
+        self._show_step(step.blocks)
         return f"Undone: {step.label}."
 
     def redo(self) -> str:
         article_id, _ = self._article()
         step = repo.redo(self.store, article_id, self.user)
-        self.reload()
+        self._show_step(step.blocks)
         return f"Redone: {step.label}."
+
+    def _show_step(self, keys: tuple[str, ...]) -> None:
+        """Reload; a step that changed one block still shown names it, so its outcome is shown
+        next to it (the page scrolls there: the change may be far from where the writer is)."""
+        view = self.reload()
+        shown = {b.id for b in view.blocks}
+        live = [k for k in keys if k in shown]
+        view.history_block = live[0] if len(keys) == 1 and live else ""
 
     def history_labels(self, view: ArticleView) -> None:
         """What Undo and Redo would do, on the view (read from the store: the history is shared by

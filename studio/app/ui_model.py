@@ -97,6 +97,7 @@ class ArticleView:
     undo_block: str = ""  # a block just deleted: the notice offers to undo it (the article's history)
     undo_label: str = ""  # what Undo takes back ("accept version 2 of b4"; "": nothing), storage.history
     redo_label: str = ""  # what Redo does again
+    history_block: str = ""  # the one block the last undo / redo changed: its outcome is shown there
 
     def block(self, block_id: str) -> BlockView:
         for b in self.blocks:

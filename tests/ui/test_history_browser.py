@@ -49,7 +49,8 @@ def block(page: Any, key: str) -> Any:
 
 
 def head_notice(page: Any, text: str) -> None:
-    page.locator("#article .studio-head .notice", has_text=text).wait_for(timeout=60_000)
+    """The outcome: next to the one block the step changed (else over the article)."""
+    page.locator("#article .notice", has_text=text).wait_for(timeout=60_000)
 
 
 def key(page: Any, keys: str, expect: str) -> None:
@@ -101,6 +102,7 @@ def test_ctrl_z_undoes_a_text_edit_and_an_image_accept_and_shift_ctrl_z_redoes_t
     assert "More people ride to work every year." in intro.inner_text()
     key(page, "Control+z", "Undone: accept version 1 of b2")
     assert chart.locator(".card-accepted").count() == 0
+    assert chart.locator(".notice", has_text="Undone: accept version 1 of b2").count() == 1  # on its card
     text, accepted = stored()
     assert "More people ride" in text and accepted is None
     undo = list_preference_events(studio.store, kind="undo")[-1]  # the accept is kept, marked undone
@@ -134,3 +136,41 @@ def test_ctrl_z_undoes_a_text_edit_and_an_image_accept_and_shift_ctrl_z_redoes_t
     head_notice(page, "Undone: text edit of b1")
     page.locator(".history-redo").click()
     head_notice(page, "Redone: text edit of b1")
+
+
+def in_view(page: Any, key: str) -> bool:
+    return bool(
+        page.evaluate(
+            f"(() => {{ const r = document.querySelector(\"#article section[data-block='{key}']\")"
+            ".getBoundingClientRect(); return r.bottom > 0 && r.top < window.innerHeight; })()"
+        )
+    )
+
+
+def test_an_undo_far_from_the_block_it_changes_scrolls_there(app: tuple[str, Studio], page: Any) -> None:
+    url, _ = app
+    long = "# Long\n\n" + "\n\n".join(f"Paragraph {i} of a long article. " * 12 for i in range(30))
+    chart = "<imgen>{'source': 'code', 'description': 'Bars', 'params': {'code': \"plt.bar(['a'], [1])\"}}</imgen>"
+    page.goto(url)
+    page.locator("#brief textarea").fill("Long")
+    page.locator("#render-box").click()
+    page.locator("#response textarea").fill(f"{long}\n\n{chart}\n\nThe last paragraph.")
+    page.locator("#render").click()
+    page.locator("#article .history-bar").wait_for(timeout=60_000)
+    last = block(page, "b3")
+    last.get_by_role("button", name="Edit").click()
+    last.locator(".edit-form textarea").fill("The last paragraph, edited.")
+    last.locator(".edit-form").get_by_role("button", name="Save").click()
+    last.locator(".notice", has_text="Saved as version 2").wait_for(timeout=60_000)
+    page.locator("#studio-title").scroll_into_view_if_needed()
+    page.wait_for_function("document.querySelector('#studio-title').getBoundingClientRect().top >= 0")
+    assert not in_view(page, "b3")  # the writer is at the top, the change at the bottom
+    page.locator("#studio-title").click()
+    page.keyboard.press("Control+z")
+    last.locator(".notice", has_text="Undone: text edit of b3").wait_for(timeout=60_000)
+    page.wait_for_function(
+        "(() => { const r = document.querySelector(\"#article section[data-block='b3']\").getBoundingClientRect();"
+        " return r.bottom > 0 && r.top < window.innerHeight; })()",
+        timeout=10_000,
+    )
+    assert "The last paragraph." in last.inner_text()

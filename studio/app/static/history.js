@@ -11,6 +11,24 @@ const historyKey = (e) => {
   if (key === 'y' && e.ctrlKey && !e.shiftKey) return 'redo';
   return null;
 };
+// The outcome is shown next to the block the step changed, which may be far from where the
+// writer is: once the page answers, that block is scrolled into view.
+const showHistoryOutcome = () => {
+  const started = Date.now();
+  // by node and text: the component may patch a notice in place rather than replace it
+  const before = new Map([...element.querySelectorAll('.notice')].map(n => [n, n.textContent]));
+  const poll = () => {
+    const fresh = [...element.querySelectorAll('.notice')].find(
+      n => before.get(n) !== n.textContent && /^(Undone|Redone): /.test(n.textContent.trim()));
+    const section = fresh && fresh.closest('section[data-block]');
+    if (section) { section.scrollIntoView({block: 'nearest'}); return; }
+    if (!fresh && Date.now() - started < 15000) setTimeout(poll, 100);
+  };
+  setTimeout(poll, 50);
+};
+element.addEventListener('click', (e) => {
+  if (e.target.closest('.history-bar [data-act]')) showHistoryOutcome();
+});
 if (!window.__studioHistoryKeys) {
   window.__studioHistoryKeys = true;
   document.addEventListener('keydown', (e) => {
@@ -22,5 +40,6 @@ if (!window.__studioHistoryKeys) {
     if (btn.disabled) return;
     btn.disabled = true;  // one step per key press until the page answers
     trigger('act', {action: {act: act, block: null}});
+    showHistoryOutcome();
   });
 }

@@ -55,13 +55,14 @@ def test_undo_and_redo_on_the_view_and_the_history_bar(studio: Studio) -> None:
     assert 'title="Undo: accept version 2 of b2 (Ctrl+Z)"' in head
 
     view = perform(sess, {"act": "undo"})
-    assert view.notice == "Undone: accept version 2 of b2." and not view.block("b2").accepted
+    # shown next to the one block the step changed (the page scrolls there)
+    assert view.block("b2").notice == "Undone: accept version 2 of b2." and not view.block("b2").accepted
     assert view.redo_label == "accept version 2 of b2" and view.undo_label == "your image in b2"
     perform(sess, {"act": "undo"})
     perform(sess, {"act": "undo"})
     assert sess.view.block("b1").text.strip() == "Intro." and sess.view.block("b2").version == 1
     view = perform(sess, {"act": "redo"})
-    assert view.notice == "Redone: text edit of b1." and view.block("b1").text.strip() == "A new intro."
+    assert view.block("b1").notice == "Redone: text edit of b1." and view.block("b1").text.strip() == "A new intro."
 
     # a new change drops what was left to redo
     perform(sess, {"act": "move", "block": "b2", "offset": -1})
