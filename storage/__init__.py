@@ -2,7 +2,7 @@
 
 Entry points: ``open_store`` (storage.db), ``ArticleRecorder`` (storage.recorder, persists the
 engine's event stream), the repository functions in ``storage.repo`` (projects, articles, block
-versions, ratings) and ``export_preferences`` (storage.pref_export: the preference log as a
+versions, ratings, the article's undo history of ``storage.history``) and ``export_preferences`` (storage.pref_export: the preference log as a
 dataset directory for TRL). storage/ imports nothing of studio/ or tools/.
 """
 
