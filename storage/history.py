@@ -159,7 +159,8 @@ def _newest(s: Session, article_id: int, *, undone: bool) -> HistoryStep | None:
 
 
 def _apply(s: Session, article_id: int, states: dict[str, BlockState | None]) -> None:
-    blocks = {b.key: b for b in s.scalars(select(Block).where(Block.article_id == article_id, Block.key.in_(states)))}
+    query = select(Block).where(Block.article_id == article_id, Block.key.in_(list(states)))
+    blocks = {b.key: b for b in s.scalars(query)}
     for key, state in states.items():
         block = blocks.get(key)
         if block is None:  # blocks are never removed for good; a missing one has nothing to restore
@@ -203,7 +204,7 @@ def _log_walk(s: Session, article_id: int, step: HistoryStep, *, redo: bool) -> 
     article = s.get(Article, article_id)
     block = None
     if len(step.before) == 1:
-        block = s.scalars(select(Block).where(Block.article_id == article_id, Block.key.in_(step.before))).first()
+        block = s.scalars(select(Block).where(Block.article_id == article_id, Block.key.in_(list(step.before)))).first()
     context = {
         ("redoes" if redo else "undoes"): ids,
         "kinds": [kinds.get(i) for i in ids],
