@@ -176,6 +176,28 @@ class Upload(_Action):
         return str(value)[:120] if value is not None else value
 
 
+class _ArticleAction(_Action):
+    """An action on the whole article: ``block`` is optional (the page sends the card it was
+    pressed on, if any, so the outcome is shown there)."""
+
+    block: str = Field(default="", max_length=40)
+
+    @field_validator("block", mode="before")
+    @classmethod
+    def _no_block(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class Undo(_ArticleAction):
+    """Take back the newest change to the article (its one history, ``storage.history``)."""
+
+    act: Literal["undo"] = "undo"
+
+
+class Redo(_ArticleAction):
+    act: Literal["redo"] = "redo"
+
+
 CardAction = Annotated[
     Regenerate
     | EditCall
@@ -190,13 +212,15 @@ CardAction = Annotated[
     | Insert
     | Delete
     | Restore
-    | Upload,
+    | Upload
+    | Undo
+    | Redo,
     Field(discriminator="act"),
 ]
 _ADAPTER: TypeAdapter[CardAction] = TypeAdapter(CardAction)
 MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
-    OpenEditor,
+    OpenEditor, Undo, Redo,
 )  # fmt: skip
 
 
@@ -206,7 +230,8 @@ def tag(model: type[_Action]) -> str:
 
 
 NAMES: tuple[str, ...] = tuple(tag(m) for m in MODELS)
-API_MODELS = tuple(m for m in MODELS if m is not OpenEditor)  # each one is a named API endpoint
+# each one is a named API endpoint with a block input; undo / redo have their own (``ui_history``)
+API_MODELS = tuple(m for m in MODELS if m not in (OpenEditor, Undo, Redo))
 
 
 def parse_action(data: Mapping[str, Any]) -> CardAction:

@@ -275,6 +275,7 @@ class Session(BlockActions, TasteActions, RevisionActions):
             block.accepted = stored.accepted_version is not None and stored.accepted_version == stored.current_version
             block.candidate = version_view(stored.candidate) if stored.candidate else None
             block.history = [version_view(v) for v in histories.get(block.id, [])]
+        self.history_labels(view)
         self.view = view
         return view
 

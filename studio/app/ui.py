@@ -32,6 +32,7 @@ from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
+from studio.app.ui_history import history_endpoints
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
@@ -467,4 +468,5 @@ def build_app(studio: Studio) -> gr.Blocks:
             ),
         )
         action_endpoints(studio, state, api_out, upload_roots)
+        history_endpoints(studio, state, api_out)
     return app

@@ -94,7 +94,10 @@ class ArticleView:
     elsewhere: bool = False  # being written by another tab or client: this view follows the store
     notice: str = ""  # the outcome of the last article-wide action (plain text)
     notice_error: bool = False
-    undo_block: str = ""  # a block just deleted: the notice offers to restore it
+    undo_block: str = ""  # a block just deleted: the notice offers to undo it (the article's history)
+    undo_label: str = ""  # what Undo takes back ("accept version 2 of b4"; "": nothing), storage.history
+    redo_label: str = ""  # what Redo does again
+    history_block: str = ""  # the one block the last undo / redo changed: its outcome is shown there
 
     def block(self, block_id: str) -> BlockView:
         for b in self.blocks:
@@ -266,5 +269,7 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
         "stopped": view.stopped,
         "cut_off": view.cut_off,
         "guard_note": view.guard_note,
+        "undo": view.undo_label,  # the article's history: what /undo and /redo would do ("": nothing)
+        "redo": view.redo_label,
         "blocks": blocks,
     }

@@ -124,9 +124,8 @@ def word_diff(old: str, new: str) -> Markup:
 def _notice(b: BlockView | ArticleView) -> Markup:
     if not b.notice:
         return Markup("")
-    undo = isinstance(b, ArticleView) and b.undo_block
-    html = _render("notice", text=plain(b.notice, 1500), error=b.notice_error, undo="restore" if undo else "")
-    if isinstance(b, ArticleView) and b.undo_block:
+    html = _render("notice", text=plain(b.notice, 1500), error=b.notice_error)
+    if isinstance(b, ArticleView) and b.undo_block:  # a delete: the history bar's Undo brings it back
         return Markup('<div data-block="{}">{}</div>').format(plain(b.undo_block, 40), html)
     return html
 
@@ -277,7 +276,15 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="note guard-note">{}</p>').format(plain(view.guard_note, 600))
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
-    return html + _notice(view)
+    return history_bar(view) + html + _notice(view)
+
+
+def history_bar(view: ArticleView) -> Markup:
+    """Undo / Redo over a finished article (its one history, ``storage.history``): the buttons say
+    what they would do; ``static/history.js`` gives them Ctrl/Cmd+Z and Shift+Ctrl/Cmd+Z."""
+    if not view.done or view.elsewhere or view.article_id is None:
+        return Markup("")
+    return _render("history", undo=plain(view.undo_label, 200), redo=plain(view.redo_label, 200))
 
 
 def block_dict(
