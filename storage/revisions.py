@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.orm import Session
+
 from models.errors import NotFound, StorageError
 from models.vocab import BlockStatus
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
+from storage.history import record_step
 from storage.prefs import article_context, log_event
 from storage.rows import check_article_owner, check_status, touch_project
 from storage.schema import Article, Block, BlockVersion
@@ -40,22 +43,38 @@ def insert_image_block(
     check_status(status)
     with store.write() as s:
         check_article_owner(s, article_id, owner)
-        blocks = _live_blocks(s, article_id)
-        at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
-        if at is None:
-            raise NotFound(f"block {after!r} not found in article {article_id}")
-        block = Block(article_id=article_id, key=_next_key(s, article_id), position=0, kind="image", current_version=1)
-        version = BlockVersion(
-            number=1, origin="revise", instruction=instruction, source=source, description=description,
-            params=dict(params), raw=raw, status=status, error=error, provenance={},
-        )  # fmt: skip
-        block.versions.append(version)
-        s.add(block)
-        blocks.insert(at, block)
-        _renumber(blocks)
-        s.flush()
-        touch_project(s, block)
-        return block.key, version.id
+        with record_step(s, article_id, "insert", "insert a picture from a revision"):
+            return _insert_image(s, article_id, after, source, description, params, raw, status, error, instruction)
+
+
+def _insert_image(
+    s: Session,
+    article_id: int,
+    after: str | None,
+    source: str | None,
+    description: str,
+    params: Mapping[str, Any],
+    raw: str,
+    status: str,
+    error: str | None,
+    instruction: str | None,
+) -> tuple[str, int]:
+    blocks = _live_blocks(s, article_id)
+    at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
+    if at is None:
+        raise NotFound(f"block {after!r} not found in article {article_id}")
+    block = Block(article_id=article_id, key=_next_key(s, article_id), position=0, kind="image", current_version=1)
+    version = BlockVersion(
+        number=1, origin="revise", instruction=instruction, source=source, description=description,
+        params=dict(params), raw=raw, status=status, error=error, provenance={},
+    )  # fmt: skip
+    block.versions.append(version)
+    s.add(block)
+    blocks.insert(at, block)
+    _renumber(blocks)
+    s.flush()
+    touch_project(s, block)
+    return block.key, version.id
 
 
 def log_revision(

@@ -58,3 +58,14 @@ def test_the_decision_is_one_event_with_both_articles_and_no_training_pair(
     assert count_preferences(store, Scope(project_id=project_id)) == before  # the export reads past it
     exported = export_preferences(store, tmp_path / "prefs", Scope(project_id=project_id))
     assert exported.out_dir.exists()
+
+
+def test_a_picture_a_revision_inserted_is_one_undo_step(store: Store, article: tuple[int, int]) -> None:
+    _, aid = article
+    before = [b.key for b in repo.open_article(store, aid).blocks]
+    key, _ = repo.insert_image_block(store, aid, "b1", source="code", description="Lenses", params={}, raw="")
+    assert repo.history_state(store, aid).undo.label == "insert a picture from a revision"  # type: ignore[union-attr]
+    assert repo.undo(store, aid).kind == "insert"
+    assert [b.key for b in repo.open_article(store, aid).blocks] == before
+    repo.redo(store, aid)
+    assert key in [b.key for b in repo.open_article(store, aid).blocks]
