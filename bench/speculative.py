@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import httpx  # noqa: E402
 
-from models.embedded import EmbeddedBackend  # noqa: E402
+from models.embedded import EmbeddedBackend, default_threads  # noqa: E402
 from studio.app.services import Services, build_services  # noqa: E402
 from studio.app.settings import load_settings  # noqa: E402
 from studio.core.agent import Brief, build_messages, chat_options  # noqa: E402
@@ -202,10 +202,13 @@ def report(rows: list[dict[str, Any]], chart: dict[str, Any] | None, args: argpa
         print(f"{brief_id:<24}{p_tps:>12.2f}{d_tps:>12.2f}{d_tps / p_tps:>7.2f}{plain['wall_s']:>10.1f}s"
               f"{draft['wall_s']:>10.1f}s{plain['wall_s'] / draft['wall_s']:>7.2f}{accepted:>10}  {same}")  # fmt: skip
     if speed:
-        print(f"geometric mean: tokens/s x{statistics.geometric_mean(speed):.2f}, writer wall time "
-              f"x{statistics.geometric_mean(wall):.2f} faster with the draft "
-              f"(max_tokens {args.max_tokens}, {args.threads} threads, draft n_max {args.draft_max}, "
-              f"p_min {args.draft_p_min})")  # fmt: skip
+        threads = args.threads or default_threads()
+        print(
+            f"geometric mean, draft over plain: tokens/s x{statistics.geometric_mean(speed):.2f}, writer wall "
+            f"time x{statistics.geometric_mean(wall):.2f} (above 1: the draft is faster)"
+        )
+        print(f"max_tokens {args.max_tokens}, {threads} threads, draft n_max {args.draft_max}, "
+              f"p_min {args.draft_p_min}")  # fmt: skip
     if chart:
         print("chart writer prompt cache (second request, a different chart):", json.dumps(chart))
     print(f"load average at end: {os.getloadavg()}")
