@@ -41,8 +41,9 @@ import httpx  # noqa: E402
 from models.embedded import EmbeddedBackend, default_threads  # noqa: E402
 from studio.app.services import Services, build_services  # noqa: E402
 from studio.app.settings import load_settings  # noqa: E402
-from studio.core.agent import Brief, build_messages, chat_options  # noqa: E402
+from studio.core.agent import Brief, build_messages, chat_options, write_article  # noqa: E402
 from studio.core.charts import ChartCoder  # noqa: E402
+from studio.core.events import ArticleDone  # noqa: E402
 
 BRIEFS = Path(__file__).resolve().parent / "briefs.jsonl"
 DEFAULT_BRIEFS = "report-coffee-prices,report-bees,tutorial-sourdough"
@@ -110,6 +111,24 @@ def writer_request(services: Services, brief: Brief) -> dict[str, Any]:
     }
 
 
+def whole_article(services: Services, brief: Brief) -> dict[str, Any]:
+    """``--full``: the whole article as the studio writes it (writer stream, guards, the chart
+    writer's code call and the chart sandbox), from the request to ArticleDone."""
+    started = time.perf_counter()
+    done = None
+    for event in write_article(brief, services):
+        if isinstance(event, ArticleDone):
+            done = event
+    assert done is not None
+    images = done.article.image_blocks()
+    return {
+        "text": done.article.to_llmi_text(),
+        "wall_s": time.perf_counter() - started,
+        "images_ok": sum(b.status == "ok" for b in images),
+        "images": len(images),
+    }
+
+
 def first_difference(a: str, b: str) -> int | None:
     for i, (x, y) in enumerate(zip(a, b, strict=False)):
         if x != y:
@@ -151,6 +170,7 @@ def main() -> None:
     parser.add_argument("--draft-max", type=int, default=8)
     parser.add_argument("--draft-p-min", type=float, default=0.6)
     parser.add_argument("--no-chart", action="store_true", help="skip the chart prompt-cache part")
+    parser.add_argument("--full", action="store_true", help="whole articles (tools included): wall time only")
     parser.add_argument("--json", type=Path, help="write every measurement here (JSON lines)")
     parser.add_argument("--data-dir", type=Path, default=Path(os.path.expanduser("~/.local/share/llmi-studio")))
     args = parser.parse_args()
@@ -165,6 +185,13 @@ def main() -> None:
                 brief = Brief(row["prompt"], row.get("wanted_images"))
                 order = ["plain", "draft"] if (i + round_no) % 2 == 0 else ["draft", "plain"]
                 for name in order:
+                    if args.full:
+                        full = whole_article(arms[name], brief)
+                        full.update(arm=name, brief=row["id"], round=round_no, load=os.getloadavg()[0])
+                        rows.append(full)
+                        print(f"{row['id']:<24} {name:<6} article wall {full['wall_s']:7.1f} s, images ok "
+                              f"{full['images_ok']}/{full['images']}, load {full['load']:.1f}", flush=True)  # fmt: skip
+                        continue
                     result = writer_request(arms[name], brief)
                     result.update(arm=name, brief=row["id"], round=round_no, load=os.getloadavg()[0])
                     rows.append(result)
@@ -179,7 +206,25 @@ def main() -> None:
     finally:
         for services in arms.values():
             services.backend.close()  # type: ignore[attr-defined]
-    report(rows, chart, args)
+    if args.full:
+        report_full(rows)
+    else:
+        report(rows, chart, args)
+
+
+def report_full(rows: list[dict[str, Any]]) -> None:
+    by = {(r["arm"], r["brief"], r["round"]): r for r in rows}
+    ratios = []
+    for (name, brief_id, round_no), plain in by.items():
+        if name == "plain":
+            draft = by[("draft", brief_id, round_no)]
+            ratios.append(plain["wall_s"] / draft["wall_s"])
+            same = "yes" if plain["text"] == draft["text"] else "no"
+            print(f"{brief_id:<24} article wall plain {plain['wall_s']:7.1f} s, draft {draft['wall_s']:7.1f} s, "
+                  f"x{ratios[-1]:.2f}; same article: {same}")  # fmt: skip
+    if ratios:
+        print(f"geometric mean, draft over plain: article wall time x{statistics.geometric_mean(ratios):.2f}")
+    print(f"load average at end: {os.getloadavg()}")
 
 
 def report(rows: list[dict[str, Any]], chart: dict[str, Any] | None, args: argparse.Namespace) -> None:
