@@ -210,6 +210,12 @@ def main() -> None:
         report_full(rows)
     else:
         report(rows, chart, args)
+    if args.json:
+        with args.json.open("w") as fh:
+            for r in rows:
+                fh.write(json.dumps(r) + "\n")
+            if chart:
+                fh.write(json.dumps({"chart_prefix": chart}) + "\n")
 
 
 def report_full(rows: list[dict[str, Any]]) -> None:
@@ -257,12 +263,6 @@ def report(rows: list[dict[str, Any]], chart: dict[str, Any] | None, args: argpa
     if chart:
         print("chart writer prompt cache (second request, a different chart):", json.dumps(chart))
     print(f"load average at end: {os.getloadavg()}")
-    if args.json:
-        with args.json.open("w") as fh:
-            for r in rows:
-                fh.write(json.dumps(r) + "\n")
-            if chart:
-                fh.write(json.dumps({"chart_prefix": chart}) + "\n")
 
 
 if __name__ == "__main__":
