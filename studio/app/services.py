@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
+from models.errors import ConfigError
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from models.vocab import Source
@@ -28,6 +29,9 @@ from studio.core.protocol import ToolCall
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
 from tools.params import SOURCES
+
+if TYPE_CHECKING:
+    from models.embedded import DraftModel
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,30 @@ def build_backend(settings: Settings) -> ChatBackend:
         read_timeout_s=settings.embedded_read_timeout_s,
         parallel=settings.embedded_parallel,
         gpu_layers=settings.embedded_gpu_layers,
+        draft=draft_model(settings),
+    )
+
+
+def draft_model(settings: Settings) -> DraftModel | None:
+    """The embedded writer's draft model for speculative decoding, or None when it is off."""
+    from models.embedded import DraftModel
+    from models.weights import resolve_gguf
+
+    if settings.embedded_draft_gguf is not None:
+        path = Path(settings.embedded_draft_gguf)
+        if not path.is_file():
+            raise ConfigError(f"STUDIO_EMBEDDED_DRAFT_GGUF points at {path}, which is not an existing file")
+    elif settings.embedded_draft_weights is not None:
+        path = resolve_gguf(
+            settings.embedded_draft_weights, None, settings.data_dir / "models", settings.allow_downloads
+        )
+    else:
+        return None
+    return DraftModel(
+        path,
+        n_max=settings.embedded_draft_max,
+        n_min=settings.embedded_draft_min,
+        p_min=settings.embedded_draft_p_min,
     )
 
 

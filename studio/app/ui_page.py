@@ -241,6 +241,8 @@ def stage(view: ArticleView, two_phase_code: bool = False) -> str:
             if b.source == "code" and two_phase_code and not b.params.get("code"):
                 return f"writing chart code for image {number}"
             return f"running the {TOOL_NAMES.get(b.source or '', b.source)} tool for image {number}"
+    if view.planning is not None:
+        return f"planning picture {len(images) + 1}"
     if not view.blocks:
         return "loading the model and reading the brief"
     if any(b.status == BlockStatus.QUEUED for b in images) and view.blocks[-1].kind == "image":
@@ -314,9 +316,20 @@ def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
         for b in view.blocks
         if b.kind == "image" or b.text.strip() or editable
     ]
+    if view.planning is not None and not view.done:
+        blocks.append(planning_dict(view))
     return {
         "project": view.project_id,
         "article": view.article_id,
         "head": str(head_html(view, two_phase_code)),
         "blocks": blocks,
     }
+
+
+def planning_dict(view: ArticleView) -> dict[str, Any]:
+    """The card where the writer has opened a tag that has not closed yet: it says a picture is
+    being planned (a tag can take half a minute to write). It is no block: the tag's own card
+    takes its place when the tag closes, and it goes when the stream ends without one."""
+    number = sum(b.kind == "image" for b in view.blocks) + 1
+    body = _render("planning", index=view.planning, number=number, since=view.planning_since)
+    return {"id": f"planning-{view.planning}", "kind": "planning", "body": [str(body)], "tail": "", "tools": ""}

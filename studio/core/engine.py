@@ -25,6 +25,7 @@ from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
     Event,
+    TagOpened,
     TextDelta,
     ToolCallFailed,
     ToolCallFinished,
@@ -35,7 +36,7 @@ from studio.core.events import (
 from studio.core.guards import TextGuard
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
 from studio.core.runner import ToolRunner, text_before
-from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
+from studio.core.stream import UNTERMINATED_REASON, Opened, Piece, Tag, TagStreamLexer, Text
 from tools.base import ToolContext, ToolResult, outcome_of
 from tools.params import IMAGE_INDEX
 
@@ -187,7 +188,7 @@ class _Run:
 
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
-        lexer = TagStreamLexer()
+        lexer = TagStreamLexer(report_open=True)
         options = self.engine.options
         read = [0]
 
@@ -233,7 +234,7 @@ class _Run:
                     self._guarded(self.guard.close())
             self.events_q.put(_STREAM_DONE)
 
-    def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
+    def _on_piece(self, piece: Piece) -> None:
         if self.stop.is_set():
             return
         if isinstance(piece, Text):
@@ -243,6 +244,9 @@ class _Run:
             self._guarded(self.guard.boundary())
             if self.guard.looped:
                 return  # nothing after a repetition is kept, tags included
+        if isinstance(piece, Opened):
+            self._opened()
+            return
         if isinstance(piece, Tag) and piece.size is not None:
             tag: ParsedTag = oversized_tag(piece.raw, piece.size)
         elif isinstance(piece, Tag):
@@ -278,6 +282,15 @@ class _Run:
                 )
         if isinstance(tag, ToolCall):
             self._schedule(block, tag)
+
+    def _opened(self) -> None:
+        """Say at once that a picture is being planned here: a tag can take the model half a
+        minute to write, and nothing else would change on the page meanwhile. No block is
+        added: the tag's own event follows when it closes (or ArticleDone when it never does)."""
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            self._emit(TagOpened(len(self.article.user_images) + len(self.article.image_blocks())))
 
     def _guarded(self, text: str) -> None:
         """Append text that passed the guards; record what they removed."""
