@@ -32,6 +32,7 @@ from studio.app.card_actions import (
     Restore,
     Revert,
     Rewrite,
+    SaveText,
     Upload,
     parse_action,
 )
@@ -89,6 +90,9 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case EditText(text=text):
             sess.edit_text(block, text)
             return f"Saved as version {sess.view.block(block).version}."
+        case SaveText(text=text):
+            sess.save_text(block, text)
+            return ""  # the page's autosave indicator says "Saved"; a notice on every pause would be noise
         case Rewrite(instruction=instruction):
             sess.rewrite(block, instruction)
             return "Here is the rewrite: accept or discard it."

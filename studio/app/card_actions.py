@@ -136,6 +136,14 @@ class EditText(_Action):
     text: str = ""
 
 
+class SaveText(_Action):
+    """The in-place editor's autosave: the block's whole text (Markdown) after a pause in typing.
+    A new version like ``edit_text``; the same text again is a quiet no-op, not an error."""
+
+    act: Literal["save_text"] = "save_text"
+    text: str = ""
+
+
 class Rewrite(_Action):
     act: Literal["rewrite"] = "rewrite"
     busy: ClassVar[str] = "rewriting"
@@ -185,6 +193,7 @@ CardAction = Annotated[
     | Discard
     | Caption
     | EditText
+    | SaveText
     | Rewrite
     | Move
     | Insert
@@ -196,7 +205,7 @@ CardAction = Annotated[
 _ADAPTER: TypeAdapter[CardAction] = TypeAdapter(CardAction)
 MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
-    OpenEditor,
+    OpenEditor, SaveText,
 )  # fmt: skip
 
 

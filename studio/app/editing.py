@@ -238,6 +238,16 @@ class BlockActions:
         )
         return self.reload()
 
+    def save_text(self, block_id: str, text: str) -> ArticleView:
+        """The in-place editor's autosave: like ``edit_text`` (a version, logged as the user's
+        edit), but text equal to the stored one is no new version and no error: the editor may
+        send what the store already has (a save racing a reload)."""
+        _, article = self._article()
+        block = article.block(block_id)
+        if isinstance(block, TextBlock) and text.strip() == block.text.strip():
+            return self.view
+        return self.edit_text(block_id, text)
+
     # --- choices -------------------------------------------------------------------------------
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:
         article_id, _ = self._article()
