@@ -42,6 +42,9 @@ const listIsTight = (tokens, i) => {
 };
 
 const tokenizer = MarkdownIt('commonmark', {html: false}).enable(['strikethrough']);
+// a link keeps its URL as written (markdown-it would percent-encode `東京`: the same link, other
+// Markdown); validateLink still refuses javascript: and the like
+tokenizer.normalizeLink = (url) => url;
 
 export const parser = new MarkdownParser(schema, tokenizer, {
   blockquote: {block: 'blockquote'},
@@ -68,13 +71,22 @@ export const parser = new MarkdownParser(schema, tokenizer, {
 // a soft line break (a newline inside a paragraph) stays a newline, as the writer typed it
 parser.tokenHandlers.softbreak = (state) => state.addText('\n');
 
+// Two lists in a row: prosemirror-markdown keeps them apart with two blank lines, which a
+// different marker (`-` then `*`, `1.` then `1)`) already does with one, as the writer wrote it.
+const separate = (state, node, marker) => {
+  const prev = state.closed;
+  if (prev && prev.type === node.type && prev.attrs[marker] !== node.attrs[marker]) state.flushClose(2);
+};
+
 const base_nodes = defaultMarkdownSerializer.nodes;
 export const serializer = new MarkdownSerializer({
   ...base_nodes,
   bullet_list(state, node) {
+    separate(state, node, 'bullet');
     state.renderList(node, '  ', () => (node.attrs.bullet || '-') + ' ');
   },
   ordered_list(state, node) {
+    separate(state, node, 'delim');
     const start = node.attrs.order ?? 1;
     const width = String(start + node.childCount - 1).length;
     const delim = node.attrs.delim || '.';
