@@ -1,9 +1,10 @@
 // LLM-I Studio's in-place text editor: one ProseMirror editor per text block, autosaved as Markdown.
 //
 // The article is a gr.HTML whose template Gradio re-renders by patching the live DOM node by node
-// (attributes, children) on every value change. An editor's DOM would be patched away, so each
-// text block is a <studio-text data-block-id data-md> custom element whose editor lives in its
-// own (open) shadow root, which the patch never walks. The server's Markdown arrives in `data-md`:
+// (attributes, children) on every value change: a child the template does not have is removed
+// with `parent.removeChild`. Each text block is a <studio-text data-block-id data-md> custom
+// element that is empty in the template and keeps its one child, the editor, by declining that
+// removal (`KeptChild`); the patch never walks into it. The server's Markdown arrives in `data-md`:
 // when it differs from everything this page sent, someone else changed the block (a rewrite, an
 // undo, the Markdown box) and the editor takes it; otherwise it confirms a save.
 // Saves go one at a time through `start({save})` (page.js: the article's `save_text` event),
@@ -24,6 +25,7 @@ const SENT_REMEMBERED = 20;
 
 const sheet = new CSSStyleSheet();
 sheet.replaceSync(pmCss + '\n' + editorCss);
+document.adoptedStyleSheets = [...document.adoptedStyleSheets, sheet];
 const readOnly = MarkdownIt('commonmark', {html: false}).enable(['table', 'strikethrough']).disable(['image']);
 
 const editors = new Map(); // block id -> <studio-text>
@@ -82,15 +84,23 @@ const settle = (el, error, text = null) => {
   pump();
 };
 
-class StudioText extends HTMLElement {
+// An element whose one child is its own: Gradio's patch (the template has no children here) may
+// not remove it.
+class KeptChild extends HTMLElement {
+  removeChild(child) { return child === this.kept ? child : super.removeChild(child); }
+
+  keep(child) {
+    if (this.kept && this.kept.parentNode === this) super.removeChild(this.kept);
+    this.kept = child;
+    this.append(child);
+    return child;
+  }
+}
+
+class StudioText extends KeptChild {
   static get observedAttributes() { return ['data-block-id', 'data-md', 'data-error']; }
 
-  connectedCallback() {
-    if (!this.shadowRoot) {
-      this.attachShadow({mode: 'open'}).adoptedStyleSheets = [sheet];
-    }
-    this.reset();
-  }
+  connectedCallback() { this.reset(); }
 
   disconnectedCallback() {
     this.saveNow();
@@ -127,20 +137,17 @@ class StudioText extends HTMLElement {
     this.sent = [];
     this.dirty = false;
     editors.set(id, this);
-    const root = this.shadowRoot;
-    root.replaceChildren();
     if (this.view) { this.view.destroy(); this.view = null; }
     if (!keepsMarkdown(this.server)) {
-      // the editor would change this block's Markdown (e.g. a table): shown, and edited as Markdown
-      const box = document.createElement('div');
+      // the editor would change this block's Markdown: shown as it renders, edited as Markdown
+      const box = this.keep(document.createElement('div'));
       box.className = 'read-only';
       box.innerHTML = readOnly.render(this.server) +
         '<p class="note">This block has Markdown the editor cannot keep exactly: use “Edit as Markdown”.</p>';
-      root.append(box);
       return;
     }
-    const mount = document.createElement('div');
-    root.append(mount);
+    const mount = this.keep(document.createElement('div'));
+    mount.className = 'studio-editor';
     this.view = new EditorView(mount, {
       state: this.freshState(this.server),
       attributes: {'aria-label': 'Text of block ' + id, spellcheck: 'true'},
@@ -219,15 +226,12 @@ const emptyHint = new Plugin({
   },
 });
 
-class StudioAutosave extends HTMLElement {
+class StudioAutosave extends KeptChild {
   connectedCallback() {
-    if (!this.shadowRoot) {
-      const root = this.attachShadow({mode: 'open'});
-      root.adoptedStyleSheets = [sheet];
-      this.out = document.createElement('span');
+    if (!this.out) {
+      this.out = this.keep(document.createElement('span'));
       this.out.setAttribute('role', 'status');
       this.out.setAttribute('aria-live', 'polite');
-      root.append(this.out);
     }
     indicators.add(this);
     this.show(status());
