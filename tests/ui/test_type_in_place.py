@@ -198,7 +198,8 @@ def test_the_converter_round_trips_the_articles_markdown(browser: Any) -> None:
         "- one\n- two\n  - nested\n- three\n\n* star\n* list\n\n1. first\n2. second\n\n3) third\n4) fourth",
         "- loose\n\n- list\n\n> a quote\n> on two lines",
         "```python\nprint('hi')\n```\n\n---\n\nThe end.",
-        "自行车在城市里越来越多。**重要**的是安全。\n\n日本語の*強調*と[リンク](https://example.jp/東京)。\n\n한국어 문장.",
+        "自行车在城市里越来越多。**重要**的是安全。\n\n日本語の*強調*と[リンク](https://example.jp/東京)。"
+        "\n\n한국어 문장.",
         "| a | b |\n|---|---|\n| 1 | 2 |",
     ]
     context = browser.new_context()
