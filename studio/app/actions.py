@@ -90,8 +90,8 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case EditText(text=text):
             sess.edit_text(block, text)
             return f"Saved as version {sess.view.block(block).version}."
-        case SaveText(text=text):
-            sess.save_text(block, text)
+        case SaveText(text=text, article=article):
+            sess.save_text(block, text, article=article)
             return ""  # the page's autosave indicator says "Saved"; a notice on every pause would be noise
         case Rewrite(instruction=instruction):
             sess.rewrite(block, instruction)

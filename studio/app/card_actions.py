@@ -142,6 +142,7 @@ class SaveText(_Action):
 
     act: Literal["save_text"] = "save_text"
     text: str = ""
+    article: Whole | None = None  # the article the text was typed in: refused if another one is open now
 
 
 class Rewrite(_Action):

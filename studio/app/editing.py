@@ -238,12 +238,16 @@ class BlockActions:
         )
         return self.reload()
 
-    def save_text(self, block_id: str, text: str) -> ArticleView:
+    def save_text(self, block_id: str, text: str, *, article: int | None = None) -> ArticleView:
         """The in-place editor's autosave: like ``edit_text`` (a version, logged as the user's
         edit), but text equal to the stored one is no new version and no error: the editor may
-        send what the store already has (a save racing a reload)."""
-        _, article = self._article()
-        block = article.block(block_id)
+        send what the store already has (a save racing a reload). ``article``: the article the
+        text was typed in; a save that arrives after the tab opened another one is refused, never
+        written into the other article's block of the same key."""
+        article_id, open_article = self._article()
+        if article is not None and article != article_id:
+            raise Refused(f"that text was typed in article {article}, which is no longer open: open it to edit it")
+        block = open_article.block(block_id)
         if isinstance(block, TextBlock) and text.strip() == block.text.strip():
             return self.view
         return self.edit_text(block_id, text)

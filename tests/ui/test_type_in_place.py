@@ -214,3 +214,20 @@ def test_the_converter_round_trips_the_articles_markdown(browser: Any) -> None:
     assert p.evaluate("window.studioEditor.roundTrip('5 * 3 [x]')") == "5 \\* 3 \\[x\\]"
     assert p.evaluate("window.studioEditor.keepsMarkdown('5 * 3 [x]')")
     context.close()
+
+
+def test_save_text_is_a_named_endpoint(app: tuple[str, Studio]) -> None:
+    from gradio_client import Client
+
+    url, studio = app
+    client = Client(url, verbose=False)
+    client.predict("bikes", RESPONSE, "", api_name="/render")
+    out = client.predict("b1", "# Bikes\n\nSaved by a script.", "", api_name="/save_text")
+    assert out["article"]["blocks"][0]["text"].strip() == "# Bikes\n\nSaved by a script." and out["message"] == ""
+    aid = int(out["article_id"])
+    versions = len(repo.list_versions(studio.store, aid, "b1"))
+    again = client.predict("b1", "# Bikes\n\nSaved by a script.", str(aid), api_name="/save_text")
+    assert len(repo.list_versions(studio.store, aid, "b1")) == versions and again["message"] == ""
+    with pytest.raises(Exception, match=f"Save text failed: that text was typed in article {aid + 1}"):
+        client.predict("b1", "Elsewhere.", str(aid + 1), api_name="/save_text")
+    assert stored_text(studio, aid) == "# Bikes\n\nSaved by a script."

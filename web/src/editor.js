@@ -70,7 +70,7 @@ const pump = () => {
       inFlight = null;
       showStatus();
     }, CONFIRM_TIMEOUT_MS);
-    transport({act: 'save_text', block: el.blockId, text});
+    transport({act: 'save_text', block: el.blockId, article: el.articleId, text});
     break;
   }
   showStatus();
@@ -98,12 +98,13 @@ class KeptChild extends HTMLElement {
 }
 
 class StudioText extends KeptChild {
-  static get observedAttributes() { return ['data-block-id', 'data-md', 'data-error']; }
+  static get observedAttributes() { return ['data-block-id', 'data-article', 'data-md', 'data-error']; }
 
   connectedCallback() { this.reset(); }
 
   disconnectedCallback() {
-    this.saveNow();
+    this.saveLeaving();
+    if (inFlight && inFlight.el === this) settle(this, ''); // its answer can no longer reach it
     if (editors.get(this.blockId) === this) editors.delete(this.blockId);
     if (this.view) { this.view.destroy(); this.view = null; }
     waiting.delete(this);
@@ -130,9 +131,10 @@ class StudioText extends KeptChild {
   /** Build the editor for the block the attributes name (a new element, or one Gradio re-keyed). */
   reset() {
     const id = this.getAttribute('data-block-id') || '';
-    if (this.blockId && this.blockId !== id) this.saveNow();
+    if (this.view) this.saveLeaving();
     if (editors.get(this.blockId) === this) editors.delete(this.blockId);
     this.blockId = id;
+    this.articleId = Number(this.getAttribute('data-article')) || null;
     this.server = this.getAttribute('data-md') || '';
     this.sent = [];
     this.dirty = false;
@@ -173,7 +175,20 @@ class StudioText extends KeptChild {
     emit('change', this.blockId, this.markdown());
   }
 
-  /** Queue this block's unsaved text at once (leaving the page, re-keyed, API flush). */
+  /** This element leaves its block (removed, or re-keyed by Gradio's patch to another block or
+   * article): its unsaved text goes now, under the block and article it was typed in. */
+  saveLeaving() {
+    clearTimeout(this.timer);
+    waiting.delete(this);
+    if (!this.dirty || !transport) return;
+    this.dirty = false;
+    const text = this.markdown();
+    if (text.trim() !== this.server.trim()) {
+      transport({act: 'save_text', block: this.blockId, article: this.articleId, text});
+    }
+  }
+
+  /** Queue this block's unsaved text at once (leaving the page, API flush). */
   saveNow() {
     if (!this.dirty) return;
     clearTimeout(this.timer);
@@ -184,7 +199,8 @@ class StudioText extends KeptChild {
   /** The server's attributes changed: a confirmed save, a refused one, or someone else's text. */
   sync() {
     const id = this.getAttribute('data-block-id') || '';
-    if (id !== this.blockId) { this.reset(); showStatus(); return; }
+    const article = Number(this.getAttribute('data-article')) || null;
+    if (id !== this.blockId || article !== this.articleId) { this.reset(); showStatus(); return; }
     const md = this.getAttribute('data-md') || '';
     const error = this.getAttribute('data-error') || '';
     if (md.trim() !== this.server.trim()) {

@@ -75,6 +75,15 @@ def test_save_text_is_a_typed_action_and_a_named_endpoint() -> None:
         parse_action({"act": "save_text", "block": "b1", "text": "x" * 100_001})
 
 
+def test_a_save_for_an_article_no_longer_open_is_refused_and_writes_nothing(session: Session) -> None:
+    other = (session.article_id or 0) + 1000
+    view = perform(session, {"act": "save_text", "block": "b1", "article": other, "text": "Typed elsewhere."})
+    assert view.block("b1").notice_error and f"article {other}" in view.block("b1").notice
+    assert stored(session)[1] == 1 and stored(session)[0].strip() == RESPONSE
+    perform(session, {"act": "save_text", "block": "b1", "article": session.article_id, "text": "Typed here."})
+    assert stored(session)[0].strip() == "Typed here." and stored(session)[1] == 2
+
+
 def test_saving_while_the_article_is_written_is_refused(session: Session) -> None:
     session.view.elsewhere = True
     view = perform(session, {"act": "save_text", "block": "b1", "text": "Other"})
