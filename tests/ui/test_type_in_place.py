@@ -231,3 +231,26 @@ def test_save_text_is_a_named_endpoint(app: tuple[str, Studio]) -> None:
     with pytest.raises(Exception, match=f"Save text failed: that text was typed in article {aid + 1}"):
         client.predict("b1", "Elsewhere.", str(aid + 1), api_name="/save_text")
     assert stored_text(studio, aid) == "# Bikes\n\nSaved by a script."
+
+
+def test_hostile_text_stays_text_in_the_editor(app: tuple[str, Studio], page: Any) -> None:
+    url, studio = app
+    hostile = (
+        'Say "hi" <img src=x onerror="window.pwned=1"> <script>window.pwned=2</script>\n\n'
+        "[click](javascript:window.pwned=3) and [ok](https://example.com) ![pic](http://127.0.0.1:9/x.png)"
+    )
+    ids = new_article(studio, hostile)
+    page.on("dialog", lambda d: d.dismiss())
+    editor = open_article(page, url, ids)
+    assert "<img src=x" in editor.inner_text()  # shown as the text it is
+    assert page.evaluate("window.pwned") is None
+    assert editor.locator("script, img[src], img:not(.ProseMirror-separator)").count() == 0  # nothing fetched
+    assert "[image: pic]" in editor.inner_text()
+    assert editor.locator("a[href^='javascript']").count() == 0
+    assert editor.locator("a[href='https://example.com']").count() == 1
+    # the editor's form differs only in escapes (`\\[click\\]`, no link either way); opening saves nothing
+    assert page.evaluate("window.studioEditor.getMarkdown('b1')") == page.evaluate(
+        "md => window.studioEditor.roundTrip(md)", stored_text(studio, ids[1])
+    )
+    page.wait_for_timeout(1500)
+    assert len(repo.list_versions(studio.store, ids[1], "b1")) == 1
