@@ -254,3 +254,24 @@ def test_hostile_text_stays_text_in_the_editor(app: tuple[str, Studio], page: An
     )
     page.wait_for_timeout(1500)
     assert len(repo.list_versions(studio.store, ids[1], "b1")) == 1
+
+
+def test_an_article_rendered_in_the_page_is_typed_into_when_it_is_done(app: tuple[str, Studio], page: Any) -> None:
+    """The usual way: the article streams in as HTML, and once it is done its text blocks become
+    editors in the same page (no reload)."""
+    url, studio = app
+    page.goto(url)
+    page.locator("#brief textarea").fill("bikes")
+    page.locator("#render-box").click()
+    page.locator("#response textarea").fill("# Rendered\n\nFirst words.\n\nLast words.")
+    page.locator("#render").click()
+    editor = page.locator("#article studio-text[data-block-id='b1'] .ProseMirror")
+    editor.wait_for(timeout=60_000)
+    page.wait_for_function("window.location.search.includes('article=')")
+    article_id = int(page.evaluate("new URLSearchParams(window.location.search).get('article')"))
+    editor.locator("p", has_text="Last words.").click()
+    page.keyboard.press("End")
+    page.keyboard.type(" More.")
+    indicator(page).filter(has_text="Saved").wait_for(timeout=30_000)
+    page.wait_for_function("window.studioEditor.status().state === 'saved'")
+    assert stored_text(studio, article_id) == "# Rendered\n\nFirst words.\n\nLast words. More."
