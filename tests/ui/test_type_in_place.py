@@ -275,3 +275,26 @@ def test_an_article_rendered_in_the_page_is_typed_into_when_it_is_done(app: tupl
     indicator(page).filter(has_text="Saved").wait_for(timeout=30_000)
     page.wait_for_function("window.studioEditor.status().state === 'saved'")
     assert stored_text(studio, article_id) == "# Rendered\n\nFirst words.\n\nLast words. More."
+
+
+def test_when_the_bundle_does_not_load_the_text_shows_and_the_markdown_box_works(
+    app: tuple[str, Studio], page: Any
+) -> None:
+    url, studio = app
+    ids = new_article(studio)
+    page.route("**/studio-editor/**", lambda route: route.abort())
+    page.goto(f"{url}?project={ids[0]}&article={ids[1]}")
+    page.wait_for_function("document.documentElement.dataset.studioEditor === 'failed'", timeout=60_000)
+    section = page.locator("#article section[data-block-id='b1']")
+    note = "getComputedStyle(document.querySelector('#article .studio-article'), '::before').content"
+    assert "did not load" in page.evaluate(note)
+    shown = "getComputedStyle(document.querySelector('#article studio-text'), '::before').content"
+    assert "Bike lanes make riders safer." in page.evaluate(shown)
+    assert section.locator("studio-text").get_attribute("data-md") == RESPONSE  # shown by page.css
+    section.hover()
+    section.get_by_role("button", name="Edit as Markdown").click()
+    section.locator(".edit-form textarea").fill("# Bikes\n\nTyped in the box.")
+    section.get_by_role("button", name="Save").click()
+    section.locator(".notice", has_text="Saved as version 2").wait_for(timeout=30_000)
+    assert stored_text(studio, ids[1]) == "# Bikes\n\nTyped in the box."
+    page.errors.clear()  # the failed import is logged as the console error it is, not a page crash

@@ -84,7 +84,10 @@ const startEditor = () => {
   if (!window.__studioEditorLoad) window.__studioEditorLoad = import(url);
   window.__studioEditorLoad
     .then(() => window.studioEditor.start({save: (data) => trigger('save_text', {action: data})}))
-    .catch((err) => { element.classList.add('editor-failed'); console.error('the text editor did not load', err); });
+    .catch((err) => {
+      document.documentElement.dataset.studioEditor = 'failed'; // page.css shows the Markdown and a note
+      console.error('the text editor did not load', err);
+    });
 };
 watch('value', startEditor);
 startEditor();
