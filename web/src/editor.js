@@ -45,10 +45,14 @@ const status = () => {
   return busy ? {state: 'saving', message: 'Saving…'} : {state: 'saved', message: 'Saved'};
 };
 
+let shown = '';
 const showStatus = () => {
   const s = status();
-  indicators.forEach((el) => el.show(s));
-  emit('status', s);
+  if (s.state + s.message !== shown) { // typing calls this on every key: touch the page only on a change
+    shown = s.state + s.message;
+    indicators.forEach((el) => el.show(s));
+    emit('status', s);
+  }
   if (s.state !== 'saving') {
     const done = flushWaiters;
     flushWaiters = [];
@@ -172,7 +176,7 @@ class StudioText extends KeptChild {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => { waiting.add(this); pump(); }, SAVE_DELAY_MS);
     showStatus();
-    emit('change', this.blockId, this.markdown());
+    if (listeners.change.size) emit('change', this.blockId, this.markdown());
   }
 
   /** This element leaves its block (removed, or re-keyed by Gradio's patch to another block or
@@ -250,7 +254,7 @@ class StudioAutosave extends KeptChild {
       this.out.setAttribute('aria-live', 'polite');
     }
     indicators.add(this);
-    this.show(status());
+    this.show(status()); // a new indicator (the head re-rendered) shows the state at once
   }
 
   disconnectedCallback() { indicators.delete(this); }
