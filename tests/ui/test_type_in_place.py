@@ -298,3 +298,16 @@ def test_when_the_bundle_does_not_load_the_text_shows_and_the_markdown_box_works
     section.locator(".notice", has_text="Saved as version 2").wait_for(timeout=30_000)
     assert stored_text(studio, ids[1]) == "# Bikes\n\nTyped in the box."
     page.errors.clear()  # the failed import is logged as the console error it is, not a page crash
+
+
+def test_the_app_serves_the_bundle_itself(app: tuple[str, Studio]) -> None:
+    import urllib.request
+
+    url, _ = app
+    src = editor_url()
+    assert src is not None and src.startswith("/studio-editor/editor.js?v=")
+    with urllib.request.urlopen(url.rstrip("/") + src, timeout=30) as response:
+        body = response.read()
+        assert response.headers["Content-Type"].startswith("text/javascript")
+        assert "immutable" in response.headers["Cache-Control"]
+    assert body == bundle_path().read_bytes() and b"studio-text" in body
