@@ -67,6 +67,10 @@ const pump = () => {
     if (!el.isConnected || !el.dirty) continue;
     const text = el.markdown();
     if (text.trim() === el.server.trim()) { el.dirty = false; continue; }
+    if (!text.trim()) { // the server would refuse it the same way each time: say so here
+      lastError = 'the text is empty: type something, or delete the block with its Delete button';
+      continue;
+    }
     el.remember(text);
     inFlight = {block: el.blockId, text, el};
     inFlight.timer = setTimeout(() => {
