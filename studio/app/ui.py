@@ -273,7 +273,11 @@ def build_app(studio: Studio) -> gr.Blocks:
             sess = session_of(studio, sess)
             data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
             perform(sess, {**data, "act": tag(SaveText)}, upload_roots)  # a refusal is left on the block
-            return sess, view_page(sess)
+            notice, failed = _block_notice(sess, str(data.get("block") or ""))
+            # the editor's answer to this one save (its `seq`): stored, or why not (plain text: the
+            # indicator sets it as textContent)
+            answer = {"seq": data.get("seq"), "error": notice[:600] if failed else ""}
+            return sess, {**view_page(sess), "saved": answer}
 
         article.save_text(on_save, [state], [state, article], show_progress="hidden", trigger_mode="multiple",
                           concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip

@@ -34,7 +34,9 @@ const listeners = {change: new Set(), saved: new Set(), status: new Set()};
 const emit = (name, ...args) => listeners[name].forEach((fn) => { try { fn(...args); } catch (e) { console.error(e); } });
 
 let transport = null; // (data) => void: sends {block, text} to the server (page.js)
-let inFlight = null; // {block, text, since, timer}: the one save on its way
+let inFlight = null; // {block, text, el, seq, timer}: the one save on its way
+let seq = 0;
+const leftBehind = new Set(); // seqs of saves sent by an editor that left its block (saveLeaving)
 let lastError = '';
 const waiting = new Set(); // editors with a save due
 let flushWaiters = [];
@@ -72,13 +74,13 @@ const pump = () => {
       continue;
     }
     el.remember(text);
-    inFlight = {block: el.blockId, text, el};
+    inFlight = {block: el.blockId, text, el, seq: ++seq};
     inFlight.timer = setTimeout(() => {
       lastError = 'the server has not answered; your text is kept here and sent again with your next edit';
       inFlight = null;
       showStatus();
     }, CONFIRM_TIMEOUT_MS);
-    transport({act: 'save_text', block: el.blockId, article: el.articleId, text});
+    transport({act: 'save_text', block: el.blockId, article: el.articleId, text, seq: inFlight.seq});
     break;
   }
   showStatus();
@@ -112,7 +114,8 @@ class StudioText extends KeptChild {
 
   disconnectedCallback() {
     this.saveLeaving();
-    if (inFlight && inFlight.el === this) settle(this, ''); // its answer can no longer reach it
+    // its save's answer comes with the same page update (page.js: answer), or never: wait for it one task
+    if (inFlight && inFlight.el === this) setTimeout(() => settle(this, ''), 0);
     if (editors.get(this.blockId) === this) editors.delete(this.blockId);
     if (this.view) { this.view.destroy(); this.view = null; }
     waiting.delete(this);
@@ -191,8 +194,10 @@ class StudioText extends KeptChild {
     if (!this.dirty || !transport) return;
     this.dirty = false;
     const text = this.markdown();
-    if (text.trim() !== this.server.trim()) {
-      transport({act: 'save_text', block: this.blockId, article: this.articleId, text});
+    const sending = inFlight && inFlight.el === this && inFlight.text.trim() === text.trim();
+    if (text.trim() && text.trim() !== this.server.trim() && !sending) {
+      leftBehind.add(++seq);
+      transport({act: 'save_text', block: this.blockId, article: this.articleId, text, seq});
     }
   }
 
@@ -278,6 +283,21 @@ const api = {
   start({save}) {
     transport = save;
     pump();
+  },
+  /** The server's answer to one save ({seq, error}: page.js passes on the page value's `saved`). */
+  answer({seq: answered, error}) {
+    if (leftBehind.delete(answered)) { // its editor has gone; a refusal is still said
+      if (error) { lastError = error; showStatus(); }
+      return;
+    }
+    if (!inFlight || inFlight.seq !== answered) return;
+    const {el, text} = inFlight;
+    if (!error && el.isConnected) {
+      el.server = text; // stored as sent (its data-md confirms the same)
+      if (text.trim() === el.markdown().trim()) el.dirty = false;
+      emit('saved', el.blockId, text);
+    }
+    settle(el, error || '');
   },
   /** Block ids with an editor on the page. */
   blocks: () => [...editors.keys()],

@@ -89,5 +89,9 @@ const startEditor = () => {
       console.error('the text editor did not load', err);
     });
 };
-watch('value', startEditor);
+watch('value', () => {
+  startEditor();
+  const answer = props.value && props.value.saved; // the answer to one autosave (ui.on_save)
+  if (answer && window.studioEditor) window.studioEditor.answer(answer);
+});
 startEditor();

@@ -75,13 +75,20 @@ def test_save_text_is_a_typed_action_and_a_named_endpoint() -> None:
         parse_action({"act": "save_text", "block": "b1", "text": "x" * 100_001})
 
 
-def test_a_save_for_an_article_no_longer_open_is_refused_and_writes_nothing(session: Session) -> None:
-    other = (session.article_id or 0) + 1000
-    view = perform(session, {"act": "save_text", "block": "b1", "article": other, "text": "Typed elsewhere."})
-    assert view.block("b1").notice_error and f"article {other}" in view.block("b1").notice
-    assert stored(session)[1] == 1 and stored(session)[0].strip() == RESPONSE
-    perform(session, {"act": "save_text", "block": "b1", "article": session.article_id, "text": "Typed here."})
-    assert stored(session)[0].strip() == "Typed here." and stored(session)[1] == 2
+def test_a_save_for_an_article_no_longer_open_goes_to_that_article(session: Session) -> None:
+    first = session.article_id or 0
+    for _ in session.generate(Brief("trains"), response="# Trains\n\nTrains are quick."):
+        pass
+    second = session.article_id or 0
+    assert second != first
+    # typed in the first article just before the tab opened the second: stored where it was typed
+    view = perform(session, {"act": "save_text", "block": "b1", "article": first, "text": "# Bikes\n\nTyped late."})
+    assert not view.block("b1").notice_error
+    assert repo.open_article(session.store, first).block("b1").current.text.strip() == "# Bikes\n\nTyped late."
+    assert repo.open_article(session.store, second).block("b1").current.text.strip() == "# Trains\n\nTrains are quick."
+    assert view.block("b1").text.strip() == "# Trains\n\nTrains are quick."  # the open article is untouched
+    view = perform(session, {"act": "save_text", "block": "b1", "article": first + 999, "text": "x"})
+    assert view.block("b1").notice_error and "not found" in view.block("b1").notice
 
 
 def test_saving_while_the_article_is_written_is_refused(session: Session) -> None:
