@@ -33,6 +33,7 @@ from studio.app.card_actions import (
     Restore,
     Revert,
     Rewrite,
+    SaveText,
     Undo,
     Upload,
     parse_action,
@@ -91,6 +92,9 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case EditText(text=text):
             sess.edit_text(block, text)
             return f"Saved as version {sess.view.block(block).version}."
+        case SaveText(text=text, article=article):
+            sess.save_text(block, text, article=article)
+            return ""  # the page's autosave indicator says "Saved"; a notice on every pause would be noise
         case Rewrite(instruction=instruction):
             sess.rewrite(block, instruction)
             return "Here is the rewrite: accept or discard it."

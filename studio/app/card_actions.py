@@ -136,6 +136,15 @@ class EditText(_Action):
     text: str = ""
 
 
+class SaveText(_Action):
+    """The in-place editor's autosave: the block's whole text (Markdown) after a pause in typing.
+    A new version like ``edit_text``; the same text again is a quiet no-op, not an error."""
+
+    act: Literal["save_text"] = "save_text"
+    text: str = ""
+    article: Whole | None = None  # the article the text was typed in: refused if another one is open now
+
+
 class Rewrite(_Action):
     act: Literal["rewrite"] = "rewrite"
     busy: ClassVar[str] = "rewriting"
@@ -207,6 +216,7 @@ CardAction = Annotated[
     | Discard
     | Caption
     | EditText
+    | SaveText
     | Rewrite
     | Move
     | Insert
@@ -220,7 +230,7 @@ CardAction = Annotated[
 _ADAPTER: TypeAdapter[CardAction] = TypeAdapter(CardAction)
 MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
-    OpenEditor, Undo, Redo,
+    OpenEditor, Undo, Redo, SaveText,
 )  # fmt: skip
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.errors import Refused
-from models.vocab import BlockStatus, Source, block_status, note_written_params
+from models.vocab import ArticleStatus, BlockStatus, Source, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
 from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, regenerate_image, rewrite_text
@@ -247,6 +247,38 @@ class BlockActions:
             self.store, article_id, block_id, lead + text.strip() + trail, manual=True, owner=self.user
         )
         return self.reload()
+
+    def save_text(self, block_id: str, text: str, *, article: int | None = None) -> ArticleView:
+        """The in-place editor's autosave: like ``edit_text`` (a version, logged as the user's
+        edit), but text equal to the stored one is no new version and no error: the editor may
+        send what the store already has (a save racing a reload). ``article``: the article the
+        text was typed in. A save that arrives after the tab opened another article is stored in
+        its own article (never in the open one's block of the same key), so typing is not lost
+        by switching articles within the autosave pause."""
+        if article is not None and article != self.article_id:
+            self._save_elsewhere(article, block_id, text)
+            return self.view
+        _, open_article = self._article()
+        block = open_article.block(block_id)
+        if isinstance(block, TextBlock) and text.strip() == block.text.strip():
+            return self.view
+        return self.edit_text(block_id, text)
+
+    def _save_elsewhere(self, article_id: int, block_id: str, text: str) -> None:
+        """``save_text`` for an article this session no longer shows (owner-checked by the store)."""
+        stored = repo.open_article(self.store, article_id, self.user)
+        if stored.status == ArticleStatus.RUNNING:
+            raise Refused(f"article {article_id} is being written: your text was not saved")
+        block = stored.block(block_id)
+        if block.kind != "text":
+            raise Refused(f"{block_id} is an image block: edit its call or caption instead")
+        old = block.current.text or ""
+        if not text.strip() or text.strip() == old.strip():
+            return
+        trail = old[len(old.rstrip()) :] or "\n\n"
+        lead = old[: len(old) - len(old.lstrip())]
+        repo.add_text_version(self.store, article_id, block_id, lead + text.strip() + trail, manual=True,
+                              owner=self.user)  # fmt: skip
 
     # --- choices -------------------------------------------------------------------------------
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:

@@ -27,7 +27,7 @@ from models.vocab import LISTED_CUT_OFF, ArticleStatus
 from studio.app.actions import mark_busy, perform
 from studio.app.base_urls import BaseUrlRefused, redact_url
 from studio.app.call_form import FIELDS, edit_choices, form_for
-from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
+from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, SaveText, parse_action, tag
 from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
@@ -271,6 +271,20 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
                     concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
+
+        # --- typing in place: the editor's autosave (web/src/editor.js via page.js), one text at a time
+        def on_save(sess: Session | None, evt: gr.EventData) -> tuple[Any, ...]:
+            sess = session_of(studio, sess)
+            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
+            perform(sess, {**data, "act": tag(SaveText)}, upload_roots)  # a refusal is left on the block
+            notice, failed = _block_notice(sess, str(data.get("block") or ""))
+            # the editor's answer to this one save (its `seq`): stored, or why not (plain text: the
+            # indicator sets it as textContent)
+            answer = {"seq": data.get("seq"), "error": notice[:600] if failed else ""}
+            return sess, {**view_page(sess), "saved": answer}
+
+        article.save_text(on_save, [state], [state, article], show_progress="hidden", trigger_mode="multiple",
+                          concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
 
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
             if sess is None or sess.user != request_user() or not block_id:

@@ -28,6 +28,7 @@ from markupsafe import Markup, escape
 from models.provenance import credit_for, is_illustrative
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
 from studio.app.continuing import can_continue
+from studio.app.editor_bundle import EDITOR_OFF_NOTE, editor_url
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
 from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
@@ -207,10 +208,11 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
     )
 
 
-def text_tools(b: BlockView, editable: bool) -> Markup:
+def text_tools(b: BlockView, editable: bool, in_place: bool = False) -> Markup:
     cand: VersionView | None = b.candidate
     return _render(
         "text_tools",
+        edit_label="Edit as Markdown" if in_place else "Edit",
         busy=b.busy,
         busy_since=b.busy_since,
         editable=editable,
@@ -290,12 +292,15 @@ def history_bar(view: ArticleView) -> Markup:
 
 
 def block_dict(
-    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False
+    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False, in_place: bool = False
 ) -> dict[str, Any]:
     """One block of the page. ``streaming``: the block the model is writing now; its unfinished
     last paragraph is sent as escaped plain text (``tail``) that only ever grows, so each
     update's diff is an append of the new characters; it is rendered as Markdown once the
-    paragraph is complete."""
+    paragraph is complete. ``in_place``: an editable text block is typed into where it stands
+    (``editor_block``) instead of shown as HTML."""
+    if b.kind == "text" and in_place and editable:
+        return editor_block(b)
     if b.kind == "text":
         pieces = paragraphs(b.text)
         tail = ""
@@ -307,22 +312,45 @@ def block_dict(
     return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tail": "", "tools": ""}
 
 
-def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
-    """The value of the article component (see the module docstring)."""
+def editor_block(b: BlockView) -> dict[str, Any]:
+    """A text block typed into in place: the page's ``<studio-text>`` element (``web/src/editor.js``)
+    gets the stored Markdown (``md``) and the reason its last save was refused (``error``), both
+    escaped for an attribute; the editor renders the text itself (``body`` stays empty)."""
+    error = b.notice if b.notice_error else ""
+    return {
+        "id": b.id,
+        "kind": "text",
+        "body": [],
+        "tail": "",
+        "tools": str(text_tools(b, True, in_place=True)),
+        "md": str(escape(b.text.strip())),  # markupsafe escapes quotes too: safe in an attribute
+        "error": str(escape(plain(error, 600))),
+    }
+
+
+def page(view: ArticleView, two_phase_code: bool = False, editor: str | None = None) -> dict[str, Any]:
+    """The value of the article component (see the module docstring). ``editor``: the in-place
+    editor's bundle URL (None: ``editor_url()``; "" when it is not built: text is then edited in
+    the Markdown box, and the head says so)."""
     editable = view.done and not view.elsewhere and view.article_id is not None
+    editor = (editor_url() or "") if editor is None else editor
     last = view.blocks[-1].id if view.blocks and not view.done else None
     blocks = [
-        block_dict(b, editable, view, streaming=b.id == last)
+        block_dict(b, editable, view, streaming=b.id == last, in_place=bool(editor))
         for b in view.blocks
         if b.kind == "image" or b.text.strip() or editable
     ]
     if view.planning is not None and not view.done:
         blocks.append(planning_dict(view))
+    head = str(head_html(view, two_phase_code))
+    if editable and not editor:
+        head += str(Markup('<p class="note editor-off">{}</p>').format(EDITOR_OFF_NOTE))
     return {
         "project": view.project_id,
         "article": view.article_id,
-        "head": str(head_html(view, two_phase_code)),
+        "head": head,
         "blocks": blocks,
+        "editor": editor if editable else "",
     }
 
 
