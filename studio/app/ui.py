@@ -24,6 +24,7 @@ from gradio.utils import get_upload_folder
 from models.errors import NotFound, Refused
 from models.text import valid_text
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
+from studio.app import stream_diff
 from studio.app.actions import mark_busy, perform
 from studio.app.base_urls import BaseUrlRefused, redact_url
 from studio.app.call_form import FIELDS, edit_choices, form_for
@@ -85,6 +86,7 @@ def code_label(two_phase_code: bool) -> str:
 
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
+    stream_diff.install()  # Gradio's own diff rebuilds shrinking nested lists wrongly
     services = studio.services
     on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
