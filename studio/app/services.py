@@ -315,6 +315,7 @@ class Services:
                 s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
             ),
             guards=s.stream_guards,
+            outline_min_sections=s.outline_min_sections,
         )
 
     def chart_coder(self) -> ChartCoder:

@@ -38,6 +38,8 @@ class WriterLimits:
     seed: int | None = None  # a fixed sampling seed: the same brief, model and server give the same article
     penalties: Penalties | None = None  # anti-loop sampling, sent where the server reads it
     guards: bool = True  # the stream guards (repetition, prompt echo, tool talk: studio.core.guards)
+    # a brief asking for this many sections or more is written outline first (studio.core.outline); 0: never
+    outline_min_sections: int = 3
 
 
 class WriterServices(Protocol):
@@ -71,6 +73,7 @@ class Brief:
     wanted_images: int | None = None
     user_images: tuple[bytes, ...] = ()
     style: str = ""
+    sections: int | None = None  # the sections (steps, items) asked for; None: as the brief says
 
     def __post_init__(self) -> None:  # a brief is text entering the studio: valid Unicode (models.text)
         object.__setattr__(self, "text", valid_text(self.text))
@@ -153,10 +156,31 @@ def write_article(brief: Brief, services: WriterServices, *, stop: threading.Eve
     what was written (see ``Engine.run``)."""
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     messages, options = build_messages(brief, services), chat_options(brief, services)
-    bound = services.limits.max_continuations if options.grammar is None else 0
-    chunks = _continued(services.backend, messages, options, article, bound)
+    chunks = article_chunks(brief, services, article, messages, options)
     guard = writer_guard(messages, brief, services, article)
     return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard)
+
+
+def article_chunks(
+    brief: Brief, services: WriterServices, article: Article, messages: list[Message], options: ChatOptions
+) -> FinishStream:
+    """The model's chunks of one article: outline first, section by section, for a brief that asks
+    for ``limits.outline_min_sections`` sections or more (studio.core.outline); otherwise one
+    request, continued after token-limit stops where no grammar is in force."""
+    sections = requested_sections(brief)
+    least = services.limits.outline_min_sections
+    if least and sections >= least:
+        from studio.core.outline import write_sections  # it builds on this module's pieces
+
+        required = _required_sources(brief, 1, _max_images(brief, services))
+        return write_sections(brief, services, messages, options, sections, article, required=required)
+    bound = services.limits.max_continuations if options.grammar is None else 0
+    return _continued(services.backend, messages, options, article, bound)
+
+
+def requested_sections(brief: Brief) -> int:
+    """How many sections (steps, items) the brief asks for; 0 when it names no count."""
+    return brief.sections or 0
 
 
 def continue_article(
@@ -210,15 +234,15 @@ def _continued(
     """The model's stream, continued after token-limit stops up to ``bound`` times (counted in
     ``article.continuations``); returns the last finish reason."""
     written: list[str] = []
-    finish = yield from _tee(backend.stream(messages, options), written)
+    finish = yield from tee(backend.stream(messages, options), written)
     while finish == FINISH_LENGTH and article.continuations < bound:
         article.continuations += 1
         request = continuation_messages(messages, "".join(written))
-        finish = yield from _tee(backend.stream(request, continuation_options(options)), written)
+        finish = yield from tee(backend.stream(request, continuation_options(options)), written)
     return finish
 
 
-def _tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
+def tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
     """Yield the chunks, keeping a copy, and pass the finish reason on."""
     iterator = iter(chunks)
     while True:

@@ -1,0 +1,338 @@
+"""Outline-first writing for long briefs: the headings first, then the article section by section.
+
+A brief that asks for N sections (steps, items) gets N. Measured on the embedded 1.5B model: an
+"eight sections" history stopped after four, one of them repeating itself, when the whole article
+was one request. Here the writer:
+
+1. asks the model for the outline alone: a ``# `` title and exactly N ``## `` headings (under
+   ``outline_grammar`` where the backend takes a grammar; parsed leniently where it does not);
+2. writes each section as its own request, the article so far prefilled as the model's unfinished
+   answer (as ``continue_article`` does), within an even share of the token budget, under a section
+   grammar (paragraphs and image tags, no headings) and with the next heading as a stop string;
+3. finishes a sentence that a section's token share cut off with one short continuation under a
+   grammar that admits only the rest of that sentence.
+
+The images the brief wants are spread over the sections (each section's grammar admits exactly the
+tags that fall due in it, so the article's count is the one asked for), and the picture kinds the
+brief names are required in the first sections that hold a tag.
+
+Everything here is chunks: the engine turns them into the one typed event stream (a heading is
+text), so the UI, the store and the guards see an outlined article as any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
+from studio.core.agent import Brief, WriterServices, continuation_options, tee
+from studio.core.article import Article
+from studio.core.grammar import TITLE_MAX, article_grammar
+from studio.core.protocol import CLOSE, OPEN
+from tools.params import SOURCES
+
+HEADING_MAX = 80  # characters of one outline heading
+OUTLINE_TOKENS_PER_SECTION = 24  # the outline request's budget: a title and N short headings
+SECTION_MIN_TOKENS = 96  # a section's share of the budget never goes below this
+SENTENCE_TAIL_TOKENS = 60  # the continuation that finishes a sentence a section's share cut off
+SENTENCE_TAIL_MAX = 300  # characters of that rest of a sentence
+
+
+@dataclass(frozen=True)
+class Outline:
+    title: str
+    headings: tuple[str, ...]
+
+    def to_text(self) -> str:
+        return "\n".join([f"# {self.title}", *(f"## {h}" for h in self.headings)])
+
+
+@dataclass(frozen=True)
+class SectionImages:
+    """How many image tags the whole article holds (the writer's wanted count made a range)."""
+
+    least: int
+    most: int
+    required: tuple[str, ...] = ()  # sources the brief names a picture for (one tag each at least)
+
+    def due(self, section: int, sections: int, written: int) -> tuple[int, int]:
+        """(min, max) tags for 0-based ``section`` of ``sections``, ``written`` tags already
+        written: the tags fall due evenly, rounded up, so the first picture comes early."""
+        least = max(0, math.ceil((section + 1) * self.least / sections) - written)
+        most = max(least, math.ceil((section + 1) * self.most / sections) - written)
+        return least, most
+
+
+# --- the outline -----------------------------------------------------------------------------
+def outline_grammar(sections: int) -> str:
+    """GBNF: a ``# `` title line, a blank line, then exactly ``sections`` ``## `` heading lines."""
+    if sections < 1:
+        raise ValueError("an outline needs at least one section")
+    rules = {
+        "root": f'"# " title "\\n\\n" item{{{sections}}}',
+        "item": '"## " head "\\n"',
+        "title": f"[^\\n<#`*[ ] [^\\n<`[]{{0,{TITLE_MAX - 1}}}",
+        "head": f"[^\\n<#`*[ ] [^\\n<`[]{{0,{HEADING_MAX - 1}}}",
+    }
+    return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
+
+
+def outline_messages(brief: str, sections: int, language: str = "") -> list[Message]:
+    """The outline request: the brief, and the shape of the answer (no image rules: no tags here)."""
+    tongue = f"Write the title and headings in {language}." if language else "Write them in the brief's language."
+    system = (
+        "You plan articles. Answer with the outline only: the article's title on a line starting with '# ', "
+        f"then exactly {sections} section headings, one per line, each starting with '## '. A heading is a "
+        f"few words naming one part of the article; the parts come in the article's order. {tongue}"
+    )
+    return [{"role": "system", "content": system}, {"role": "user", "content": brief.strip()}]
+
+
+_NUMBERED = re.compile(r"^\s*(?:#{2,3}\s+|\d{1,2}[.)]\s+|[-*]\s+)(.+)$")
+
+
+def parse_outline(text: str, sections: int) -> Outline:
+    """The title and at most ``sections`` headings of an outline answer. Lenient for a model that
+    wrote without the grammar: ``## h``, ``1. h`` and ``- h`` lines are headings; an answer with
+    fewer headings keeps those it has (the harness reports the section count it got)."""
+    title, headings = "", list[str]()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not title and stripped.startswith("# "):
+            title = stripped[2:].strip()
+            continue
+        found = _NUMBERED.match(stripped)
+        if found and len(headings) < sections:
+            heading = " ".join(found.group(1).replace("<", " ").replace("`", " ").split()).strip("#* ")
+            if heading:
+                headings.append(heading[:HEADING_MAX])
+    return Outline(title[:TITLE_MAX] or (headings[0] if headings else ""), tuple(headings))
+
+
+# --- the sections ----------------------------------------------------------------------------
+def _rules(gbnf: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for line in gbnf.splitlines():
+        name, _, body = line.partition(" ::= ")
+        if body:
+            out[name] = body
+    return out
+
+
+def section_grammar(
+    images: tuple[int, int],
+    *,
+    user_image_count: int,
+    max_paragraph_chars: int,
+    two_phase_code: bool,
+    required: Sequence[str] = (),
+) -> str:
+    """GBNF for one section's body: the article grammar's paragraphs and tags, less its title and
+    its headings (the outline gave them). ``user_image_count``: the user's images plus the tags
+    written in earlier sections, so an edit may point at any of them."""
+    least, most = images
+    last_error: ValueError | None = None
+    for floor in dict.fromkeys((least, 0)):  # 0: e.g. an edit with nothing to edit yet
+        try:
+            gbnf = article_grammar(
+                SOURCES,
+                min_images=floor,
+                max_images=most,
+                user_image_count=user_image_count,
+                max_paragraph_chars=max_paragraph_chars,
+                two_phase_code=two_phase_code,
+                required=required[:floor] if floor else (),
+            )
+            break
+        except ValueError as exc:
+            last_error = exc
+    else:
+        raise ValueError(f"no section grammar fits: {last_error}")
+    rules = _rules(gbnf)
+    rules["root"] = rules["root"].replace('title "\\n\\n" ', "", 1)
+    rules["para"] = rules["para"].replace("heading | ", "", 1)
+    for unused in ("title", "heading"):
+        rules.pop(unused, None)
+    return "\n".join(f"{name} ::= {body}" for name, body in rules.items()) + "\n"
+
+
+def sentence_tail_grammar() -> str:
+    """The rest of one sentence and its end: what finishes a section its token share cut off."""
+    return f"root ::= [^\\n<`[.!?:]{{0,{SENTENCE_TAIL_MAX}}} [.!?:]{{1,3}}\n"
+
+
+def section_messages(messages: list[Message], outline: Outline, index: int, so_far: str) -> list[Message]:
+    """The writer's messages with the outline and which section comes now added to the user
+    message, and the article so far (ending in this section's heading) as the unfinished answer."""
+    user = messages[-1]
+    note = (
+        f"Follow this outline:\n{outline.to_text()}\n\n"
+        f"Now write only the section '{outline.headings[index]}' ({index + 1} of {len(outline.headings)}), "
+        "without headings."
+    )
+    content = user["content"]
+    added: Message = {
+        "role": "user",
+        "content": f"{content}\n\n{note}" if isinstance(content, str) else [*content, {"type": "text", "text": note}],
+    }
+    return [*messages[:-1], added, {"role": "assistant", "content": so_far}]
+
+
+_ENDS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")
+_SOURCE = re.compile(r"'source':\s*'(\w+)'")
+
+
+def _open_tag(text: str) -> bool:
+    return text.rfind(OPEN) > text.rfind(CLOSE)
+
+
+def _mid_sentence(text: str) -> bool:
+    last = text.rstrip().rsplit("\n", 1)[-1].strip()
+    return bool(last) and not text.endswith("\n") and not last.endswith(_ENDS)
+
+
+@dataclass(frozen=True)
+class SectionWriter:
+    """What writing the sections needs: the backend, the writer's messages and options (grammar
+    or not), the images, and the settings that shape a grammar."""
+
+    backend: ChatBackend
+    messages: list[Message]
+    options: ChatOptions
+    images: SectionImages
+    use_grammar: bool
+    user_image_count: int = 0
+    max_paragraph_chars: int = 700
+    two_phase_code: bool = True
+    continuations: int = 1  # 0: a section cut off by its share is not finished
+    language: str = ""
+
+    def outline(self, brief: str, sections: int) -> Outline:
+        grammar = outline_grammar(sections) if self.use_grammar else None
+        options = dataclasses.replace(
+            self.options, max_tokens=OUTLINE_TOKENS_PER_SECTION * (sections + 2), grammar=grammar, stop=()
+        )
+        text = "".join(self.backend.stream(outline_messages(brief, sections, self.language), options))
+        return parse_outline(text, sections)
+
+    def section_tokens(self, sections: int) -> int:
+        spent = OUTLINE_TOKENS_PER_SECTION * (sections + 2)
+        return max(SECTION_MIN_TOKENS, (self.options.max_tokens - spent) // max(1, sections))
+
+    def stream(self, outline: Outline, article: Article) -> FinishStream:
+        """The article's chunks: title, then each heading and its section. Returns the last
+        finish reason (FINISH_LENGTH when the article ends cut off); each sentence finished after
+        a section's share ran out counts in ``article.continuations``."""
+        so_far = f"# {outline.title}\n\n"
+        yield so_far
+        sections = len(outline.headings)
+        finish: str | None = None
+        for index, heading in enumerate(outline.headings):
+            head = f"## {heading}\n\n"
+            yield head
+            so_far += head
+            body: list[str] = []
+            finish = yield from self._section(outline, index, so_far, body)
+            so_far += "".join(body)
+            if finish == FINISH_LENGTH and _open_tag(so_far):
+                return finish  # cut inside a tag: nothing after it could be read as text
+            if (
+                finish == FINISH_LENGTH
+                and _mid_sentence(so_far)
+                and article.continuations < self.continuations * sections
+            ):
+                article.continuations += 1
+                tail: list[str] = []
+                finish = yield from self._tail(so_far, outline, index, tail)
+                so_far += "".join(tail)
+            if index + 1 < sections:
+                gap = "\n\n" if not so_far.endswith("\n\n") else ""
+                yield gap
+                so_far += gap
+        return finish
+
+    def _may_continue(self, article: Article, sections: int) -> bool:
+        return article.continuations < self.continuations * sections
+
+    def _section(self, outline: Outline, index: int, so_far: str, into: list[str]) -> FinishStream:
+        written = so_far.count(OPEN)
+        done = set(_SOURCE.findall(so_far))
+        least, most = self.images.due(index, len(outline.headings), written)
+        missing = tuple(s for s in self.images.required if s not in done)
+        grammar = None
+        if self.use_grammar:
+            grammar = section_grammar(
+                (least, most),
+                user_image_count=self.user_image_count + written,
+                max_paragraph_chars=self.max_paragraph_chars,
+                two_phase_code=self.two_phase_code,
+                required=missing,
+            )
+        options = continuation_options(
+            dataclasses.replace(
+                self.options,
+                max_tokens=self.section_tokens(len(outline.headings)),
+                grammar=grammar,
+                stop=("\n## ", "\n# "),
+            )
+        )
+        request = section_messages(self.messages, outline, index, so_far)
+        return (yield from tee(self.backend.stream(request, options), into))
+
+    def _tail(self, so_far: str, outline: Outline, index: int, into: list[str]) -> FinishStream:
+        options = continuation_options(
+            dataclasses.replace(
+                self.options,
+                max_tokens=SENTENCE_TAIL_TOKENS,
+                grammar=sentence_tail_grammar() if self.use_grammar else None,
+                stop=("\n",),
+            )
+        )
+        request = section_messages(self.messages, outline, index, so_far)
+        return (yield from tee(self.backend.stream(request, options), into))
+
+
+def section_images(brief: Brief, services: WriterServices, required: Sequence[str]) -> SectionImages:
+    """The writer's wanted count as a range over the whole article (None: one at least, the
+    named kinds each, up to the settings' maximum; 0: none; N: exactly N)."""
+    if brief.wanted_images is not None:
+        count = max(0, brief.wanted_images)
+        return SectionImages(count, count, tuple(required)[:count])
+    most = services.limits.max_images
+    return SectionImages(min(most, max(1, len(required))), most, tuple(required)[:most])
+
+
+def write_sections(
+    brief: Brief,
+    services: WriterServices,
+    messages: list[Message],
+    options: ChatOptions,
+    sections: int,
+    article: Article,
+    *,
+    required: Sequence[str] = (),
+    language: str = "",
+) -> FinishStream:
+    """The chunks of an outlined article (see the module docstring). Where the model's outline
+    holds no heading, the article is written in one request instead, so no brief is lost to it."""
+    limits = services.limits
+    writer = SectionWriter(
+        services.backend,
+        messages,
+        options,
+        section_images(brief, services, required),
+        use_grammar=services.uses_grammar,
+        user_image_count=len(brief.user_images),
+        max_paragraph_chars=limits.max_paragraph_chars,
+        two_phase_code=services.two_phase_code,
+        continuations=limits.max_continuations,
+        language=language,
+    )
+    outline = writer.outline(brief.text, sections)
+    if not outline.headings:
+        return (yield from tee(services.backend.stream(messages, options), []))
+    return (yield from writer.stream(outline, article))
