@@ -28,7 +28,7 @@ from tests.judge_server import JudgeServer, Reply
 xgr = pytest.importorskip("xgrammar")
 STOP = 256
 
-CHART = "<imgen>{'source': 'code', 'description': 'Bar chart of tea output: China 3, India 1', 'params': {'code': ''}}</imgen>"
+CHART = "<imgen>{'source': 'code', 'description': 'Bar chart of tea: China 3, India 1', 'params': {'code': ''}}</imgen>"
 PHOTO = "<imgen>{'source': 'search', 'description': 'tea fields', 'params': {'query': 'tea plantation'}}</imgen>"
 
 
