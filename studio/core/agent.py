@@ -163,7 +163,7 @@ def write_article(brief: Brief, services: WriterServices, *, stop: threading.Eve
 
 def article_chunks(
     brief: Brief, services: WriterServices, article: Article, messages: list[Message], options: ChatOptions
-) -> FinishStream:
+) -> Iterator[str]:
     """The model's chunks of one article: outline first, section by section, for a brief that asks
     for ``limits.outline_min_sections`` sections or more (studio.core.outline); otherwise one
     request, continued after token-limit stops where no grammar is in force."""

@@ -11,6 +11,7 @@ one lock, and every event is a value snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
 from models.vocab import IN_FLIGHT, BlockStatus
-from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.article import REPETITION, SECTION_ENDED, Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
     Event,
@@ -187,7 +188,7 @@ class _Run:
 
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
-        lexer = TagStreamLexer()
+        lexers = [TagStreamLexer()]  # a list: a redirect after a loop starts a fresh one
         options = self.engine.options
         read = [0]
 
@@ -201,13 +202,16 @@ class _Run:
                     "for one article; the rest was not read"
                 )
             read[0] += len(chunk)
-            for piece in lexer.feed(chunk):
+            for piece in lexers[0].feed(chunk):
                 if self.tag_position >= options.max_tags and not isinstance(piece, Text):
                     self.article.error = f"the response holds more than {options.max_tags} tags; the rest was not read"
                     break
                 self._on_piece(piece)
                 if self.guard is not None and self.guard.looped:
-                    raise _Looped
+                    if not self._redirected(chunks):
+                        raise _Looped
+                    lexers[0] = TagStreamLexer()  # the rest of the looping part is dropped
+                    break
             if self.article.error:
                 raise _Capped
 
@@ -226,12 +230,28 @@ class _Run:
         finally:
             looped = self.guard is not None and self.guard.looped
             if not self.stop.is_set() and not looped:
-                for piece in lexer.close():
+                for piece in lexers[0].close():
                     if isinstance(piece, Text) or self.tag_position < options.max_tags:
                         self._on_piece(piece)
                 if self.guard is not None:
                     self._guarded(self.guard.close())
             self.events_q.put(_STREAM_DONE)
+
+    def _redirected(self, chunks: Iterable[str]) -> bool:
+        """After a loop: where the chunk source can end just the part that loops and go on with the
+        next (``skip_section``: an outlined article's next section), it does and the guard resumes;
+        True then. Otherwise the article ends here."""
+        skip = getattr(chunks, "skip_section", None)
+        if self.guard is None or not callable(skip) or not skip():
+            return False
+        self.guard.resume()
+        with self.lock:
+            for i in range(len(self.article.removed) - 1, -1, -1):
+                removal = self.article.removed[i]
+                if removal.kind == REPETITION:
+                    self.article.removed[i] = dataclasses.replace(removal, reason=removal.reason + SECTION_ENDED)
+                    break
+        return True
 
     def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
         if self.stop.is_set():

@@ -171,6 +171,12 @@ class TextGuard:
             out, self._pending = out + self._pending, ""
         return out
 
+    def resume(self) -> None:
+        """Go on after a loop (the writer moved on to a new section): what was held is dropped,
+        what was seen is remembered, so the new part may not repeat it either."""
+        self.looped = False
+        self._held = self._pending = ""
+
     def take_removals(self) -> list[Removal]:
         """What was removed since the last call (the engine records it on the article)."""
         out, self._removals = self._removals, []

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
@@ -223,42 +223,63 @@ class SectionWriter:
         spent = OUTLINE_TOKENS_PER_SECTION * (sections + 2)
         return max(SECTION_MIN_TOKENS, (self.options.max_tokens - spent) // max(1, sections))
 
-    def stream(self, outline: Outline, article: Article) -> FinishStream:
+    def stream(self, outline: Outline, article: Article, control: SectionChunks) -> FinishStream:
         """The article's chunks: title, then each heading and its section. Returns the last
         finish reason (FINISH_LENGTH when the article ends cut off); each sentence finished after
-        a section's share ran out counts in ``article.continuations``."""
+        a section's share ran out counts in ``article.continuations``. A section the engine asks
+        to skip (``control.skip_section``: it began to loop) ends there; the next one begins."""
         so_far = f"# {outline.title}\n\n"
         yield so_far
         sections = len(outline.headings)
         finish: str | None = None
         for index, heading in enumerate(outline.headings):
-            head = f"## {heading}\n\n"
-            yield head
-            so_far += head
+            if index:
+                gap = _gap(so_far)
+                yield gap
+                so_far += gap + f"## {heading}\n\n"
+            else:
+                so_far += f"## {heading}\n\n"
+            yield f"## {heading}\n\n"
             body: list[str] = []
-            finish = yield from self._section(outline, index, so_far, body)
+            finish = yield from self._request(self._section_request(outline, index, so_far), body, control)
+            if finish == SKIPPED:
+                control.skipping = False
+                so_far = article.to_llmi_text()  # what the guard kept of the looping section
+                continue
             so_far += "".join(body)
             if finish == FINISH_LENGTH and _open_tag(so_far):
                 return finish  # cut inside a tag: nothing after it could be read as text
-            if (
-                finish == FINISH_LENGTH
-                and _mid_sentence(so_far)
-                and article.continuations < self.continuations * sections
-            ):
+            if finish == FINISH_LENGTH and _mid_sentence(so_far) and self._may_continue(article, sections):
                 article.continuations += 1
                 tail: list[str] = []
-                finish = yield from self._tail(so_far, outline, index, tail)
+                finish = yield from self._request(self._tail_request(outline, index, so_far), tail, control)
                 so_far += "".join(tail)
-            if index + 1 < sections:
-                gap = "\n\n" if not so_far.endswith("\n\n") else ""
-                yield gap
-                so_far += gap
-        return finish
+        return None if finish == SKIPPED else finish
 
     def _may_continue(self, article: Article, sections: int) -> bool:
         return article.continuations < self.continuations * sections
 
-    def _section(self, outline: Outline, index: int, so_far: str, into: list[str]) -> FinishStream:
+    def _request(
+        self, request: tuple[list[Message], ChatOptions], into: list[str], control: SectionChunks
+    ) -> FinishStream:
+        """One request's chunks, kept in ``into``; it ends early (SKIPPED) when the engine asks
+        for the next section, and its stream is closed, so the server stops generating."""
+        stream = self.backend.stream(*request)
+        try:
+            while not control.skipping:
+                try:
+                    chunk = next(stream)
+                except StopIteration as stop:
+                    return stop.value if isinstance(stop.value, str) else None
+                into.append(chunk)
+                yield chunk
+            return SKIPPED
+        finally:
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
+
+    def _section_request(self, outline: Outline, index: int, so_far: str) -> tuple[list[Message], ChatOptions]:
         written = so_far.count(OPEN)
         done = set(_SOURCE.findall(so_far))
         least, most = self.images.due(index, len(outline.headings), written)
@@ -272,28 +293,51 @@ class SectionWriter:
                 two_phase_code=self.two_phase_code,
                 required=missing,
             )
-        options = continuation_options(
-            dataclasses.replace(
-                self.options,
-                max_tokens=self.section_tokens(len(outline.headings)),
-                grammar=grammar,
-                stop=("\n## ", "\n# "),
-            )
-        )
-        request = section_messages(self.messages, outline, index, so_far)
-        return (yield from tee(self.backend.stream(request, options), into))
+        tokens = self.section_tokens(len(outline.headings))
+        options = dataclasses.replace(self.options, max_tokens=tokens, grammar=grammar, stop=("\n## ", "\n# "))
+        return section_messages(self.messages, outline, index, so_far), continuation_options(options)
 
-    def _tail(self, so_far: str, outline: Outline, index: int, into: list[str]) -> FinishStream:
-        options = continuation_options(
-            dataclasses.replace(
-                self.options,
-                max_tokens=SENTENCE_TAIL_TOKENS,
-                grammar=sentence_tail_grammar() if self.use_grammar else None,
-                stop=("\n",),
-            )
-        )
-        request = section_messages(self.messages, outline, index, so_far)
-        return (yield from tee(self.backend.stream(request, options), into))
+    def _tail_request(self, outline: Outline, index: int, so_far: str) -> tuple[list[Message], ChatOptions]:
+        grammar = sentence_tail_grammar() if self.use_grammar else None
+        options = dataclasses.replace(self.options, max_tokens=SENTENCE_TAIL_TOKENS, grammar=grammar, stop=("\n",))
+        return section_messages(self.messages, outline, index, so_far), continuation_options(options)
+
+
+SKIPPED = "skipped"  # a section's request ended early: the engine asked for the next section
+
+
+def _gap(text: str) -> str:
+    """What puts the next heading at the start of its own paragraph."""
+    return "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
+
+
+class SectionChunks:
+    """An outlined article's chunks: an iterator the engine reads as any model stream (its
+    StopIteration carries the finish reason), which it may ask to end the section that is being
+    written (``skip_section``, after a loop) and to close (stop, a loop it cannot redirect)."""
+
+    def __init__(self) -> None:
+        self.skipping = False
+        self._chunks: Iterator[str] = iter(())
+
+    def feed_from(self, chunks: Iterator[str]) -> SectionChunks:
+        self._chunks = chunks
+        return self
+
+    def __iter__(self) -> SectionChunks:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._chunks)
+
+    def skip_section(self) -> bool:
+        self.skipping = True
+        return True
+
+    def close(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if callable(close):
+            close()
 
 
 def section_images(brief: Brief, services: WriterServices, required: Sequence[str]) -> SectionImages:
@@ -316,7 +360,7 @@ def write_sections(
     *,
     required: Sequence[str] = (),
     language: str = "",
-) -> FinishStream:
+) -> SectionChunks:
     """The chunks of an outlined article (see the module docstring). Where the model's outline
     holds no heading, the article is written in one request instead, so no brief is lost to it."""
     limits = services.limits
@@ -332,7 +376,12 @@ def write_sections(
         continuations=limits.max_continuations,
         language=language,
     )
-    outline = writer.outline(brief.text, sections)
-    if not outline.headings:
-        return (yield from tee(services.backend.stream(messages, options), []))
-    return (yield from writer.stream(outline, article))
+    control = SectionChunks()
+
+    def chunks() -> FinishStream:
+        outline = writer.outline(brief.text, sections)
+        if not outline.headings:
+            return (yield from tee(services.backend.stream(messages, options), []))
+        return (yield from writer.stream(outline, article, control))
+
+    return control.feed_from(chunks())

@@ -13,6 +13,7 @@ import pytest
 from studio.app.services import Services, build_services
 from studio.app.settings import load_settings
 from studio.core.agent import Brief, write_article
+from studio.core.article import REPETITION_NOTE, SECTION_ENDED, SECTION_REPETITION_NOTE
 from studio.core.events import ArticleDone, TextDelta, ToolCallQueued
 from studio.core.outline import (
     Outline,
@@ -216,3 +217,30 @@ def test_below_the_threshold_and_when_turned_off_the_article_is_one_request(tmp_
             brief = Brief("Tea.", wanted_images=0, sections=sections)
             run(brief, services_for(server.url, tmp_path, outline_min_sections=least))
             assert len(server.requests) == 1
+
+
+def test_a_section_that_loops_ends_there_and_the_next_section_is_written(tmp_path: Path) -> None:
+    loop = "Tea is a drink made from leaves of the tea plant. " * 4
+    script = [Reply(OUTLINE), Reply(loop, chunk_chars=12), Reply("Tea grows on hills."), Reply("People drink it hot.")]
+    brief = Brief("Tea in three sections.", wanted_images=0, sections=3)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        third = server.requests[2]
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    text = done.article.to_llmi_text()
+    assert text.count("Tea is a drink made from leaves of the tea plant.") == 1
+    assert text.endswith("\n\n## Growing\n\nTea grows on hills.\n\n## Drinking\n\nPeople drink it hot.")
+    (loop_removed,) = done.article.removed
+    assert loop_removed.kind == "repetition" and loop_removed.reason.endswith(SECTION_ENDED)
+    assert done.article.guard_note() == SECTION_REPETITION_NOTE
+    # the next section continues what the reader sees, not the loop
+    assert third["messages"][-1]["content"].count("Tea is a drink") == 1
+
+
+def test_a_loop_in_one_request_still_ends_the_article(tmp_path: Path) -> None:
+    loop = "# Tea\n\n" + "Tea is a drink made from leaves of the tea plant. " * 4 + "More."
+    with JudgeServer([Reply(loop)], model="m") as server:
+        done = run(Brief("Tea.", wanted_images=0), services_for(server.url, tmp_path))[-1]
+    assert done.article.to_llmi_text().count("Tea is a drink") == 1 and "More" not in done.article.to_llmi_text()
+    assert done.article.guard_note() == REPETITION_NOTE
