@@ -73,7 +73,7 @@ DRAWN_TERMS = Terms(
 # Asking to change the user's image: a verb that means edit on its own, or a softer one ("change",
 # "改成") together with a word pointing at the user's image ("my photo", "attached", "这张").
 EDIT_VERBS = Terms(
-    "edit edited editing edits retouch* recolo* photoshop* 编辑 修图 p图 編集 加工 レタッチ "
+    "edit edited editing edits edita edite editar edítala retouch* recolo* photoshop* 编辑 修图 p图 編集 加工 レタッチ "
     "편집 보정 bearbeit* retusch* édit* editer éditer retouch* retoc* редактир* отредактир* "
     "отретуш*"
 )
@@ -122,13 +122,13 @@ _CJK_COUNTER = r"\s*(?:个|個|大|つ|개의|개|가지의)?\s*の?\s*"
 
 # Pictures a brief counts ("three images", "三张图片", "画像を3枚", "사진 3장").
 PICTURE_TERMS = Terms(
-    "image images picture pictures photo photos illustrations charts bild bilder fotos "
+    "image images picture pictures photo photos foto illustrations charts bild bilder fotos "
     "abbildung* image images illustrations photos imagen imágenes imagenes fotos imagem "
     "imagens изображени* картин* фотографи* фото"
 )
 _CJK_PICTURES = (
     rf"{_CJK_NUMBER}\s*(?:张|張|幅|个|個|枚|つ|장|개)\s*(?:の)?[^，。,.]{{0,10}}?"
-    r"(?:图|圖|照片|画像|写真|イラスト|グラフ|사진|이미지|그림)"
+    r"(?:图|圖|画|畫|照片|画像|写真|イラスト|グラフ|사진|이미지|그림)"
     rf"|(?:画像|写真|イラスト|사진|이미지|그림)\s*(?:を|은|는|을|를)?\s*{_CJK_NUMBER}\s*(?:枚|장|개)"
 )
 

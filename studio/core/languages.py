@@ -69,13 +69,13 @@ _STOPWORDS: dict[str, frozenset[str]] = {
     "es": frozenset(
         words(
             "el los las y del una con para sobre es son en que por al escribe escribir "
-            "artículo este esta cómo historia corto breve un"
+            "artículo este esta cómo historia corto breve un mi tu su sus lo más muy también pero hay"
         )
     ),
     "pt": frozenset(
         words(
             "o os as e do da dos das uma com para sobre é são em que por ao escreva escrever "
-            "artigo este esta como história curto breve um não na no"
+            "artigo este esta como história curto breve um não na no a minha meu sua seu mais muito também"
         )
     ),
 }
