@@ -84,6 +84,9 @@ class Settings(BaseSettings):
     openai_sampler_fields: Literal["vllm", "llama.cpp", "none"] = "vllm"
     # the stream guards: repetition (stops the model), prompt echoes and tool talk (studio.core.guards)
     stream_guards: bool = True
+    # the routing check: a tag whose description asks for another kind of picture than its source
+    # goes to that kind's tool, when it is on (studio.core.routing)
+    route_pictures: bool = True
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
     judge_base_url: str | None = None  # None: no judges; rule scores only

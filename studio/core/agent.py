@@ -62,7 +62,7 @@ class WriterServices(Protocol):
 
     def off_reasons_by_source(self) -> dict[str, str | None]: ...
 
-    def engine(self, *, style: str = "") -> Engine: ...
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine: ...
 
 
 @dataclass(frozen=True)
@@ -175,7 +175,7 @@ def write_article(brief: Brief, services: WriterServices, *, stop: threading.Eve
     bound = services.limits.max_continuations if options.grammar is None else 0
     chunks = _continued(services.backend, messages, options, article, bound)
     guard = writer_guard(messages, brief, services, article)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard)
+    return services.engine(style=brief.style, plan=brief.plan).run(chunks, article, stop=stop, guard=guard)
 
 
 def continue_article(
@@ -195,7 +195,8 @@ def continue_article(
     chunks = services.backend.stream(messages, continuation_options(options))
     guard = writer_guard(first, brief, services, article)
     join = ends_mid_paragraph(article)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard, join_last_text=join)
+    engine = services.engine(style=brief.style, plan=brief.plan)
+    return engine.run(chunks, article, stop=stop, guard=guard, join_last_text=join)
 
 
 _ENDINGS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")

@@ -85,7 +85,7 @@ CHANGE_VERBS = Terms(
 )
 USER_IMAGE = Terms(
     "my our attached uploaded upload 我的 附上 上传 这张 這張 私の 添付 アップロード "
-    "この写真 この画像 내 제 첨부 업로드 mein meine meinem meinen unser angehängt* "
+    "この写真 この画像 내_ 첨부 업로드 mein meine meinem meinen unser angehängt* "
     "hochgeladen* ma mon mes notre jointe joint mi mis nuestra adjunt* subid* minha meu "
     "minhas anex* enviad* мою моё мое мой мои наш* прикреплен* загружен*"
 )
