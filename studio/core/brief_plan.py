@@ -200,7 +200,7 @@ def _owned(norm: str, start: int) -> bool:
 def picture_kinds(norm: str, user_images: int) -> tuple[str, ...]:
     """The sources a (normalized) brief asks a picture of (see the module docstring)."""
     edit = user_images > 0 and bool(_asked(norm, EDIT_VERBS) or (_asked(norm, CHANGE_VERBS) and USER_IMAGE.find(norm)))
-    photos = [start for start in _asked(norm, PHOTO_TERMS) if not (user_images and _owned(norm, start))]
+    photos = [start for start in _asked(norm, PHOTO_TERMS) if not _owned(norm, start)]  # "my photo": no search
     kinds = {
         Source.CODE: bool(_asked(norm, CHART_TERMS)),
         Source.SEARCH: bool(photos),
