@@ -193,8 +193,10 @@ def _asked(norm: str, terms: Terms) -> list[int]:
 
 
 def _owned(norm: str, start: int) -> bool:
-    """A photo word right after "my", "attached", "我的", "私の"...: the user's own image."""
-    return bool(USER_IMAGE.find(norm[max(0, start - 14) : start]))
+    """A photo word up to three words after "my", "attached", "我的", "私の"...: the user's own image."""
+    before = norm[max(0, start - 40) : start]
+    near = " ".join(WORD.findall(before)[-3:]) + " " + before[-6:]
+    return bool(USER_IMAGE.find(near))
 
 
 def picture_kinds(norm: str, user_images: int) -> tuple[str, ...]:
