@@ -219,7 +219,7 @@ def run_brief(
         evaluation=True,
     )
     prompts = [str(m["content"]) for m in build_messages(brief, services)]
-    checks = article_checks(article, item.wanted_images, prompts)
+    checks = article_checks(article, item.wanted_images, prompts, plan=brief.plan)
     return BenchRow(
         item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates, checks
     )
