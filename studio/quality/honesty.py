@@ -31,6 +31,7 @@ from studio.core.chart_checks import photo_request, relevance
 from studio.core.guards import TextGuard
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
+from studio.quality.tool_choice import tool_choice_accuracy
 
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\(")
 _SENTENCE_END = (".", "!", "?", ":", ")", '"', "'", "»", "”", "…")
@@ -165,6 +166,7 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "asked_kinds": sum(len(c.get("asked_sources", [])) for c in checks),
         "asked_missing": sum(len(c.get("asked_missing", [])) for c in checks),
         "rerouted": sum(len(c.get("rerouted", [])) for c in checks),
+        "tool_choice_accuracy": tool_choice_accuracy(checks),
         "chart_runs": code_run,
         "chart_ok": code_ok,
         "chart_success": code_ok / code_run if code_run else None,
@@ -182,6 +184,14 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 GUARD_COUNTS = ("loops_removed", "echo_removed", "tool_talk_removed", "loops_left", "echo_left", "tool_talk_left")
+
+
+def _routing_line(h: dict[str, Any]) -> str:
+    accuracy = h.get("tool_choice_accuracy")
+    shown = "-" if accuracy is None else f"{accuracy:.3f}"
+    return f"tool choice (final source vs the brief's tools and the description's kind): {shown}; " + (
+        f"re-routed by the routing check: {h.get('rerouted', 0)}"
+    )
 
 
 def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
@@ -203,6 +213,7 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         f"stream guards removed: {h.get('loops_removed', 0)} loops, {h.get('echo_removed', 0)} prompt echoes, "
         f"{h.get('tool_talk_removed', 0)} tool-talk sentences; left in the articles: {h.get('loops_left', 0)} loops, "
         f"{h.get('echo_left', 0)} echoes, {h.get('tool_talk_left', 0)} tool talk",
+        _routing_line(h),
     ]
     for r in rows:
         c = r.checks

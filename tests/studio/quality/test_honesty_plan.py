@@ -33,3 +33,22 @@ def test_an_edit_of_the_users_photo_is_asked_only_with_a_photo_attached() -> Non
     with_photo = article_checks(article(text, ("search", {}), user_images=1), 1)
     assert with_photo["asked_sources"] == ["edit"] and with_photo["asked_missing"] == ["edit"]
     assert article_checks(article(text, ("search", {})), 1)["asked_sources"] == []
+
+
+def test_tool_choice_accuracy_counts_each_final_source() -> None:
+    from studio.quality.honesty import honesty_lines
+    from studio.quality.tool_choice import tool_choice
+
+    a = Article(brief="Sales")
+    a.blocks.append(TextBlock("b1", "# Sales\n\nAcme leads."))
+    a.blocks.append(ImageBlock("b2", 0, "code", "Sales by brand in a bar chart", {}, "", status="ok"))
+    a.blocks.append(ImageBlock("b3", 1, "diffusion", "Line graph of sales per year", {}, "", status="ok"))
+    a.blocks.append(ImageBlock("b4", 2, "search", "Bees at work", {}, "", status="ok"))  # ambiguous: fine
+    choice = tool_choice(a, ("code", "search", "diffusion"))
+    assert (choice["right"], choice["total"]) == (2, 3)
+    assert choice["wrong"][0]["id"] == "b3" and "asks for a chart" in choice["wrong"][0]["why"]
+    assert tool_choice(a, ("code",))["right"] == 1  # the brief's tools: code only
+    checks = {**article_checks(a, 3), "tool_choice": choice}
+    summary = summarize_checks([checks])
+    assert summary["tool_choice_accuracy"] == 2 / 3
+    assert any("tool choice" in line and "0.667" in line for line in honesty_lines([], summary))
