@@ -35,6 +35,7 @@ from studio.core.events import (
 )
 from studio.core.guards import TextGuard
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
+from studio.core.routing import Routed
 from studio.core.runner import ToolRunner, text_before
 from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
 from tools.base import ToolContext, ToolResult, outcome_of
@@ -50,10 +51,11 @@ class EngineOptions:
     style: str = ""
     max_response_chars: int = 2_000_000
     max_tags: int = 200
-    # A chance to re-route a valid call before it is queued (e.g. a chart asked of diffusion goes
-    # to the chart writer, a caption copied from the prompt is replaced); the block records what
-    # the model wrote as provenance ``routed_from`` (its source) and ``caption_from_model``.
-    route: Callable[[ToolCall], ToolCall] | None = None
+    # A chance to re-route a valid call before it is queued (the routing check, studio.core.routing:
+    # a chart asked of diffusion goes to the chart writer; a caption copied from the prompt is
+    # replaced); the block records what the model wrote as provenance ``routed_from`` (its source),
+    # ``routed_to`` and ``routed_why`` (a ``Routed`` result's reason) and ``caption_from_model``.
+    route: Callable[[ToolCall], ToolCall | Routed] | None = None
     # Where the numbers of chart code written in the tags come from ("response": a pasted response).
     code_from: str = ""
 
@@ -272,9 +274,13 @@ class _Run:
         self.tag_position += 1
         changed: dict[str, str] = {}
         if isinstance(tag, ToolCall) and self.engine.options.route is not None:
-            routed = self.engine.options.route(tag)
+            outcome = self.engine.options.route(tag)
+            routed = outcome.call if isinstance(outcome, Routed) else outcome
             if routed.source != tag.source:
                 changed["routed_from"] = tag.source
+                changed["routed_to"] = routed.source
+                if isinstance(outcome, Routed):
+                    changed["routed_why"] = outcome.why
             if routed.description != tag.description:
                 changed["caption_from_model"] = tag.description
             tag = routed

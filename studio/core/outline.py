@@ -29,8 +29,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
-from studio.core.agent import Brief, WriterServices, continuation_options, tee
+from studio.core.agent import Brief, WriterServices, continuation_options, image_count, required_sources, tee
 from studio.core.article import Article
+from studio.core.brief_plan import BriefPlan
 from studio.core.grammar import TITLE_MAX, article_grammar
 from studio.core.protocol import CLOSE, OPEN
 from tools.params import SOURCES
@@ -340,46 +341,40 @@ class SectionChunks:
             close()
 
 
-def section_images(brief: Brief, services: WriterServices, required: Sequence[str]) -> SectionImages:
-    """The writer's wanted count as a range over the whole article (None: one at least, the
-    named kinds each, up to the settings' maximum; 0: none; N: exactly N)."""
-    if brief.wanted_images is not None:
-        count = max(0, brief.wanted_images)
-        return SectionImages(count, count, tuple(required)[:count])
-    most = services.limits.max_images
-    return SectionImages(min(most, max(1, len(required))), most, tuple(required)[:most])
+def section_images(plan: BriefPlan, services: WriterServices) -> SectionImages:
+    """The article's image count as a range over its sections (None: one at least, and each kind
+    the brief names, up to the settings' maximum; 0: none; N: exactly N)."""
+    count = image_count(plan, services)
+    most = count if count is not None else services.limits.max_images
+    required = tuple(required_sources(plan, 1, most))
+    least = count if count is not None else min(most, max(1, len(required)))
+    return SectionImages(least, most, required)
 
 
 def write_sections(
-    brief: Brief,
-    services: WriterServices,
-    messages: list[Message],
-    options: ChatOptions,
-    sections: int,
-    article: Article,
-    *,
-    required: Sequence[str] = (),
-    language: str = "",
+    brief: Brief, services: WriterServices, messages: list[Message], options: ChatOptions, article: Article
 ) -> SectionChunks:
-    """The chunks of an outlined article (see the module docstring). Where the model's outline
-    holds no heading, the article is written in one request instead, so no brief is lost to it."""
-    limits = services.limits
+    """The chunks of an article outlined in ``brief.plan.sections`` sections (see the module
+    docstring). Where the model's outline holds no heading, the article is written in one request
+    instead, so no brief is lost to it."""
+    plan, limits = brief.plan, services.limits
+    sections = max(1, plan.sections or 1)
     writer = SectionWriter(
         services.backend,
         messages,
         options,
-        section_images(brief, services, required),
+        section_images(plan, services),
         use_grammar=services.uses_grammar,
-        user_image_count=len(brief.user_images),
+        user_image_count=plan.user_images,
         max_paragraph_chars=limits.max_paragraph_chars,
         two_phase_code=services.two_phase_code,
         continuations=limits.max_continuations,
-        language=language,
+        language=plan.language_name,
     )
     control = SectionChunks()
 
     def chunks() -> FinishStream:
-        outline = writer.outline(brief.text, sections)
+        outline = writer.outline(plan.text, sections)
         if not outline.headings:
             return (yield from tee(services.backend.stream(messages, options), []))
         return (yield from writer.stream(outline, article, control))

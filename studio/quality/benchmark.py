@@ -39,6 +39,7 @@ from studio.core.events import ArticleDone
 from studio.export.outdir import save_article_dir
 from studio.quality.honesty import article_checks, honesty_lines, summarize_checks
 from studio.quality.scaling import QualityServices
+from studio.quality.tool_choice import tool_choice
 from tools.params import SOURCES
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -219,7 +220,8 @@ def run_brief(
         evaluation=True,
     )
     prompts = [str(m["content"]) for m in build_messages(brief, services)]
-    checks = article_checks(article, item.wanted_images, prompts)
+    checks = article_checks(article, item.wanted_images, prompts, plan=brief.plan)
+    checks["tool_choice"] = tool_choice(article, item.tools)
     return BenchRow(
         item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates, checks
     )

@@ -194,7 +194,7 @@ def enhanced_engine(
     brief: Brief, services: QualityServices, *, k: int, image_judge: Any = None, ranker: TextRanker | None = None
 ) -> Engine:
     """The studio's engine with search ranking K hits and diffusion trying K seeds (judge permitting)."""
-    engine = services.engine(style=brief.style)
+    engine = services.engine(style=brief.style, plan=brief.plan)
     tools: dict[str, Any] = dict(engine.runner.tools)
     if k > 1 and isinstance(tools.get(Source.SEARCH), SearchTool):
         tools[Source.SEARCH] = RankedSearchTool(
@@ -281,7 +281,7 @@ def write_best_article(
     if enhance:
         engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
     else:
-        engine = services.engine(style=brief.style)
+        engine = services.engine(style=brief.style, plan=brief.plan)
     mode = "at once" if capabilities_of(services.backend).serves_concurrently and n > 1 else "one after the other"
     yield ScalingNote(f"writing {n} candidate{'s' if n > 1 else ''} {mode}")
     articles: dict[int, Article] = {}

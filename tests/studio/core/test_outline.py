@@ -153,7 +153,7 @@ def test_a_three_section_brief_is_written_outline_first_section_by_section(tmp_p
         Reply("Tea grows on hills."),
         Reply("People drink it hot."),
     ]
-    brief = Brief("Tea in three sections, with a chart of output.", wanted_images=1, sections=3)
+    brief = Brief("Tea in three sections, with a chart of output.", wanted_images=1)
     with JudgeServer(writer_script(script), model="m") as server:
         events = run(brief, services_for(server.url, tmp_path))
         outline_req = server.requests[0]
@@ -191,7 +191,7 @@ def test_a_section_cut_by_its_share_is_finished_with_one_sentence(tmp_path: Path
         Reply("Tea grows on hills."),
         Reply("People drink it hot."),
     ]
-    brief = Brief("Tea in three sections.", wanted_images=0, sections=3)
+    brief = Brief("Tea in three sections.", wanted_images=0)
     with JudgeServer(script, model="m") as server:
         events = run(brief, services_for(server.url, tmp_path))
         tail = server.requests[2]
@@ -204,7 +204,7 @@ def test_a_section_cut_by_its_share_is_finished_with_one_sentence(tmp_path: Path
 
 def test_an_outline_without_headings_falls_back_to_one_request(tmp_path: Path) -> None:
     script = [Reply("I cannot plan that."), Reply("# Tea\n\nTea began in China.")]
-    brief = Brief("Tea in three sections.", wanted_images=0, sections=3)
+    brief = Brief("Tea in three sections.", wanted_images=0)
     with JudgeServer(script, model="m") as server:
         events = run(brief, services_for(server.url, tmp_path))
         assert len(server.requests) == 2 and "continue_final_message" not in server.requests[1]
@@ -212,9 +212,9 @@ def test_an_outline_without_headings_falls_back_to_one_request(tmp_path: Path) -
 
 
 def test_below_the_threshold_and_when_turned_off_the_article_is_one_request(tmp_path: Path) -> None:
-    for sections, least in ((2, 3), (5, 0)):
+    for sections, least in (("two", 3), ("five", 0)):
         with JudgeServer([Reply("# Tea\n\nTea began in China.")], model="m") as server:
-            brief = Brief("Tea.", wanted_images=0, sections=sections)
+            brief = Brief(f"Tea in {sections} sections.", wanted_images=0)
             run(brief, services_for(server.url, tmp_path, outline_min_sections=least))
             assert len(server.requests) == 1
 
@@ -222,7 +222,7 @@ def test_below_the_threshold_and_when_turned_off_the_article_is_one_request(tmp_
 def test_a_section_that_loops_ends_there_and_the_next_section_is_written(tmp_path: Path) -> None:
     loop = "Tea is a drink made from leaves of the tea plant. " * 4
     script = [Reply(OUTLINE), Reply(loop, chunk_chars=12), Reply("Tea grows on hills."), Reply("People drink it hot.")]
-    brief = Brief("Tea in three sections.", wanted_images=0, sections=3)
+    brief = Brief("Tea in three sections.", wanted_images=0)
     with JudgeServer(writer_script(script), model="m") as server:
         events = run(brief, services_for(server.url, tmp_path))
         third = server.requests[2]

@@ -27,7 +27,7 @@ def test_a_six_section_brief_gets_six_headings_and_its_two_images(
         max_tokens=900, writer_seed=7,
     )  # fmt: skip
     services = build_services(settings)
-    brief = Brief("A history of the bicycle in six sections.", wanted_images=2, sections=6)
+    brief = Brief("A history of the bicycle in six sections.", wanted_images=2)
     try:
         done = list(write_article(brief, services))[-1]
     finally:

@@ -1,0 +1,47 @@
+"""A tag the routing check re-routed says so on its card, and the store keeps why (real SQLite
+store, real chart sandbox; the response is handed in, as ``python -m studio render`` does)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from studio.app.session import Session
+from studio.app.ui_page import image_card
+from studio.core.agent import Brief
+from tests.render_studio import render_studio
+
+RESPONSE = (
+    "# Sales\n\nAcme sold 40 units and Globex 25.\n\n"
+    "<imgen>{'source': 'diffusion', 'description': 'Sales by brand in a bar chart: Acme 40, Globex 25', "
+    "'params': {'prompt': 'sales by brand'}}</imgen>\n\nAcme leads."
+)
+
+
+def test_the_card_of_a_rerouted_tag_says_routed_to_chart(tmp_path: Path) -> None:
+    studio = render_studio(tmp_path, ("code",))
+    try:
+        session = Session(studio)
+        for _ in session.generate(Brief("Sales by brand"), response=RESPONSE):
+            pass
+        block = session.view.block("b2")  # read back from the store after the article ended
+        assert block.source == "code" and block.status == "ok"
+        assert block.provenance["routed_from"] == "diffusion" and block.provenance["routed_to"] == "code"
+        assert "asks for a chart" in block.provenance["routed_why"]
+        card = str(image_card(block, editable=True))
+        assert '<p class="card-routed"' in card and "routed to chart</p>" in card
+        assert "the model chose diffusion" in card  # the reason, on hover
+    finally:
+        studio.close()
+
+
+def test_routing_can_be_turned_off(tmp_path: Path) -> None:
+    studio = render_studio(tmp_path, ("code",), route_pictures=False)
+    try:
+        session = Session(studio)
+        for _ in session.generate(Brief("Sales by brand"), response=RESPONSE):
+            pass
+        block = session.view.block("b2")
+        assert block.source == "diffusion" and block.status == "placeholder"  # diffusion is off here
+        assert "routed_from" not in block.provenance and "card-routed" not in str(image_card(block, editable=True))
+    finally:
+        studio.close()
