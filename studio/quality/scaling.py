@@ -26,7 +26,7 @@ from typing import Any, Literal
 from models.base import capabilities_of
 from models.errors import StudioError
 from models.vocab import Source
-from studio.core.agent import Brief, build_messages, chat_options, writer_guard
+from studio.core.agent import Brief, article_chunks, build_messages, chat_options, writer_guard
 from studio.core.article import Article
 from studio.core.engine import Engine
 from studio.core.events import ArticleDone, Event
@@ -225,7 +225,8 @@ def score(article: Article, brief: Brief, *, required_tools: Sequence[str], judg
 def _write_one(brief: Brief, services: QualityServices, engine: Engine) -> Iterator[Event]:
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     messages = build_messages(brief, services)
-    chunks = services.backend.stream(messages, chat_options(brief, services))
+    # the writer's chunks as write_article has them (outline first for a brief of many sections)
+    chunks = article_chunks(brief, services, article, messages, chat_options(brief, services))
     return engine.run(chunks, article, guard=writer_guard(messages, brief, services, article))
 
 
