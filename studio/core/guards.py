@@ -207,7 +207,9 @@ class TextGuard:
                 self._in_code = not self._in_code
             verdict = None if self._in_code else self._verdict(unit)
             if verdict is None:
-                if _structural(unit):  # a heading waits for the unit after it: a loop drops both
+                # a heading waits for the unit after it: a loop drops both (before any sentence no
+                # loop can follow, so an article's title shows at once)
+                if _structural(unit) and (self._seen or self._pending):
                     self._pending += unit
                     continue
                 out.append(self._pending + unit)

@@ -25,11 +25,19 @@ from __future__ import annotations
 import dataclasses
 import math
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message
-from studio.core.agent import Brief, WriterServices, continuation_options, image_count, required_sources, tee
+from studio.core.agent import (
+    Brief,
+    WriterServices,
+    continuation_messages,
+    continuation_options,
+    image_count,
+    required_sources,
+    tee,
+)
 from studio.core.article import Article
 from studio.core.brief_plan import BriefPlan
 from studio.core.grammar import TITLE_MAX, article_grammar
@@ -212,25 +220,44 @@ class SectionWriter:
     continuations: int = 1  # 0: a section cut off by its share is not finished
     language: str = ""
 
-    def outline(self, brief: str, sections: int) -> Outline:
+    def outline(self, brief: str, sections: int) -> Generator[str, None, tuple[Outline, str]]:
+        """Ask for the outline; its title line is yielded as soon as it is written (the page shows
+        it while the headings come). Returns the outline as read (``parse_outline``) and what was
+        yielded ("" when the answer did not start with a title)."""
         grammar = outline_grammar(sections) if self.use_grammar else None
-        options = dataclasses.replace(
-            self.options, max_tokens=OUTLINE_TOKENS_PER_SECTION * (sections + 2), grammar=grammar, stop=()
-        )
-        text = "".join(self.backend.stream(outline_messages(brief, sections, self.language), options))
-        return parse_outline(text, sections)
+        tokens = OUTLINE_TOKENS_PER_SECTION * (sections + 2)
+        options = dataclasses.replace(self.options, max_tokens=tokens, grammar=grammar, stop=())
+        stream = iter(self.backend.stream(outline_messages(brief, sections, self.language), options))
+        text, shown, looked = "", "", False
+        try:
+            for chunk in stream:
+                text += chunk
+                if not looked and "\n" in text:
+                    looked = True
+                    first = text.split("\n", 1)[0].strip()
+                    if first.startswith("# ") and first[2:].strip():
+                        shown = f"# {parse_outline(first, sections).title}\n\n"
+                        yield shown
+        finally:
+            close = getattr(stream, "close", None)
+            if callable(close):
+                close()
+        return parse_outline(text, sections), shown
 
     def section_tokens(self, sections: int) -> int:
         spent = OUTLINE_TOKENS_PER_SECTION * (sections + 2)
         return max(SECTION_MIN_TOKENS, (self.options.max_tokens - spent) // max(1, sections))
 
-    def stream(self, outline: Outline, article: Article, control: SectionChunks) -> FinishStream:
+    def stream(
+        self, outline: Outline, article: Article, control: SectionChunks, *, title_shown: bool = False
+    ) -> FinishStream:
         """The article's chunks: title, then each heading and its section. Returns the last
         finish reason (FINISH_LENGTH when the article ends cut off); each sentence finished after
         a section's share ran out counts in ``article.continuations``. A section the engine asks
         to skip (``control.skip_section``: it began to loop) ends there; the next one begins."""
         so_far = f"# {outline.title}\n\n"
-        yield so_far
+        if not title_shown:
+            yield so_far
         sections = len(outline.headings)
         finish: str | None = None
         for index, heading in enumerate(outline.headings):
@@ -374,9 +401,13 @@ def write_sections(
     control = SectionChunks()
 
     def chunks() -> FinishStream:
-        outline = writer.outline(plan.text, sections)
+        outline, title = yield from writer.outline(plan.text, sections)
+        if not outline.headings and title:  # the article goes on from the title it shows
+            request = continuation_messages(messages, title)
+            plain = continuation_options(dataclasses.replace(options, grammar=None))
+            return (yield from tee(services.backend.stream(request, plain), []))
         if not outline.headings:
             return (yield from tee(services.backend.stream(messages, options), []))
-        return (yield from writer.stream(outline, article, control))
+        return (yield from writer.stream(outline, article, control, title_shown=bool(title)))
 
     return control.feed_from(chunks())

@@ -244,3 +244,33 @@ def test_a_loop_in_one_request_still_ends_the_article(tmp_path: Path) -> None:
         done = run(Brief("Tea.", wanted_images=0), services_for(server.url, tmp_path))[-1]
     assert done.article.to_llmi_text().count("Tea is a drink") == 1 and "More" not in done.article.to_llmi_text()
     assert done.article.guard_note() == REPETITION_NOTE
+
+
+def test_the_title_shows_while_the_outline_is_still_being_written(tmp_path: Path) -> None:
+    slow_outline = Reply(OUTLINE, chunk_chars=4, chunk_delay_s=0.15)  # about 2 s for the headings
+    script = [slow_outline, Reply("Tea began in China."), Reply("Tea grows on hills."), Reply("People drink it.")]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        services = services_for(server.url, tmp_path)
+        try:
+            events = write_article(brief, services)
+            first = next(events)
+            requests_then = len(server.requests)
+            rest = list(events)
+        finally:
+            services.close()
+    assert isinstance(first, TextDelta) and first.text.startswith("# Tea")
+    assert requests_then == 1  # only the outline was asked for: no section had started
+    text = rest[-1].article.to_llmi_text()
+    assert text.startswith("# Tea\n\n## Origins\n\nTea began in China.") and text.count("# Tea") == 1
+
+
+def test_an_outline_with_a_title_but_no_headings_goes_on_from_that_title(tmp_path: Path) -> None:
+    script = [Reply("# Tea\n\nSorry, no headings."), Reply("Tea began in China.")]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        second = server.requests[1]
+    assert second["messages"][-1] == {"role": "assistant", "content": "# Tea\n\n"}
+    assert second["continue_final_message"] is True and "grammar" not in second
+    assert events[-1].article.to_llmi_text() == "# Tea\n\nTea began in China."
