@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from models.vocab import Source
 from studio.core.brief_plan import CHART_TERMS, DRAWN_TERMS, PHOTO_TERMS, USER_IMAGE
-from studio.core.chart_checks import described_data
+from studio.core.chart_checks import described_data, photo_request
 from studio.core.languages import Terms, negated, normalize
 
 DECIDE_SCORE = 3  # a kind needs this much evidence ...
@@ -181,3 +181,13 @@ def classify(description: str) -> Verdict | None:
         return None
     table = tuple((k, s) for k, (s, _) in ranked)
     return Verdict(kind, best, tuple(dict.fromkeys(cues)), table)
+
+
+def not_a_chart(description: str) -> bool:
+    """Does the description ask for a photo, an illustration or an edit rather than a chart, in any
+    of the nine languages? (chart_checks.photo_request's English words, or a clear other kind.)
+    The chart writer refuses such a request; the harness counts a chart drawn for one as faked."""
+    if photo_request(description):
+        return True
+    verdict = classify(description)
+    return verdict is not None and verdict.kind != Source.CODE
