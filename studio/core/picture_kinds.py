@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from models.vocab import Source
-from studio.core.brief_plan import CHART_TERMS, DRAWN_TERMS, PHOTO_TERMS, USER_IMAGE
+from studio.core.brief_plan import CHART_TERMS, DRAWN_TERMS, PHOTO_TERMS, USER_IMAGE, owner_before
 from studio.core.chart_checks import described_data, photo_request
 from studio.core.languages import Terms, negated, normalize
 
@@ -104,6 +104,7 @@ _USER_WORDS = Terms(
 _IMAGE_WORDS = Terms(
     "photo image picture 照片 图片 写真 画像 사진 이미지 foto bild fotografie imagen imagem фото изображени*"
 )
+_OWNERS = Terms(*USER_IMAGE.terms_text, *_USER_WORDS.terms_text)
 _NAMED = re.compile(r"(?<=\w )(?:[A-Z][\w'-]+)")  # a capitalised word after the first: a named thing
 
 KIND_WORDS: dict[str, str] = {
@@ -158,13 +159,12 @@ def scores(description: str) -> dict[str, tuple[int, list[str]]]:
 
 
 def _owned_image(norm: str) -> str:
-    """The words naming the user's own image ("my photo", "das hochgeladene Bild"), or ""."""
+    """The words naming the user's own image ("my photo", "das hochgeladene Bild"), or "": the
+    plan's rule (an owner word among the three before the image word), or an upload word after it."""
     for hit in _IMAGE_WORDS.find(norm):
-        before = norm[max(0, hit.start - 16) : hit.start]
-        owners = USER_IMAGE.find(before) + _USER_WORDS.find(before)
-        if owners:
-            owner = max(owners, key=lambda h: h.start)
-            return (before[owner.start :] + norm[hit.start : hit.end]).strip()[:40]
+        owner = owner_before(norm, hit.start, _OWNERS)
+        if owner:
+            return f"{owner} {norm[hit.start : hit.end]}"
         after = norm[hit.end : hit.end + 12]  # "l'image envoyée", "la imagen subida"
         owners = _USER_WORDS.find(after)
         if owners:
