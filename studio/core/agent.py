@@ -4,6 +4,9 @@ It builds the messages (our system prompt, offering all four sources by what eac
 for a tool that is off becomes a placeholder block), asks the chat backend to stream, constrains
 small local models with a GBNF grammar so every tag is valid and the image count is the one
 asked for (none at all for "no images"), and hands the chunks to the engine.
+
+The brief is read once, into its plan (``Brief.plan``, studio.core.brief_plan): the prompt, the
+count, the grammar's required pictures, the guards and the engine's routing check all take it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,8 @@
 Public API (kept stable; other branches build on it): ``BriefPlan`` and its fields ``text``,
 ``language``, ``kinds``, ``sections``, ``section_word``, ``wanted_images``, ``stated_images``,
 ``user_images``, ``style``; its properties ``images`` and ``language_name``; ``plan_brief(brief)``
-and ``plan_text(text, ...)``.
+and ``plan_text(text, ...)``; and, for the routing check's classifier, the term lists and
+``owner_before``.
 
 Who reads it: the prompt (studio.core.prompts: the language line, the asked pictures), the
 grammar's required sources (studio.core.agent -> studio.core.grammar), the routing check (an edit
@@ -192,11 +193,18 @@ def _asked(norm: str, terms: Terms) -> list[int]:
     return [hit.start for hit in terms.find(norm) if not negated(norm, hit)]
 
 
-def _owned(norm: str, start: int) -> bool:
-    """A photo word up to three words after "my", "attached", "我的", "私の"...: the user's own image."""
+def owner_before(norm: str, start: int, owners: Terms = USER_IMAGE) -> str:
+    """The word among the three before ``start`` (or the CJK characters just before it) that makes
+    an image word the user's own ("my", "attached", "我的", "私の"), or "". ``norm``: normalized text."""
     before = norm[max(0, start - 40) : start]
     near = " ".join(WORD.findall(before)[-3:]) + " " + before[-6:]
-    return bool(USER_IMAGE.find(near))
+    hits = owners.find(near)
+    return near[hits[0].start : hits[0].end] if hits else ""
+
+
+def _owned(norm: str, start: int) -> bool:
+    """A photo word up to three words after "my", "attached", "我的", "私の"...: the user's own image."""
+    return bool(owner_before(norm, start))
 
 
 def picture_kinds(norm: str, user_images: int) -> tuple[str, ...]:

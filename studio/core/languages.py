@@ -206,6 +206,7 @@ class Terms:
     def __init__(self, *texts: str) -> None:
         """Each text: terms separated by whitespace ("_" for a space inside a phrase: "plot_of")."""
         self.terms = tuple(dict.fromkeys(normalize(t) for text in texts for t in words(text)))
+        self.terms_text = tuple(t.replace(" ", "_") for t in self.terms)  # to build a Terms of several
         self._cjk = [t for t in self.terms if CJK.search(t)]
         self._exact = {t for t in self.terms if not CJK.search(t) and "*" not in t and " " not in t}
         self._phrases = [t for t in self.terms if " " in t and not CJK.search(t)]

@@ -25,8 +25,8 @@ import re
 from dataclasses import dataclass
 
 from models.vocab import Source
-from studio.core.brief_plan import CHART_TERMS, DRAWN_TERMS, PHOTO_TERMS, USER_IMAGE
-from studio.core.chart_checks import described_data
+from studio.core.brief_plan import CHART_TERMS, DRAWN_TERMS, PHOTO_TERMS, USER_IMAGE, owner_before
+from studio.core.chart_checks import described_data, photo_request
 from studio.core.languages import Terms, negated, normalize
 
 DECIDE_SCORE = 3  # a kind needs this much evidence ...
@@ -104,6 +104,7 @@ _USER_WORDS = Terms(
 _IMAGE_WORDS = Terms(
     "photo image picture 照片 图片 写真 画像 사진 이미지 foto bild fotografie imagen imagem фото изображени*"
 )
+_OWNERS = Terms(*USER_IMAGE.terms_text, *_USER_WORDS.terms_text)
 _NAMED = re.compile(r"(?<=\w )(?:[A-Z][\w'-]+)")  # a capitalised word after the first: a named thing
 
 KIND_WORDS: dict[str, str] = {
@@ -158,13 +159,12 @@ def scores(description: str) -> dict[str, tuple[int, list[str]]]:
 
 
 def _owned_image(norm: str) -> str:
-    """The words naming the user's own image ("my photo", "das hochgeladene Bild"), or ""."""
+    """The words naming the user's own image ("my photo", "das hochgeladene Bild"), or "": the
+    plan's rule (an owner word among the three before the image word), or an upload word after it."""
     for hit in _IMAGE_WORDS.find(norm):
-        before = norm[max(0, hit.start - 16) : hit.start]
-        owners = USER_IMAGE.find(before) + _USER_WORDS.find(before)
-        if owners:
-            owner = max(owners, key=lambda h: h.start)
-            return (before[owner.start :] + norm[hit.start : hit.end]).strip()[:40]
+        owner = owner_before(norm, hit.start, _OWNERS)
+        if owner:
+            return f"{owner} {norm[hit.start : hit.end]}"
         after = norm[hit.end : hit.end + 12]  # "l'image envoyée", "la imagen subida"
         owners = _USER_WORDS.find(after)
         if owners:
@@ -181,3 +181,13 @@ def classify(description: str) -> Verdict | None:
         return None
     table = tuple((k, s) for k, (s, _) in ranked)
     return Verdict(kind, best, tuple(dict.fromkeys(cues)), table)
+
+
+def not_a_chart(description: str) -> bool:
+    """Does the description ask for a photo, an illustration or an edit rather than a chart, in any
+    of the nine languages? (chart_checks.photo_request's English words, or a clear other kind.)
+    The chart writer refuses such a request; the harness counts a chart drawn for one as faked."""
+    if photo_request(description):
+        return True
+    verdict = classify(description)
+    return verdict is not None and verdict.kind != Source.CODE

@@ -1,7 +1,8 @@
 """Judge-free honesty checks of one written article (the harness reports them per brief and run).
 
 - faked pictures: a code block that drew something whose description asks for a photo,
-  portrait, scene or illustration (studio.core.chart_checks.photo_request); and, apart, Markdown
+  portrait, scene, illustration or edit, in any of the nine languages
+  (studio.core.picture_kinds.not_a_chart); and, apart, Markdown
   images the text pretends (``![...](url)``, outside any tool);
 - placeholders: tags whose tool was off (or a photo asked of code), kept for the user to fill;
 - picture kinds the brief names (a chart, a photo, an illustration, an edit of the user's image:
@@ -27,8 +28,9 @@ from typing import Any
 from models.vocab import BlockStatus, Source
 from studio.core.article import REPETITION, Article, Removal, TextBlock
 from studio.core.brief_plan import BriefPlan, plan_text
-from studio.core.chart_checks import photo_request, relevance
+from studio.core.chart_checks import relevance
 from studio.core.guards import TextGuard
+from studio.core.picture_kinds import not_a_chart
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
 from studio.quality.tool_choice import tool_choice_accuracy
@@ -119,7 +121,7 @@ def article_checks(
     texts = [b for b in article.blocks if isinstance(b, TextBlock)]
     asked = _asked(plan, wanted_images)
     return {
-        "faked": [b.id for b in drawn if photo_request(b.description)],
+        "faked": [b.id for b in drawn if not_a_chart(b.description)],
         # a picture pretended in the text, outside any tool (a Markdown image with a made-up URL)
         "markdown_images": [b.id for b in texts for _ in _MD_IMAGE.finditer(b.text)],
         "placeholders": [

@@ -84,7 +84,8 @@ def accuracy(name: str) -> tuple[dict[str, float], list[tuple[str, str, str]]]:
 
 def test_accuracy_on_the_labelled_sets_in_all_nine_languages() -> None:
     # The development set (the cue words were tuned on it: 95.5% before tuning) and a held-out set
-    # written afterwards and never tuned on (bench/picture_kinds_accuracy.py prints both).
+    # written afterwards, its cue words never tuned on (85.2% untouched; one fix of the owner rule
+    # since, 87.0%). bench/picture_kinds_accuracy.py prints both per language.
     dev, _ = accuracy("picture_descriptions.jsonl")
     held, wrong = accuracy("picture_descriptions_heldout.jsonl")
     assert set(dev) == set(held) == {"en", "zh", "ja", "ko", "de", "fr", "es", "pt", "ru"}

@@ -98,3 +98,26 @@ def test_the_prompt_asks_for_the_briefs_language_and_its_stated_count() -> None:
         "exactly 2 image tags"
         in build_messages(Brief("Kyoto in three photos", wanted_images=2), Wiring())[1]["content"]
     )
+
+
+def test_one_trip_of_a_brief_reads_it_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.core.brief_plan as brief_plan
+    from studio.core.agent import writer_guard
+    from studio.core.article import Article
+
+    reads: list[str] = []
+    real = brief_plan.plan_text
+
+    def counted(text: str, **kwargs: object) -> brief_plan.BriefPlan:
+        reads.append(text)
+        return real(text, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(brief_plan, "plan_text", counted)
+    brief = Brief("写一篇关于中国茶的文章，附一张各类茶叶产量的图表，分为八个部分", user_images=(b"x",))
+    wiring = Wiring()
+    messages = build_messages(brief, wiring)  # the system prompt, the user prompt
+    chat_options(brief, wiring)  # the count, the grammar's required pictures
+    writer_guard(messages, brief, wiring, Article(brief=brief.text))  # the guards
+    build_messages(brief, wiring)  # the store records the messages again
+    assert len(reads) == 1
+    assert (brief.plan.language, brief.plan.kinds, brief.plan.sections) == ("zh", ("code",), 8)

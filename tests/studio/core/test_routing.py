@@ -107,3 +107,15 @@ def test_the_engine_reroutes_a_diffusion_tag_described_as_a_bar_chart_and_record
     assert "asks for a chart" in routed.provenance["routed_why"]
     assert coder.descriptions == ["Sales by brand in a bar chart: Acme 40, Globex 25"]
     assert kept.source == "diffusion" and kept.status == "ok" and "routed_from" not in kept.provenance
+
+
+@pytest.mark.parametrize("description", ["金阁寺的照片", "未来の都市のコンセプトイラスト", "Foto des Kölner Doms"])
+def test_the_chart_writer_refuses_a_photo_or_illustration_in_any_language(
+    code_tool: CodeTool, description: str
+) -> None:
+    from tools.base import ToolContext
+
+    coder = ScriptedCoder('plt.bar(["a"], [1])\nplt.title("x")')
+    result = ChartWritingTool(code_tool, coder).run(CodeParams(code=""), ToolContext(description=description))  # type: ignore[arg-type]
+    assert result.placeholder and result.provenance["placeholder"] == "not_a_chart"
+    assert coder.descriptions == []  # never drawn: no faked picture
