@@ -47,6 +47,7 @@ from tools.params import SOURCES
 HEADING_MAX = 80  # characters of one outline heading
 OUTLINE_TOKENS_PER_SECTION = 24  # the outline request's budget: a title and N short headings
 SECTION_MIN_TOKENS = 96  # a section's share of the budget never goes below this
+TAG_TOKENS = 110  # one image tag (a 120-character caption and its params) in a section's budget
 SENTENCE_TAIL_TOKENS = 60  # the continuation that finishes a sentence a section's share cut off
 SENTENCE_TAIL_MAX = 300  # characters of that rest of a sentence
 
@@ -244,9 +245,12 @@ class SectionWriter:
                 close()
         return parse_outline(text, sections), shown
 
-    def section_tokens(self, sections: int) -> int:
-        spent = OUTLINE_TOKENS_PER_SECTION * (sections + 2)
-        return max(SECTION_MIN_TOKENS, (self.options.max_tokens - spent) // max(1, sections))
+    def section_tokens(self, sections: int, tags: int = 0) -> int:
+        """A section's share of the budget for its text, plus TAG_TOKENS per tag that may fall in
+        it (a share alone ran out mid-tag on SmolLM2: 600 tokens over six sections)."""
+        spent = OUTLINE_TOKENS_PER_SECTION * (sections + 2) + TAG_TOKENS * self.images.most
+        text = max(SECTION_MIN_TOKENS, (self.options.max_tokens - spent) // max(1, sections))
+        return text + TAG_TOKENS * tags
 
     def stream(
         self, outline: Outline, article: Article, control: SectionChunks, *, title_shown: bool = False
@@ -275,8 +279,13 @@ class SectionWriter:
                 so_far = article.to_llmi_text()  # what the guard kept of the looping section
                 continue
             so_far += "".join(body)
-            if finish == FINISH_LENGTH and _open_tag(so_far):
-                return finish  # cut inside a tag: nothing after it could be read as text
+            if finish == FINISH_LENGTH and _open_tag(so_far) and self._may_continue(article, sections):
+                article.continuations += 1  # cut inside a tag: the model writes the rest of it
+                rest: list[str] = []
+                finish = yield from self._request(self._tag_rest_request(outline, index, so_far), rest, control)
+                so_far += "".join(rest)
+            if _open_tag(so_far):
+                return FINISH_LENGTH  # still open: nothing after it could be read as text (cut off)
             if finish == FINISH_LENGTH and _mid_sentence(so_far) and self._may_continue(article, sections):
                 article.continuations += 1
                 tail: list[str] = []
@@ -321,13 +330,19 @@ class SectionWriter:
                 two_phase_code=self.two_phase_code,
                 required=missing,
             )
-        tokens = self.section_tokens(len(outline.headings))
+        tokens = self.section_tokens(len(outline.headings), most)
         options = dataclasses.replace(self.options, max_tokens=tokens, grammar=grammar, stop=("\n## ", "\n# "))
         return section_messages(self.messages, outline, index, so_far), continuation_options(options)
 
     def _tail_request(self, outline: Outline, index: int, so_far: str) -> tuple[list[Message], ChatOptions]:
         grammar = sentence_tail_grammar() if self.use_grammar else None
         options = dataclasses.replace(self.options, max_tokens=SENTENCE_TAIL_TOKENS, grammar=grammar, stop=("\n",))
+        return section_messages(self.messages, outline, index, so_far), continuation_options(options)
+
+    def _tag_rest_request(self, outline: Outline, index: int, so_far: str) -> tuple[list[Message], ChatOptions]:
+        """The rest of a tag the section's share cut: no grammar (a grammar cannot start inside a
+        tag); a tag still not closed after it ends the article, marked cut off."""
+        options = dataclasses.replace(self.options, max_tokens=TAG_TOKENS, grammar=None, stop=())
         return section_messages(self.messages, outline, index, so_far), continuation_options(options)
 
 

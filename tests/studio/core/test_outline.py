@@ -274,3 +274,23 @@ def test_an_outline_with_a_title_but_no_headings_goes_on_from_that_title(tmp_pat
     assert second["messages"][-1] == {"role": "assistant", "content": "# Tea\n\n"}
     assert second["continue_final_message"] is True and "grammar" not in second
     assert events[-1].article.to_llmi_text() == "# Tea\n\nTea began in China."
+
+
+def test_a_section_cut_inside_its_tag_gets_the_rest_of_the_tag_and_the_article_goes_on(tmp_path: Path) -> None:
+    script = [
+        Reply(OUTLINE),
+        Reply("Tea began.\n\n<imgen>{'source': 'code', 'description': 'Bar chart of tea", finish_reason="length"),
+        Reply(": China 3, India 1', 'params': {'code': ''}}</imgen>"),
+        Reply("Tea grows on hills."),
+        Reply("People drink it hot."),
+    ]
+    brief = Brief("Tea in three sections, with a chart of output.", wanted_images=1)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        rest = [r for r in server.requests if r.get("continue_final_message")][1]
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and not done.cut_off and done.article.continuations == 1
+    assert rest["messages"][-1]["content"].endswith("'description': 'Bar chart of tea") and "grammar" not in rest
+    (block,) = done.article.image_blocks()
+    assert block.source == "code" and block.description == "Bar chart of tea: China 3, India 1"
+    assert done.article.to_llmi_text().rstrip().endswith("## Drinking\n\nPeople drink it hot.")
