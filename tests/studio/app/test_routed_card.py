@@ -30,6 +30,9 @@ def test_the_card_of_a_rerouted_tag_says_routed_to_chart(tmp_path: Path) -> None
         card = str(image_card(block, editable=True))
         assert '<p class="card-routed"' in card and "routed to chart</p>" in card
         assert "the model chose diffusion" in card  # the reason, on hover
+        block.provenance["routed_why"] = '"><script>alert(1)</script>'  # the reason quotes model text
+        hostile = str(image_card(block, editable=True))
+        assert "<script>" not in hostile and "&lt;script&gt;" in hostile
     finally:
         studio.close()
 
