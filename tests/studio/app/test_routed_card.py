@@ -48,3 +48,16 @@ def test_routing_can_be_turned_off(tmp_path: Path) -> None:
         assert "routed_from" not in block.provenance and "card-routed" not in str(image_card(block, editable=True))
     finally:
         studio.close()
+
+
+def test_the_article_row_keeps_the_plan_it_was_written_from(tmp_path: Path) -> None:
+    from studio.app.store_adapter import writer_record
+
+    studio = render_studio(tmp_path, ("code",))
+    try:
+        brief = Brief("写一篇关于中国茶的文章，附一张各类茶叶产量的图表，分为八个部分")
+        record = writer_record(brief, Session(studio).services(), response=None, quality=1)
+        assert record["plan"] == {"language": "zh", "kinds": ["code"], "sections": 8, "images": 1}
+        assert "Chinese (中文)" in record["user_prompt"]
+    finally:
+        studio.close()
