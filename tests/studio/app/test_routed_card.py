@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from studio.app.session import Session
+from pydantic import BaseModel
+
+from studio.app.session import Session, Studio
 from studio.app.ui_page import image_card
 from studio.core.agent import Brief
-from tests.render_studio import render_studio
+from tests.render_studio import png, render_services, render_settings, render_studio
+from tools.base import Availability, Tool, ToolContext, ToolResult
+from tools.params import EditParams
 
 RESPONSE = (
     "# Sales\n\nAcme sold 40 units and Globex 25.\n\n"
@@ -59,5 +63,40 @@ def test_the_article_row_keeps_the_plan_it_was_written_from(tmp_path: Path) -> N
         record = writer_record(brief, Session(studio).services(), response=None, quality=1)
         assert record["plan"] == {"language": "zh", "kinds": ["code"], "sections": 8, "images": 1}
         assert "Chinese (中文)" in record["user_prompt"]
+    finally:
+        studio.close()
+
+
+class LocalEdit(Tool):
+    """The edit tool's stand-in: image editing needs a GPU model, which cannot run here."""
+
+    name = "edit"
+    Params = EditParams
+
+    def run(self, params: BaseModel, context: ToolContext) -> ToolResult:
+        assert context.parent_image is not None  # the user's photo reached it
+        return ToolResult.success(png("navy"), {"model": "local stand-in"})
+
+
+def test_a_pasted_search_tag_asking_to_change_the_attached_photo_is_routed_to_edit(tmp_path: Path) -> None:
+    response = (
+        "# My room\n\nThe same room at night.\n\n"
+        "<imgen>{'source': 'search', 'description': 'An edited version of my photo, at night', "
+        "'params': {'query': 'living room at night'}}</imgen>\n\nCosy."
+    )
+    settings = render_settings(tmp_path, ("code",))
+    services = render_services(settings)
+    services.tools["edit"] = LocalEdit()
+    services.availability["edit"] = Availability.on()
+    studio = Studio(settings, services=services)
+    try:
+        session = Session(studio)
+        brief = Brief("An edited version of my photo", user_images=(png("white"),))
+        for _ in session.generate(brief, response=response):
+            pass
+        block = session.view.block("b2")
+        assert block.source == "edit" and block.status == "ok"
+        assert block.params == {"img_index": 0, "prompt": "An edited version of my photo, at night"}
+        assert block.provenance["routed_from"] == "search" and "routed to edit" in str(image_card(block, editable=True))
     finally:
         studio.close()
