@@ -22,7 +22,7 @@ from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, M
 from models.text import valid_text
 from models.vocab import Source
 from studio.core.article import Article, TextBlock
-from studio.core.brief_plan import BriefPlan, plan_brief
+from studio.core.brief_plan import BriefPlan, plan_brief, plan_text
 from studio.core.engine import Engine
 from studio.core.events import Event
 from studio.core.grammar import article_grammar
@@ -287,7 +287,8 @@ def render_response(
     ``chunks``: the response in pieces (as a model would stream it); default: all at once.
     ``brief``: what the user typed for it (the article keeps it)."""
     article = Article(brief=brief, user_images=list(user_images))
-    engine = services.engine(style=style)
+    # the routing check may send an edit to the one image the user attached, as in a written article
+    engine = services.engine(style=style, plan=plan_text(brief, user_images=len(user_images), style=style))
     # chart code in a pasted response carries its own numbers: the chart says they came from it
     engine.options = dataclasses.replace(engine.options, code_from="response")
     return engine.run(chunks if chunks is not None else [text], article, stop=stop)

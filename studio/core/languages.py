@@ -149,7 +149,7 @@ _NUMBER_WORDS.update(
             "single": 1, "couple": 2, "dozen": 12, "eine": 1, "einen": 1, "zwei": 2,
             "une": 1, "una": 1, "uma": 1, "duas": 2, "одна": 1, "одну": 1, "две": 2, "трёх": 3, "трех": 3,
             "четырёх": 4, "четырех": 4, "пяти": 5, "шести": 6, "семи": 7, "восьми": 8, "девяти": 9, "десяти": 10,
-            # Korean: native numbers (and their forms before a counter), then Sino-Korean
+            # Korean native numbers, and their forms before a counter (Sino-Korean ones come as digits)
             "하나": 1, "한": 1, "둘": 2, "두": 2, "셋": 3, "세": 3, "넷": 4, "네": 4, "다섯": 5, "여섯": 6,
             "일곱": 7, "여덟": 8, "아홉": 9, "열": 10, "스무": 20, "스물": 20,
         }.items()
@@ -246,7 +246,10 @@ _NEGATION_AFTER = re.compile(
 def negated(norm: str, hit: Hit) -> bool:
     """Does a negation word stand among the two words before the hit (or a CJK one next to it)?"""
     before = norm[max(0, hit.start - 30) : hit.start]
-    words = [w for w in WORD.findall(before) if not CJK.search(w)][-2:]
-    if words and any(NEGATIONS.find(w) for w in words) and not CJK.search(before[-3:]):
+    near = [w for w in WORD.findall(before) if not CJK.search(w)][-2:]
+    negations = [w for w in near if NEGATIONS.find(w)]
+    if negations == ["no"] and detect_language(norm) == "pt":
+        negations = []  # Portuguese "no" is "in the" ("no gráfico": in the chart)
+    if negations and not CJK.search(before[-3:]):
         return True
     return bool(_NEGATION_BEFORE.search(before[-4:]) or _NEGATION_AFTER.search(norm[hit.end : hit.end + 8]))

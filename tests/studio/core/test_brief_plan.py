@@ -117,3 +117,13 @@ def test_a_brief_is_planned_once() -> None:
     assert isinstance(brief.plan, BriefPlan)
     assert (brief.plan.language, brief.plan.user_images, brief.plan.style) == ("es", 1, "calm")
     assert brief.plan.language_name == "Spanish (Español)"
+
+
+def test_negations_in_each_language_and_portuguese_no() -> None:
+    negated = [
+        "Bees, with no photos", "蜜蜂，不要照片", "ミツバチ、写真なし", "꿀벌, 사진 없이", "Bienen ohne Fotos",
+        "Les abeilles, sans photos", "Las abejas, sin fotos", "As abelhas, sem fotos", "Пчёлы без фото",
+    ]  # fmt: skip
+    for text in negated:
+        assert "search" not in plan_text(text).kinds, text
+    assert plan_text("Um artigo sobre o café com os dados no gráfico").kinds == ("code",)  # "no": in the
