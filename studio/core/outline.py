@@ -164,6 +164,8 @@ def section_grammar(
         raise ValueError(f"no section grammar fits: {last_error}")
     rules = _rules(gbnf)
     rules["root"] = rules["root"].replace('title "\\n\\n" ', "", 1)
+    if floor:  # a tag is due: one sentence leads to it, so the section's share cannot run out first
+        rules["root"] = rules["root"].replace("gap ", "sent1 ", 1)
     rules["para"] = rules["para"].replace("heading | ", "", 1)
     for unused in ("title", "heading"):
         rules.pop(unused, None)

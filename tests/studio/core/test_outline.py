@@ -62,6 +62,9 @@ def test_a_section_grammar_has_no_title_no_heading_and_the_tags_that_fall_due() 
                                 required=("code",))  # fmt: skip
     assert accepts(one_chart, f"Tea grows on hills.\n\n{CHART}\n\nChina grows the most.")
     assert not accepts(one_chart, "Tea grows on hills.")  # the tag that falls due here is missing
+    # one sentence leads to a due tag, so a section's share cannot run out before it
+    assert not accepts(one_chart, f"Tea grows on hills.\n\nIt likes rain.\n\n{CHART}\n\nChina grows the most.")
+    assert not accepts(one_chart, f"Tea grows on hills. It likes rain.\n\n{CHART}\n\nChina grows the most.")
     assert not accepts(one_chart, f"Tea grows on hills.\n\n{PHOTO}\n\nIt is green.")  # the chart is required
     assert not accepts(one_chart, f"# Tea\n\nTea grows on hills.\n\n{CHART}\n\nIt is green.")
     none = section_grammar((0, 0), user_image_count=0, max_paragraph_chars=300, two_phase_code=True)
