@@ -22,10 +22,12 @@ from models.vocab import Source
 from studio.app.base_urls import is_configured
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
+from studio.core.brief_plan import BriefPlan
 from studio.core.captions import fix_copied_caption
-from studio.core.charts import ChartCoder, ChartWritingTool, route_charts_to_code
+from studio.core.charts import ChartCoder, ChartWritingTool
 from studio.core.engine import Engine, EngineOptions
 from studio.core.protocol import ToolCall
+from studio.core.routing import PictureRouter, Routed
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
 from tools.params import SOURCES
@@ -343,6 +345,7 @@ class Services:
                 s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
             ),
             guards=s.stream_guards,
+            outline_min_sections=s.outline_min_sections,
         )
 
     def chart_coder(self) -> ChartCoder:
@@ -360,13 +363,17 @@ class Services:
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
 
-    def engine(self, *, style: str = "") -> Engine:
-        """An engine over the runner; tools that are off fail with their reason."""
-        charts_to_code = self.two_phase_code and self.availability[Source.CODE].ok
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine:
+        """An engine over the runner; tools that are off fail with their reason. The routing check
+        (STUDIO_ROUTE_PICTURES) sends a tag to the tool its description asks for, among those on;
+        ``plan``: the brief's plan (an edit can be routed to the one image the user attached)."""
+        on = [s for s, a in self.availability.items() if a.ok]
+        router = PictureRouter(on, user_images=plan.user_images if plan else 0)
+        routing = self.settings.route_pictures
 
-        def route(call: ToolCall) -> ToolCall:
+        def route(call: ToolCall) -> ToolCall | Routed:
             call = fix_copied_caption(call)
-            return route_charts_to_code(call) if charts_to_code else call
+            return router(call) if routing else call
 
         options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style, route=route)
         return Engine(self.runner(), options=options)

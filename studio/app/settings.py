@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     openai_sampler_fields: Literal["vllm", "llama.cpp", "none"] = "vllm"
     # the stream guards: repetition (stops the model), prompt echoes and tool talk (studio.core.guards)
     stream_guards: bool = True
+    # a brief asking for this many sections (steps, items) or more is written outline first, then
+    # section by section (studio.core.outline); 0 turns it off
+    outline_min_sections: int = Field(default=3, ge=0)
+    # the routing check: a tag whose description asks for another kind of picture than its source
+    # goes to that kind's tool, when it is on (studio.core.routing)
+    route_pictures: bool = True
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
     judge_base_url: str | None = None  # None: no judges; rule scores only

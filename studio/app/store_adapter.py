@@ -186,6 +186,13 @@ def writer_record(
             "quality": quality,
         },
         "user": None,  # no accounts yet; the export keeps the field
+        # the brief as the studio read it (studio.core.brief_plan): what the rules above acted on
+        "plan": {
+            "language": brief.plan.language,
+            "kinds": list(brief.plan.kinds),
+            "sections": brief.plan.sections,
+            "images": brief.plan.images,
+        },
     }
 
 

@@ -30,6 +30,7 @@ from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_statu
 from studio.app.continuing import can_continue
 from studio.app.editor_bundle import EDITOR_OFF_NOTE, editor_url
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
+from studio.core.routing import ROUTE_WORDS
 from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
@@ -205,7 +206,17 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         insert=_render("insert"),
         history=history if b.version_count > 1 else [],
         notice=_notice(b),
+        routed=routed_note(b.provenance),
+        routed_why=plain(str(b.provenance.get("routed_why", "")), 300),
     )
+
+
+def routed_note(provenance: dict[str, Any]) -> str:
+    """The card's small print for a tag the routing check sent to another tool ("routed to chart")."""
+    routed_to = provenance.get("routed_to")
+    if not provenance.get("routed_from") or not isinstance(routed_to, str):
+        return ""
+    return f"routed to {ROUTE_WORDS.get(routed_to, routed_to)}"
 
 
 def text_tools(b: BlockView, editable: bool, in_place: bool = False) -> Markup:
