@@ -39,4 +39,5 @@ def test_a_change_to_the_attached_photo_is_written_as_an_edit_of_it(
     done = write(services, brief)
     edits = [b for b in done.article.image_blocks() if b.source == "edit"]
     assert edits or done.cut_off or done.article.repetition_removed, done.article.to_llmi_text()
-    assert all(b.params.get("img_index") == 0 for b in edits)  # the only image before it: the user's
+    # each points at an image before it (image_index counts the user's image first): 0 or an earlier tag's
+    assert all(0 <= b.params["img_index"] < b.image_index for b in edits), [b.params for b in edits]
