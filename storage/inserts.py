@@ -1,6 +1,7 @@
 """An image block the writer puts into an article (a pasted or dropped file, an image URL).
 
-``storage.repo`` re-exports ``insert_image_block``. The block is an ordinary image block with one
+``storage.repo`` re-exports ``insert_own_image`` (``storage.revisions.insert_image_block`` is
+the other way in: a call a revision adds, still to run). The block is an ordinary image block with one
 version that is already done: its picture is the writer's, so no tool runs. Its call is a web
 search for its caption (``Regenerate`` on the card then finds a web picture like any search
 block); its provenance says where the picture came from (``origin`` ``upload`` or ``url``), which
@@ -19,6 +20,7 @@ from models.errors import NotFound, Refused
 from models.vocab import BlockStatus, Source
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
+from storage.history import record_step
 from storage.rows import article_owner, check_article_owner, claim_asset, touch_project
 from storage.schema import Article, Block, BlockVersion
 
@@ -51,7 +53,7 @@ def _split_off(s: Session, block: Block, first: str, rest: str) -> Block:
     return tail
 
 
-def insert_image_block(
+def insert_own_image(
     store: Store,
     article_id: int,
     after: str | None,
@@ -76,7 +78,7 @@ def insert_image_block(
         check_article_owner(s, article_id, owner)
         _position(s, article_id, after)
     sha = store.assets.put(image)  # file first: a row never points at nothing
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "insert", "insert a picture") as step:
         check_article_owner(s, article_id, owner)
         blocks, at = _position(s, article_id, after)
         if split is not None and at == 0:
@@ -112,4 +114,5 @@ def insert_image_block(
         _renumber(blocks)
         s.flush()
         touch_project(s, block)
+        step.label = f"insert picture {block.key}"  # one undo step, the split included
         return block.key

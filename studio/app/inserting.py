@@ -78,7 +78,7 @@ def insert_image(sess: Session, action: InsertImage, upload_roots: tuple[Path, .
     provenance |= {"alt": action.alt.strip() or caption, "inserted_by": sess.user}
     after = None if action.block == InsertImage.START else action.block
     split = split_at(sess, after, action.paragraph)
-    key = repo.insert_image_block(sess.store, article_id, after, image=data, mime=mime, description=caption,
+    key = repo.insert_own_image(sess.store, article_id, after, image=data, mime=mime, description=caption,
                                   provenance=provenance, split=split, owner=sess.user)  # fmt: skip
     sess.reload()
     return key

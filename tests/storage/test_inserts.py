@@ -22,14 +22,14 @@ def test_another_users_article_is_not_found_and_nothing_is_written(store: Store)
     before = repo.open_article(store, aid, owner="alice")
     sha = hashlib.sha256(PICTURE).hexdigest()
     with pytest.raises(KeyError, match="not found"):
-        repo.insert_image_block(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
+        repo.insert_own_image(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
                                 provenance={"origin": "upload"}, owner="bob")  # fmt: skip
     assert not store.assets.exists(sha)  # checked before the file is written
     with pytest.raises(KeyError, match="not found"):
-        repo.insert_image_block(store, aid, "b99", image=PICTURE, mime="image/png", description="x",
+        repo.insert_own_image(store, aid, "b99", image=PICTURE, mime="image/png", description="x",
                                 provenance={"origin": "upload"}, owner="alice")  # fmt: skip
     assert not store.assets.exists(sha) and repo.open_article(store, aid, owner="alice") == before
-    key = repo.insert_image_block(store, aid, "b1", image=PICTURE, mime="image/png", description="mine",
+    key = repo.insert_own_image(store, aid, "b1", image=PICTURE, mime="image/png", description="mine",
                                   provenance={"origin": "upload", "uploaded": "m.png"}, owner="alice")  # fmt: skip
     assert repo.asset_readable(store, sha, "alice") and not repo.asset_readable(store, sha, "bob")
     keys = [b.key for b in repo.open_article(store, aid, owner="alice").blocks]
@@ -43,9 +43,9 @@ def test_a_split_keeps_the_text_and_logs_no_preference(store: Store) -> None:
     text = repo.open_article(store, aid).block("b1").current.text
     events = list_preference_events(store)
     with pytest.raises(ValueError, match="text on both sides"):
-        repo.insert_image_block(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
+        repo.insert_own_image(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
                                 provenance={"origin": "upload"}, split=(text, " "))  # fmt: skip
-    key = repo.insert_image_block(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
+    key = repo.insert_own_image(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
                                   provenance={"origin": "upload"}, split=("Tides ", "rise and fall.\n"))  # fmt: skip
     info = repo.open_article(store, aid)
     order = [b.key for b in info.blocks]
