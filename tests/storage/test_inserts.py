@@ -54,3 +54,17 @@ def test_a_split_keeps_the_text_and_logs_no_preference(store: Store) -> None:
     assert info.block("b1").current.text + info.block(tail).current.text == "Tides rise and fall.\n" == text
     assert info.block("b1").current.origin == "split" and info.block("b1").version_count == 2
     assert list_preference_events(store) == events
+
+
+def test_an_inserted_picture_and_its_split_are_one_undo_step(store: Store) -> None:
+    project = repo.create_project(store, "Undo")
+    record_sample(store, project.id)
+    aid = repo.latest_article(store, project.id).id
+    before = [(b.key, b.current.text) for b in repo.open_article(store, aid).blocks]
+    repo.insert_own_image(store, aid, "b1", image=PICTURE, mime="image/png", description="x",
+                          provenance={"origin": "upload"}, split=("Tides ", "rise and fall.\n"))  # fmt: skip
+    assert len(repo.open_article(store, aid).blocks) == len(before) + 2
+    repo.undo(store, aid)
+    assert [(b.key, b.current.text) for b in repo.open_article(store, aid).blocks] == before
+    repo.redo(store, aid)
+    assert len(repo.open_article(store, aid).blocks) == len(before) + 2
