@@ -19,4 +19,4 @@ def asset(name: str) -> str:
 
 TEMPLATE = asset("article.html")
 SCRIPT = asset("page.js")
-CSS = asset("page.css")
+CSS = asset("page.css") + asset("suggest.css")  # suggest.css: the selection menu and tracked change

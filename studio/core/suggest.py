@@ -123,7 +123,7 @@ def clean_suggestion(raw: str, selection: str, *, after: str = "", action: str =
     text = _IMAGE.sub(r"\1", text)
     text = _LINK.sub(lambda m: m.group(0) if m.group(2) and m.group(2) in selection else m.group(1), text)
     text = _FENCE.sub("", text)
-    text = "".join(ch for ch in text if ch in "\n\t" or ch.isprintable())
+    text = "".join(ch for ch in text if ch in "\n\t" or (ch.isprintable() and ch != "\ufffd"))
     text = _PREAMBLE.sub("", text, count=1).lstrip()
     if not _HEADING.search(selection):
         text = _HEADING.sub("", text)

@@ -36,9 +36,7 @@ def test_every_subset_of_changes_is_the_selection_with_those_changes(old: str, n
         for chosen in itertools.combinations(ids, n):
             text = apply_changes(segments, chosen)
             # each change contributes either its old or its new side, in order
-            expected = "".join(
-                s.new if s.kind == "change" and s.id in chosen else s.old for s in segments
-            )
+            expected = "".join(s.new if s.kind == "change" and s.id in chosen else s.old for s in segments)
             assert text == expected
 
 
