@@ -20,6 +20,8 @@ from tests.browser import chromium
 from tests.judge_server import JudgeServer, Reply
 from tests.ui.conftest import running_app
 
+pytestmark = pytest.mark.slow
+
 SENTENCE = "The quick brown fox jumps over the lazy dog."
 ARTICLE = f"# Foxes\n\nFoxes are clever. {SENTENCE} They **sleep** by day.\n\nThe end."
 SHORT = "The fox jumps over the dog."
