@@ -155,7 +155,9 @@ class Tool(ABC, Generic[P]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        if getattr(cls, "__abstractmethods__", None):
+        # a shared base that declares abstract methods of its own is checked in its subclasses
+        # (ABCMeta sets __abstractmethods__ only after this hook runs, so look at the class body)
+        if any(getattr(member, "__isabstractmethod__", False) for member in vars(cls).values()):
             return
         expected = PARAMS_BY_SOURCE.get(getattr(cls, "name", ""))
         if expected is None:

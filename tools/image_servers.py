@@ -12,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import io
 import time
+from abc import abstractmethod
 from typing import Any
 
 from models.image_api import FIELDS_BY_KIND, ImageAnswer, ImageRequest, ImageServerError, ImageServers
 from models.vocab import Source
-from tools.base import Availability, Tool, ToolContext, ToolResult, stopwatch
+from tools.base import Availability, P, Tool, ToolContext, ToolResult, stopwatch
 from tools.diffusion import STOPPED, random_seed, snap8, styled_prompt
 from tools.download import DownloadError, decode_image
 from tools.edit import decode_parent
@@ -54,11 +55,8 @@ def _answer_facts(servers: ImageServers, answer: ImageAnswer) -> dict[str, Any]:
 
 # Steps, size and guidance left as None are not sent: the server's defaults for its model apply
 # (Qwen-Image wants ~50 steps at 1024 px, Z-Image-Turbo ~8; the in-process defaults fit sd-turbo).
-class ServerDiffusionTool(Tool[DiffusionParams]):
-    """Text-to-image on image servers (round-robin, failover; see models.image_api)."""
-
-    name = Source.DIFFUSION
-    Params = DiffusionParams
+class _ServerImageTool(Tool[P]):
+    """What both server tools share: the server list, the knobs, availability, timing, the seed."""
 
     def __init__(
         self, servers: ImageServers, *, steps: int | None = None, size: int | None = None, guidance: float | None = None
@@ -69,19 +67,49 @@ class ServerDiffusionTool(Tool[DiffusionParams]):
         self.guidance = guidance
 
     def availability(self) -> Availability:
-        return describe_servers(self.servers, Source.DIFFUSION, self.servers.setting)
+        return describe_servers(self.servers, self.name, self.servers.setting)
 
     def close(self) -> None:
         self.servers.close()
 
-    def run(self, params: DiffusionParams, context: ToolContext) -> ToolResult:
+    def run(self, params: P, context: ToolContext) -> ToolResult:
         with stopwatch() as elapsed:
             result = self._run(params, context)
         return result.with_seconds(elapsed[0])
 
+    @abstractmethod
+    def _run(self, params: P, context: ToolContext) -> ToolResult:
+        """Build the request and provenance for this kind of picture, then ``_finish``."""
+
+    def _seed(self, context: ToolContext) -> int | None:
+        """The seed to send, or None where this kind of server takes none (it would be refused)."""
+        if "seed" not in FIELDS_BY_KIND[self.servers.kind]:
+            return None
+        return context.seed if context.seed is not None else random_seed()
+
+    def _finish(self, request: ImageRequest, context: ToolContext, provenance: dict[str, Any]) -> ToolResult:
+        try:
+            if self.name == Source.EDIT:
+                answer = self.servers.edit(request, _time_left(context))
+            else:
+                answer = self.servers.generate(request, _time_left(context))
+        except ImageServerError as exc:
+            return ToolResult.failure(str(exc), provenance)
+        if context.cancelled():
+            return ToolResult.failure(STOPPED, provenance)
+        provenance.update(_answer_facts(self.servers, answer))
+        provenance["guidance"] = self.guidance
+        return _checked(answer, provenance)
+
+
+class ServerDiffusionTool(_ServerImageTool[DiffusionParams]):
+    """Text-to-image on image servers (round-robin, failover; see models.image_api)."""
+
+    name = Source.DIFFUSION
+    Params = DiffusionParams
+
     def _run(self, params: DiffusionParams, context: ToolContext) -> ToolResult:
-        seeded = "seed" in FIELDS_BY_KIND[self.servers.kind]
-        seed = (context.seed if context.seed is not None else random_seed()) if seeded else None
+        seed = self._seed(context)
         prompt = styled_prompt(params.prompt, context.style)
         provenance: dict[str, Any] = {
             "prompt": prompt,
@@ -96,45 +124,18 @@ class ServerDiffusionTool(Tool[DiffusionParams]):
         if not prompt:
             return ToolResult.failure("the diffusion prompt is empty", provenance)
         request = ImageRequest(prompt, self.size, self.size, self.steps, self.guidance, seed)
-        try:
-            answer = self.servers.generate(request, _time_left(context))
-        except ImageServerError as exc:
-            return ToolResult.failure(str(exc), provenance)
-        if context.cancelled():
-            return ToolResult.failure(STOPPED, provenance)
-        provenance.update(_answer_facts(self.servers, answer))
-        return _checked(answer, provenance)
+        return self._finish(request, context, provenance)
 
 
-class ServerEditTool(Tool[EditParams]):
+class ServerEditTool(_ServerImageTool[EditParams]):
     """Instruction edits on image servers: the parent goes as the multipart ``image`` (scaled so
     its longer side is ``size``, or at most PARENT_SIDE when the size is the server's choice)."""
 
     name = Source.EDIT
     Params = EditParams
 
-    def __init__(
-        self, servers: ImageServers, *, steps: int | None = None, size: int | None = None, guidance: float | None = None
-    ) -> None:
-        self.servers = servers
-        self.steps = None if steps is None else max(1, int(steps))
-        self.size = None if size is None else snap8(size)
-        self.guidance = guidance
-
-    def availability(self) -> Availability:
-        return describe_servers(self.servers, Source.EDIT, self.servers.setting)
-
-    def close(self) -> None:
-        self.servers.close()
-
-    def run(self, params: EditParams, context: ToolContext) -> ToolResult:
-        with stopwatch() as elapsed:
-            result = self._run(params, context)
-        return result.with_seconds(elapsed[0])
-
     def _run(self, params: EditParams, context: ToolContext) -> ToolResult:
-        seeded = "seed" in FIELDS_BY_KIND[self.servers.kind]
-        seed = (context.seed if context.seed is not None else random_seed()) if seeded else None
+        seed = self._seed(context)
         instruction = params.prompt.strip()
         prompt = styled_prompt(instruction, context.style) if instruction else ""
         provenance: dict[str, Any] = {
@@ -162,15 +163,7 @@ class ServerEditTool(Tool[EditParams]):
         parent.save(buffer, format="PNG")
         width, height = (parent.width, parent.height) if self.size else (None, None)
         request = ImageRequest(prompt, width, height, self.steps, self.guidance, seed, image=buffer.getvalue())
-        try:
-            answer = self.servers.edit(request, _time_left(context))
-        except ImageServerError as exc:
-            return ToolResult.failure(str(exc), provenance)
-        if context.cancelled():
-            return ToolResult.failure(STOPPED, provenance)
-        provenance.update(_answer_facts(self.servers, answer))
-        provenance["guidance"] = self.guidance
-        return _checked(answer, provenance)
+        return self._finish(request, context, provenance)
 
 
 def _checked(answer: ImageAnswer, provenance: dict[str, Any]) -> ToolResult:

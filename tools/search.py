@@ -78,11 +78,23 @@ class SearchHit:
         if not self.source:
             object.__setattr__(self, "source", domain_of(self.page_url) or domain_of(self.image_url))
 
+    @classmethod
+    def from_row(
+        cls, image_url: Any, page_url: Any, title: str, width: Any, height: Any, **facts: Any
+    ) -> SearchHit | None:
+        """A hit from a provider's row: URLs as text, sizes as positive ints (else None); None
+        when the row has no image URL (providers list pages and videos among images)."""
+        image = str(image_url or "")
+        if not image:
+            return None
+        return cls(image, str(page_url or ""), title, positive_int(width), positive_int(height), **facts)
+
 
 Searcher = Callable[[str, int], list[SearchHit]]
 
 
-def _int_or_none(value: Any) -> int | None:
+def positive_int(value: Any) -> int | None:
+    """A provider's size field ("640", 640, " 640 ", None, "n/a") as a positive int, else None."""
     try:
         number = int(str(value).strip())
     except (TypeError, ValueError):
@@ -92,21 +104,13 @@ def _int_or_none(value: Any) -> int | None:
 
 def hits_from_ddgs(rows: list[dict[str, Any]]) -> list[SearchHit]:
     """Turn ddgs ``images()`` rows (keys image, url, title, width, height) into hits."""
-    hits = []
-    for row in rows:
-        image_url = str(row.get("image") or "")
-        if not image_url:
-            continue
-        hits.append(
-            SearchHit(
-                image_url=image_url,
-                page_url=str(row.get("url") or ""),
-                title=str(row.get("title") or ""),
-                width=_int_or_none(row.get("width")),
-                height=_int_or_none(row.get("height")),
-            )
+    found = (
+        SearchHit.from_row(
+            row.get("image"), row.get("url"), str(row.get("title") or ""), row.get("width"), row.get("height")
         )
-    return hits
+        for row in rows
+    )
+    return [hit for hit in found if hit is not None]
 
 
 def ddgs_searcher(timeout_s: float, proxy: str | None = None) -> Searcher:

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from models.errors import ConfigError
-from tools.search import Searcher, SearchHit
+from tools.search import Searcher, SearchHit, positive_int
 
 PROVIDERS: tuple[str, ...] = ("ddgs", "openverse", "wikimedia", "searxng", "serpapi")
 LICENSED: frozenset[str] = frozenset({"openverse", "wikimedia"})  # providers whose hits carry licences
@@ -70,14 +70,6 @@ def _text(value: Any, limit: int = 500) -> str:
     return " ".join(text.split())[:limit]
 
 
-def _int(value: Any) -> int | None:
-    try:
-        number = int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-    return number if number > 0 else None
-
-
 def _get_json(url: str, params: dict[str, Any], timeout_s: float) -> Any:
     headers = {"User-Agent": _USER_AGENT, "Accept": "application/json"}
     timeout = httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0))
@@ -93,25 +85,21 @@ def _get_json(url: str, params: dict[str, Any], timeout_s: float) -> Any:
 def hits_from_openverse(payload: dict[str, Any]) -> list[SearchHit]:
     """``GET /v1/images/?q=`` results: url, foreign_landing_url, title, creator, license,
     license_version, license_url, source, width, height."""
-    hits = []
-    for row in payload.get("results") or []:
-        image_url = str(row.get("url") or "")
-        if not image_url:
-            continue
-        hits.append(
-            SearchHit(
-                image_url=image_url,
-                page_url=str(row.get("foreign_landing_url") or ""),
-                title=_text(row.get("title"), 300),
-                width=_int(row.get("width")),
-                height=_int(row.get("height")),
-                creator=_text(row.get("creator"), 200),
-                licence=licence_name(str(row.get("license") or ""), str(row.get("license_version") or "")),
-                licence_url=str(row.get("license_url") or ""),
-                provider="openverse",
-            )
+    found = (
+        SearchHit.from_row(
+            row.get("url"),
+            row.get("foreign_landing_url"),
+            _text(row.get("title"), 300),
+            row.get("width"),
+            row.get("height"),
+            creator=_text(row.get("creator"), 200),
+            licence=licence_name(str(row.get("license") or ""), str(row.get("license_version") or "")),
+            licence_url=str(row.get("license_url") or ""),
+            provider="openverse",
         )
-    return hits
+        for row in payload.get("results") or []
+    )
+    return [hit for hit in found if hit is not None]
 
 
 def openverse_searcher(base_url: str, timeout_s: float, mode: str = "any") -> Searcher:
@@ -149,8 +137,8 @@ def hits_from_wikimedia(payload: dict[str, Any]) -> list[SearchHit]:
                 image_url=image_url,
                 page_url=str(info.get("descriptionurl") or ""),
                 title=_text(title, 300),
-                width=_int(info.get("thumbwidth") or info.get("width")),
-                height=_int(info.get("thumbheight") or info.get("height")),
+                width=positive_int(info.get("thumbwidth") or info.get("width")),
+                height=positive_int(info.get("thumbheight") or info.get("height")),
                 creator=field("Artist"),
                 licence=field("LicenseShortName"),
                 licence_url=str((meta.get("LicenseUrl") or {}).get("value") or ""),
@@ -193,7 +181,7 @@ def hits_from_searxng(payload: dict[str, Any]) -> list[SearchHit]:
         width, height = None, None
         parts = str(row.get("resolution") or "").lower().replace("×", "x").replace(" ", "").split("x")
         if len(parts) == 2:
-            width, height = _int(parts[0]), _int(parts[1])
+            width, height = positive_int(parts[0]), positive_int(parts[1])
         hits.append(
             SearchHit(
                 image_url=image_url,
@@ -225,22 +213,18 @@ def hits_from_serpapi(payload: dict[str, Any]) -> list[SearchHit]:
     original_width, original_height; no licence."""
     if payload.get("error"):
         raise OSError(f"SerpAPI: {_text(payload['error'], 200)}")
-    hits = []
-    for row in payload.get("images_results") or []:
-        image_url = str(row.get("original") or "")
-        if not image_url:
-            continue
-        hits.append(
-            SearchHit(
-                image_url=image_url,
-                page_url=str(row.get("link") or ""),
-                title=_text(row.get("title"), 300),
-                width=_int(row.get("original_width")),
-                height=_int(row.get("original_height")),
-                provider="serpapi",
-            )
+    found = (
+        SearchHit.from_row(
+            row.get("original"),
+            row.get("link"),
+            _text(row.get("title"), 300),
+            row.get("original_width"),
+            row.get("original_height"),
+            provider="serpapi",
         )
-    return hits
+        for row in payload.get("images_results") or []
+    )
+    return [hit for hit in found if hit is not None]
 
 
 def serpapi_searcher(url: str, api_key: str, timeout_s: float) -> Searcher:

@@ -10,6 +10,7 @@ Heavy back ends (WeasyPrint, python-docx) are imported only when their format is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Protocol
 
 from studio.core.article import Article
 from studio.export.html import render_html, write_html
@@ -42,21 +43,41 @@ def export_article(
     Raises ValueError for an unknown format and ConfigError when a PDF needs a CJK font
     that is not installed (the message says how to install it).
     """
-    keep = include_unfinished
+    data = _renderer(fmt)(article, appendix=appendix, title=title, include_unfinished=include_unfinished)
+    out = Path(out_path)  # written only once rendered: a refused PDF leaves no empty file behind
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_bytes(data)
+    return out
+
+
+class Renderer(Protocol):
+    def __call__(
+        self, article: Article, *, appendix: bool = ..., title: str | None = ..., include_unfinished: bool = ...
+    ) -> bytes: ...
+
+
+def _html_bytes(
+    article: Article, *, appendix: bool = True, title: str | None = None, include_unfinished: bool = False
+) -> bytes:
+    return render_html(article, appendix=appendix, title=title, include_unfinished=include_unfinished).encode("utf-8")
+
+
+def _renderer(fmt: str) -> Renderer:
+    """The format's renderer; the heavy back ends are imported here, when their format is asked for."""
     if fmt == "html":
-        return write_html(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
+        return _html_bytes
     if fmt == "pdf":
-        from studio.export.pdf import write_pdf
+        from studio.export.pdf import render_pdf
 
-        return write_pdf(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
+        return render_pdf
     if fmt == "md":
-        from studio.export.markdown import write_markdown_zip
+        from studio.export.markdown import render_markdown_zip
 
-        return write_markdown_zip(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
+        return render_markdown_zip
     if fmt == "docx":
-        from studio.export.docx import write_docx
+        from studio.export.docx import render_docx
 
-        return write_docx(article, out_path, appendix=appendix, title=title, include_unfinished=keep)
+        return render_docx
     raise ValueError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 

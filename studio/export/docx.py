@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html as html_text
 import io
-from pathlib import Path
 from typing import Any
 
 import nh3
@@ -221,18 +220,3 @@ def render_docx(
     buffer = io.BytesIO()
     build_docx(article, appendix=appendix, title=title, include_unfinished=include_unfinished).save(buffer)
     return buffer.getvalue()
-
-
-def write_docx(
-    article: Article,
-    path: str | Path,
-    *,
-    appendix: bool = True,
-    title: str | None = None,
-    include_unfinished: bool = False,
-) -> Path:
-    """Write the DOCX to ``path`` and return the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_docx(article, appendix=appendix, title=title, include_unfinished=include_unfinished))
-    return out

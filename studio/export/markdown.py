@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from pathlib import Path
 
 from studio.core.article import Article, TextBlock
 from studio.export.sources import Figure, article_title, figures, plain, safe_block_id
@@ -169,18 +168,3 @@ def render_markdown_zip(
                 # Images are already compressed: store them as they are.
                 bundle.writestr(image_name(figure), figure.block.image, compress_type=zipfile.ZIP_STORED)
     return buffer.getvalue()
-
-
-def write_markdown_zip(
-    article: Article,
-    path: str | Path,
-    *,
-    appendix: bool = True,
-    title: str | None = None,
-    include_unfinished: bool = False,
-) -> Path:
-    """Write ``render_markdown_zip`` to ``path`` and return the path."""
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(render_markdown_zip(article, appendix=appendix, title=title, include_unfinished=include_unfinished))
-    return out

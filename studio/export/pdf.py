@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 
 from studio.core.article import Article
 from studio.core.errors import ConfigError
@@ -63,19 +62,3 @@ def render_pdf(
     pdf = document.write_pdf(pdf_tags=True)
     assert pdf is not None
     return pdf
-
-
-def write_pdf(
-    article: Article,
-    path: str | Path,
-    *,
-    appendix: bool = True,
-    title: str | None = None,
-    include_unfinished: bool = False,
-) -> Path:
-    """Write ``render_pdf`` to ``path`` and return the path."""
-    data = render_pdf(article, appendix=appendix, title=title, include_unfinished=include_unfinished)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(data)
-    return out

@@ -97,5 +97,10 @@ def test_the_picture_kinds_a_brief_names_are_written_with_their_sources(
     assert "with a `search` tag" in build_messages(brief, services)[1]["content"]
     done = write(services, brief)
     sources = sorted(b.source for b in done.article.image_blocks())
-    # offline the photo becomes a placeholder, but it is a search tag; only the token limit can cut
-    assert sources == ["code", "search"] or done.cut_off, (sources, done.article.to_llmi_text())
+    # offline the photo becomes a placeholder, but it is a search tag. Only the token limit, or the
+    # repetition guard closing a looping article at its last full sentence (with its visible note),
+    # can end it before both tags: the 135M model loops within ~400 tokens on some runs.
+    ended_early = done.cut_off or done.article.repetition_removed
+    assert sources == ["code", "search"] or ended_early, (sources, done.article.to_llmi_text())
+    if not done.cut_off and sources != ["code", "search"]:
+        assert "repetition removed" in done.article.guard_note()
