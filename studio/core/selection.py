@@ -11,6 +11,7 @@ widened to the whole construct, so the suggestion replaces balanced Markdown.
 
 from __future__ import annotations
 
+import html
 import re
 import string
 
@@ -21,6 +22,7 @@ MAX_SELECTION_CHARS = 4000  # a selection rewrite is a phrase to a few paragraph
 _LINE_MARK = re.compile(r"[ \t]{0,3}(?:#{1,6}[ \t]+|>[ \t]?|[-*+][ \t]+|\d{1,9}[.)][ \t]+)")
 _LINK = re.compile(r"!?\[([^\]\n]*)\]\(([^)\s]*)(?:[ \t]+\"[^\"\n]*\")?\)")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^>\n]*>")
+_ENTITY = re.compile(r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
 _INLINE = re.compile(r"(\*\*|__|~~|\*|_|`)(?=\S)(.+?)(?<=\S)\1")
 
 
@@ -63,6 +65,12 @@ def rendered_text(markdown: str) -> tuple[str, list[int]]:
         elif c == "<" and (m := _HTML_TAG.match(markdown, i)):
             i = m.end()
             continue
+        elif c == "&" and (m := _ENTITY.match(markdown, i)) and html.unescape(m.group()) != m.group():
+            for ch in html.unescape(m.group()):  # "&amp;" shows as "&"
+                out.append(ch)
+                where.append(i)
+            i = m.end()
+            continue
         out.append(c)
         where.append(i)
         i += 1
@@ -89,6 +97,8 @@ def _squeeze(text: str, where: list[int]) -> tuple[str, list[int]]:
 
 def locate_selection(markdown: str, selected: str, before: str = "") -> tuple[int, int]:
     """The (start, end) in ``markdown`` of the rendered ``selected`` text (see the module)."""
+    if len(selected) > 4 * MAX_SELECTION_CHARS:  # refused before any work on it
+        raise Refused(f"the selection is {len(selected)} characters: select at most {MAX_SELECTION_CHARS}")
     wanted = " ".join(selected.split())
     if not wanted:
         raise SelectionNotFound("select some text first")
@@ -101,9 +111,11 @@ def locate_selection(markdown: str, selected: str, before: str = "") -> tuple[in
     starts = [m.start() for m in re.finditer(re.escape(wanted), plain)]
     if not starts:
         raise SelectionNotFound("the selected text is not in this paragraph any more: select it again")
-    hint = " ".join(before.split())
+    hint = " ".join(before[-1000:].split())
     at = max(starts, key=lambda p: (_common_tail(plain[:p].rstrip(), hint.rstrip()), -p))
     start, end = where[at], where[at + len(wanted) - 1] + 1
+    if markdown[end - 1] == "&" and (entity := _ENTITY.match(markdown, end - 1)):
+        end = entity.end()  # the last character shown was an entity: take all of it
     return _whole_constructs(markdown, start, end)
 
 

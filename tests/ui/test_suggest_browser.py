@@ -30,6 +30,8 @@ SHORT = "The fox jumps over the dog."
 def model(index: int, body: dict[str, Any]) -> Reply | str:
     if "selected passage" not in body["messages"][0]["content"]:
         return ARTICLE
+    if "Fix its grammar" in body["messages"][-1]["content"]:
+        return "Foxes\n\nFoxes are very clever."
     if "Instruction: make it about cats" in body["messages"][-1]["content"]:
         return Reply("The quick cat jumps over the lazy dog.", chunk_chars=6, chunk_delay_s=0.05)
     return Reply(SHORT, chunk_chars=3, chunk_delay_s=0.12)  # about a second: the stream can be seen
@@ -145,3 +147,35 @@ def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio], page: 
     event = list_preference_events(studio.store, kind="revert")[-1]
     assert event.context["suggestion"]["instruction"] == "make it about cats"
     assert event.context["suggestion"]["suggested"] == "The quick cat jumps over the lazy dog."
+
+
+def test_a_selection_across_the_heading_and_the_paragraph(app: tuple[str, Studio], page: Any) -> None:
+    url, studio = app
+    article_id = render(page, url)
+    key = page.evaluate(
+        """() => {
+          const ps = [...document.querySelectorAll('#article [data-block] p')];
+          const p = ps.find(p => p.textContent.includes('clever'));
+          const blk = p.closest('[data-block]');
+          const h1 = blk.querySelector('h1');
+          const text = p.firstChild;
+          const range = document.createRange();
+          range.setStart(h1.firstChild, 0);
+          range.setEnd(text, text.textContent.indexOf('clever.') + 'clever.'.length);
+          const sel = window.getSelection(); sel.removeAllRanges(); sel.addRange(range);
+          p.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
+          return blk.dataset.block;
+        }"""
+    )
+    page.locator("#suggest-menu").get_by_role("menuitem", name="Fix grammar").click()
+    change = page.locator(f"#article [data-block='{key}'] .suggest-change")
+    change.locator(".suggest-bar").wait_for(timeout=30_000)
+    assert change.locator("ins").inner_text() == "very "
+    change.get_by_role("button", name="Accept all").click()
+    page.locator(f"#article [data-block='{key}'] .notice", has_text="Suggestion accepted").wait_for()
+    blk = page.locator(f"#article [data-block='{key}']")
+    assert blk.locator("h1").inner_text() == "Foxes" and blk.locator("h1").count() == 1
+    assert blk.locator("p", has_text="clever").inner_text().startswith("Foxes are very clever. The quick brown fox")
+    assert page.locator("#article .suggest-change").count() == 0
+    stored = repo.open_article(studio.store, article_id).block(key).current.text or ""
+    assert stored.startswith("# Foxes\n\nFoxes are very clever. The quick brown fox")

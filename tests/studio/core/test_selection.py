@@ -35,6 +35,12 @@ def test_line_markers_escapes_and_spacing() -> None:
     assert span(text, "item\n\nA line") == "item\n\nA  line"
 
 
+def test_entities_show_as_their_character() -> None:
+    text = "Salt &amp; pepper, 5 &lt; 6 and &copy; them."
+    assert span(text, "Salt & pepper, 5 < 6") == "Salt &amp; pepper, 5 &lt; 6"
+    assert span(text, "pepper, 5 <") == "pepper, 5 &lt;"
+
+
 def test_the_text_before_picks_which_of_two_equal_passages() -> None:
     text = "It rains. The end. It snows. The end."
     first, second = locate_selection(text, "The end.", "It rains."), locate_selection(text, "The end.", "It snows. ")
@@ -49,3 +55,5 @@ def test_a_selection_that_is_not_there_is_refused_in_words() -> None:
         locate_selection("Bike lanes.", "  \n ")
     with pytest.raises(Refused, match="at most 4000"):
         locate_selection("x" * 5000, "x" * 4500)
+    with pytest.raises(Refused, match="at most 4000"):
+        locate_selection("x", "x" * 100_000)
