@@ -30,6 +30,8 @@ SHORT = "The fox jumps over the dog."
 def model(index: int, body: dict[str, Any]) -> Reply | str:
     if "selected passage" not in body["messages"][0]["content"]:
         return ARTICLE
+    if "Instruction: fail" in body["messages"][-1]["content"]:
+        return Reply(status=500)  # the model server breaks
     if "Fix its grammar" in body["messages"][-1]["content"]:
         return "Foxes\n\nFoxes are very clever."
     if "Instruction: make it about cats" in body["messages"][-1]["content"]:
@@ -146,6 +148,19 @@ def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio], page: 
     assert repo.open_article(studio.store, article_id).block(key).current.text == before
     event = list_preference_events(studio.store, kind="revert")[-1]
     assert event.context["suggestion"]["instruction"] == "make it about cats"
+
+    # the model server fails: the reason is on the block, the selected text is back, nothing stored
+    events = len(list_preference_events(studio.store))
+    select(page, SENTENCE)
+    page.locator("#suggest-menu").get_by_role("menuitem", name="Ask…").click()
+    page.locator("#suggest-menu input[name=detail]").fill("fail")
+    page.locator("#suggest-menu input[name=detail]").press("Enter")
+    error = page.locator(f"#article [data-block='{key}'] .suggest-error")
+    error.wait_for(timeout=30_000)
+    assert error.inner_text().startswith("Suggestion failed:") and "500" in error.inner_text()
+    assert page.locator("#article .suggest-change").count() == 0
+    assert SENTENCE in page.locator(f"#article [data-block='{key}'] p", has_text="clever").inner_text()
+    assert len(list_preference_events(studio.store)) == events
     assert event.context["suggestion"]["suggested"] == "The quick cat jumps over the lazy dog."
 
 
