@@ -13,7 +13,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -113,10 +113,18 @@ class SuggestActions:
         return pending
 
     def suggest(
-        self, block_id: str, selected: str, before: str = "", action: str = "shorten", detail: str = ""
+        self,
+        block_id: str,
+        selected: str,
+        before: str = "",
+        action: str = "shorten",
+        detail: str = "",
+        *,
+        cancel: Callable[[], bool] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """Stream a suggestion for the ``selected`` text of a text block (its state, see
-        ``Suggestion.state``); the last state is the finished suggestion, ready for a decision."""
+        ``Suggestion.state``); the last state is the finished suggestion, ready for a decision.
+        ``cancel`` (asked per chunk) stops it: the model stream is closed, ``Cancelled`` raised."""
         request = SuggestRequest(action, detail)
         article_id, article = self._article()
         if not isinstance(article.block(block_id), TextBlock):
@@ -137,7 +145,7 @@ class SuggestActions:
         yield item.state()
         last, latest = time.monotonic(), ""
         for latest in stream_suggestion(services.backend, messages, options, item.selection, after=after_text,
-                                        action=action):  # fmt: skip
+                                        action=action, cancel=cancel):  # fmt: skip
             if time.monotonic() - last >= STREAM_UPDATE_S:
                 last = time.monotonic()
                 item.update(latest, streaming=True)

@@ -17,6 +17,7 @@ failure is a plain-text ``gr.Error`` (``failures.explain``), in the page a messa
 from __future__ import annotations
 
 import inspect
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -57,18 +58,35 @@ def add_suggestions(studio: Studio, state: Any, article: Any, api_out: Any, view
     """The suggestion layer and its two events, and the ``/suggest`` and ``/suggest_decide``
     endpoints; called inside ``build_app``'s Blocks. Returns the layer."""
     limit = studio.settings.ui_concurrency
-    layer = gr.HTML(value=None, html_template=TEMPLATE, js_on_load=SCRIPT, elem_id="suggest-layer", padding=False)
+    # the page's Stop: a streaming suggestion's random token (made by the page) -> its stop flag
+    streaming: dict[str, threading.Event] = {}
+
+    def stop_suggestion(token: str) -> bool:
+        """Stop the suggestion streaming under ``token`` (its model stream is closed at once)."""
+        flag = streaming.get(str(token))
+        if flag is not None:
+            flag.set()
+        return flag is not None
+
+    layer = gr.HTML(value=None, html_template=TEMPLATE, js_on_load=SCRIPT, elem_id="suggest-layer", padding=False,
+                    server_functions=[stop_suggestion])  # fmt: skip
 
     def on_suggest(sess: Session | None, evt: gr.EventData) -> Iterator[tuple[Any, ...]]:
         sess = session_of(studio, sess)
         ask = evt.ask if isinstance(getattr(evt, "ask", None), dict) else {}
-        block, nonce = str(ask.get("block") or ""), ask.get("nonce")
+        block, nonce, token = str(ask.get("block") or ""), ask.get("nonce"), str(ask.get("token") or "")
+        flag = threading.Event()
+        if len(token) >= 16:  # a token too short to be unguessable gets no Stop
+            streaming[token] = flag
         try:
             for st in sess.suggest(block, str(ask.get("text") or ""), str(ask.get("before") or ""),
-                                   str(ask.get("action") or ""), str(ask.get("detail") or "")):  # fmt: skip
+                                   str(ask.get("action") or ""), str(ask.get("detail") or ""),
+                                   cancel=flag.is_set):  # fmt: skip
                 yield sess, {**st, "nonce": nonce}
         except Exception as exc:  # the one translator; the reason goes next to the selection
             yield sess, {"block": block, "nonce": nonce, "error": explain(exc, "Suggestion"), "segments": []}
+        finally:
+            streaming.pop(token, None)
 
     def on_decide(sess: Session | None, evt: gr.EventData) -> tuple[Any, ...]:
         sess = session_of(studio, sess)

@@ -15,11 +15,11 @@ than asked for. ``stream_suggestion`` yields the cleaned text so far as the mode
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from models.base import ChatBackend, ChatOptions, Message
-from models.errors import Refused
+from models.errors import Cancelled, Refused
 from models.text import valid_text
 
 PRESETS: dict[str, str] = {
@@ -174,15 +174,24 @@ def fit_to_selection(suggestion: str, selection: str) -> str:
 
 
 def stream_suggestion(
-    backend: ChatBackend, messages: list[Message], options: ChatOptions, selection: str, *, after: str, action: str
+    backend: ChatBackend,
+    messages: list[Message],
+    options: ChatOptions,
+    selection: str,
+    *,
+    after: str,
+    action: str,
+    cancel: Callable[[], bool] | None = None,
 ) -> Iterator[str]:
-    """The cleaned suggestion so far, once per chunk, and last the whole answer cleaned as final;
-    the model stream is closed when the caller stops early (the HTTP connection ends, so the
-    server stops writing)."""
+    """The cleaned suggestion so far, once per chunk, and last the whole answer cleaned as final.
+    The model stream is closed when the caller stops early or ``cancel`` says so (then
+    ``Cancelled`` is raised): the HTTP connection ends, so the server stops writing."""
     chunks = backend.stream(messages, options)
     raw = ""
     try:
         for chunk in chunks:
+            if cancel is not None and cancel():
+                raise Cancelled("the suggestion was stopped")
             raw += chunk
             yield clean_suggestion(raw, selection, after=after, action=action, final=False)
             if len(raw) > 4 * max_chars(selection, action):  # a model that does not stop

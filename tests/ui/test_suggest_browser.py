@@ -30,6 +30,8 @@ SHORT = "The fox jumps over the dog."
 def model(index: int, body: dict[str, Any]) -> Reply | str:
     if "selected passage" not in body["messages"][0]["content"]:
         return ARTICLE
+    if "Instruction: take your time" in body["messages"][-1]["content"]:
+        return Reply("Foxes " * 60, chunk_chars=3, chunk_delay_s=0.2)  # about 24 s unless stopped
     if "Instruction: fail" in body["messages"][-1]["content"]:
         return Reply(status=500)  # the model server breaks
     if "Fix its grammar" in body["messages"][-1]["content"]:
@@ -40,16 +42,16 @@ def model(index: int, body: dict[str, Any]) -> Reply | str:
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]]:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio, JudgeServer]]:
     with JudgeServer(model) as server:
         settings = load_settings(data_dir=tmp_path_factory.mktemp("suggest-ui"), tools_enabled=["code"],
                                  backend="openai", openai_base_url=server.url, openai_model="judge-model")  # fmt: skip
-        with running_app(settings) as running:
-            yield running
+        with running_app(settings) as (url, studio):
+            yield url, studio, server
 
 
 @pytest.fixture
-def page(app: tuple[str, Studio]) -> Iterator[Any]:
+def page(app: tuple[str, Studio, JudgeServer]) -> Iterator[Any]:
     with chromium() as browser:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         p = context.new_page()
@@ -89,8 +91,8 @@ def select(page: Any, text: str) -> str:
     )
 
 
-def test_select_shorten_reject_one_change_accept_the_rest(app: tuple[str, Studio], page: Any) -> None:
-    url, studio = app
+def test_select_shorten_reject_one_change_accept_the_rest(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
+    url, studio, _ = app
     article_id = render(page, url)
     key = select(page, SENTENCE)
     menu = page.locator("#suggest-menu")
@@ -101,7 +103,7 @@ def test_select_shorten_reject_one_change_accept_the_rest(app: tuple[str, Studio
     menu.get_by_role("menuitem", name="Shorten").click()
     change = page.locator(f"#article [data-block='{key}'] .suggest-change")
     page.locator("#article .suggest-change.is-streaming .sg-label", has_text="writing").wait_for()  # it streams
-    change.locator(".suggest-bar").wait_for(timeout=30_000)
+    change.locator(".suggest-bar [data-sg=reject]").wait_for(timeout=30_000)
     assert [d.inner_text() for d in change.locator(".sg-change del").all()] == ["quick brown ", "lazy "]
     paragraph = page.locator(f"#article [data-block='{key}'] p", has_text="clever")
     assert "Foxes are clever." in paragraph.inner_text()  # in place: the text around stays where it was
@@ -129,8 +131,8 @@ def test_select_shorten_reject_one_change_accept_the_rest(app: tuple[str, Studio
     assert "jumps over the dog." in page.locator(f"#article [data-block='{key}'] p", has_text="clever").inner_text()
 
 
-def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio], page: Any) -> None:
-    url, studio = app
+def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
+    url, studio, _ = app
     article_id = render(page, url)
     key = select(page, SENTENCE)
     before = repo.open_article(studio.store, article_id).block(key).current.text
@@ -139,7 +141,7 @@ def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio], page: 
     menu.locator("input[name=detail]").fill("make it about cats")
     menu.locator("input[name=detail]").press("Enter")
     change = page.locator(f"#article [data-block='{key}'] .suggest-change")
-    change.locator(".suggest-bar").wait_for(timeout=30_000)
+    change.locator(".suggest-bar [data-sg=reject]").wait_for(timeout=30_000)
     assert change.locator("del").inner_text() == "brown fox" and change.locator("ins").inner_text() == "cat"
     change.get_by_role("button", name="Reject all").click()
     page.locator(f"#article [data-block='{key}'] .notice", has_text="Suggestion rejected").wait_for()
@@ -164,8 +166,8 @@ def test_ask_with_an_instruction_then_reject_all(app: tuple[str, Studio], page: 
     assert event.context["suggestion"]["suggested"] == "The quick cat jumps over the lazy dog."
 
 
-def test_a_selection_across_the_heading_and_the_paragraph(app: tuple[str, Studio], page: Any) -> None:
-    url, studio = app
+def test_a_selection_across_the_heading_and_the_paragraph(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
+    url, studio, _ = app
     article_id = render(page, url)
     key = page.evaluate(
         """() => {
@@ -184,7 +186,7 @@ def test_a_selection_across_the_heading_and_the_paragraph(app: tuple[str, Studio
     )
     page.locator("#suggest-menu").get_by_role("menuitem", name="Fix grammar").click()
     change = page.locator(f"#article [data-block='{key}'] .suggest-change")
-    change.locator(".suggest-bar").wait_for(timeout=30_000)
+    change.locator(".suggest-bar [data-sg=reject]").wait_for(timeout=30_000)
     assert change.locator("ins").inner_text() == "very "
     change.get_by_role("button", name="Accept all").click()
     page.locator(f"#article [data-block='{key}'] .notice", has_text="Suggestion accepted").wait_for()
@@ -194,3 +196,25 @@ def test_a_selection_across_the_heading_and_the_paragraph(app: tuple[str, Studio
     assert page.locator("#article .suggest-change").count() == 0
     stored = repo.open_article(studio.store, article_id).block(key).current.text or ""
     assert stored.startswith("# Foxes\n\nFoxes are very clever. The quick brown fox")
+
+
+def test_stop_closes_the_model_stream_and_brings_the_text_back(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
+    url, studio, server = app
+    render(page, url)
+    hung_up, events = server.hung_up, len(list_preference_events(studio.store))
+    key = select(page, SENTENCE)
+    page.locator("#suggest-menu").get_by_role("menuitem", name="Ask…").click()
+    page.locator("#suggest-menu input[name=detail]").fill("take your time")
+    page.locator("#suggest-menu input[name=detail]").press("Enter")
+    change = page.locator(f"#article [data-block='{key}'] .suggest-change")
+    change.locator("ins", has_text="Foxes").first.wait_for(timeout=30_000)  # it is streaming
+    change.get_by_role("button", name="Stop").click()
+    assert page.locator("#article .suggest-change").count() == 0
+    assert SENTENCE in page.locator(f"#article [data-block='{key}'] p", has_text="clever").inner_text()
+    # the studio closed its HTTP stream to the model server long before the answer's end
+    for _ in range(50):
+        if server.hung_up > hung_up:
+            break
+        page.wait_for_timeout(100)
+    assert server.hung_up == hung_up + 1
+    assert len(list_preference_events(studio.store)) == events

@@ -21,6 +21,7 @@ const blockOf = (node) => {
 const isTextBlock = (blk) => blk && !blk.matches('.blk-image') && !blk.querySelector('figure.card');
 const S = window.__studioSuggest || (window.__studioSuggest = {current: null, saved: null, nonce: 0});
 S.trigger = trigger;
+S.server = server;  // server.stop_suggestion(token): the Stop of a streaming suggestion
 
 let menu = document.getElementById('suggest-menu');
 if (!menu) {
@@ -63,7 +64,11 @@ const S_listen = () => {
   window.__studioSuggestListening = true;
   document.addEventListener('mouseup', () => setTimeout(() => window.__studioSuggest.show(), 0));
   document.addEventListener('keyup', (e) => { if (e.shiftKey || e.key === 'Shift') setTimeout(() => window.__studioSuggest.show(), 0); });
-  document.addEventListener('keydown', (e) => { if (e.key === 'Escape') window.__studioSuggest.hide(); });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    window.__studioSuggest.hide();
+    if (window.__studioSuggest.current && window.__studioSuggest.current.streaming) window.__studioSuggest.stop();
+  });
   document.addEventListener('mousedown', (e) => { if (!e.target.closest('#suggest-menu')) window.__studioSuggest.hide(); });
 };
 S.show = showMenu;
@@ -97,10 +102,12 @@ const ask = (action, detail) => {
     range.insertNode(box);
   }
   const nonce = ++S.nonce;
-  S.current = {nonce, blk, box, original, block: keyOf(blk), streaming: true, picks: {}, state: null, owned: !!editor};
-  box.innerHTML = `<span class="sg-pending">${esc(text)}</span> <span class="sg-wait">asking the model…</span>`;
+  const token = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
+  S.current = {nonce, token, blk, box, original, block: keyOf(blk), streaming: true, picks: {}, state: null, owned: !!editor};
+  box.innerHTML = `<span class="sg-pending">${esc(text)}</span> <span class="sg-wait">asking the model…</span>`
+    + ' <span class="suggest-bar"><button type="button" data-sg="stop">Stop</button></span>';
   window.getSelection().removeAllRanges();
-  S.trigger('suggest', {ask: {block: keyOf(blk), text, before: beforeText(blk, range), action, detail: detail || '', nonce}});
+  S.trigger('suggest', {ask: {block: keyOf(blk), text, before: beforeText(blk, range), action, detail: detail || '', nonce, token}});
 };
 const restore = () => {
   const c = S.current;
@@ -111,6 +118,11 @@ const restore = () => {
   else if (c.box.isConnected) c.box.remove();
 };
 S.restore = restore;
+S.stop = () => {  // the model stream is closed on the server; the selected text comes back at once
+  const c = S.current;
+  if (c && c.streaming && S.server) S.server.stop_suggestion(c.token);
+  restore();
+};
 
 menu.addEventListener('mousedown', (e) => { if (!e.target.closest('input')) e.preventDefault(); });  // keep the selection
 menu.addEventListener('click', (e) => {
@@ -155,10 +167,10 @@ const draw = () => {
   const done = !st.streaming;
   const some = Object.keys(c.picks).length > 0;
   const head = `<span class="sg-label">${esc(st.label || 'Suggestion')}${done ? '' : ' (writing…)'}</span>`;
-  const bar = done ? (st.changes.length
+  const bar = !done ? '<span class="suggest-bar"><button type="button" data-sg="stop">Stop</button></span>' : (st.changes.length
     ? `<span class="suggest-bar"><button type="button" data-sg="accept" class="primary">${some ? 'Accept the rest' : 'Accept all'}</button>`
       + `<button type="button" data-sg="reject">${some ? 'Reject the rest' : 'Reject all'}</button></span>`
-    : '<span class="suggest-bar">No change suggested. <button type="button" data-sg="reject">Close</button></span>') : '';
+    : '<span class="suggest-bar">No change suggested. <button type="button" data-sg="reject">Close</button></span>');
   c.box.classList.toggle('is-streaming', !done);
   c.box.innerHTML = head + st.segments.map((s) => segmentHtml(s, c.picks, done)).join('') + bar;
 };
@@ -181,6 +193,8 @@ document.addEventListener('click', (e) => {
     c.picks[id] = c.picks[id] === what ? undefined : what;
     if (!c.picks[id]) delete c.picks[id];
     draw();
+  } else if (what === 'stop') {
+    S.stop();
   } else if (what === 'accept' || what === 'reject') {
     if (what === 'reject' && !c.state.changes.length) { restore(); return; }
     decide(what);
