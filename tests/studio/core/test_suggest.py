@@ -107,3 +107,16 @@ def test_streamed_suggestion_holds_back_half_tags_and_ends_cleaned() -> None:
     assert all("<" not in s for s in seen)
     assert seen[-1] == "Lanes make riders safer."
     assert backend.closed
+
+
+def test_cancel_closes_the_model_stream() -> None:
+    from models.base import ChatOptions
+    from models.errors import Cancelled
+
+    backend = Scripted(["Lanes", " make", " riders", " safer."])
+    asked = iter([False, False, True])
+    stream = stream_suggestion(backend, [], ChatOptions(), SEL, after="", action="shorten", cancel=lambda: next(asked))  # type: ignore[arg-type]
+    assert next(stream) == "Lanes"
+    with pytest.raises(Cancelled, match="stopped"):
+        list(stream)
+    assert backend.closed
