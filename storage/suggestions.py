@@ -70,8 +70,7 @@ def record_suggestion(
             "partial": (kept, suggested),
         }[decision]
         assert chosen is not None
-        block.current_version = chosen.number
-        block.candidate_version = None
+        block.current_version = chosen.number  # a rewrite waiting beside the block stays a candidate
         if block.accepted_version not in (None, chosen.number):
             block.accepted_version = None
         s.flush()

@@ -63,6 +63,11 @@ const S_listen = () => {
   if (window.__studioSuggestListening) return;
   window.__studioSuggestListening = true;
   document.addEventListener('mouseup', () => setTimeout(() => window.__studioSuggest.show(), 0));
+  let settle = 0;  // touch screens select with a long press: no mouseup, only selection changes
+  document.addEventListener('selectionchange', () => {
+    clearTimeout(settle);
+    settle = setTimeout(() => window.__studioSuggest.show(), 400);
+  });
   document.addEventListener('keyup', (e) => { if (e.shiftKey || e.key === 'Shift') setTimeout(() => window.__studioSuggest.show(), 0); });
   document.addEventListener('keydown', (e) => {
     if (e.key !== 'Escape') return;
