@@ -55,9 +55,11 @@ const showMenu = () => {
   if (!found || S.current && S.current.streaming) { hideMenu(); return; }
   S.saved = found;
   const rect = found.range.getBoundingClientRect();
-  menu.style.top = Math.min(window.innerHeight - 48, rect.bottom + 6) + 'px';
-  menu.style.left = Math.max(4, Math.min(window.innerWidth - 360, rect.left)) + 'px';
-  menu.hidden = false;
+  menu.hidden = false;  // shown first, so its size is known: below the selection, or above it near the bottom
+  const high = menu.offsetHeight;
+  const below = rect.bottom + 6 + high <= window.innerHeight;
+  menu.style.top = Math.max(4, below ? rect.bottom + 6 : rect.top - high - 6) + 'px';
+  menu.style.left = Math.max(4, Math.min(window.innerWidth - menu.offsetWidth - 4, rect.left)) + 'px';
 };
 const S_listen = () => {
   if (window.__studioSuggestListening) return;
