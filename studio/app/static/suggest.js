@@ -58,7 +58,8 @@ const showMenu = () => {
   menu.hidden = false;  // shown first, so its size is known: below the selection, or above it near the bottom
   const high = menu.offsetHeight;
   const below = rect.bottom + 6 + high <= window.innerHeight;
-  menu.style.top = Math.max(4, below ? rect.bottom + 6 : rect.top - high - 6) + 'px';
+  const top = below ? rect.bottom + 6 : rect.top - high - 6;
+  menu.style.top = Math.max(4, Math.min(window.innerHeight - high - 4, top)) + 'px';  // always on screen
   menu.style.left = Math.max(4, Math.min(window.innerWidth - menu.offsetWidth - 4, rect.left)) + 'px';
 };
 const S_listen = () => {
