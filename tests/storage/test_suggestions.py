@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from models.errors import NotFound, Refused
-from storage import Store, repo
+from storage import Scope, Store, export_preferences, repo
 from storage.pref_rows import preference_rows
 from storage.prefs import list_preference_events
 from storage.suggestions import record_suggestion
@@ -59,3 +62,16 @@ def test_a_changed_block_an_image_block_and_another_owner_are_refused(store: Sto
     with pytest.raises(NotFound):
         decide(store, aid, "Tides move.\n", base=2, owner="someone-else")
     assert repo.open_article(store, aid).block("b1").current.text == "Tides rise and fall twice a day.\n"
+
+
+def test_the_trl_export_carries_the_decided_suggestions(store: Store, article: tuple[int, int], tmp_path: Path) -> None:
+    _, aid = article
+    decide(store, aid, "Tides rise.\n")  # partial: kept over the whole suggestion
+    decide(store, aid, "Tides rise.\n", base=3)  # reject: the text over the suggestion
+    out = export_preferences(store, tmp_path / "prefs", Scope(article_id=aid))
+    rows = [json.loads(line) for line in (out.out_dir / "preferences.jsonl").read_text().splitlines()]
+    mine = [r for r in rows if r["origin"] == "suggestion"]
+    assert [(r["event"], r["chosen_origin"], r["rejected_origin"]) for r in mine] == [
+        ("accept", "suggest", "suggest"), ("revert", "suggest", "suggest")
+    ]  # fmt: skip
+    assert "Tides rise." in mine[0]["chosen"][0]["content"] and "Tides move." in mine[0]["rejected"][0]["content"]
