@@ -218,3 +218,22 @@ def test_stop_closes_the_model_stream_and_brings_the_text_back(app: tuple[str, S
         page.wait_for_timeout(100)
     assert server.hung_up == hung_up + 1
     assert len(list_preference_events(studio.store)) == events
+
+
+def test_an_editor_that_owns_its_dom_gets_the_change_beside_the_block(
+    app: tuple[str, Studio, JudgeServer], page: Any
+) -> None:
+    """A contenteditable block (the in-place editor's) is never cut into: the change is drawn
+    beside it, and the decision still reaches the store."""
+    url, studio, _ = app
+    article_id = render(page, url)
+    page.evaluate("document.querySelector('#article [data-block] p').closest('[data-block]').contentEditable = 'true'")
+    key = select(page, SENTENCE)
+    page.locator("#suggest-menu").get_by_role("menuitem", name="Shorten").click()
+    change = page.locator("#article .suggest-change.beside")
+    change.locator(".suggest-bar [data-sg=reject]").wait_for(timeout=30_000)
+    assert SENTENCE in page.locator(f"#article [data-block='{key}'] p", has_text="clever").inner_text()  # untouched
+    change.get_by_role("button", name="Accept all").click()
+    page.locator(f"#article [data-block='{key}'] .notice", has_text="Suggestion accepted").wait_for()
+    assert page.locator("#article .suggest-change").count() == 0
+    assert SHORT in (repo.open_article(studio.store, article_id).block(key).current.text or "")
