@@ -3,7 +3,8 @@
 ``article.html`` is the article component's template (joins ``ui_page.page(view)``);
 ``page.js`` runs once per page (gr.HTML ``js_on_load``): card buttons send one ``act`` event,
 lightbox, elapsed-time ticks, Ctrl/Cmd+Enter to write and the page URL
-(``?project=ID&article=N``); ``page.css`` is the app's stylesheet (``launch``). The card
+(``?project=ID&article=N``); ``page.css`` is the app's stylesheet (``launch``), with
+``suggest.css`` (the selection menu and tracked change of ``suggest.js``, ``ui_suggest``). The card
 templates are ``templates/*.html.j2`` (``ui_page``).
 """
 

@@ -31,8 +31,8 @@ from studio.app.ui_server import article_json, session_of
 from studio.app.ui_text import text_html
 
 SCRIPT = asset("suggest.js")
-# the layer itself shows only a line while a suggestion is asked for (the change is in the article)
-TEMPLATE = "${value && value.status ? `<div class=\"suggest-status\">${value.status}</div>` : ''}"
+# the layer shows nothing itself: its script draws the suggestion into the article
+TEMPLATE = '<span class="suggest-layer"></span>'
 SUGGEST_FIELDS = ("block", "text", "before", "action", "detail")
 DECIDE_FIELDS = ("suggestion", "accept")
 
