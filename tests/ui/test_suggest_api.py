@@ -8,6 +8,7 @@ them) are checked after each decision; hostile model output never reaches the bl
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,6 +36,8 @@ def model(index: int, body: dict[str, Any]) -> Reply | str:
     system, user = body["messages"][0]["content"], body["messages"][-1]["content"]
     if "selected passage" not in system:
         return ARTICLE  # the article writer
+    if "take your time" in user:
+        return Reply("Foxes " * 60, chunk_chars=3, chunk_delay_s=0.2)  # about 24 s unless stopped
     if "Foxes live in" in user.split("<<<")[-1]:
         return Reply(HOSTILE, chunk_chars=9)
     return Reply(SHORT, chunk_chars=4, chunk_delay_s=0.05)
@@ -158,3 +161,20 @@ def test_the_endpoints_are_listed(app: tuple[str, Studio, JudgeServer]) -> None:
     assert [p["parameter_name"] for p in suggest["parameters"]] == ["block", "text", "before", "action", "detail"]
     decide = api["named_endpoints"]["/suggest_decide"]
     assert [p["parameter_name"] for p in decide["parameters"]] == ["suggestion", "accept"]
+
+
+def test_cancelling_the_call_closes_the_model_stream(app: tuple[str, Studio, JudgeServer]) -> None:
+    url, _, server = app
+    client = Client(url, verbose=False)
+    _, block = written(client)
+    hung_up = server.hung_up
+    job = client.submit(block, SENTENCE, "", "ask", "take your time", api_name="/suggest")
+    deadline = time.monotonic() + 30
+    while not any(isinstance(o, dict) and o.get("suggestion") for o in job.outputs()):
+        assert time.monotonic() < deadline, "the suggestion never started streaming"
+        time.sleep(0.1)
+    job.cancel()
+    while server.hung_up == hung_up:
+        assert time.monotonic() < deadline + 10, "the model stream was not closed"
+        time.sleep(0.1)
+    assert server.hung_up == hung_up + 1
