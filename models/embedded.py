@@ -15,7 +15,9 @@ import gc
 import os
 import re
 import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from models.base import Capabilities, ChatOptions, FinishStream, Message
 from models.errors import ModelError, ModelUnavailable
@@ -53,12 +55,34 @@ def gguf_label(file_name: str) -> str:
     return f"{stem[: quant.start()]} {quant.group(1).upper()}" if quant else stem
 
 
+@dataclass(frozen=True)
+class DraftModel:
+    """Speculative decoding: a small model of the same family (same vocabulary) proposes up to
+    ``n_max`` tokens, the big model checks them in one batch and keeps the agreed prefix. The
+    output is the big model's own (greedy: the same tokens, up to batch rounding); only the speed
+    changes, and only where one batched check costs less than the tokens it accepts."""
+
+    gguf: Path
+    n_max: int = 8  # tokens drafted per step
+    n_min: int = 0  # fewest drafted tokens worth a check
+    p_min: float = 0.6  # the draft stops where its own top token is less likely than this
+
+
 class LlamaServer:
     """One running llama.cpp HTTP server on 127.0.0.1 (a free port). Use ``close()`` to stop it."""
 
-    def __init__(self, gguf: Path, threads: int = 1, ctx: int = 2048, parallel: int = 1, gpu_layers: int = -1) -> None:
+    def __init__(
+        self,
+        gguf: Path,
+        threads: int = 1,
+        ctx: int = 2048,
+        parallel: int = 1,
+        gpu_layers: int = -1,
+        draft: DraftModel | None = None,
+    ) -> None:
         """gpu_layers: layers offloaded to the GPU (-1 all, 0 none); only a GPU build of xllamacpp
-        (README: "Embedded model on a GPU") has a GPU to offload to, the PyPI wheel ignores it."""
+        (README: "Embedded model on a GPU") has a GPU to offload to, the PyPI wheel ignores it.
+        draft: a draft model for speculative decoding (llama.cpp's draft-model support)."""
         try:
             import xllamacpp
         except ImportError as exc:  # the package is in requirements.txt; say so if it went missing
@@ -77,19 +101,33 @@ class LlamaServer:
         params.hostnames = ["127.0.0.1"]
         params.port = 0
         params.warmup = False  # warm-up decodes a dummy batch: seconds at start for nothing
+        # llama.cpp's default, pinned: a request whose prompt starts like a slot's last one decodes
+        # only the new tail. The chart writer's system prompt and worked example come first and
+        # never change, so its second chart skips ~250 of ~290 prompt tokens (bench/speculative.py)
+        params.cache_prompt = True
         params.verbosity = 0
+        if draft is not None:
+            _set_draft(params, xllamacpp, draft, threads, gpu_layers)
         try:
             self._server = xllamacpp.Server(params)
         except Exception as exc:  # xllamacpp raises a bare RuntimeError("Failed to init server ...")
+            with_draft = (
+                f" with the draft model {Path(draft.gguf).name} (a draft is a small GGUF model of the same "
+                "family, e.g. Qwen2.5 0.5B for Qwen2.5 1.5B; unset STUDIO_EMBEDDED_DRAFT_WEIGHTS and "
+                "STUDIO_EMBEDDED_DRAFT_GGUF to run without one)"
+                if draft is not None
+                else ""
+            )
             raise ModelError(
-                f"llama.cpp could not load {gguf} ({exc}); is it a valid GGUF file with enough free memory "
-                f"for a {ctx}-token context?"
+                f"llama.cpp could not load {gguf}{with_draft} ({exc}); is it a valid GGUF file with enough free "
+                f"memory for a {ctx}-token context?"
             ) from exc
         address = self._server.listening_address
         if not address:
             self.close()
             raise ModelError("llama.cpp's server started but reports no listening address")
-        self.base_url = f"{address.rstrip('/')}/v1"
+        self.root_url = address.rstrip("/")
+        self.base_url = f"{self.root_url}/v1"
         self.gguf = gguf
         self.threads = threads
         self.ctx = ctx
@@ -100,6 +138,22 @@ class LlamaServer:
         if server is not None:
             del server
             gc.collect()
+
+
+def _set_draft(params: Any, xllamacpp: Any, draft: DraftModel, threads: int, gpu_layers: int) -> None:
+    """Fill llama.cpp's speculative fields: the draft model, its threads and its limits."""
+    gguf = Path(draft.gguf)
+    if not gguf.is_file():
+        raise ModelUnavailable(f"the draft GGUF file {gguf} does not exist")
+    spec = params.speculative
+    spec.types = [xllamacpp.common_speculative_type.COMMON_SPECULATIVE_TYPE_DRAFT_SIMPLE]
+    spec.draft.mparams.path = str(gguf)
+    spec.draft.cpuparams.n_threads = threads
+    spec.draft.cpuparams_batch.n_threads = threads
+    spec.draft.n_gpu_layers = gpu_layers
+    spec.draft.n_max = draft.n_max
+    spec.draft.n_min = draft.n_min
+    spec.draft.p_min = draft.p_min
 
 
 class EmbeddedBackend:
@@ -123,10 +177,13 @@ class EmbeddedBackend:
         read_timeout_s: float = 600.0,
         parallel: int = 1,
         gpu_layers: int = -1,
+        draft: DraftModel | None = None,
     ) -> None:
         """parallel: requests llama.cpp decodes together (slots), e.g. a chart's code call while the
-        article still streams; each slot gets ``ctx`` tokens. gpu_layers: see LlamaServer."""
+        article still streams; each slot gets ``ctx`` tokens. gpu_layers: see LlamaServer.
+        draft: speculative decoding with this draft model (None: off)."""
         self.gpu_layers = gpu_layers
+        self.draft = draft
         self.gguf = Path(gguf)
         self.threads = threads if threads > 0 else default_threads()
         self.ctx = ctx
@@ -140,7 +197,12 @@ class EmbeddedBackend:
         with self._lock:  # two first requests at once must not load the model twice
             if self._client is None:
                 self._server = LlamaServer(
-                    self.gguf, threads=self.threads, ctx=self.ctx, parallel=self.parallel, gpu_layers=self.gpu_layers
+                    self.gguf,
+                    threads=self.threads,
+                    ctx=self.ctx,
+                    parallel=self.parallel,
+                    gpu_layers=self.gpu_layers,
+                    draft=self.draft,
                 )
                 self._client = OpenAICompatBackend(
                     self._server.base_url,
@@ -184,9 +246,10 @@ class EmbeddedBackend:
 
     def describe(self) -> str:
         state = f"serving at {self._server.base_url}" if self._server else "not started yet"
+        draft = f", draft model {self.draft.gguf.name} (up to {self.draft.n_max} tokens)" if self.draft else ""
         return (
             f"embedded llama.cpp, model file {self.gguf}, {self.threads} threads, ctx {self.ctx}, "
-            f"GPU layers {self.gpu_layers} ({state})"
+            f"GPU layers {self.gpu_layers}{draft} ({state})"
         )
 
     def close(self) -> None:

@@ -2,8 +2,9 @@
 
 Entry points: ``open_store`` (storage.db), ``ArticleRecorder`` (storage.recorder, persists the
 engine's event stream), the repository functions in ``storage.repo`` (projects, articles, block
-versions, ratings) and ``export_preferences`` (storage.pref_export: the preference log as a
-dataset directory for TRL). storage/ imports nothing of studio/ or tools/.
+versions, ratings, the article's undo history of ``storage.history``) and ``export_preferences``
+(storage.pref_export: the preference log as a dataset directory for TRL). storage/ imports nothing
+of studio/ or tools/.
 """
 
 from storage.db import Store, open_store

@@ -1,7 +1,8 @@
 """Editing an article's shape and soft deletes; ``storage.repo`` re-exports these.
 
 - Blocks: insert a text block, delete (soft: ``deleted_at``, undone by ``restore_block``) and
-  move one up or down. Positions are rewritten densely, so the order is the one shown.
+  move one up or down. Positions are rewritten densely, so the order is the one shown. Each
+  change is a step of the article's undo history (``storage.history``).
 - Projects: ``delete_project`` only hides a project (``deleted_at``); ``restore_project`` brings
   it back; ``purge_deleted_projects`` removes for good what was deleted long enough ago.
 
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session, selectinload
 from models.errors import NotFound, Refused
 from models.vocab import article_title as title_rule
 from storage.db import Store
+from storage.history import record_step
 from storage.rows import block_row, check_article_owner, project_row, touch_project
 from storage.schema import Block, BlockVersion, Project, utcnow
 from storage.views import ArticleInfo, ProjectInfo, project_info
@@ -79,7 +81,7 @@ def insert_text_block(store: Store, article_id: int, after: str | None, text: st
     """A new text block after block ``after`` (None: at the start); returns its key."""
     if not text.strip():
         raise Refused("write the text of the new block first")
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "insert", "insert a text block") as step:
         check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
@@ -92,19 +94,20 @@ def insert_text_block(store: Store, article_id: int, after: str | None, text: st
         _renumber(blocks)
         s.flush()
         touch_project(s, block)
+        step.label = f"insert {block.key}"
         return block.key
 
 
 def delete_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
     """Hide a block from the article (its versions stay; ``restore_block`` undoes it)."""
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "delete", f"delete {block_key}"):
         block = block_row(s, article_id, block_key, owner)
         block.deleted_at = utcnow()
         touch_project(s, block)
 
 
 def restore_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "restore", f"restore {block_key}"):
         block = block_row(s, article_id, block_key, owner)
         block.deleted_at = None
         touch_project(s, block)
@@ -112,7 +115,8 @@ def restore_block(store: Store, article_id: int, block_key: str, owner: str | No
 
 def move_block(store: Store, article_id: int, block_key: str, offset: int, owner: str | None = None) -> None:
     """Move a block ``offset`` places (-1: up, +1: down) among the blocks shown."""
-    with store.write() as s:
+    where = "up" if offset < 0 else "down"
+    with store.write() as s, record_step(s, article_id, "move", f"move {block_key} {where}"):
         check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         i = next((i for i, b in enumerate(blocks) if b.key == block_key), None)

@@ -245,6 +245,18 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
     }
 
 
+def undone_event_ids(events: list[PreferenceEventInfo]) -> set[int]:
+    """The events a history step logged and an ``undo`` took back (and no later ``redo`` did
+    again): the user no longer stands by them, so they make no pair. The log keeps all three."""
+    undone: set[int] = set()
+    for e in events:
+        if e.kind == "undo":
+            undone.update(int(i) for i in e.context.get("undoes") or [])
+        elif e.kind == "redo":
+            undone.difference_update(int(i) for i in e.context.get("redoes") or [])
+    return undone
+
+
 def preference_rows(
     events: list[PreferenceEventInfo],
     *,
@@ -253,9 +265,13 @@ def preference_rows(
 ) -> tuple[list[dict[str, Any]], int]:
     """One row per judged pair (the latest judgement of the same two versions wins); identical
     pairs (same text, same image, same filled code) are left out unless ``keep_identical``.
-    Returns (rows, how many identical pairs were left out)."""
+    Returns (rows, how many identical pairs were left out). An accept (or edit, revert) that was
+    undone in the article's history and not redone is no pair (``undone_event_ids``)."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
+    undone = undone_event_ids(events)
     for e in events:
+        if e.id in undone:
+            continue
         row = preference_row(e, max_chars)
         if row is None:
             continue

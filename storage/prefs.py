@@ -3,10 +3,12 @@ logs, in the same transaction as the change (``storage.repo`` / ``storage.versio
 ``log_event``).
 
 Kinds: ``regenerate`` / ``rewrite`` (from-version and to-version, nothing kept yet), ``accept`` /
-``revert`` (``chosen`` is the version the user kept, ``rejected`` the one it beat) and
-``rating``. Each row carries its whole context as JSON, so the export needs nothing else and
-outlives project deletes: the brief, the article's ``settings`` (writer backend and model, the
-system and user prompt as sent, generation settings, user), input images, the article around
+``revert`` (``chosen`` is the version the user kept, ``rejected`` the one it beat),
+``rating``, and ``undo`` / ``redo`` (a history step taken back or done again: ``context["undoes"]``
+/ ``["redoes"]`` name the events of that step, ``storage.history``). Each row carries its
+whole context as JSON, so the export needs nothing else and outlives project deletes: the
+brief, the article's ``settings`` (writer backend and model, the system and user prompt as
+sent, generation settings, user), input images, the article around
 the block as a list of blocks (``blocks_before`` / ``blocks_after``, each block's tag as the
 writer wrote it) and each version's call, result, asset hash and tags. Nothing updates or
 deletes these rows: the API has no such function and a database trigger refuses UPDATE/DELETE.
@@ -34,6 +36,9 @@ from storage.schema import PREFERENCE_KINDS, Article, Block, BlockVersion, Prefe
 from storage.views import TAG_CLOSE, TAG_OPEN, PreferenceEventInfo, llmi_tag, version_info
 
 MAX_RAW_CHARS = 100_000  # a longer tag is not parsed back (it is still exported as written)
+# Session.info key: inside a history step (storage.history.record_step) the ids of the events it
+# logs are noted here, so undoing the step can name them in its 'undo' event
+HISTORY_EVENTS = "history_events"
 
 # --- logging (called by storage.repo inside its transaction) -----------------------------------
 
@@ -202,6 +207,8 @@ def log_event(
     )
     s.add(event)
     s.flush()
+    if HISTORY_EVENTS in s.info:
+        s.info[HISTORY_EVENTS].append(event.id)
     return event
 
 

@@ -37,7 +37,9 @@ from storage.edits import (  # noqa: F401 - re-exported: repo is the one facade 
     restore_block,
     restore_project,
 )
+from storage.history import history_state, list_steps, redo, undo  # noqa: F401 - re-exported (the facade)
 from storage.prefs import article_context, log_event
+from storage.revisions import insert_image_block, log_revision  # noqa: F401 - re-exported (the facade)
 from storage.rows import (  # noqa: F401 - IMAGE_STATUSES is part of the facade
     IMAGE_STATUSES,
     check_article_owner,

@@ -4,6 +4,7 @@
     articles 1-n article_ratings
     preference_events (append-only, self-contained: no foreign keys on purpose)
     asset_owners (which user may read which content-hash asset), app_processes (live writers)
+    articles 1-n history_steps (the article's undo history, ``storage.history``)
 
 Design notes (why, not what):
 - A block's current and accepted versions are *version numbers* on the block, not foreign keys
@@ -210,7 +211,9 @@ class ArticleRating(Base):
     )
 
 
-PREFERENCE_KINDS = ("regenerate", "accept", "revert", "rewrite", "rating")
+# "undo" / "redo": a step of the article's history taken back or done again; they refer to the
+# events of that step (``context["undoes"]`` / ``["redoes"]``) instead of deleting them (revision 0005)
+PREFERENCE_KINDS = ("regenerate", "accept", "revert", "rewrite", "rating", "undo", "redo")
 
 
 class PreferenceEvent(Base):
@@ -230,9 +233,7 @@ class PreferenceEvent(Base):
     context: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('regenerate', 'accept', 'revert', 'rewrite', 'rating')", name="ck_preference_events_kind"
-        ),
+        CheckConstraint(f"kind IN ({', '.join(repr(k) for k in PREFERENCE_KINDS)})", name="ck_preference_events_kind"),
     )
 
 
@@ -256,3 +257,30 @@ class AppProcess(Base):
     pid: Mapped[int] = mapped_column(Integer)
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     heartbeat_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HistoryStep(Base):
+    """One step of an article's undo history (``storage.history``, revision 0005).
+
+    ``before`` / ``after``: the state of each block the step changed, by key ({"current",
+    "accepted", "candidate", "deleted", "position"}; ``null``: the block did not exist yet).
+    Versions are append-only, so a step only moves these pointers: undo writes ``before``, redo
+    ``after``. ``events``: the preference events the step logged (an undo logs an ``undo`` event
+    that refers to them). ``undone`` steps are the redo list; a new step drops them.
+    """
+
+    __tablename__ = "history_steps"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)  # 1, 2, ... within the article: the order of the steps
+    kind: Mapped[str] = mapped_column(String(32))  # edit_text, accept, move, insert, ...
+    label: Mapped[str] = mapped_column(String(200))  # for people: "accept version 2 of b4"
+    merge_key: Mapped[str | None] = mapped_column(String(64))  # steps of one action merge (K candidates)
+    before: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    after: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    events: Mapped[list[Any]] = mapped_column(default=list)
+    undone: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("article_id", "seq", name="uq_history_steps_seq"),)

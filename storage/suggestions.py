@@ -14,8 +14,10 @@ in one transaction:
   texts, each change and whether it was taken (``context["suggestion"]``).
 
 The block must still be at the version the suggestion was made on: a paragraph edited since is
-refused, so a suggestion is never spliced into text it was not made for. Nothing of studio/
-is imported; ``owner`` works as in ``storage.repo``.
+refused, so a suggestion is never spliced into text it was not made for. A decision that
+changed the text is one step of the article's history (``storage.history``: Ctrl/Cmd+Z undoes
+it, and the undo is logged, never deleted). Nothing of studio/ is imported; ``owner`` works as
+in ``storage.repo``.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any, Literal
 
 from models.errors import Refused
 from storage.db import Store
+from storage.history import record_step
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import block_row, touch_project, version_row
 from storage.schema import Block, BlockVersion
@@ -46,7 +49,8 @@ def record_suggestion(
     owner: str | None = None,
 ) -> tuple[Decision, VersionInfo]:
     """Store the decision (see the module); returns it and the version now current."""
-    with store.write() as s:
+    # one step of the article's history (storage.history): an accepted suggestion is undone like any edit
+    with store.write() as s, record_step(s, article_id, "suggest", f"suggestion on {block_key}"):
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
             raise Refused(f"block {block_key} is an image block: suggestions are for text")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from models.errors import NotFound, Refused
 from models.vocab import NO_IMAGE, BlockStatus
 from storage.db import Store
+from storage.history import record_step
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import (
     article_owner,
@@ -31,6 +32,8 @@ from storage.views import BlockInfo, VersionInfo, block_info, version_info
 # Attempts that have no image: kept beside the current version as its candidate, never shown in
 # its place (a failed regeneration must not hide a good chart).
 NOT_SHOWN = NO_IMAGE
+# the history's words for a new image version, by its origin ("{}": the block)
+_IMAGE_LABELS = {"upload": "your image in {}", "caption": "caption of {}", "regenerate": "new image for {}"}
 
 # --- block versions ----------------------------------------------------------------------------
 
@@ -66,7 +69,8 @@ def add_text_version(
     accepted (``accept_version``) or discarded (``discard_candidate``). ``manual``: the user's
     own edit, which becomes current at once and is logged as chosen over the text it replaced.
     """
-    with store.write() as s:
+    kind, label = ("edit_text", f"text edit of {block_key}") if manual else ("rewrite", f"rewrite of {block_key}")
+    with store.write() as s, record_step(s, article_id, kind, label):
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "text":
             raise Refused(f"block {block_key} is an image block; use add_image_version")
@@ -97,6 +101,7 @@ def add_image_version(
     current: bool | None = None,
     keep_accepted: bool = False,
     owner: str | None = None,
+    merge_key: str | None = None,
 ) -> VersionInfo:
     """A regeneration of an image block (same call with a new seed, edited params, another tool),
     or the user's own image (``origin='upload'``) or caption (``origin='caption'``, reusing the
@@ -108,7 +113,8 @@ def add_image_version(
     when it fails). Logs a
     'regenerate' event. ``current``: force it to become current or not (a new caption on any image).
     ``keep_accepted``: the new version only relabels the accepted image (a caption or alt text), so
-    it stays accepted.
+    it stays accepted. ``merge_key``: versions of one action (Regenerate's K candidates) are one
+    step of the article's history (``storage.history``).
     """
     check_status(status)
     with store.read() as s:  # check before the file is written: another user's id writes nothing
@@ -116,7 +122,8 @@ def add_image_version(
         if not image and asset_sha256 and not _owns_asset(s, asset_sha256, article_owner(s, article_id)):
             raise NotFound(f"asset {asset_sha256} not found")  # only an image already in this user's articles
     sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
-    with store.write() as s:
+    label = _IMAGE_LABELS.get(origin, "new image version of {}").format(block_key)
+    with store.write() as s, record_step(s, article_id, origin, label, merge_key):
         block = block_row(s, article_id, block_key, owner)
         if block.kind != "image":
             raise Refused(f"block {block_key} is a text block; use add_text_version")
@@ -191,21 +198,24 @@ def accept_version(
     *,
     rejected: int | None = None,
     owner: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> BlockInfo:
     """Accept a version (default: the current one); it becomes current and accepted.
 
     Logs an 'accept' event: chosen = that version, rejected = ``rejected`` if given, else the
     version that was current before (when different), else the one it was regenerated from,
-    else the newest other version (None for a block with one version).
+    else the newest other version (None for a block with one version). ``extra``: more context
+    for the event (an article-wide revision: its instruction and decision).
     """
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "accept", f"accept {block_key}") as step:
         block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number or block.current_version)
+        step.label = f"accept version {chosen.number} of {block_key}"
         _check_usable(block, chosen, "accepted")
         if rejected is None:
             rejected = _default_rejected(block, chosen)
         loser = version_row(block, rejected) if rejected is not None and rejected != chosen.number else None
-        _log_choice(s, "accept", block, chosen, loser)
+        _log_choice(s, "accept", block, chosen, loser, extra)
         block.current_version = block.accepted_version = chosen.number
         block.candidate_version = None
         touch_project(s, block)
@@ -216,7 +226,7 @@ def accept_version(
 def revert_version(store: Store, article_id: int, block_key: str, number: int, owner: str | None = None) -> BlockInfo:
     """Go back to an earlier version: it becomes current (an acceptance of another version is
     cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "revert", f"back to version {number} of {block_key}"):
         block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number)
         _check_usable(block, chosen, "made current")
@@ -231,15 +241,22 @@ def revert_version(store: Store, article_id: int, block_key: str, number: int, o
         return block_info(block)
 
 
-def discard_candidate(store: Store, article_id: int, block_key: str, owner: str | None = None) -> BlockInfo:
+def discard_candidate(
+    store: Store, article_id: int, block_key: str, owner: str | None = None, extra: Mapping[str, Any] | None = None
+) -> BlockInfo:
     """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
     current version, rejected = the candidate)."""
-    with store.write() as s:
+    with store.write() as s, record_step(s, article_id, "discard", f"discard the candidate of {block_key}"):
         block = block_row(s, article_id, block_key, owner)
         if block.candidate_version is None:
             raise Refused(f"block {block_key} has nothing waiting to be accepted or discarded")
         _log_choice(
-            s, "revert", block, version_row(block, block.current_version), version_row(block, block.candidate_version)
+            s,
+            "revert",
+            block,
+            version_row(block, block.current_version),
+            version_row(block, block.candidate_version),
+            extra,
         )
         block.candidate_version = None
         touch_project(s, block)
@@ -304,8 +321,16 @@ def _append_version(
     return version
 
 
-def _log_choice(s: Session, kind: str, block: Block, chosen: BlockVersion, rejected: BlockVersion | None) -> None:
+def _log_choice(
+    s: Session,
+    kind: str,
+    block: Block,
+    chosen: BlockVersion,
+    rejected: BlockVersion | None,
+    extra: Mapping[str, Any] | None = None,
+) -> None:
     context = {
+        **(extra or {}),
         **block_context(s, block),
         "chosen": version_snapshot(chosen),
         "rejected": version_snapshot(rejected) if rejected is not None else None,

@@ -10,11 +10,14 @@ Request i gets script item i (the last repeats); an item may also be a callable
 chooses the chunk boundaries exactly), then an optional mid-stream ``error`` payload (vLLM's old
 style is ``{"object": "error", "message": ...}``), then a last chunk carrying ``finish_reason``
 and ``data: [DONE]``. ``status >= 400`` answers vLLM's HTTP error body instead. Every request
-body is logged in ``bodies``; ``GET /v1/models`` lists ``model``.
+body is logged in ``bodies``; ``GET /v1/models`` lists ``model``. A ``threading.Event`` among the
+chunks holds the stream there until the test sets it (at most ``HOLD_S``): a model that is slow
+at an exact spot.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,13 +27,14 @@ from tests.scripted_http import ScriptedHandler, ScriptedServer, Serving
 
 @dataclass(frozen=True)
 class Stream:
-    chunks: Sequence[str] = ()
+    chunks: Sequence[str | threading.Event] = ()
     finish_reason: str | None = "stop"
     error: dict[str, Any] | None = None  # sent after the chunks, instead of the finish and [DONE]
     status: int = 200
     extra_events: Sequence[dict[str, Any]] = field(default_factory=tuple)  # sent before the chunks
 
 
+HOLD_S = 60.0
 Script = Sequence[Stream] | Callable[[int, dict[str, Any]], Stream]
 
 
@@ -58,6 +62,9 @@ class _Handler(ScriptedHandler):
             self.send_event(event)
         self.send_event(self._chunk(model, {"role": "assistant", "content": ""}, None))
         for text in reply.chunks:
+            if isinstance(text, threading.Event):
+                text.wait(HOLD_S)
+                continue
             self.send_event(self._chunk(model, {"content": text}, None))
         if reply.error is not None:
             self.send_event(reply.error)

@@ -28,10 +28,13 @@ from studio.app.card_actions import (
     Insert,
     Move,
     OpenEditor,
+    Redo,
     Regenerate,
     Restore,
     Revert,
     Rewrite,
+    SaveText,
+    Undo,
     Upload,
     parse_action,
 )
@@ -89,6 +92,9 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
         case EditText(text=text):
             sess.edit_text(block, text)
             return f"Saved as version {sess.view.block(block).version}."
+        case SaveText(text=text, article=article):
+            sess.save_text(block, text, article=article)
+            return ""  # the page's autosave indicator says "Saved"; a notice on every pause would be noise
         case Rewrite(instruction=instruction):
             sess.rewrite(block, instruction)
             return "Here is the rewrite: accept or discard it."
@@ -101,7 +107,7 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
             return ""
         case Delete():
             sess.delete_block(block)
-            return "Deleted a block."
+            return "Deleted a block (Undo or Ctrl+Z brings it back)."
         case Restore():
             sess.restore_block(block)
             return "Restored."
@@ -109,6 +115,10 @@ def apply(sess: Session, action: CardAction, upload_roots: tuple[Path, ...] = ()
             data, _ = read_upload(path, upload_roots)
             sess.replace_image(block, data, name)
             return "Your image replaces the previous one (which stays in the history)."
+        case Undo():
+            return sess.undo()
+        case Redo():
+            return sess.redo()
         case OpenEditor():
             raise Refused("the call editor opens on the page; to run a call, send edit_call")
         case _:
@@ -137,6 +147,8 @@ def perform(sess: Session, data: Mapping[str, Any] | CardAction, upload_roots: t
     except Exception as exc:  # the one translator: a StudioError's sentence, anything else logged as a bug
         _leave(sess, block, explain(exc), error=True)
         return sess.view
+    if isinstance(action, Undo | Redo) and not block:
+        block = sess.view.history_block  # the block the step changed ("": the article's notice)
     if isinstance(action, Delete):
         sess.view.notice, sess.view.undo_block = message, block
     elif message:

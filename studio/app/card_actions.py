@@ -136,6 +136,15 @@ class EditText(_Action):
     text: str = ""
 
 
+class SaveText(_Action):
+    """The in-place editor's autosave: the block's whole text (Markdown) after a pause in typing.
+    A new version like ``edit_text``; the same text again is a quiet no-op, not an error."""
+
+    act: Literal["save_text"] = "save_text"
+    text: str = ""
+    article: Whole | None = None  # the article the text was typed in: refused if another one is open now
+
+
 class Rewrite(_Action):
     act: Literal["rewrite"] = "rewrite"
     busy: ClassVar[str] = "rewriting"
@@ -176,6 +185,28 @@ class Upload(_Action):
         return str(value)[:120] if value is not None else value
 
 
+class _ArticleAction(_Action):
+    """An action on the whole article: ``block`` is optional (the page sends the card it was
+    pressed on, if any, so the outcome is shown there)."""
+
+    block: str = Field(default="", max_length=40)
+
+    @field_validator("block", mode="before")
+    @classmethod
+    def _no_block(cls, value: Any) -> Any:
+        return "" if value is None else value
+
+
+class Undo(_ArticleAction):
+    """Take back the newest change to the article (its one history, ``storage.history``)."""
+
+    act: Literal["undo"] = "undo"
+
+
+class Redo(_ArticleAction):
+    act: Literal["redo"] = "redo"
+
+
 CardAction = Annotated[
     Regenerate
     | EditCall
@@ -185,18 +216,21 @@ CardAction = Annotated[
     | Discard
     | Caption
     | EditText
+    | SaveText
     | Rewrite
     | Move
     | Insert
     | Delete
     | Restore
-    | Upload,
+    | Upload
+    | Undo
+    | Redo,
     Field(discriminator="act"),
 ]
 _ADAPTER: TypeAdapter[CardAction] = TypeAdapter(CardAction)
 MODELS: tuple[type[_Action], ...] = (
     Upload, Caption, EditText, Move, Insert, Delete, Restore, EditCall, Regenerate, Accept, Revert, Discard, Rewrite,
-    OpenEditor,
+    OpenEditor, Undo, Redo, SaveText,
 )  # fmt: skip
 
 
@@ -206,7 +240,8 @@ def tag(model: type[_Action]) -> str:
 
 
 NAMES: tuple[str, ...] = tuple(tag(m) for m in MODELS)
-API_MODELS = tuple(m for m in MODELS if m is not OpenEditor)  # each one is a named API endpoint
+# each one is a named API endpoint with a block input; undo / redo have their own (``ui_history``)
+API_MODELS = tuple(m for m in MODELS if m not in (OpenEditor, Undo, Redo))
 
 
 def parse_action(data: Mapping[str, Any]) -> CardAction:

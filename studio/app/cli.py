@@ -27,6 +27,7 @@ from studio.app.settings import Settings, load_settings
 from studio.core.events import (
     ArticleDone,
     Event,
+    TagOpened,
     TextDelta,
     ToolCallFailed,
     ToolCallFinished,
@@ -81,6 +82,8 @@ class Progress:
                     self.out.write(event.text)
                     self.at_line_start = event.text.endswith("\n")
                     self.out.flush()
+            case TagOpened():
+                self._line(f"  [image {event.image_index}] planning a picture…")
             case ToolCallQueued():
                 self._line(f"  [image {event.image_index}] {event.source} queued: {event.description}")
             case ToolCallStarted():

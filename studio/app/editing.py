@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from models.errors import Refused
-from models.vocab import BlockStatus, Source, block_status, note_written_params
+from models.vocab import ArticleStatus, BlockStatus, Source, block_status, note_written_params
 from storage import repo
 from storage.views import VersionInfo
 from studio.app.regenerate import MAX_SEED, Mode, Regenerated, dependent_edits, regenerate_image, rewrite_text
@@ -99,11 +99,13 @@ class BlockActions:
             attempts, note = self.ranked_regenerations(article, block_id, run, seed or random.randint(0, MAX_SEED - 8))
         else:
             attempts, note = [run(seed)], ""
+        merge_key = f"regenerate-{block_id}-{random.getrandbits(48):x}"  # the K candidates: one history step
         for n, new in enumerate(attempts, 1):
             # every candidate stems from the version shown before and only the last (the best-ranked)
             # becomes current: an accept then pairs it with what the user saw, never with a
             # candidate the taste model ranked below it that the user was not shown
-            self._record_regenerated(article_id, block_id, new, seed, current=None if n == len(attempts) else False)
+            self._record_regenerated(article_id, block_id, new, seed, current=None if n == len(attempts) else False,
+                                     merge_key=merge_key)  # fmt: skip
         view = self.reload()
         if note and view.blocks:
             with contextlib.suppress(KeyError):
@@ -123,7 +125,14 @@ class BlockActions:
         return block.source in (Source.DIFFUSION, Source.EDIT)
 
     def _record_regenerated(
-        self, article_id: int, block_id: str, new: Regenerated, seed: int | None, *, current: bool | None = None
+        self,
+        article_id: int,
+        block_id: str,
+        new: Regenerated,
+        seed: int | None,
+        *,
+        current: bool | None = None,
+        merge_key: str | None = None,
     ) -> None:
         r = new.result
         provenance = dict(r.provenance)
@@ -148,6 +157,7 @@ class BlockActions:
             instruction=new.instruction,
             current=current,
             owner=self.user,
+            merge_key=merge_key,
         )
 
     def stale_edits(self, block_id: str) -> list[str]:
@@ -238,6 +248,38 @@ class BlockActions:
         )
         return self.reload()
 
+    def save_text(self, block_id: str, text: str, *, article: int | None = None) -> ArticleView:
+        """The in-place editor's autosave: like ``edit_text`` (a version, logged as the user's
+        edit), but text equal to the stored one is no new version and no error: the editor may
+        send what the store already has (a save racing a reload). ``article``: the article the
+        text was typed in. A save that arrives after the tab opened another article is stored in
+        its own article (never in the open one's block of the same key), so typing is not lost
+        by switching articles within the autosave pause."""
+        if article is not None and article != self.article_id:
+            self._save_elsewhere(article, block_id, text)
+            return self.view
+        _, open_article = self._article()
+        block = open_article.block(block_id)
+        if isinstance(block, TextBlock) and text.strip() == block.text.strip():
+            return self.view
+        return self.edit_text(block_id, text)
+
+    def _save_elsewhere(self, article_id: int, block_id: str, text: str) -> None:
+        """``save_text`` for an article this session no longer shows (owner-checked by the store)."""
+        stored = repo.open_article(self.store, article_id, self.user)
+        if stored.status == ArticleStatus.RUNNING:
+            raise Refused(f"article {article_id} is being written: your text was not saved")
+        block = stored.block(block_id)
+        if block.kind != "text":
+            raise Refused(f"{block_id} is an image block: edit its call or caption instead")
+        old = block.current.text or ""
+        if not text.strip() or text.strip() == old.strip():
+            return
+        trail = old[len(old.rstrip()) :] or "\n\n"
+        lead = old[: len(old) - len(old.lstrip())]
+        repo.add_text_version(self.store, article_id, block_id, lead + text.strip() + trail, manual=True,
+                              owner=self.user)  # fmt: skip
+
     # --- choices -------------------------------------------------------------------------------
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:
         article_id, _ = self._article()
@@ -258,6 +300,37 @@ class BlockActions:
     def versions(self, block_id: str) -> list[VersionInfo]:
         article_id, _ = self._article()
         return repo.list_versions(self.store, article_id, block_id, self.user)
+
+    # --- the article's history (storage.history) ------------------------------------------------
+    def undo(self) -> str:
+        """Take back the newest change to the article (any tab's); what it was, in words."""
+        article_id, _ = self._article()
+        step = repo.undo(self.store, article_id, self.user)
+        self._show_step(step.blocks)
+        return f"Undone: {step.label}."
+
+    def redo(self) -> str:
+        article_id, _ = self._article()
+        step = repo.redo(self.store, article_id, self.user)
+        self._show_step(step.blocks)
+        return f"Redone: {step.label}."
+
+    def _show_step(self, keys: tuple[str, ...]) -> None:
+        """Reload; a step that changed one block still shown names it, so its outcome is shown
+        next to it (the page scrolls there: the change may be far from where the writer is)."""
+        view = self.reload()
+        shown = {b.id for b in view.blocks}
+        live = [k for k in keys if k in shown]
+        view.history_block = live[0] if len(keys) == 1 and live else ""
+
+    def history_labels(self, view: ArticleView) -> None:
+        """What Undo and Redo would do, on the view (read from the store: the history is shared by
+        every tab on the article and survives reloads)."""
+        if view.article_id is None:
+            return
+        state = repo.history_state(self.store, view.article_id, self.user)
+        view.undo_label = state.undo.label if state.undo else ""
+        view.redo_label = state.redo.label if state.redo else ""
 
     # --- the article's shape -------------------------------------------------------------------
     def insert_text(self, after: str | None, text: str) -> str:

@@ -12,22 +12,28 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from models.base import ChatBackend, ChatOptions, Penalties, capabilities_of
+from models.errors import ConfigError
 from models.judge import Judge
 from models.openai_compat import OpenAICompatBackend
 from models.vocab import Source
 from studio.app.base_urls import is_configured
 from studio.app.settings import Settings
 from studio.core.agent import WriterLimits
+from studio.core.brief_plan import BriefPlan
 from studio.core.captions import fix_copied_caption
-from studio.core.charts import ChartCoder, ChartWritingTool, route_charts_to_code
+from studio.core.charts import ChartCoder, ChartWritingTool
 from studio.core.engine import Engine, EngineOptions
 from studio.core.protocol import ToolCall
+from studio.core.routing import PictureRouter, Routed
 from studio.core.runner import ToolRunner
 from tools.base import Availability, Tool
 from tools.params import SOURCES
+
+if TYPE_CHECKING:
+    from models.embedded import DraftModel
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +83,30 @@ def build_backend(settings: Settings) -> ChatBackend:
         read_timeout_s=settings.embedded_read_timeout_s,
         parallel=settings.embedded_parallel,
         gpu_layers=settings.embedded_gpu_layers,
+        draft=draft_model(settings),
+    )
+
+
+def draft_model(settings: Settings) -> DraftModel | None:
+    """The embedded writer's draft model for speculative decoding, or None when it is off."""
+    from models.embedded import DraftModel
+    from models.weights import resolve_gguf
+
+    if settings.embedded_draft_gguf is not None:
+        path = Path(settings.embedded_draft_gguf)
+        if not path.is_file():
+            raise ConfigError(f"STUDIO_EMBEDDED_DRAFT_GGUF points at {path}, which is not an existing file")
+    elif settings.embedded_draft_weights is not None:
+        path = resolve_gguf(
+            settings.embedded_draft_weights, None, settings.data_dir / "models", settings.allow_downloads
+        )
+    else:
+        return None
+    return DraftModel(
+        path,
+        n_max=settings.embedded_draft_max,
+        n_min=settings.embedded_draft_min,
+        p_min=settings.embedded_draft_p_min,
     )
 
 
@@ -315,6 +345,7 @@ class Services:
                 s.dry_multiplier, s.dry_base, s.dry_allowed_length, s.repeat_penalty, s.presence_penalty
             ),
             guards=s.stream_guards,
+            outline_min_sections=s.outline_min_sections,
         )
 
     def chart_coder(self) -> ChartCoder:
@@ -332,13 +363,17 @@ class Services:
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
 
-    def engine(self, *, style: str = "") -> Engine:
-        """An engine over the runner; tools that are off fail with their reason."""
-        charts_to_code = self.two_phase_code and self.availability[Source.CODE].ok
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine:
+        """An engine over the runner; tools that are off fail with their reason. The routing check
+        (STUDIO_ROUTE_PICTURES) sends a tag to the tool its description asks for, among those on;
+        ``plan``: the brief's plan (an edit can be routed to the one image the user attached)."""
+        on = [s for s, a in self.availability.items() if a.ok]
+        router = PictureRouter(on, user_images=plan.user_images if plan else 0)
+        routing = self.settings.route_pictures
 
-        def route(call: ToolCall) -> ToolCall:
+        def route(call: ToolCall) -> ToolCall | Routed:
             call = fix_copied_caption(call)
-            return route_charts_to_code(call) if charts_to_code else call
+            return router(call) if routing else call
 
         options = EngineOptions(max_concurrent_tools=self.settings.max_concurrent_tools, style=style, route=route)
         return Engine(self.runner(), options=options)

@@ -39,6 +39,7 @@ from studio.app.accounts import UsersFile
 from studio.app.base_urls import check_base_url, is_configured
 from studio.app.copying import copy_html, copy_markdown
 from studio.app.editing import BlockActions
+from studio.app.revising import RevisionActions
 from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
@@ -166,7 +167,7 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session(BlockActions, TasteActions, SuggestActions):
+class Session(BlockActions, TasteActions, RevisionActions, SuggestActions):
     """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:
@@ -275,6 +276,7 @@ class Session(BlockActions, TasteActions, SuggestActions):
             block.accepted = stored.accepted_version is not None and stored.accepted_version == stored.current_version
             block.candidate = version_view(stored.candidate) if stored.candidate else None
             block.history = [version_view(v) for v in histories.get(block.id, [])]
+        self.history_labels(view)
         self.view = view
         return view
 

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
     embedded_gpu_layers: int = -1  # layers on the GPU with xllamacpp's CUDA wheel: -1 all, 0 none
     embedded_ctx: int = 4096
     embedded_read_timeout_s: float = 600.0
+    # speculative decoding (README "Speculative decoding"): a small model of the same family drafts
+    # tokens that the writer checks in one batch. None: off (the measured default, bench/speculative.py).
+    # STUDIO_EMBEDDED_DRAFT_GGUF: a draft GGUF file instead of the shipped weights.
+    embedded_draft_weights: Literal["qwen2.5-coder-0.5b"] | None = None
+    embedded_draft_gguf: Path | None = None
+    embedded_draft_max: int = Field(default=8, ge=1, le=64)  # tokens drafted per step
+    embedded_draft_min: int = Field(default=0, ge=0, le=64)
+    embedded_draft_p_min: float = Field(default=0.6, ge=0.0, le=1.0)  # the draft stops below this confidence
     # llama.cpp slots: 2 lets a chart's code call decode while the article still streams
     embedded_parallel: int = 2
     # article length limit in tokens; None: 4096 for the openai backend (LLM-I models write chart
@@ -84,6 +92,12 @@ class Settings(BaseSettings):
     openai_sampler_fields: Literal["vllm", "llama.cpp", "none"] = "vllm"
     # the stream guards: repetition (stops the model), prompt echoes and tool talk (studio.core.guards)
     stream_guards: bool = True
+    # a brief asking for this many sections (steps, items) or more is written outline first, then
+    # section by section (studio.core.outline); 0 turns it off
+    outline_min_sections: int = Field(default=3, ge=0)
+    # the routing check: a tag whose description asks for another kind of picture than its source
+    # goes to that kind's tool, when it is on (studio.core.routing)
+    route_pictures: bool = True
 
     # --- judges (reward, quality mode, bench): any OpenAI-compatible endpoint ---------------
     judge_base_url: str | None = None  # None: no judges; rule scores only

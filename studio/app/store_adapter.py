@@ -25,6 +25,7 @@ from studio.core.article import Article, ImageBlock, TextBlock, stored_removals
 from studio.core.events import (
     ArticleDone,
     Event,
+    TagOpened,
     TextDelta,
     ToolCallFailed,
     ToolCallFinished,
@@ -37,6 +38,8 @@ from studio.core.events import (
 def record_event(recorder: ArticleRecorder, event: Event) -> None:
     """Persist one event (the recorder commits image events at once, text in short batches)."""
     match event:
+        case TagOpened():
+            pass  # a tag being written is no block yet: its Queued/Invalid event stores it
         case TextDelta():
             recorder.text_delta(event.block_id, event.text)
         case ToolCallQueued():
@@ -183,6 +186,13 @@ def writer_record(
             "quality": quality,
         },
         "user": None,  # no accounts yet; the export keeps the field
+        # the brief as the studio read it (studio.core.brief_plan): what the rules above acted on
+        "plan": {
+            "language": brief.plan.language,
+            "kinds": list(brief.plan.kinds),
+            "sections": brief.plan.sections,
+            "images": brief.plan.images,
+        },
     }
 
 

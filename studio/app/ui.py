@@ -24,19 +24,22 @@ from gradio.utils import get_upload_folder
 from models.errors import NotFound, Refused
 from models.text import valid_text
 from models.vocab import LISTED_CUT_OFF, ArticleStatus
+from studio.app import stream_diff
 from studio.app.actions import mark_busy, perform
 from studio.app.base_urls import BaseUrlRefused, redact_url
 from studio.app.call_form import FIELDS, edit_choices, form_for
-from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, parse_action, tag
+from studio.app.card_actions import ActionRefused, EditCall, OpenEditor, SaveText, parse_action, tag
 from studio.app.continuing import continue_writing
 from studio.app.failures import reason
 from studio.app.session import RunOptions, Session, Studio
 from studio.app.ui_assets import SCRIPT, TEMPLATE
+from studio.app.ui_history import history_endpoints
 from studio.app.ui_model import event_dict
 from studio.app.ui_page import TOOL_NAMES, page
 from studio.app.ui_prefs import add_preference_export
 from studio.app.ui_projects import ProjectWidgets, wire_projects
 from studio.app.ui_publish import PublishWidgets, wire_publish
+from studio.app.ui_revise import add_revise_panel
 from studio.app.ui_server import (  # noqa: F401 - launch and connection_report are part of this module's API
     Message,
     action_endpoints,
@@ -84,6 +87,7 @@ def code_label(two_phase_code: bool) -> str:
 
 def build_app(studio: Studio) -> gr.Blocks:
     """The Blocks app over a shared ``Studio``; launch it with ``launch(app, studio, ...)``."""
+    stream_diff.install()  # Gradio's own diff rebuilds shrinking nested lists wrongly
     services = studio.services
     on_sources: list[str] = [s for s in SOURCES if services.availability[s].ok]
     upload_roots = (Path(get_upload_folder()), Path(tempfile.gettempdir()) / "gradio")
@@ -203,6 +207,8 @@ def build_app(studio: Studio) -> gr.Blocks:
                     value=page(Session(studio).view), html_template=TEMPLATE, js_on_load=SCRIPT,
                     elem_id="article", padding=False,
                 )  # fmt: skip
+            with gr.Column(scale=1, min_width=260, elem_id="revise-panel"):
+                add_revise_panel(studio, state, article, api_out, view_page)
         with gr.Column(visible=False, elem_id="call-editor") as editor:
             ed_title = Message(elem_id="editor-title")
             ed_block = gr.Textbox(visible=False)
@@ -268,6 +274,20 @@ def build_app(studio: Studio) -> gr.Blocks:
 
         article.act(on_act, [state], [state, article, api_out, *ed_outs], show_progress="hidden",
                     concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
+
+        # --- typing in place: the editor's autosave (web/src/editor.js via page.js), one text at a time
+        def on_save(sess: Session | None, evt: gr.EventData) -> tuple[Any, ...]:
+            sess = session_of(studio, sess)
+            data = evt.action if isinstance(getattr(evt, "action", None), dict) else {}
+            perform(sess, {**data, "act": tag(SaveText)}, upload_roots)  # a refusal is left on the block
+            notice, failed = _block_notice(sess, str(data.get("block") or ""))
+            # the editor's answer to this one save (its `seq`): stored, or why not (plain text: the
+            # indicator sets it as textContent)
+            answer = {"seq": data.get("seq"), "error": notice[:600] if failed else ""}
+            return sess, {**view_page(sess), "saved": answer}
+
+        article.save_text(on_save, [state], [state, article], show_progress="hidden", trigger_mode="multiple",
+                          concurrency_limit=studio.settings.ui_concurrency, concurrency_id="act")  # fmt: skip
 
         def tool_changed(sess: Session | None, block_id: str, tool: str) -> list[Any]:
             if sess is None or sess.user != request_user() or not block_id:
@@ -465,5 +485,6 @@ def build_app(studio: Studio) -> gr.Blocks:
             ),
         )
         action_endpoints(studio, state, api_out, upload_roots)
+        history_endpoints(studio, state, api_out)
         add_suggestions(studio, state, article, api_out, view_page)  # ask about a selection (ui_suggest)
     return app

@@ -7,6 +7,7 @@ Pure functions, no gradio: the UI (``studio.app.ui``), the API and the tests all
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
@@ -16,6 +17,7 @@ from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
     Event,
+    TagOpened,
     TextDelta,
     ToolCallFailed,
     ToolCallFinished,
@@ -94,7 +96,14 @@ class ArticleView:
     elsewhere: bool = False  # being written by another tab or client: this view follows the store
     notice: str = ""  # the outcome of the last article-wide action (plain text)
     notice_error: bool = False
-    undo_block: str = ""  # a block just deleted: the notice offers to restore it
+    undo_block: str = ""  # a block just deleted: the notice offers to undo it (the article's history)
+    undo_label: str = ""  # what Undo takes back ("accept version 2 of b4"; "": nothing), storage.history
+    redo_label: str = ""  # what Redo does again
+    history_block: str = ""  # the one block the last undo / redo changed: its outcome is shown there
+    # the writer has opened an <imgen> tag that has not closed yet: the img_index it will have, and
+    # since when (the page shows a "planning a picture…" card there; it is never a block)
+    planning: int | None = None
+    planning_since: float = 0.0
 
     def block(self, block_id: str) -> BlockView:
         for b in self.blocks:
@@ -116,7 +125,11 @@ class ArticleView:
 
 def apply_event(view: ArticleView, event: Event) -> ArticleView:
     """Fold one event into ``view`` (in place, returned for chaining)."""
+    if not isinstance(event, TagOpened):
+        view.planning = None  # the open tag closed (its block follows here) or the stream ended
     match event:
+        case TagOpened():
+            view.planning, view.planning_since = event.image_index, time.time()
         case TextDelta():
             last = view.blocks[-1] if view.blocks else None
             if last is None or last.id != event.block_id:
@@ -266,5 +279,7 @@ def view_dict(view: ArticleView) -> dict[str, Any]:
         "stopped": view.stopped,
         "cut_off": view.cut_off,
         "guard_note": view.guard_note,
+        "undo": view.undo_label,  # the article's history: what /undo and /redo would do ("": nothing)
+        "redo": view.redo_label,
         "blocks": blocks,
     }

@@ -28,7 +28,9 @@ from markupsafe import Markup, escape
 from models.provenance import credit_for, is_illustrative
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus, block_status
 from studio.app.continuing import can_continue
+from studio.app.editor_bundle import EDITOR_OFF_NOTE, editor_url
 from studio.app.ui_model import CUT_OFF_NOTE, ArticleView, BlockView, VersionView, image_url
+from studio.core.routing import ROUTE_WORDS
 from studio.core.words import count_label
 from studio.export.html import markdown_to_safe_html
 from studio.export.sources import plain, safe_url
@@ -124,9 +126,8 @@ def word_diff(old: str, new: str) -> Markup:
 def _notice(b: BlockView | ArticleView) -> Markup:
     if not b.notice:
         return Markup("")
-    undo = isinstance(b, ArticleView) and b.undo_block
-    html = _render("notice", text=plain(b.notice, 1500), error=b.notice_error, undo="restore" if undo else "")
-    if isinstance(b, ArticleView) and b.undo_block:
+    html = _render("notice", text=plain(b.notice, 1500), error=b.notice_error)
+    if isinstance(b, ArticleView) and b.undo_block:  # a delete: the history bar's Undo brings it back
         return Markup('<div data-block="{}">{}</div>').format(plain(b.undo_block, 40), html)
     return html
 
@@ -205,13 +206,24 @@ def image_card(b: BlockView, editable: bool, view: ArticleView | None = None) ->
         insert=_render("insert"),
         history=history if b.version_count > 1 else [],
         notice=_notice(b),
+        routed=routed_note(b.provenance),
+        routed_why=plain(str(b.provenance.get("routed_why", "")), 300),
     )
 
 
-def text_tools(b: BlockView, editable: bool) -> Markup:
+def routed_note(provenance: dict[str, Any]) -> str:
+    """The card's small print for a tag the routing check sent to another tool ("routed to chart")."""
+    routed_to = provenance.get("routed_to")
+    if not provenance.get("routed_from") or not isinstance(routed_to, str):
+        return ""
+    return f"routed to {ROUTE_WORDS.get(routed_to, routed_to)}"
+
+
+def text_tools(b: BlockView, editable: bool, in_place: bool = False) -> Markup:
     cand: VersionView | None = b.candidate
     return _render(
         "text_tools",
+        edit_label="Edit as Markdown" if in_place else "Edit",
         busy=b.busy,
         busy_since=b.busy_since,
         editable=editable,
@@ -242,6 +254,8 @@ def stage(view: ArticleView, two_phase_code: bool = False) -> str:
             if b.source == "code" and two_phase_code and not b.params.get("code"):
                 return f"writing chart code for image {number}"
             return f"running the {TOOL_NAMES.get(b.source or '', b.source)} tool for image {number}"
+    if view.planning is not None:
+        return f"planning picture {len(images) + 1}"
     if not view.blocks:
         return "loading the model and reading the brief"
     if any(b.status == BlockStatus.QUEUED for b in images) and view.blocks[-1].kind == "image":
@@ -277,16 +291,27 @@ def head_html(view: ArticleView, two_phase_code: bool = False) -> Markup:
         html += Markup('<p class="note guard-note">{}</p>').format(plain(view.guard_note, 600))
     if view.note:
         html += Markup('<p class="note">{}</p>').format(plain(view.note, 600))
-    return html + _notice(view)
+    return history_bar(view) + html + _notice(view)
+
+
+def history_bar(view: ArticleView) -> Markup:
+    """Undo / Redo over a finished article (its one history, ``storage.history``): the buttons say
+    what they would do; ``static/history.js`` gives them Ctrl/Cmd+Z and Shift+Ctrl/Cmd+Z."""
+    if not view.done or view.elsewhere or view.article_id is None:
+        return Markup("")
+    return _render("history", undo=plain(view.undo_label, 200), redo=plain(view.redo_label, 200))
 
 
 def block_dict(
-    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False
+    b: BlockView, editable: bool, view: ArticleView | None = None, streaming: bool = False, in_place: bool = False
 ) -> dict[str, Any]:
     """One block of the page. ``streaming``: the block the model is writing now; its unfinished
     last paragraph is sent as escaped plain text (``tail``) that only ever grows, so each
     update's diff is an append of the new characters; it is rendered as Markdown once the
-    paragraph is complete."""
+    paragraph is complete. ``in_place``: an editable text block is typed into where it stands
+    (``editor_block``) instead of shown as HTML."""
+    if b.kind == "text" and in_place and editable:
+        return editor_block(b)
     if b.kind == "text":
         pieces = paragraphs(b.text)
         tail = ""
@@ -298,18 +323,52 @@ def block_dict(
     return {"id": b.id, "kind": "image", "body": [str(image_card(b, editable, view))], "tail": "", "tools": ""}
 
 
-def page(view: ArticleView, two_phase_code: bool = False) -> dict[str, Any]:
-    """The value of the article component (see the module docstring)."""
+def editor_block(b: BlockView) -> dict[str, Any]:
+    """A text block typed into in place: the page's ``<studio-text>`` element (``web/src/editor.js``)
+    gets the stored Markdown (``md``) and the reason its last save was refused (``error``), both
+    escaped for an attribute; the editor renders the text itself (``body`` stays empty)."""
+    error = b.notice if b.notice_error else ""
+    return {
+        "id": b.id,
+        "kind": "text",
+        "body": [],
+        "tail": "",
+        "tools": str(text_tools(b, True, in_place=True)),
+        "md": str(escape(b.text.strip())),  # markupsafe escapes quotes too: safe in an attribute
+        "error": str(escape(plain(error, 600))),
+    }
+
+
+def page(view: ArticleView, two_phase_code: bool = False, editor: str | None = None) -> dict[str, Any]:
+    """The value of the article component (see the module docstring). ``editor``: the in-place
+    editor's bundle URL (None: ``editor_url()``; "" when it is not built: text is then edited in
+    the Markdown box, and the head says so)."""
     editable = view.done and not view.elsewhere and view.article_id is not None
+    editor = (editor_url() or "") if editor is None else editor
     last = view.blocks[-1].id if view.blocks and not view.done else None
     blocks = [
-        block_dict(b, editable, view, streaming=b.id == last)
+        block_dict(b, editable, view, streaming=b.id == last, in_place=bool(editor))
         for b in view.blocks
         if b.kind == "image" or b.text.strip() or editable
     ]
+    if view.planning is not None and not view.done:
+        blocks.append(planning_dict(view))
+    head = str(head_html(view, two_phase_code))
+    if editable and not editor:
+        head += str(Markup('<p class="note editor-off">{}</p>').format(EDITOR_OFF_NOTE))
     return {
         "project": view.project_id,
         "article": view.article_id,
-        "head": str(head_html(view, two_phase_code)),
+        "head": head,
         "blocks": blocks,
+        "editor": editor if editable else "",
     }
+
+
+def planning_dict(view: ArticleView) -> dict[str, Any]:
+    """The card where the writer has opened a tag that has not closed yet: it says a picture is
+    being planned (a tag can take half a minute to write). It is no block: the tag's own card
+    takes its place when the tag closes, and it goes when the stream ends without one."""
+    number = sum(b.kind == "image" for b in view.blocks) + 1
+    body = _render("planning", index=view.planning, number=number, since=view.planning_since)
+    return {"id": f"planning-{view.planning}", "kind": "planning", "body": [str(body)], "tail": "", "tools": ""}

@@ -15,6 +15,7 @@ from models.errors import ModelError, StudioError
 from studio.app.actions import apply
 from studio.app.base_urls import BaseUrlRefused, check_base_url, is_configured, quiet_report, redact_url
 from studio.app.card_actions import API_MODELS, Upload, parse_action, tag
+from studio.app.editor_bundle import install_editor_route
 from studio.app.failures import explain
 from studio.app.session import Session, Studio
 from studio.app.ui_assets import CSS
@@ -210,6 +211,7 @@ def launch(
     result = app.launch(
         server_name=host, server_port=port, prevent_thread_lock=True, css=CSS, show_error=True, quiet=True, **options
     )
+    install_editor_route(app)  # the in-place editor's bundle (studio.app.editor_bundle)
     if studio is not None:
         install_asset_route(app, studio)
     if block:

@@ -4,6 +4,9 @@ It builds the messages (our system prompt, offering all four sources by what eac
 for a tool that is off becomes a placeholder block), asks the chat backend to stream, constrains
 small local models with a GBNF grammar so every tag is valid and the image count is the one
 asked for (none at all for "no images"), and hands the chunks to the engine.
+
+The brief is read once, into its plan (``Brief.plan``, studio.core.brief_plan): the prompt, the
+count, the grammar's required pictures, the guards and the engine's routing check all take it.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import dataclasses
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol
 
 from models.base import FINISH_LENGTH, ChatBackend, ChatOptions, FinishStream, Message, Penalties
 from models.text import valid_text
+from models.vocab import Source
 from studio.core.article import Article, TextBlock
-from studio.core.chart_checks import asked_sources
+from studio.core.brief_plan import BriefPlan, plan_brief, plan_text
 from studio.core.engine import Engine
 from studio.core.events import Event
 from studio.core.grammar import article_grammar
@@ -38,6 +43,8 @@ class WriterLimits:
     seed: int | None = None  # a fixed sampling seed: the same brief, model and server give the same article
     penalties: Penalties | None = None  # anti-loop sampling, sent where the server reads it
     guards: bool = True  # the stream guards (repetition, prompt echo, tool talk: studio.core.guards)
+    # a brief asking for this many sections or more is written outline first (studio.core.outline); 0: never
+    outline_min_sections: int = 3
 
 
 class WriterServices(Protocol):
@@ -60,7 +67,7 @@ class WriterServices(Protocol):
 
     def off_reasons_by_source(self) -> dict[str, str | None]: ...
 
-    def engine(self, *, style: str = "") -> Engine: ...
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine: ...
 
 
 @dataclass(frozen=True)
@@ -76,49 +83,66 @@ class Brief:
         object.__setattr__(self, "text", valid_text(self.text))
         object.__setattr__(self, "style", valid_text(self.style))
 
+    @cached_property
+    def plan(self) -> BriefPlan:
+        """The brief read once (studio.core.brief_plan): built on first use, then kept."""
+        return plan_brief(self)
+
 
 def build_messages(brief: Brief, services: WriterServices) -> list[Message]:
+    plan = brief.plan
+    count = image_count(plan, services)
     system = system_prompt(
         services.off_reasons_by_source(),
-        max_images=_max_images(brief, services),
-        exact_count=brief.wanted_images is not None,
+        max_images=_max_images(plan, services),
+        exact_count=count is not None,
         compact=services.two_phase_code,  # the embedded backend: a small model, the short prompt
         two_phase_code=services.two_phase_code,
-        style=brief.style,
+        style=plan.style,
     )
-    user = user_prompt(brief.text, wanted_images=brief.wanted_images, user_image_count=len(brief.user_images))
+    user = user_prompt(plan.text, wanted_images=count, user_image_count=plan.user_images, plan=plan)
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
-def _max_images(brief: Brief, services: WriterServices) -> int:
-    if brief.wanted_images is not None:
-        return max(0, brief.wanted_images)  # -1 (the paper's "no image") and 0 both mean none
-    return services.limits.max_images
+def image_count(plan: BriefPlan, services: WriterServices) -> int | None:
+    """The exact image count the article must have (None: the model decides). The brief's setting
+    as it is; a count its text states ("three photos") up to ``limits.max_images``."""
+    if plan.wanted_images is not None or plan.images is None:
+        return plan.images
+    return min(plan.images, services.limits.max_images)
 
 
-def _required_sources(brief: Brief, min_images: int, max_images: int) -> list[str]:
-    """The picture kinds the brief names, each needed once in the grammar, as many as fit (a chart
-    first). Measured with the 1.5B model offered all four sources: "a chart of annual rainfall"
-    became four search tags; Kyoto's "photos of Kinkaku-ji" became diffusion tags."""
-    return asked_sources(brief.text)[:max_images] if min_images > 0 else []
+def _max_images(plan: BriefPlan, services: WriterServices) -> int:
+    count = image_count(plan, services)
+    return count if count is not None else services.limits.max_images  # 0: no images at all
+
+
+def required_sources(plan: BriefPlan, min_images: int, max_images: int) -> list[str]:
+    """The picture kinds the brief names, each needed once in the grammar, as many as fit (an edit
+    of the user's image first, then a chart). Measured with the 1.5B model offered all four
+    sources: "a chart of annual rainfall" became four search tags; Kyoto's "photos of Kinkaku-ji"
+    became diffusion tags; "an edited version of my photo" became a search tag."""
+    kinds = sorted(plan.kinds, key=lambda kind: kind != Source.EDIT)
+    return kinds[:max_images] if min_images > 0 else []
 
 
 def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
     limits = services.limits
+    plan = brief.plan
     grammar = None
     if services.uses_grammar:
-        wanted = _max_images(brief, services)
-        least = min(1, wanted) if brief.wanted_images is None else wanted
+        wanted = _max_images(plan, services)
+        least = min(1, wanted) if image_count(plan, services) is None else wanted
         for min_images in dict.fromkeys((least, 0)):  # 0: e.g. edit is the only tool and nothing to edit yet
             try:
                 grammar = article_grammar(
                     SOURCES,  # all four always: a tag for a tool that is off becomes a placeholder
                     min_images=min_images,
                     max_images=wanted,
-                    user_image_count=len(brief.user_images),
+                    user_image_count=plan.user_images,
                     max_paragraph_chars=limits.max_paragraph_chars,
                     two_phase_code=services.two_phase_code,
-                    required=_required_sources(brief, min_images, wanted),
+                    required=required_sources(plan, min_images, wanted),
                 )
                 break
             except ValueError:
@@ -140,7 +164,7 @@ def writer_guard(messages: list[Message], brief: Brief, services: WriterServices
         return None
     prompts = [m["content"] for m in messages[:2] if isinstance(m["content"], str)]
     written = "".join(b.text for b in article.blocks if isinstance(b, TextBlock))
-    return TextGuard(prompts=prompts, brief=brief.text, written=written)
+    return TextGuard(prompts=prompts, brief=brief.plan.text, written=written)
 
 
 def write_article(brief: Brief, services: WriterServices, *, stop: threading.Event | None = None) -> Iterator[Event]:
@@ -153,10 +177,25 @@ def write_article(brief: Brief, services: WriterServices, *, stop: threading.Eve
     what was written (see ``Engine.run``)."""
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     messages, options = build_messages(brief, services), chat_options(brief, services)
-    bound = services.limits.max_continuations if options.grammar is None else 0
-    chunks = _continued(services.backend, messages, options, article, bound)
+    chunks = article_chunks(brief, services, article, messages, options)
     guard = writer_guard(messages, brief, services, article)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard)
+    return services.engine(style=brief.style, plan=brief.plan).run(chunks, article, stop=stop, guard=guard)
+
+
+def article_chunks(
+    brief: Brief, services: WriterServices, article: Article, messages: list[Message], options: ChatOptions
+) -> Iterator[str]:
+    """The model's chunks of one article: outline first, section by section, for a brief that asks
+    for ``limits.outline_min_sections`` sections or more (studio.core.outline); otherwise one
+    request, continued after token-limit stops where no grammar is in force."""
+    plan = brief.plan
+    least = services.limits.outline_min_sections
+    if least and (plan.sections or 0) >= least:
+        from studio.core.outline import write_sections  # it builds on this module's pieces
+
+        return write_sections(brief, services, messages, options, article)
+    bound = services.limits.max_continuations if options.grammar is None else 0
+    return _continued(services.backend, messages, options, article, bound)
 
 
 def continue_article(
@@ -176,7 +215,8 @@ def continue_article(
     chunks = services.backend.stream(messages, continuation_options(options))
     guard = writer_guard(first, brief, services, article)
     join = ends_mid_paragraph(article)
-    return services.engine(style=brief.style).run(chunks, article, stop=stop, guard=guard, join_last_text=join)
+    engine = services.engine(style=brief.style, plan=brief.plan)
+    return engine.run(chunks, article, stop=stop, guard=guard, join_last_text=join)
 
 
 _ENDINGS = tuple(".!?…:;\"'”’)»]}。！？；：」』）")
@@ -210,15 +250,15 @@ def _continued(
     """The model's stream, continued after token-limit stops up to ``bound`` times (counted in
     ``article.continuations``); returns the last finish reason."""
     written: list[str] = []
-    finish = yield from _tee(backend.stream(messages, options), written)
+    finish = yield from tee(backend.stream(messages, options), written)
     while finish == FINISH_LENGTH and article.continuations < bound:
         article.continuations += 1
         request = continuation_messages(messages, "".join(written))
-        finish = yield from _tee(backend.stream(request, continuation_options(options)), written)
+        finish = yield from tee(backend.stream(request, continuation_options(options)), written)
     return finish
 
 
-def _tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
+def tee(chunks: Iterable[str], into: list[str]) -> FinishStream:
     """Yield the chunks, keeping a copy, and pass the finish reason on."""
     iterator = iter(chunks)
     while True:
@@ -247,7 +287,8 @@ def render_response(
     ``chunks``: the response in pieces (as a model would stream it); default: all at once.
     ``brief``: what the user typed for it (the article keeps it)."""
     article = Article(brief=brief, user_images=list(user_images))
-    engine = services.engine(style=style)
+    # the routing check may send an edit to the one image the user attached, as in a written article
+    engine = services.engine(style=style, plan=plan_text(brief, user_images=len(user_images), style=style))
     # chart code in a pasted response carries its own numbers: the chart says they came from it
     engine.options = dataclasses.replace(engine.options, code_from="response")
     return engine.run(chunks if chunks is not None else [text], article, stop=stop)

@@ -21,6 +21,9 @@ CONTEXT_CHARS = 1500  # how much text either side of a block its writers see
 REPETITION = "repetition"  # the kinds of text the stream guards remove (studio.core.guards)
 REMOVAL_KINDS = (REPETITION, "echo", "tool_talk")
 REPETITION_NOTE = "repetition removed: the model began repeating itself, so the article ends at its last full sentence"
+# An outlined article (studio.core.outline) ends only the looping section and goes on with the next.
+SECTION_ENDED = "; that section ends at its last full sentence and the next one begins"
+SECTION_REPETITION_NOTE = "repetition removed: a section began repeating itself, so it ends at its last full sentence"
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,9 @@ class Article:
 
     def guard_note(self) -> str:
         """The article's visible note on what the guards removed ("" when nothing)."""
-        notes = [REPETITION_NOTE] if self.repetition_removed else []
+        loops = [r for r in self.removed if r.kind == REPETITION]
+        ended = loops and not all(r.reason.endswith(SECTION_ENDED) for r in loops)  # the last one stopped the model
+        notes = [REPETITION_NOTE] if ended else [SECTION_REPETITION_NOTE] if loops else []
         others = sum(r.kind != REPETITION for r in self.removed)
         if others:
             notes.append(f"{others} sentence{'s' if others != 1 else ''} about the tools or echoing the prompt removed")

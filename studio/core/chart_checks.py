@@ -21,7 +21,7 @@ import ast
 import re
 from dataclasses import dataclass
 
-from models.vocab import Source
+from studio.core.brief_plan import plan_text
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9'-]*")
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])-?\d+(?:[.,]\d+)?%?")
@@ -84,35 +84,10 @@ _CHART_NOUNS = {
 }
 
 
-# Words with which a brief asks for a chart of data ("plot" and "diagram" are left out: a story's
-# plot, a diagram of a process the writer may rather show as an illustration).
-_BRIEF_CHART_NOUNS = {"chart", "charts", "graph", "graphs", "histogram", "histograms"}
-
-
-# Words with which a brief asks for a real photo (search) or a drawn picture (diffusion); measured:
-# the 1.5B model wrote Kyoto's "photos of Kinkaku-ji" as diffusion tags and a "product image" as a
-# chart. "image", "picture" and "illustrated" (an illustrated guide) say nothing about the kind.
-_BRIEF_PHOTO_NOUNS = {"photo", "photos", "photograph", "photographs"}
-_BRIEF_DRAWN_NOUNS = {"illustration", "illustrations", "render", "painting", "paintings", "drawing"}
-_NEGATIONS = {"no", "without", "not", "never"}
-
-
-def _asks(brief: str, nouns: set[str]) -> bool:
-    """A noun of ``nouns`` occurs and none of the two words before it negates it ("with no photos")."""
-    words = [w.lower() for w in _WORD.findall(brief or "")]
-    return any(w in nouns and not _NEGATIONS & set(words[max(0, i - 2) : i]) for i, w in enumerate(words))
-
-
-def asks_for_chart(brief: str) -> bool:
-    """Does the brief ask for a chart (the writer must then draw one with a code tag)?"""
-    return _asks(brief, _BRIEF_CHART_NOUNS)
-
-
 def asked_sources(brief: str) -> list[str]:
-    """The sources a brief names a picture for, in this order: code (a chart), search (a photo),
-    diffusion (an illustration). The writer's grammar then needs a tag of each (studio.core.agent)."""
-    asked = {Source.CODE: _BRIEF_CHART_NOUNS, Source.SEARCH: _BRIEF_PHOTO_NOUNS, Source.DIFFUSION: _BRIEF_DRAWN_NOUNS}
-    return [source for source, nouns in asked.items() if _asks(brief, nouns)]
+    """The sources a brief names a picture for (code, search, diffusion): its plan's kinds
+    (studio.core.brief_plan reads briefs, in every language; this is its plain-text shortcut)."""
+    return list(plan_text(brief).kinds)
 
 
 def chart_request(description: str) -> bool:

@@ -40,6 +40,7 @@ from studio.core.chart_checks import (
 )
 from studio.core.chart_data import chart_data, data_origin, made_up
 from studio.core.grammar import code_grammar
+from studio.core.picture_kinds import not_a_chart
 from studio.core.protocol import TAG_RE, ToolCall
 from tools.base import Availability, Tool, ToolContext, ToolResult
 from tools.params import CodeParams
@@ -290,7 +291,7 @@ class ChartWritingTool(Tool[CodeParams]):
         description = context.description
         if params.code.strip():  # code that is there draws what it draws, whatever the words say
             return self._settle(self._checked(params.code, context, {}), context)
-        if photo_request(description):
+        if not_a_chart(description):
             what = _clip(" ".join(description.split()), 80)
             return ToolResult.placeholder_for(NOT_A_CHART.format(what=what), {"placeholder": "not_a_chart"})
         illustrative = not states_data(description, context.text_before)

@@ -11,6 +11,7 @@ one lock, and every event is a value snapshot.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 import time
@@ -21,10 +22,11 @@ from dataclasses import dataclass
 from models.base import FINISH_LENGTH, drain
 from models.errors import StudioError
 from models.vocab import IN_FLIGHT, BlockStatus
-from studio.core.article import Article, ImageBlock, TextBlock
+from studio.core.article import REPETITION, SECTION_ENDED, Article, ImageBlock, TextBlock
 from studio.core.events import (
     ArticleDone,
     Event,
+    TagOpened,
     TextDelta,
     ToolCallFailed,
     ToolCallFinished,
@@ -34,8 +36,9 @@ from studio.core.events import (
 )
 from studio.core.guards import TextGuard
 from studio.core.protocol import InvalidTag, ParsedTag, ToolCall, oversized_tag, parse_tag
+from studio.core.routing import Routed
 from studio.core.runner import ToolRunner, text_before
-from studio.core.stream import UNTERMINATED_REASON, Tag, TagStreamLexer, Text, Unterminated
+from studio.core.stream import UNTERMINATED_REASON, Opened, Piece, Tag, TagStreamLexer, Text
 from tools.base import ToolContext, ToolResult, outcome_of
 from tools.params import IMAGE_INDEX
 
@@ -49,10 +52,11 @@ class EngineOptions:
     style: str = ""
     max_response_chars: int = 2_000_000
     max_tags: int = 200
-    # A chance to re-route a valid call before it is queued (e.g. a chart asked of diffusion goes
-    # to the chart writer, a caption copied from the prompt is replaced); the block records what
-    # the model wrote as provenance ``routed_from`` (its source) and ``caption_from_model``.
-    route: Callable[[ToolCall], ToolCall] | None = None
+    # A chance to re-route a valid call before it is queued (the routing check, studio.core.routing:
+    # a chart asked of diffusion goes to the chart writer; a caption copied from the prompt is
+    # replaced); the block records what the model wrote as provenance ``routed_from`` (its source),
+    # ``routed_to`` and ``routed_why`` (a ``Routed`` result's reason) and ``caption_from_model``.
+    route: Callable[[ToolCall], ToolCall | Routed] | None = None
     # Where the numbers of chart code written in the tags come from ("response": a pasted response).
     code_from: str = ""
 
@@ -187,7 +191,7 @@ class _Run:
 
     # --- the model stream ----------------------------------------------------------------
     def _read(self, chunks: Iterable[str]) -> None:
-        lexer = TagStreamLexer()
+        lexers = [TagStreamLexer(report_open=True)]  # a list: a redirect after a loop starts a fresh one
         options = self.engine.options
         read = [0]
 
@@ -201,13 +205,16 @@ class _Run:
                     "for one article; the rest was not read"
                 )
             read[0] += len(chunk)
-            for piece in lexer.feed(chunk):
+            for piece in lexers[0].feed(chunk):
                 if self.tag_position >= options.max_tags and not isinstance(piece, Text):
                     self.article.error = f"the response holds more than {options.max_tags} tags; the rest was not read"
                     break
                 self._on_piece(piece)
                 if self.guard is not None and self.guard.looped:
-                    raise _Looped
+                    if not self._redirected(chunks):
+                        raise _Looped
+                    lexers[0] = TagStreamLexer(report_open=True)  # the rest of the looping part is dropped
+                    break
             if self.article.error:
                 raise _Capped
 
@@ -226,14 +233,30 @@ class _Run:
         finally:
             looped = self.guard is not None and self.guard.looped
             if not self.stop.is_set() and not looped:
-                for piece in lexer.close():
+                for piece in lexers[0].close():
                     if isinstance(piece, Text) or self.tag_position < options.max_tags:
                         self._on_piece(piece)
                 if self.guard is not None:
                     self._guarded(self.guard.close())
             self.events_q.put(_STREAM_DONE)
 
-    def _on_piece(self, piece: Text | Tag | Unterminated) -> None:
+    def _redirected(self, chunks: Iterable[str]) -> bool:
+        """After a loop: where the chunk source can end just the part that loops and go on with the
+        next (``skip_section``: an outlined article's next section), it does and the guard resumes;
+        True then. Otherwise the article ends here."""
+        skip = getattr(chunks, "skip_section", None)
+        if self.guard is None or not callable(skip) or not skip():
+            return False
+        self.guard.resume()
+        with self.lock:
+            for i in range(len(self.article.removed) - 1, -1, -1):
+                removal = self.article.removed[i]
+                if removal.kind == REPETITION:
+                    self.article.removed[i] = dataclasses.replace(removal, reason=removal.reason + SECTION_ENDED)
+                    break
+        return True
+
+    def _on_piece(self, piece: Piece) -> None:
         if self.stop.is_set():
             return
         if isinstance(piece, Text):
@@ -243,6 +266,9 @@ class _Run:
             self._guarded(self.guard.boundary())
             if self.guard.looped:
                 return  # nothing after a repetition is kept, tags included
+        if isinstance(piece, Opened):
+            self._opened()
+            return
         if isinstance(piece, Tag) and piece.size is not None:
             tag: ParsedTag = oversized_tag(piece.raw, piece.size)
         elif isinstance(piece, Tag):
@@ -252,9 +278,13 @@ class _Run:
         self.tag_position += 1
         changed: dict[str, str] = {}
         if isinstance(tag, ToolCall) and self.engine.options.route is not None:
-            routed = self.engine.options.route(tag)
+            outcome = self.engine.options.route(tag)
+            routed = outcome.call if isinstance(outcome, Routed) else outcome
             if routed.source != tag.source:
                 changed["routed_from"] = tag.source
+                changed["routed_to"] = routed.source
+                if isinstance(outcome, Routed):
+                    changed["routed_why"] = outcome.why
             if routed.description != tag.description:
                 changed["caption_from_model"] = tag.description
             tag = routed
@@ -278,6 +308,15 @@ class _Run:
                 )
         if isinstance(tag, ToolCall):
             self._schedule(block, tag)
+
+    def _opened(self) -> None:
+        """Say at once that a picture is being planned here: a tag can take the model half a
+        minute to write, and nothing else would change on the page meanwhile. No block is
+        added: the tag's own event follows when it closes (or ArticleDone when it never does)."""
+        with self.lock:
+            if self.stopped.is_set():
+                return
+            self._emit(TagOpened(len(self.article.user_images) + len(self.article.image_blocks())))
 
     def _guarded(self, text: str) -> None:
         """Append text that passed the guards; record what they removed."""

@@ -20,6 +20,18 @@ class TextDelta:
 
 
 @dataclass(frozen=True)
+class TagOpened:
+    """The writer has just opened an ``<imgen>`` tag: a picture is being planned at this spot.
+
+    Nothing is in the article yet (no block, nothing to store): the tag's ToolCallQueued or
+    ToolCallInvalid with the same ``image_index`` follows when it closes, or the stream ends
+    (ArticleDone) without one, e.g. when the user stopped it or a cap was reached.
+    """
+
+    image_index: int  # the img_index the picture will have
+
+
+@dataclass(frozen=True)
 class ToolCallQueued:
     """A tag closed and parsed valid; it waits for a worker (or for its edit target)."""
 
@@ -80,7 +92,16 @@ class ArticleDone:
     stopped: bool = False  # the user stopped the article (error says so); what was written is kept
 
 
-Event = TextDelta | ToolCallQueued | ToolCallInvalid | ToolCallStarted | ToolCallFinished | ToolCallFailed | ArticleDone
+Event = (
+    TextDelta
+    | TagOpened
+    | ToolCallQueued
+    | ToolCallInvalid
+    | ToolCallStarted
+    | ToolCallFinished
+    | ToolCallFailed
+    | ArticleDone
+)
 
 
 def replay_events(article: Article, seconds: float = 0.0) -> list[Event]:

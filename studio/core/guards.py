@@ -171,6 +171,12 @@ class TextGuard:
             out, self._pending = out + self._pending, ""
         return out
 
+    def resume(self) -> None:
+        """Go on after a loop (the writer moved on to a new section): what was held is dropped,
+        what was seen is remembered, so the new part may not repeat it either."""
+        self.looped = False
+        self._held = self._pending = ""
+
     def take_removals(self) -> list[Removal]:
         """What was removed since the last call (the engine records it on the article)."""
         out, self._removals = self._removals, []
@@ -201,7 +207,9 @@ class TextGuard:
                 self._in_code = not self._in_code
             verdict = None if self._in_code else self._verdict(unit)
             if verdict is None:
-                if _structural(unit):  # a heading waits for the unit after it: a loop drops both
+                # a heading waits for the unit after it: a loop drops both (before any sentence no
+                # loop can follow, so an article's title shows at once)
+                if _structural(unit) and (self._seen or self._pending):
                     self._pending += unit
                     continue
                 out.append(self._pending + unit)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from models.vocab import Source
-from studio.core.chart_checks import asked_sources
+from studio.core.brief_plan import BriefPlan, plan_text
 from tools.params import PARAMS_BY_SOURCE, SOURCES, param_slots
 
 # One line per source: what it is for, then its params. Slots are <angle-bracket words>.
@@ -229,19 +229,28 @@ def example_texts() -> list[str]:
     return out
 
 
-# What the user message adds when the brief names a kind of picture (studio.core.chart_checks).
+# What the user message adds when the brief names a kind of picture (studio.core.brief_plan).
 _ASKED: dict[str, str] = {
     Source.CODE: "Draw the chart I ask for with a `code` tag (search and diffusion cannot draw data).",
     Source.SEARCH: "Show the photo I ask for with a `search` tag.",
     Source.DIFFUSION: "Show the illustration I ask for with a `diffusion` tag.",
+    Source.EDIT: "Make the change I ask for to my image with an `edit` tag.",
 }
 
 
-def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int) -> str:
-    """The user message: the brief, how many images are wanted, and the user's own images.
+def language_line(plan: BriefPlan) -> str:
+    """The line that asks for the brief's language ("" for English, the prompts' own language)."""
+    return "" if plan.language == "en" else f"Write the whole article in {plan.language_name}."
+
+
+def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int, plan: BriefPlan | None = None) -> str:
+    """The user message: the brief, how many images are wanted, the pictures it asks for, its
+    language, and the user's own images.
 
     wanted_images: None leaves the number to the model, 0 or -1 asks for none, N asks for exactly N.
+    plan: the brief read once (studio.core.brief_plan); read here from ``brief`` when not given.
     """
+    plan = plan or plan_text(brief, wanted_images=wanted_images, user_images=user_image_count)
     if wanted_images is not None and wanted_images < -1:
         raise ValueError("wanted_images must be None, -1 (none), 0 (none) or a positive count")
     if user_image_count < 0:
@@ -254,9 +263,11 @@ def user_prompt(brief: str, *, wanted_images: int | None, user_image_count: int)
     elif wanted_images is not None:
         lines.append(f"Include exactly {wanted_images} image tags.")
     if wanted_images is None or wanted_images > 0:
-        lines += [_ASKED[source] for source in asked_sources(brief)]
+        lines += [_ASKED[source] for source in plan.kinds]
     if user_image_count == 1:
         lines.append("I attached 1 image; it is img_index 0.")
     elif user_image_count > 1:
         lines.append(f"I attached {user_image_count} images; they are img_index 0 to {user_image_count - 1}.")
+    if language_line(plan):
+        lines.append(language_line(plan))
     return "\n\n".join(lines)

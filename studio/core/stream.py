@@ -5,7 +5,9 @@ A tag is emitted the instant its ``</imgen>`` arrives, whatever the chunk bounda
 first ``<imgen>`` opens, the first ``</imgen>`` after it closes. Text that only looks like
 the start of a tag (``<imgen`` without ``>``, ``<im`` at a chunk end) is held back just
 long enough to decide, then released as text. A tag still open at the end of the stream
-comes out as ``Unterminated``.
+comes out as ``Unterminated``. With ``report_open=True`` the lexer also says ``Opened`` the
+instant ``<imgen>`` is complete, so a consumer can show that a picture is being planned while
+the tag is still being written (its ``Tag`` or ``Unterminated`` follows, always).
 
 Memory is bounded per tag: past ``MAX_TAG_CHARS`` only the tag's start and the last few characters
 (to find ``</imgen>``) are kept, and the tag comes out with ``size`` set, for an invalid block.
@@ -36,7 +38,12 @@ class Unterminated:
     size: int | None = None
 
 
-Piece = Text | Tag | Unterminated
+@dataclass(frozen=True)
+class Opened:
+    """``<imgen>`` has just been read; the tag's body has not (only with ``report_open``)."""
+
+
+Piece = Text | Tag | Unterminated | Opened
 
 
 def _held_prefix_len(buffer: str, marker: str) -> int:
@@ -50,7 +57,8 @@ def _held_prefix_len(buffer: str, marker: str) -> int:
 class TagStreamLexer:
     """Feed chunks, get pieces. Not thread-safe; one lexer per stream."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, report_open: bool = False) -> None:
+        self._report_open = report_open
         self._buffer = ""
         self._in_tag = False
         self._scanned = 0  # in a tag: the buffer before this index holds no CLOSE
@@ -82,6 +90,8 @@ class TagStreamLexer:
                     pieces.append(Text(self._buffer[:start]))
                 self._buffer = self._buffer[start + len(OPEN) :]
                 self._in_tag, self._scanned = True, 0
+                if self._report_open:
+                    pieces.append(Opened())
                 continue
             keep = _held_prefix_len(self._buffer, OPEN)
             ready = self._buffer[: len(self._buffer) - keep]

@@ -17,7 +17,8 @@ _CJK_CHAR = (
     r"\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f"
     r"\uac00-\ud7af\u1100-\u11ff\u3130-\u318f"
 )
-_TOKEN = re.compile(rf"[{_CJK_CHAR}]|[^\s{_CJK_CHAR}]*[^\W_][^\s{_CJK_CHAR}]*")
+# A word's letter or digit is never a CJK character: "，有2000" is 有 and one number, not one word.
+_TOKEN = re.compile(rf"[{_CJK_CHAR}]|[^\s{_CJK_CHAR}]*(?:(?![{_CJK_CHAR}])[^\W_])[^\s{_CJK_CHAR}]*")
 
 
 def word_count(text: str) -> int:

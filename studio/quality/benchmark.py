@@ -8,15 +8,19 @@ and the judge's scores and rubric when a judge is configured (STUDIO_JUDGE_BASE_
 DIR/results.jsonl, DIR/summary.json, a table on the terminal and DIR/report.html.
 
 A brief line: {"id", "prompt", "wanted_images", "tools": [...], "category", "rubric": [...], "style",
-"input_images": [paths relative to the briefs file]} (input images are the user's images, e.g. for
-edit tasks). wanted_images follows the paper: -1 no image (the writer's grammar then admits no tag),
-0 any count, 99 at least one, N exactly N.
+"input_images": [paths relative to the briefs file, or "made:living-room" for a picture the harness
+draws at run time]} (input images are the user's images, e.g. for edit tasks). wanted_images
+follows the paper: -1 no image (the writer's grammar then admits no tag), 0 any count, 99 at least
+one, N exactly N.
 
 Honesty checks per brief (studio.quality.honesty): faked pictures, placeholders, picture kinds the
 brief names without a tag of their source, chart runs with
 their fallback / illustrative / relevance figures, leaked example phrases, count compliance with
 the reason when missed, cut-off articles, and the stream guards: loops, prompt echoes and
-tool-talk sentences removed, and any left.
+tool-talk sentences removed, and any left. Tool choice and re-routes (studio.quality.tool_choice).
+Per brief and per run (studio.quality.plan_checks, studio.quality.throughput): the sections the
+brief asks for against those written, the article's language against the brief's, and the
+writer's tokens per second.
 Brief text and model output are untrusted: the report goes through Jinja2's autoescape under the
 export's Content-Security-Policy.
 """
@@ -38,7 +42,11 @@ from studio.core.agent import Brief, build_messages, write_article
 from studio.core.events import ArticleDone
 from studio.export.outdir import save_article_dir
 from studio.quality.honesty import article_checks, honesty_lines, summarize_checks
+from studio.quality.made_images import MADE_PREFIX, made_image
+from studio.quality.plan_checks import plan_checks, plan_lines, summarize_plan_checks
 from studio.quality.scaling import QualityServices
+from studio.quality.throughput import counted, summarize_throughput
+from studio.quality.tool_choice import tool_choice
 from tools.params import SOURCES
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -105,11 +113,18 @@ MAX_INPUT_IMAGE_BYTES = 20 * 1024 * 1024
 
 
 def _input_images(base: Path, paths: Any, where: str) -> tuple[bytes, ...]:
-    """The brief's input images (paths relative to the briefs file); a bad one is a ConfigError."""
+    """The brief's input images (paths relative to the briefs file, or ``made:NAME`` for a picture
+    the harness draws: studio.quality.made_images); a bad one is a ConfigError."""
     if not isinstance(paths, list) or not all(isinstance(p, str) and p for p in paths) or len(paths) > 8:
         raise ConfigError(f"{where}: 'input_images' must be a list of at most 8 image paths")
     out = []
     for rel in paths:
+        if rel.startswith(MADE_PREFIX):
+            try:
+                out.append(made_image(rel.removeprefix(MADE_PREFIX)))
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from exc
+            continue
         file = (base / rel).resolve()
         if not file.is_file():
             raise ConfigError(f"{where}: input image {rel!r} not found (paths are relative to the briefs file)")
@@ -182,6 +197,7 @@ def run_brief(
     brief = Brief(
         item.prompt, wanted_images=writer_count(item.wanted_images), user_images=item.input_images, style=item.style
     )
+    services, writer_tokens = counted(services)  # the writer's tokens/s (studio.quality.throughput)
     started = time.perf_counter()
     selection, candidates = "", []
     if quality > 1:
@@ -219,7 +235,10 @@ def run_brief(
         evaluation=True,
     )
     prompts = [str(m["content"]) for m in build_messages(brief, services)]
-    checks = article_checks(article, item.wanted_images, prompts)
+    checks = article_checks(article, item.wanted_images, prompts, plan=brief.plan)
+    checks["tool_choice"] = tool_choice(article, item.tools)
+    checks["plan"] = plan_checks(article, brief.plan)  # sections asked and written, language match
+    checks["throughput"] = writer_tokens.take().to_dict()
     return BenchRow(
         item.id, item.category, seconds, str(target), scored.to_dict(), quality, selection, error, candidates, checks
     )
@@ -298,6 +317,8 @@ def summarize(rows: Sequence[BenchRow]) -> dict[str, Any]:
         "seconds": sum(r.seconds for r in rows),
         "stream_errors": sum(r.error is not None for r in rows),
         "honesty": summarize_checks([r.checks for r in rows if r.checks]),
+        "plan": summarize_plan_checks([r.checks for r in rows if r.checks]),
+        "throughput": summarize_throughput([r.checks for r in rows if r.checks]),
     }
 
 
@@ -338,6 +359,7 @@ def format_table(rows: Sequence[BenchRow], summary: dict[str, Any]) -> str:
     )
     lines.append(f"execution success by source: {per}")
     lines += honesty_lines(rows, summary["honesty"])
+    lines += plan_lines(rows, summary)
     if summary.get("judge_label"):
         lines.append(f"judge: {summary['judge_label']}")
     if summary["judged"] == 0:
@@ -360,6 +382,7 @@ judge answered ({{ summary.judged }} of {{ summary.briefs }}).
 {% for row, r in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}
 <td>{{ r.error or r.selection }}</td></tr>{% endfor %}
 </tbody></table>
+<h2>Writer figures</h2><ul>{% for line in plan_lines %}<li>{{ line }}</li>{% endfor %}</ul>
 <h2>Execution success by source</h2><ul>
 {% for k, v in summary.per_source.items() %}<li>{{ k }}: {{ v.success }}/{{ v.total }}</li>{% endfor %}</ul>
 <h2>Judge remarks</h2><dl>
@@ -380,6 +403,7 @@ def write_report(rows: Sequence[BenchRow], summary: dict[str, Any], path: Path) 
         columns=COLUMNS,
         rows=list(zip(table_rows(rows), rows, strict=True)),
         results=[r.to_dict() for r in rows],
+        plan_lines=plan_lines(rows, summary),
     )
     Path(path).write_text(html, encoding="utf-8")
     return Path(path)

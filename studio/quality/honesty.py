@@ -1,11 +1,13 @@
 """Judge-free honesty checks of one written article (the harness reports them per brief and run).
 
 - faked pictures: a code block that drew something whose description asks for a photo,
-  portrait, scene or illustration (studio.core.chart_checks.photo_request); and, apart, Markdown
+  portrait, scene, illustration or edit, in any of the nine languages
+  (studio.core.picture_kinds.not_a_chart); and, apart, Markdown
   images the text pretends (``![...](url)``, outside any tool);
 - placeholders: tags whose tool was off (or a photo asked of code), kept for the user to fill;
-- picture kinds the brief names (a chart, a photo, an illustration: chart_checks.asked_sources)
-  and which of them no tag of the right source was written for;
+- picture kinds the brief names (a chart, a photo, an illustration, an edit of the user's image:
+  the brief's plan, studio.core.brief_plan) and which of them no tag of the right source was
+  written for; tags the routing check sent to another tool (``rerouted``); the brief's language;
 - chart execution: code blocks that ran / drew, how many through the plain fallback, how many
   marked illustrative, and the relevance check (title / axis labels share a word with the
   description);
@@ -25,10 +27,13 @@ from typing import Any
 
 from models.vocab import BlockStatus, Source
 from studio.core.article import REPETITION, Article, Removal, TextBlock
-from studio.core.chart_checks import asked_sources, photo_request, relevance
+from studio.core.brief_plan import BriefPlan, plan_text
+from studio.core.chart_checks import relevance
 from studio.core.guards import TextGuard
+from studio.core.picture_kinds import not_a_chart
 from studio.quality.leaks import article_output_text, check_leaks, prompt_examples
 from studio.quality.reward import image_count_score
+from studio.quality.tool_choice import tool_choice_accuracy
 
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\(")
 _SENTENCE_END = (".", "!", "?", ":", ")", '"', "'", "»", "”", "…")
@@ -56,12 +61,12 @@ def count_note(written: int, wanted: int, article: Article, cut_off: bool) -> st
     return f"the model wrote {written} tag(s) where {wanted} were wanted"
 
 
-def _asked(brief: str, wanted_images: int) -> list[str]:
+def _asked(plan: BriefPlan, wanted_images: int) -> list[str]:
     """The sources the brief names a picture for, as many as the wanted count leaves room for
     (the paper's counts: -1 none, 0 and 99 any, N exactly N)."""
     if wanted_images == -1:
         return []
-    asked = asked_sources(brief)
+    asked = list(plan.kinds)
     return asked[:wanted_images] if 0 < wanted_images < 99 else asked
 
 
@@ -97,9 +102,13 @@ def guard_checks(article: Article, prompts: Sequence[str] = ()) -> dict[str, Any
     }
 
 
-def article_checks(article: Article, wanted_images: int, prompts: Sequence[str] = ()) -> dict[str, Any]:
+def article_checks(
+    article: Article, wanted_images: int, prompts: Sequence[str] = (), plan: BriefPlan | None = None
+) -> dict[str, Any]:
     """The per-article honesty figures (see the module docstring); plain JSON values. ``prompts``:
-    the system and user messages as sent (for the echo check of the guard figures)."""
+    the system and user messages as sent (for the echo check of the guard figures); ``plan``: the
+    brief's plan (studio.core.brief_plan; read from ``article.brief`` when not given)."""
+    plan = plan or plan_text(article.brief, user_images=len(article.user_images))
     blocks = article.image_blocks()
     code = [b for b in blocks if b.source == Source.CODE]
     ran = [b for b in code if b.status in (BlockStatus.OK, BlockStatus.FAILED)]
@@ -110,15 +119,22 @@ def article_checks(article: Article, wanted_images: int, prompts: Sequence[str] 
     leaks = check_leaks(article_output_text(article), prompt_examples())
     written = len(blocks)
     texts = [b for b in article.blocks if isinstance(b, TextBlock)]
-    asked = _asked(article.brief, wanted_images)
+    asked = _asked(plan, wanted_images)
     return {
-        "faked": [b.id for b in drawn if photo_request(b.description)],
+        "faked": [b.id for b in drawn if not_a_chart(b.description)],
         # a picture pretended in the text, outside any tool (a Markdown image with a made-up URL)
         "markdown_images": [b.id for b in texts for _ in _MD_IMAGE.finditer(b.text)],
         "placeholders": [
             {"id": b.id, "source": b.source, "reason": b.error} for b in blocks if b.status == BlockStatus.PLACEHOLDER
         ],
         "asked_sources": asked,
+        # the routing check (studio.core.routing): tags sent to another tool than the model chose
+        "rerouted": [
+            {"id": b.id, "from": b.provenance["routed_from"], "to": b.provenance.get("routed_to", b.source)}
+            for b in blocks
+            if b.provenance.get("routed_from")
+        ],
+        "language": plan.language,
         "asked_missing": [s for s in asked if s not in {b.source for b in blocks}],
         "code_run": len(ran),
         "code_ok": len(drawn),
@@ -151,6 +167,8 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
         "placeholders": sum(len(c["placeholders"]) for c in checks),
         "asked_kinds": sum(len(c.get("asked_sources", [])) for c in checks),
         "asked_missing": sum(len(c.get("asked_missing", [])) for c in checks),
+        "rerouted": sum(len(c.get("rerouted", [])) for c in checks),
+        "tool_choice_accuracy": tool_choice_accuracy(checks),
         "chart_runs": code_run,
         "chart_ok": code_ok,
         "chart_success": code_ok / code_run if code_run else None,
@@ -168,6 +186,14 @@ def summarize_checks(checks: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 GUARD_COUNTS = ("loops_removed", "echo_removed", "tool_talk_removed", "loops_left", "echo_left", "tool_talk_left")
+
+
+def _routing_line(h: dict[str, Any]) -> str:
+    accuracy = h.get("tool_choice_accuracy")
+    shown = "-" if accuracy is None else f"{accuracy:.3f}"
+    return f"tool choice (final source vs the brief's tools and the description's kind): {shown}; " + (
+        f"re-routed by the routing check: {h.get('rerouted', 0)}"
+    )
 
 
 def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
@@ -189,6 +215,7 @@ def honesty_lines(rows: Sequence[Any], h: dict[str, Any]) -> list[str]:
         f"stream guards removed: {h.get('loops_removed', 0)} loops, {h.get('echo_removed', 0)} prompt echoes, "
         f"{h.get('tool_talk_removed', 0)} tool-talk sentences; left in the articles: {h.get('loops_left', 0)} loops, "
         f"{h.get('echo_left', 0)} echoes, {h.get('tool_talk_left', 0)} tool talk",
+        _routing_line(h),
     ]
     for r in rows:
         c = r.checks

@@ -26,7 +26,7 @@ from typing import Any, Literal
 from models.base import capabilities_of
 from models.errors import StudioError
 from models.vocab import Source
-from studio.core.agent import Brief, build_messages, chat_options, writer_guard
+from studio.core.agent import Brief, article_chunks, build_messages, chat_options, writer_guard
 from studio.core.article import Article
 from studio.core.engine import Engine
 from studio.core.events import ArticleDone, Event
@@ -194,7 +194,7 @@ def enhanced_engine(
     brief: Brief, services: QualityServices, *, k: int, image_judge: Any = None, ranker: TextRanker | None = None
 ) -> Engine:
     """The studio's engine with search ranking K hits and diffusion trying K seeds (judge permitting)."""
-    engine = services.engine(style=brief.style)
+    engine = services.engine(style=brief.style, plan=brief.plan)
     tools: dict[str, Any] = dict(engine.runner.tools)
     if k > 1 and isinstance(tools.get(Source.SEARCH), SearchTool):
         tools[Source.SEARCH] = RankedSearchTool(
@@ -225,7 +225,8 @@ def score(article: Article, brief: Brief, *, required_tools: Sequence[str], judg
 def _write_one(brief: Brief, services: QualityServices, engine: Engine) -> Iterator[Event]:
     article = Article(brief=brief.text, user_images=list(brief.user_images))
     messages = build_messages(brief, services)
-    chunks = services.backend.stream(messages, chat_options(brief, services))
+    # the writer's chunks as write_article has them (outline first for a brief of many sections)
+    chunks = article_chunks(brief, services, article, messages, chat_options(brief, services))
     return engine.run(chunks, article, guard=writer_guard(messages, brief, services, article))
 
 
@@ -281,7 +282,7 @@ def write_best_article(
     if enhance:
         engine = enhanced_engine(brief, services, k=k, image_judge=image_judge, ranker=ranker)
     else:
-        engine = services.engine(style=brief.style)
+        engine = services.engine(style=brief.style, plan=brief.plan)
     mode = "at once" if capabilities_of(services.backend).serves_concurrently and n > 1 else "one after the other"
     yield ScalingNote(f"writing {n} candidate{'s' if n > 1 else ''} {mode}")
     articles: dict[int, Article] = {}

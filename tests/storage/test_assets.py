@@ -44,7 +44,8 @@ def test_images_dedupe_and_the_database_stays_small(store: Store) -> None:
     else:  # the version table with its TOAST and indexes
         with store.engine.connect() as conn:
             db_bytes = conn.exec_driver_sql("SELECT pg_total_relation_size('block_versions')").scalar()
-    assert db_bytes < 100_000 and sum(p.stat().st_size for p in files) == 2_000_000  # the images are not in it
+    # the images (2 MB) are not in it: the schema alone is ~25 pages of 4 KiB (history_steps added some)
+    assert db_bytes < 200_000 and sum(p.stat().st_size for p in files) == 2_000_000
     # every stored image belongs to the project's owner, once
     assert all(repo.asset_readable(store, sha256_hex(d), "local") for d in images)
     assert not repo.asset_readable(store, sha256_hex(images[0]), "someone-else")

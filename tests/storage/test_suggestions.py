@@ -75,3 +75,19 @@ def test_the_trl_export_carries_the_decided_suggestions(store: Store, article: t
         ("accept", "suggest", "suggest"), ("revert", "suggest", "suggest")
     ]  # fmt: skip
     assert "Tides rise." in mine[0]["chosen"][0]["content"] and "Tides move." in mine[0]["rejected"][0]["content"]
+
+
+def test_an_accepted_suggestion_is_one_history_step_that_undo_takes_back(
+    store: Store, article: tuple[int, int]
+) -> None:
+    from storage import history
+
+    _, aid = article
+    decide(store, aid, "Tides rise.\n")  # partial: two versions, one step
+    assert repo.open_article(store, aid).block("b1").current.text == "Tides rise.\n"
+    history.undo(store, aid)
+    assert repo.open_article(store, aid).block("b1").current.text == OLD
+    history.redo(store, aid)
+    assert repo.open_article(store, aid).block("b1").current.text == "Tides rise.\n"
+    rows, _ = preference_rows(list_preference_events(store))
+    assert [r["origin"] for r in rows if r["origin"] == "suggestion"] == ["suggestion"]  # redone: it stands

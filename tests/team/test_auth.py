@@ -230,7 +230,7 @@ def test_user_b_cannot_use_the_editors_actions_on_user_a_article(app: App, alice
         lambda: bob.move("b1", 1), lambda: bob.delete_block("b3"), lambda: bob.restore_block("b3"),
         lambda: bob.insert_text("b1", "bob's paragraph"), lambda: bob.edit_text("b1", "bob's text"),
         lambda: bob.caption("b2", "bob's caption"), lambda: bob.discard("b2"), lambda: bob.restore(own.id),
-        lambda: bob.delete(), lambda: bob.reload(),
+        lambda: bob.delete(), lambda: bob.reload(), lambda: bob.undo(), lambda: bob.redo(),
     ]  # fmt: skip
     for action in actions:
         with pytest.raises(KeyError, match="not found"):

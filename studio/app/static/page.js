@@ -75,3 +75,23 @@ const syncUrl = () => {
 };
 watch('value', () => { syncUrl(); tick(); });
 syncUrl();
+// Typing in place: the editor bundle (web/, built by setup.sh, served by the app at
+// value.editor) defines the <studio-text> elements of the template; their autosaves come back
+// here as the article's `save_text` event. Without the bundle the Markdown box stays.
+const startEditor = () => {
+  const url = props.value && props.value.editor;
+  if (!url) return;
+  if (!window.__studioEditorLoad) window.__studioEditorLoad = import(url);
+  window.__studioEditorLoad
+    .then(() => window.studioEditor.start({save: (data) => trigger('save_text', {action: data})}))
+    .catch((err) => {
+      document.documentElement.dataset.studioEditor = 'failed'; // page.css shows the Markdown and a note
+      console.error('the text editor did not load', err);
+    });
+};
+watch('value', () => {
+  startEditor();
+  const answer = props.value && props.value.saved; // the answer to one autosave (ui.on_save)
+  if (answer && window.studioEditor) window.studioEditor.answer(answer);
+});
+startEditor();

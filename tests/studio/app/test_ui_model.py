@@ -62,7 +62,9 @@ def test_events_fold_into_blocks_and_states() -> None:
 
 
 def html_of(view: ArticleView) -> str:
-    data = page(view)
+    """The page as the server renders it (text as HTML: the in-place editor off; its own tests are
+    tests/studio/app/test_save_text.py)."""
+    data = page(view, editor="")
     return data["head"] + "".join("".join(b["body"]) + b["tools"] for b in data["blocks"])
 
 

@@ -64,8 +64,10 @@ def test_an_exact_count_is_met_by_the_grammar(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     done = write(smol(tmp_path, max_tokens=500), Brief("A short guide to lighthouses", wanted_images=2))
     checks = article_checks(done.article, 2)
-    # met, or explained (the only way to miss it under the grammar is the token limit)
-    assert checks["count_ok"] or (done.cut_off and "token limit" in checks["count_note"])
+    # met, or explained: under the grammar only the token limit, or the repetition guard closing a
+    # looping 135M article at its last full sentence (with its visible note), can leave it short
+    looped = done.article.repetition_removed and "repetition removed" in done.article.guard_note()
+    assert checks["count_ok"] or (done.cut_off and "token limit" in checks["count_note"]) or looped
 
 
 def test_a_token_limit_stop_is_continued_then_marked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -51,6 +51,13 @@ def every_grammar() -> Iterator[tuple[str, str]]:
             if len(required) <= high:
                 grammar = article_grammar(list(SOURCES), min_images=low, max_images=high, required=required)
                 yield f"required {'+'.join(required)} {low}-{high}", grammar
+    # an edit of the user's image the brief asks for (studio.core.brief_plan), with a chart or not
+    for required in (["edit"], ["edit", "code"]):
+        for users in (1, 3):
+            grammar = article_grammar(
+                list(SOURCES), min_images=2, max_images=3, user_image_count=users, required=required
+            )
+            yield f"required {'+'.join(required)} u{users}", grammar
 
 
 def accepts(grammar: str, text: str) -> bool:
@@ -134,6 +141,14 @@ def test_required_sources_must_each_appear() -> None:
     assert not accepts(grammar, article(TAGS["code"]))  # the photo is missing
     assert not accepts(grammar, article(TAGS["code"], TAGS["diffusion"], TAGS["diffusion"]))
     assert not accepts(grammar, article(TAGS["diffusion"], TAGS["diffusion"], TAGS["search"]))
+
+
+def test_an_edit_the_brief_asks_for_must_appear() -> None:
+    grammar = article_grammar(ALL, min_images=1, max_images=2, user_image_count=1, required=["edit"])
+    assert accepts(grammar, article(TAGS["edit"]))
+    assert accepts(grammar, article(TAGS["search"], TAGS["edit"]))
+    assert not accepts(grammar, article(TAGS["search"]))  # the change to the user's photo is missing
+    assert not accepts(grammar, article(TAGS["search"], TAGS["diffusion"]))
 
 
 def test_one_pass_code_grammar_accepts_code_in_the_tag() -> None:

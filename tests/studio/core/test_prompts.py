@@ -105,10 +105,10 @@ def test_user_prompt() -> None:
 
 
 def test_a_brief_that_asks_for_a_chart_is_told_to_draw_it_with_code() -> None:
-    from studio.core.chart_checks import asks_for_chart
+    from studio.core.brief_plan import plan_text
 
-    assert asks_for_chart("A guide to the water cycle with a chart of annual rainfall")
-    assert not asks_for_chart("A story with a surprising plot") and not asks_for_chart("Kyoto in three photos")
+    assert plan_text("A guide to the water cycle with a chart of annual rainfall").kinds == ("code",)
+    assert "code" not in plan_text("A story with a surprising plot").kinds + plan_text("Kyoto in three photos").kinds
     told = user_prompt("A report with a graph of sales", wanted_images=None, user_image_count=0)
     assert "with a `code` tag" in told
     assert "`code`" not in user_prompt("A report with a graph of sales", wanted_images=-1, user_image_count=0)

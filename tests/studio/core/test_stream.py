@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from studio.core.protocol import find_tags
-from studio.core.stream import Tag, TagStreamLexer, Text, Unterminated
+from studio.core.stream import Opened, Tag, TagStreamLexer, Text, Unterminated
 
 EXAMPLE = (Path(__file__).resolve().parents[2] / "data" / "response-four-tools.txt").read_text()
 
@@ -72,3 +72,34 @@ def test_non_greedy_like_the_reference() -> None:
     text = "<imgen>A<imgen>B</imgen>C</imgen>"
     pieces = normalise(lex(list(text)))
     assert pieces == [Tag("<imgen>A<imgen>B</imgen>"), Text("C</imgen>")]
+
+
+# --- Opened: a tag is reported the moment <imgen> is complete (the "planning a picture" card) ---
+
+
+def test_opened_comes_when_the_open_marker_completes_not_before() -> None:
+    lexer = TagStreamLexer(report_open=True)
+    assert lexer.feed("hello <img") == [Text("hello ")]
+    assert lexer.feed("en") == []  # "<imgen" could still be text ("<imgen b")
+    assert lexer.feed(">{'source'") == [Opened()]
+    assert lexer.feed(": 1}</imgen>after") == [Tag("<imgen>{'source': 1}</imgen>"), Text("after")]
+
+
+def test_opened_precedes_every_tag_and_unterminated_on_every_split() -> None:
+    text = SAMPLE + " <imgen>{'source': 'code'"
+    for cut in range(len(text) + 1):
+        lexer = TagStreamLexer(report_open=True)
+        pieces = lexer.feed(text[:cut]) + lexer.feed(text[cut:]) + lexer.close()
+        shapes = [type(p).__name__ for p in pieces if not isinstance(p, Text)]
+        assert shapes == ["Opened", "Tag", "Opened", "Unterminated"], cut
+
+
+def test_stray_open_markers_report_nothing() -> None:
+    lexer = TagStreamLexer(report_open=True)
+    pieces = lexer.feed("a <imgen b </imgen> c <im") + lexer.close()
+    assert not any(isinstance(p, Opened) for p in pieces)
+
+
+def test_without_report_open_nothing_changes() -> None:
+    lexer = TagStreamLexer()
+    assert lexer.feed("x <imgen>{") == [Text("x ")]
