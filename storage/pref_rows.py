@@ -180,9 +180,11 @@ def cut_around(before: list[str], after: list[str], middle_chars: int, max_chars
 # --- rows ------------------------------------------------------------------------------------------
 
 
-def _origin(kind: str, chosen: dict[str, Any]) -> str:
+def _origin(kind: str, chosen: dict[str, Any], rejected: dict[str, Any] | None = None) -> str:
     if kind == "edit" or chosen.get("origin") == "edit":
         return "manual edit"
+    if "suggest" in (chosen.get("origin"), (rejected or {}).get("origin")):
+        return "suggestion"  # a suggestion on a selection, decided (storage.suggestions)
     return "rewrite" if chosen.get("origin") == "rewrite" else kind
 
 
@@ -208,7 +210,7 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
         "brief": c.get("brief", ""),
         "event_id": e.id,
         "event": "edit" if manual else e.kind,
-        "origin": _origin("edit" if manual else e.kind, chosen),
+        "origin": _origin("edit" if manual else e.kind, chosen, rejected),
         "chosen_origin": chosen.get("origin"),
         "rejected_origin": rejected.get("origin"),
         "created_at": e.created_at.isoformat(),

@@ -44,6 +44,7 @@ from studio.app.running import RunningArticles
 from studio.app.services import Services, build_services, openai_backend
 from studio.app.settings import Settings
 from studio.app.store_adapter import VersionFacts, file_stem, load_article, record, version_view, writer_record
+from studio.app.suggesting import SuggestActions
 from studio.app.taste_session import TasteActions
 from studio.app.ui_model import ArticleView, apply_event, view_from_article
 from studio.core.agent import Brief, render_response, write_article
@@ -166,7 +167,7 @@ class RunOptions:
     quality: int = 1  # > 1: quality mode, N candidates, the best one kept
 
 
-class Session(BlockActions, TasteActions, RevisionActions):
+class Session(BlockActions, TasteActions, RevisionActions, SuggestActions):
     """One user's working state (one browser tab, one API client). Not shared between sessions."""
 
     def __init__(self, studio: Studio, user: str = LOCAL_USER) -> None:

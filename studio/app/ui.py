@@ -52,6 +52,7 @@ from studio.app.ui_server import (  # noqa: F401 - launch and connection_report 
     session_of,
     upload_paths,
 )
+from studio.app.ui_suggest import add_suggestions
 from studio.app.ui_taste import add_taste_training
 from studio.app.ui_team import request_user
 from studio.app.uploads import UploadRefused, check_image
@@ -488,4 +489,5 @@ def build_app(studio: Studio) -> gr.Blocks:
         )
         action_endpoints(studio, state, api_out, upload_roots)
         history_endpoints(studio, state, api_out)
+        add_suggestions(studio, state, article, api_out, view_page)  # ask about a selection (ui_suggest)
     return app

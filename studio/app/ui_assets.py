@@ -4,7 +4,8 @@
 ``page.js`` runs once per page (gr.HTML ``js_on_load``): card buttons send one ``act`` event,
 lightbox, elapsed-time ticks, Ctrl/Cmd+Enter to write and the page URL
 (``?project=ID&article=N``); ``history.js`` adds Ctrl/Cmd+Z and Shift+Ctrl/Cmd+Z (the article's
-history); ``page.css`` is the app's stylesheet (``launch``). The card
+history); ``page.css`` is the app's stylesheet (``launch``), with ``suggest.css`` (the selection
+menu and tracked change of ``suggest.js``, ``ui_suggest``). The card
 templates are ``templates/*.html.j2`` (``ui_page``).
 """
 
@@ -20,4 +21,4 @@ def asset(name: str) -> str:
 
 TEMPLATE = asset("article.html")
 SCRIPT = asset("page.js") + "\n" + asset("history.js")  # history.js: Ctrl/Cmd+Z (ui_history)
-CSS = asset("page.css")
+CSS = asset("page.css") + asset("suggest.css")  # suggest.css: the selection menu and tracked change
