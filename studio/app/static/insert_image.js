@@ -40,6 +40,17 @@
     const i = tops.findIndex(t => t.contains(el));
     return i >= 0 ? gapAfter(blk, tops, i + 1) : {block: blk.dataset.block, mark: blk, where: 'after'};
   };
+  // in the in-place editor the DOM caret often sits on the editor's root (node + child offset), not
+  // in a paragraph: ask the editor which top-level node holds its selection instead
+  const editorGap = (node) => {
+    const el = node && (node.nodeType === 1 ? node : node.parentElement);
+    const blk = el && el.closest('.ProseMirror') && el.closest('section[data-block]');
+    const api = window.studioEditor;
+    const view = blk && api && typeof api.view === 'function' ? api.view(blk.dataset.block) : null;
+    if (!view) return null;
+    const tops = bodyOf(blk);
+    return tops.length ? gapAfter(blk, tops, Math.min(view.state.selection.$from.index(0) + 1, tops.length)) : null;
+  };
   let marked = null;
   const unmark = () => { if (marked) marked.classList.remove('drop-after', 'drop-before'); marked = null; };
   const mark = (gap) => { unmark(); if (gap) { marked = gap.mark; marked.classList.add('drop-' + gap.where); } };
@@ -105,7 +116,7 @@
     if (!file && (field || e.defaultPrevented || !URL_RE.test(text))) return;  // text pastes into a field as text
     const sel = document.getSelection();  // the caret's paragraph first, then the field's block, then the last click
     const caret = sel && sel.anchorNode && element.contains(sel.anchorNode) ? sel.anchorNode : null;
-    const gap = gapOf(caret || field || clicked);
+    const gap = editorGap(field) || editorGap(caret) || gapOf(caret || field || clicked);
     if (!gap) return;
     e.preventDefault();
     send(gap, file, file ? '' : text);
