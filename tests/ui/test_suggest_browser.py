@@ -237,3 +237,31 @@ def test_an_editor_that_owns_its_dom_gets_the_change_beside_the_block(
     page.locator(f"#article [data-block='{key}'] .notice", has_text="Suggestion accepted").wait_for()
     assert page.locator("#article .suggest-change").count() == 0
     assert SHORT in (repo.open_article(studio.store, article_id).block(key).current.text or "")
+
+
+def test_in_the_in_place_editor_the_change_stands_in_the_text(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
+    """With the built editor, a sentence selected while typing in place (the editor has focus)
+    gives way to the tracked change inside the editor's own text; the decision is stored."""
+    url, studio, _ = app
+    article_id = render(page, url)
+    if not page.evaluate("!!(window.studioEditor && window.studioEditor.placeSuggestion)"):
+        pytest.skip("the editor bundle is not built here (setup.sh builds it; CI always has it)")
+    editor = page.locator("#article .ProseMirror", has_text="clever")
+    editor.wait_for()
+    editor.click()  # the caret in the paragraph: the editor follows the selection from now on
+    key = select(page, SENTENCE)
+    page.locator("#suggest-menu").get_by_role("menuitem", name="Shorten").click()
+    change = page.locator("#article .ProseMirror .suggest-change")  # in the text, not beside it
+    change.locator(".suggest-bar [data-sg=reject]").wait_for(timeout=30_000)
+    assert page.locator("#article .suggest-change.beside").count() == 0
+    assert [d.inner_text() for d in change.locator(".sg-change del").all()] == ["quick brown ", "lazy "]
+    hidden = page.locator("#article .ProseMirror .sg-replaced")
+    assert hidden.count() >= 1 and not hidden.first.is_visible()  # the selected words gave way
+    assert "Foxes are clever." in editor.inner_text()  # the text around stays where it was
+    change.locator("[data-change='c1'] [data-sg='drop']").click()
+    change.get_by_role("button", name="Accept the rest").click()
+    page.locator(f"#article [data-block='{key}'] .notice", has_text="1 of 2 changes accepted").wait_for()
+    assert page.locator("#article .suggest-change").count() == 0
+    stored = repo.open_article(studio.store, article_id).block(key).current.text or ""
+    assert "The quick brown fox jumps over the dog." in stored
+    page.locator("#article .ProseMirror", has_text="jumps over the dog.").wait_for()

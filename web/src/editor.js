@@ -171,7 +171,7 @@ class StudioText extends KeptChild {
   freshState(md) {
     return EditorState.create({
       doc: fromMarkdown(md),
-      plugins: [shortcuts, ...keys(() => !!api.articleUndo), history(), emptyHint],
+      plugins: [shortcuts, ...keys(() => !!api.articleUndo), history(), emptyHint, suggestionMarks],
     });
   }
 
@@ -255,6 +255,29 @@ const emptyHint = new Plugin({
   },
 });
 
+// a suggestion on a selection (static/suggest.js) shown in the text itself: the selected words are
+// hidden and the page's tracked-change element stands in their place, as a widget ProseMirror
+// leaves alone (its own clicks, its own DOM updates); mapped through typing elsewhere
+const suggestionKey = new PluginKey('studio-suggestion');
+const suggestionMarks = new Plugin({
+  key: suggestionKey,
+  state: {
+    init: () => DecorationSet.empty,
+    apply(tr, set) {
+      const meta = tr.getMeta(suggestionKey);
+      if (meta === 'clear') return DecorationSet.empty;
+      if (meta) {
+        return DecorationSet.create(tr.doc, [
+          Decoration.inline(meta.from, meta.to, {class: 'sg-replaced'}),
+          Decoration.widget(meta.to, meta.dom, {side: 1, stopEvent: () => true, ignoreSelection: true, key: 'sg'}),
+        ]);
+      }
+      return set.map(tr.mapping, tr.doc);
+    },
+  },
+  props: {decorations: (state) => suggestionKey.getState(state)},
+});
+
 class StudioAutosave extends KeptChild {
   connectedCallback() {
     if (!this.out) {
@@ -318,6 +341,20 @@ const api = {
     el.view.dispatch(el.view.state.tr.setSelection(sel));
     el.view.focus();
     return true;
+  },
+  /** Show `dom` (the page's tracked-change element) in place of the block's selected text, which
+   * is hidden until clearSuggestion; false when the block has no editor or nothing is selected. */
+  placeSuggestion(blockId, dom) {
+    const el = byId(blockId);
+    if (!el || !el.view || el.view.state.selection.empty) return false;
+    const {from, to} = el.view.state.selection;
+    el.view.dispatch(el.view.state.tr.setMeta(suggestionKey, {from, to, dom}));
+    return true;
+  },
+  /** Take a placed suggestion away again (the selected text shows as it is stored). */
+  clearSuggestion(blockId) {
+    const el = byId(blockId);
+    if (el && el.view) el.view.dispatch(el.view.state.tr.setMeta(suggestionKey, 'clear'));
   },
   /** The block's ProseMirror EditorView (for decorations such as tracked changes), or null. */
   view: (blockId) => (byId(blockId) ? byId(blockId).view : null),

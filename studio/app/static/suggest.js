@@ -6,7 +6,8 @@
 // selection as a tracked change (struck-out deletions, marked insertions) with a tick and a
 // cross per change and Accept all / Reject all; the decision is one `decide` event, after which
 // the article is reloaded from the store. An editor that owns its DOM (contenteditable) gets
-// the change beside the block instead, or draws it itself: window.studioEditor.showSuggestion.
+// the change beside the block instead, or draws it itself: window.studioEditor.showSuggestion; the
+// studio's own editor puts the change in its text where the selection stood (placeSuggestion).
 const BLOCK = '[data-block-id], [data-block]';
 const NOT_TEXT = '.actions, [data-form], .rewrite-diff, .notice, .busy, .card, .suggest-change, .suggest-bar, #suggest-menu';
 const ACTIONS = [['shorten', 'Shorten'], ['expand', 'Expand'], ['simplify', 'Simplify'], ['tone', 'Change tone…'],
@@ -102,7 +103,13 @@ const ask = (action, detail) => {
   box.className = 'suggest-change is-streaming';
   box.dataset.for = keyOf(blk);
   let original = null;
-  if (owned) {  // the editor keeps its own DOM: the change goes beside the block
+  const api = window.studioEditor;
+  // the in-place editor shows the change in its text, in place of the selection (placeSuggestion)
+  const placed = !editor && owned && api && typeof api.placeSuggestion === 'function'
+    && api.placeSuggestion(keyOf(blk), box);
+  if (placed) {
+    // the editor keeps the selected words (hidden) and puts the box where they stood
+  } else if (owned) {  // another editor that keeps its own DOM: the change goes beside the block
     box.classList.add('beside');
     blk.after(box);
   } else {
@@ -111,7 +118,8 @@ const ask = (action, detail) => {
   }
   const nonce = ++S.nonce;
   const token = Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, '0')).join('');
-  S.current = {nonce, token, blk, box, original, block: keyOf(blk), streaming: true, picks: {}, state: null, owned: !!editor};
+  S.current = {nonce, token, blk, box, original, block: keyOf(blk), streaming: true, picks: {}, state: null, owned: !!editor,
+    placed: !!placed};
   box.innerHTML = `<span class="sg-pending">${esc(text)}</span> <span class="sg-wait">asking the model…</span>`
     + ' <span class="suggest-bar"><button type="button" data-sg="stop">Stop</button></span>';
   window.getSelection().removeAllRanges();
@@ -121,7 +129,10 @@ const restore = () => {
   const c = S.current;
   S.current = null;
   if (!c) return;
-  if (c.owned && window.studioEditor && window.studioEditor.clearSuggestion) window.studioEditor.clearSuggestion(c.block);
+  if ((c.owned || c.placed) && window.studioEditor && window.studioEditor.clearSuggestion) {
+    window.studioEditor.clearSuggestion(c.block);
+  }
+  if (c.placed) return;  // the editor drew the box and took it away again
   if (c.original && c.box.isConnected) c.box.replaceWith(c.original);
   else if (c.box.isConnected) c.box.remove();
 };
