@@ -138,10 +138,12 @@ def _setup_copy() -> Path:
     python = venv_bin / "python"
     python.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$(dirname "$0")/../../pip.log"\n')
     python.chmod(0o755)
+    (folder / "web").mkdir()  # the editor bundle's folder: npm runs there (a stand-in, below)
     for path in [folder, *folder.rglob("*")]:
         path.chmod(path.stat().st_mode | stat.S_IRGRP | stat.S_IROTH | (stat.S_IXOTH if path.is_dir() else 0))
-    (folder / "pip.log").touch(mode=0o666)
-    (folder / "pip.log").chmod(0o666)
+    for log in ("pip.log", "npm.log"):
+        (folder / log).touch(mode=0o666)
+        (folder / log).chmod(0o666)
     return folder
 
 
@@ -150,6 +152,9 @@ def test_setup_sh_passes_exactly_these_arguments_to_pip(tmp_path: Path, cpu_inde
     folder = _setup_copy()
     try:
         fake = fake_bin(Path(folder) / "fake-bin", driver)
+        npm = fake / "npm"  # records setup.sh's bundle build instead of running it
+        npm.write_text(f'#!/bin/sh\nprintf "%s %s\\n" "$(basename "$PWD")" "$*" >> {folder / "npm.log"}\n')
+        npm.chmod(0o755)
         fake.chmod(0o755)
         env = {
             "PATH": f"{fake}:/usr/bin:/bin",
@@ -172,5 +177,7 @@ def test_setup_sh_passes_exactly_these_arguments_to_pip(tmp_path: Path, cpu_inde
         torch_call = "-m pip install --quiet " + " ".join(expected)
         assert calls.index(torch_call) < calls.index("-m pip install --quiet -r requirements.txt"), calls
         assert expected == ([PIN] if driver else [PIN, "--index-url", cpu_index])
+        npm_calls = (folder / "npm.log").read_text().splitlines()
+        assert [c.split()[:2] for c in npm_calls] == [["web", "ci"], ["web", "run"]], npm_calls
     finally:
         shutil.rmtree(folder)
