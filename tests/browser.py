@@ -97,3 +97,16 @@ def chromium_page(**context_options: Any) -> Iterator[Any]:
             yield page
         finally:
             context.close()
+
+
+@contextmanager
+def error_free_page(browser: Any, **context_options: Any) -> Iterator[Any]:
+    """A page in a fresh context of ``browser``; ``page.errors`` collects uncaught page
+    exceptions, and leaving the block asserts there were none (a test may clear what it caused)."""
+    context = browser.new_context(**context_options)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda exc: page.errors.append(str(exc)))
+    yield page
+    context.close()
+    assert not page.errors, page.errors

@@ -23,7 +23,7 @@ from storage import repo
 from studio.app.services import build_services, check_availability
 from studio.app.session import Studio
 from studio.app.settings import load_settings
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.httpserver import LocalServer
 from tests.judge_server import JudgeServer, Reply
 from tests.ui.conftest import running_app
@@ -95,13 +95,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1440, "height": 900})
-    p = context.new_page()
-    p.errors = []
-    p.on("pageerror", lambda exc: p.errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not p.errors, p.errors
+    with error_free_page(browser, viewport={"width": 1440, "height": 900}) as p:
+        yield p
 
 
 def state(page: Any) -> str:

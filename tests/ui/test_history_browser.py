@@ -12,7 +12,7 @@ import pytest
 from storage import repo
 from storage.prefs import list_preference_events
 from studio.app.session import Studio
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.render_studio import render_studio
 from tests.ui.conftest import running_app
 
@@ -34,14 +34,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]
 
 @pytest.fixture
 def page(app: tuple[str, Studio]) -> Iterator[Any]:
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        p = context.new_page()
-        errors: list[str] = []
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium() as browser, error_free_page(browser, viewport={"width": 1280, "height": 900}) as p:
         yield p
-        context.close()
-        assert not errors, errors
 
 
 def block(page: Any, key: str) -> Any:

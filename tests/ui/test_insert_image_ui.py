@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 
 from storage import repo
 from studio.app.session import Session, Studio
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.httpserver import LocalServer
 from tests.render_studio import png, render_studio
 from tests.ui.conftest import running_app
@@ -88,13 +88,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    p = context.new_page()
-    errors: list[str] = []
-    p.on("pageerror", lambda exc: errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not errors, errors
+    with error_free_page(browser, viewport={"width": 1280, "height": 900}) as p:
+        yield p
 
 
 PASTE = """async ([b64, name, type]) => {

@@ -13,7 +13,7 @@ from storage import repo
 from storage.prefs import list_preference_events
 from studio.app.session import Studio
 from studio.app.settings import load_settings
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.chat_server import ChatServer, Stream
 from tests.ui.conftest import running_app
 
@@ -39,13 +39,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Stud
 
 @pytest.fixture
 def page() -> Iterator[Any]:
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1440, "height": 900})
-        p = context.new_page()
-        errors: list[str] = []
-        p.on("pageerror", lambda exc: errors.append(str(exc)))
+    with chromium() as browser, error_free_page(browser, viewport={"width": 1440, "height": 900}) as p:
         yield p
-        assert not errors, errors
 
 
 def test_an_article_instruction_shows_a_block_diff_and_accepts_one_block(served: tuple[str, Studio], page: Any) -> None:

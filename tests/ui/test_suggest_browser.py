@@ -16,7 +16,7 @@ import pytest
 from storage import list_preference_events, repo
 from studio.app.session import Studio
 from studio.app.settings import load_settings
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.judge_server import JudgeServer, Reply
 from tests.ui.conftest import running_app
 
@@ -52,14 +52,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio,
 
 @pytest.fixture
 def page(app: tuple[str, Studio, JudgeServer]) -> Iterator[Any]:
-    with chromium() as browser:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        p = context.new_page()
-        p.errors = []
-        p.on("pageerror", lambda exc: p.errors.append(str(exc)))
+    with chromium() as browser, error_free_page(browser, viewport={"width": 1280, "height": 900}) as p:
         yield p
-        context.close()
-        assert not p.errors, p.errors
 
 
 def render(page: Any, url: str) -> int:

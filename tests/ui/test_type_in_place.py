@@ -19,7 +19,7 @@ from storage import repo
 from studio.app.editor_bundle import bundle_path, editor_url
 from studio.app.session import Session, Studio
 from studio.core.agent import Brief
-from tests.browser import chromium
+from tests.browser import chromium, error_free_page
 from tests.render_studio import render_studio
 from tests.ui.conftest import running_app
 
@@ -62,13 +62,8 @@ def browser() -> Iterator[Any]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    p = context.new_page()
-    p.errors = []
-    p.on("pageerror", lambda exc: p.errors.append(str(exc)))
-    yield p
-    context.close()
-    assert not p.errors, p.errors
+    with error_free_page(browser, viewport={"width": 1280, "height": 900}) as p:
+        yield p
 
 
 def new_article(studio: Studio, response: str = RESPONSE) -> tuple[int, int]:
