@@ -6,9 +6,13 @@ import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from studio.app.session import Studio
 from studio.app.settings import Settings
+from tests.browser import chromium
 
 
 def free_port() -> int:
@@ -49,3 +53,10 @@ def smollm2_settings(data_dir: Path, **extra: object) -> Settings:
     )
     values.update(extra)
     return load_settings(**values)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium per test module (its tests open fresh contexts in it)."""
+    with chromium() as b:
+        yield b

@@ -23,7 +23,7 @@ from storage import repo
 from studio.app.services import build_services, check_availability
 from studio.app.session import Studio
 from studio.app.settings import load_settings
-from tests.browser import chromium, error_free_page
+from tests.browser import error_free_page
 from tests.httpserver import LocalServer
 from tests.judge_server import JudgeServer, Reply
 from tests.ui.conftest import running_app
@@ -85,12 +85,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio,
         services = dataclasses.replace(services, tools=tools, availability=check_availability(tools))
         with running_app(settings, Studio(settings, services=services)) as (url, studio):
             yield url, studio, data
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from gradio_client import Client, handle_file
 
 from storage import repo
 from studio.app.session import Session, Studio
-from tests.browser import chromium, error_free_page
+from tests.browser import error_free_page
 from tests.httpserver import LocalServer
 from tests.render_studio import png, render_studio
 from tests.ui.conftest import running_app
@@ -78,12 +78,6 @@ def test_the_insert_image_endpoint(app: tuple[str, Studio], images: LocalServer,
     out = client.predict(block="start", path=None, url=images.url("/lens.png"), api_name="/insert_image")
     assert [b["id"] for b in out["article"]["blocks"]][0] == "b5"  # above the first block
     assert repo.open_article(studio.store, aid).block("b5").current.provenance["origin"] == "url"
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture

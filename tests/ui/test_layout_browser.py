@@ -12,7 +12,6 @@ import pytest
 from storage import repo
 from studio.app.session import Studio
 from studio.app.settings import load_settings
-from tests.browser import chromium
 from tests.judge_server import JudgeServer, Reply
 from tests.ui.conftest import running_app
 
@@ -39,12 +38,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]
                                  backend="openai", openai_base_url=model.url, openai_model="judge-model")  # fmt: skip
         with running_app(settings) as (url, studio):
             yield url, studio
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 def new_page(browser: Any, width: int, height: int) -> Any:

@@ -19,7 +19,7 @@ from storage import repo
 from studio.app.editor_bundle import bundle_path, editor_url
 from studio.app.session import Session, Studio
 from studio.core.agent import Brief
-from tests.browser import chromium, error_free_page
+from tests.browser import error_free_page
 from tests.render_studio import render_studio
 from tests.ui.conftest import running_app
 
@@ -52,12 +52,6 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Studio]
     studio = render_studio(tmp_path_factory.mktemp("type-in-place"))
     with running_app(studio.settings, studio) as (url, running):
         yield url, running
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as b:
-        yield b
 
 
 @pytest.fixture
