@@ -104,7 +104,7 @@ def bench_bytes() -> dict[str, Any]:
     from studio.app.settings import load_settings
     from studio.app.ui_page import page
     from studio.core.agent import Brief
-    from studio.core.events import TextDelta
+    from studio.core.events import TagOpened, TextDelta
 
     old = load_main_ui_model()
     settings = load_settings(data_dir=Path(tempfile.mkdtemp()), tools_enabled=["code"], backend="openai")
@@ -127,6 +127,9 @@ def bench_bytes() -> dict[str, Any]:
     sample: Any = None
     for event, view in sess.generate(Brief("rivers"), response=text, chunks=paced()):
         if event is None:
+            continue
+        if isinstance(event, TagOpened):  # the baseline's page has no planning card: only ours shows it
+            new_prev = page(view)
             continue
         now = time.monotonic()
         if isinstance(event, TextDelta):
