@@ -126,6 +126,16 @@ def required_sources(plan: BriefPlan, min_images: int, max_images: int) -> list[
     return kinds[:max_images] if min_images > 0 else []
 
 
+def picture_range(plan: BriefPlan, services: WriterServices) -> tuple[int, int, tuple[str, ...]]:
+    """The article's tags as (least, most, the sources the brief names): None as the count means
+    one at least, and each kind the brief names, up to the settings' maximum; 0: none; N: N."""
+    count = image_count(plan, services)
+    most = count if count is not None else services.limits.max_images
+    required = tuple(required_sources(plan, 1, most))
+    least = count if count is not None else min(most, max(1, len(required)))
+    return least, most, required
+
+
 def chat_options(brief: Brief, services: WriterServices) -> ChatOptions:
     limits = services.limits
     plan = brief.plan
@@ -187,7 +197,8 @@ def article_chunks(
 ) -> Iterator[str]:
     """The model's chunks of one article: outline first, section by section, for a brief that asks
     for ``limits.outline_min_sections`` sections or more (studio.core.outline); otherwise one
-    request, continued after token-limit stops where no grammar is in force."""
+    request, continued after token-limit stops where no grammar is in force, and under a grammar
+    redirected after a loop to the pictures still owed (studio.core.owed)."""
     plan = brief.plan
     least = services.limits.outline_min_sections
     if least and (plan.sections or 0) >= least:
@@ -195,7 +206,13 @@ def article_chunks(
 
         return write_sections(brief, services, messages, options, article)
     bound = services.limits.max_continuations if options.grammar is None else 0
-    return _continued(services.backend, messages, options, article, bound)
+    chunks = _continued(services.backend, messages, options, article, bound)
+    if options.grammar is None:
+        return chunks
+    from studio.core.owed import RedirectableChunks, owed_writer  # it builds on this module's pieces
+
+    owed = owed_writer(brief, services, messages, options)
+    return RedirectableChunks(chunks, lambda: owed.request(article))
 
 
 def continue_article(

@@ -23,6 +23,9 @@ REMOVAL_KINDS = (REPETITION, "echo", "tool_talk")
 REPETITION_NOTE = "repetition removed: the model began repeating itself, so the article ends at its last full sentence"
 # An outlined article (studio.core.outline) ends only the looping section and goes on with the next.
 SECTION_ENDED = "; that section ends at its last full sentence and the next one begins"
+# An article that owed pictures when it looped (studio.core.owed) gets them after its last sentence.
+OWED_PICTURES = "; the pictures the brief asks for that were not written yet follow it"
+OWED_PICTURES_NOTE = "; the pictures the brief asks for follow it"
 SECTION_REPETITION_NOTE = "repetition removed: a section began repeating itself, so it ends at its last full sentence"
 
 
@@ -153,7 +156,9 @@ class Article:
         """The article's visible note on what the guards removed ("" when nothing)."""
         loops = [r for r in self.removed if r.kind == REPETITION]
         ended = loops and not all(r.reason.endswith(SECTION_ENDED) for r in loops)  # the last one stopped the model
-        notes = [REPETITION_NOTE] if ended else [SECTION_REPETITION_NOTE] if loops else []
+        owed = any(r.reason.endswith(OWED_PICTURES) for r in loops)
+        notes = [REPETITION_NOTE + (OWED_PICTURES_NOTE if owed else "")] if ended else []
+        notes = notes or ([SECTION_REPETITION_NOTE] if loops else [])
         others = sum(r.kind != REPETITION for r in self.removed)
         if others:
             notes.append(f"{others} sentence{'s' if others != 1 else ''} about the tools or echoing the prompt removed")

@@ -242,8 +242,9 @@ class _Run:
 
     def _redirected(self, chunks: Iterable[str]) -> bool:
         """After a loop: where the chunk source can end just the part that loops and go on with the
-        next (``skip_section``: an outlined article's next section), it does and the guard resumes;
-        True then. Otherwise the article ends here."""
+        next (``skip_section``: an outlined article's next section, or the pictures still owed,
+        studio.core.owed), it does and the guard resumes; True then. Otherwise the article ends
+        here."""
         skip = getattr(chunks, "skip_section", None)
         if self.guard is None or not callable(skip) or not skip():
             return False
@@ -252,7 +253,8 @@ class _Run:
             for i in range(len(self.article.removed) - 1, -1, -1):
                 removal = self.article.removed[i]
                 if removal.kind == REPETITION:
-                    self.article.removed[i] = dataclasses.replace(removal, reason=removal.reason + SECTION_ENDED)
+                    note = getattr(chunks, "redirect_note", SECTION_ENDED)  # what the source did next
+                    self.article.removed[i] = dataclasses.replace(removal, reason=removal.reason + note)
                     break
         return True
 

@@ -16,6 +16,9 @@ The images the brief wants are spread over the sections (each section's grammar 
 tags that fall due in it, so the article's count is the one asked for), and the picture kinds the
 brief names are required in the first sections that hold a tag.
 
+Pictures still owed after the last section (a section that looped ended before its tag) are
+asked for once more (studio.core.owed).
+
 Everything here is chunks: the engine turns them into the one typed event stream (a heading is
 text), so the UI, the store and the guards see an outlined article as any other.
 """
@@ -34,13 +37,13 @@ from studio.core.agent import (
     WriterServices,
     continuation_messages,
     continuation_options,
-    image_count,
-    required_sources,
+    picture_range,
     tee,
 )
 from studio.core.article import Article
 from studio.core.brief_plan import BriefPlan
 from studio.core.grammar import TITLE_MAX, article_grammar
+from studio.core.owed import owed_writer
 from studio.core.protocol import CLOSE, OPEN
 from tools.params import SOURCES
 
@@ -275,7 +278,7 @@ class SectionWriter:
                 so_far += f"## {heading}\n\n"
             yield f"## {heading}\n\n"
             body: list[str] = []
-            finish = yield from self._request(self._section_request(outline, index, so_far), body, control)
+            finish = yield from self.request(self._section_request(outline, index, so_far), body, control)
             if finish == SKIPPED:
                 control.skipping = False
                 so_far = article.to_llmi_text()  # what the guard kept of the looping section
@@ -284,21 +287,21 @@ class SectionWriter:
             if finish == FINISH_LENGTH and _open_tag(so_far) and self._may_continue(article, sections):
                 article.continuations += 1  # cut inside a tag: the model writes the rest of it
                 rest: list[str] = []
-                finish = yield from self._request(self._tag_rest_request(outline, index, so_far), rest, control)
+                finish = yield from self.request(self._tag_rest_request(outline, index, so_far), rest, control)
                 so_far += "".join(rest)
             if _open_tag(so_far):
                 return FINISH_LENGTH  # still open: nothing after it could be read as text (cut off)
             if finish == FINISH_LENGTH and _mid_sentence(so_far) and self._may_continue(article, sections):
                 article.continuations += 1
                 tail: list[str] = []
-                finish = yield from self._request(self._tail_request(outline, index, so_far), tail, control)
+                finish = yield from self.request(self._tail_request(outline, index, so_far), tail, control)
                 so_far += "".join(tail)
         return None if finish == SKIPPED else finish
 
     def _may_continue(self, article: Article, sections: int) -> bool:
         return article.continuations < self.continuations * sections
 
-    def _request(
+    def request(
         self, request: tuple[list[Message], ChatOptions], into: list[str], control: SectionChunks
     ) -> FinishStream:
         """One request's chunks, kept in ``into``; it ends early (SKIPPED) when the engine asks
@@ -388,11 +391,7 @@ class SectionChunks:
 def section_images(plan: BriefPlan, services: WriterServices) -> SectionImages:
     """The article's image count as a range over its sections (None: one at least, and each kind
     the brief names, up to the settings' maximum; 0: none; N: exactly N)."""
-    count = image_count(plan, services)
-    most = count if count is not None else services.limits.max_images
-    required = tuple(required_sources(plan, 1, most))
-    least = count if count is not None else min(most, max(1, len(required)))
-    return SectionImages(least, most, required)
+    return SectionImages(*picture_range(plan, services))
 
 
 def write_sections(
@@ -425,6 +424,12 @@ def write_sections(
             return (yield from tee(services.backend.stream(request, plain), []))
         if not outline.headings:
             return (yield from tee(services.backend.stream(messages, options), []))
-        return (yield from writer.stream(outline, article, control, title_shown=bool(title)))
+        finish = yield from writer.stream(outline, article, control, title_shown=bool(title))
+        request = owed.requested(article) if finish != FINISH_LENGTH else None
+        if request is None:  # (a section that looped may have left a picture it owed unwritten)
+            return finish
+        control.skipping = False
+        return (yield from writer.request(request, [], control))
 
+    owed = owed_writer(brief, services, messages, options)
     return control.feed_from(chunks())
