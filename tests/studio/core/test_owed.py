@@ -62,12 +62,14 @@ def test_a_loop_before_the_briefs_chart_is_followed_by_the_chart(tmp_path: Path)
     assert block.source == "code" and block.status == "ok"
     assert len(writer) == 2
     owed = writer[1]
-    assert owed["messages"][-1] == {"role": "assistant", "content": "# Tea\n\nTea is a drink made from leaves of the tea plant."}
+    kept = "# Tea\n\nTea is a drink made from leaves of the tea plant."
+    assert owed["messages"][-1] == {"role": "assistant", "content": kept}
     assert owed["continue_final_message"] is True
     assert "imgen" in owed["grammar"] and "title ::=" not in owed["grammar"]
     (loop,) = done.article.removed
     assert loop.kind == "repetition" and loop.reason.endswith(OWED_PICTURES)
-    assert done.article.guard_note().startswith(REPETITION_NOTE) and "pictures the brief asks for" in done.article.guard_note()
+    note = done.article.guard_note()
+    assert note.startswith(REPETITION_NOTE) and "pictures the brief asks for" in note
 
 
 def test_a_loop_after_the_pictures_ends_the_article_with_no_more_requests(tmp_path: Path) -> None:
