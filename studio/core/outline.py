@@ -425,11 +425,11 @@ def write_sections(
         if not outline.headings:
             return (yield from tee(services.backend.stream(messages, options), []))
         finish = yield from writer.stream(outline, article, control, title_shown=bool(title))
-        request = owed.requested(article) if finish != FINISH_LENGTH else None
-        if request is None:  # (a section that looped may have left a picture it owed unwritten)
+        pictures = owed.requested(article) if finish != FINISH_LENGTH else None
+        if pictures is None:  # (a section that looped may have left a picture it owed unwritten)
             return finish
         control.skipping = False
-        return (yield from writer.request(request, [], control))
+        return (yield from writer.request(pictures, [], control))
 
     owed = owed_writer(brief, services, messages, options)
     return control.feed_from(chunks())
