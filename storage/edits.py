@@ -21,6 +21,7 @@ from models.errors import NotFound, Refused
 from models.vocab import article_title as title_rule
 from storage.db import Store
 from storage.history import record_step
+from storage.naming import capitalised, name_of
 from storage.rows import block_row, check_article_owner, project_row, touch_project
 from storage.schema import Block, BlockVersion, Project, utcnow
 from storage.views import ArticleInfo, ProjectInfo, project_info
@@ -94,21 +95,23 @@ def insert_text_block(store: Store, article_id: int, after: str | None, text: st
         _renumber(blocks)
         s.flush()
         touch_project(s, block)
-        step.label = f"insert {block.key}"
+        step.label = f"insert {name_of(block)}"
         return block.key
 
 
 def delete_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
     """Hide a block from the article (its versions stay; ``restore_block`` undoes it)."""
-    with store.write() as s, record_step(s, article_id, "delete", f"delete {block_key}"):
+    with store.write() as s, record_step(s, article_id, "delete", "delete a block") as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = f"delete {name_of(block)}"
         block.deleted_at = utcnow()
         touch_project(s, block)
 
 
 def restore_block(store: Store, article_id: int, block_key: str, owner: str | None = None) -> None:
-    with store.write() as s, record_step(s, article_id, "restore", f"restore {block_key}"):
+    with store.write() as s, record_step(s, article_id, "restore", "restore a block") as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = f"restore {name_of(block)}"
         block.deleted_at = None
         touch_project(s, block)
 
@@ -116,15 +119,16 @@ def restore_block(store: Store, article_id: int, block_key: str, owner: str | No
 def move_block(store: Store, article_id: int, block_key: str, offset: int, owner: str | None = None) -> None:
     """Move a block ``offset`` places (-1: up, +1: down) among the blocks shown."""
     where = "up" if offset < 0 else "down"
-    with store.write() as s, record_step(s, article_id, "move", f"move {block_key} {where}"):
+    with store.write() as s, record_step(s, article_id, "move", f"move a block {where}") as step:
         check_article_owner(s, article_id, owner)
         blocks = _live_blocks(s, article_id)
         i = next((i for i, b in enumerate(blocks) if b.key == block_key), None)
         if i is None:
             raise NotFound(f"block {block_key!r} not found in article {article_id}")
+        step.label = f"move {name_of(blocks[i])} {where}"
         j = i + offset
         if not 0 <= j < len(blocks):
-            raise Refused(f"block {block_key} is already the {'first' if offset < 0 else 'last'} block")
+            raise Refused(f"{capitalised(name_of(blocks[i]))} is already the {'first' if offset < 0 else 'last'} block")
         blocks.insert(j, blocks.pop(i))
         _renumber(blocks)
         touch_project(s, blocks[j])

@@ -21,6 +21,7 @@ from models.vocab import BlockStatus, Source
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
 from storage.history import record_step
+from storage.naming import capitalised, name_of
 from storage.rows import article_owner, check_article_owner, claim_asset, touch_project
 from storage.schema import Article, Block, BlockVersion
 
@@ -37,9 +38,11 @@ def _position(s: Session, article_id: int, after: str | None) -> tuple[list[Bloc
 def _split_off(s: Session, block: Block, first: str, rest: str) -> Block:
     """Cut a text block in two: ``first`` stays (a new version), ``rest`` is the new block returned."""
     if block.kind != "text":
-        raise Refused(f"block {block.key} is an image block: a picture goes before or after it, not inside")
+        raise Refused(f"{capitalised(name_of(block))} is an image block: a picture goes before or after it, not inside")
     if block.candidate_version is not None:
-        raise Refused(f"block {block.key} has a suggested rewrite: accept or discard it first, then insert the image")
+        raise Refused(
+            f"{capitalised(name_of(block))} has a suggested rewrite: accept or discard it first, then insert the image"
+        )
     if not first.strip() or not rest.strip():
         raise Refused("a split needs text on both sides: insert the image after the block instead")
     number = max(v.number for v in block.versions) + 1
@@ -114,5 +117,5 @@ def insert_own_image(
         _renumber(blocks)
         s.flush()
         touch_project(s, block)
-        step.label = f"insert picture {block.key}"  # one undo step, the split included
+        step.label = f"insert {name_of(block)}"  # one undo step, the split included
         return block.key

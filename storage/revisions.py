@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from models.block_names import image_name
 from models.errors import NotFound, StorageError
 from models.vocab import BlockStatus
 from storage.db import Store
@@ -43,7 +44,8 @@ def insert_image_block(
     check_status(status)
     with store.write() as s:
         check_article_owner(s, article_id, owner)
-        with record_step(s, article_id, "insert", "insert a picture from a revision"):
+        label = f"insert {image_name(source, None, description)} from a revision"
+        with record_step(s, article_id, "insert", label):
             return _insert_image(s, article_id, after, source, description, params, raw, status, error, instruction)
 
 

@@ -27,6 +27,7 @@ from typing import Any, Literal
 from models.errors import Refused
 from storage.db import Store
 from storage.history import record_step
+from storage.naming import capitalised, name_of
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import block_row, touch_project, version_row
 from storage.schema import Block, BlockVersion
@@ -50,15 +51,17 @@ def record_suggestion(
 ) -> tuple[Decision, VersionInfo]:
     """Store the decision (see the module); returns it and the version now current."""
     # one step of the article's history (storage.history): an accepted suggestion is undone like any edit
-    with store.write() as s, record_step(s, article_id, "suggest", f"suggestion on {block_key}"):
+    with store.write() as s, record_step(s, article_id, "suggest", "suggestion") as step:
         block = block_row(s, article_id, block_key, owner)
+        name = name_of(block)
+        step.label = f"suggestion on {name}"
         if block.kind != "text":
-            raise Refused(f"block {block_key} is an image block: suggestions are for text")
+            raise Refused(f"{capitalised(name)} is an image block: suggestions are for text")
         if block.deleted_at is not None:
-            raise Refused(f"block {block_key} was deleted: restore it first")
+            raise Refused(f"{capitalised(name)} was deleted: restore it first")
         if block.current_version != base_version:
             raise Refused(
-                f"block {block_key} changed since the suggestion was made (version {block.current_version}, "
+                f"{capitalised(name)} changed since the suggestion was made (version {block.current_version}, "
                 f"not {base_version}): select the text again and ask again"
             )
         base = version_row(block, base_version)

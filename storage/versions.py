@@ -15,6 +15,7 @@ from models.errors import NotFound, Refused
 from models.vocab import NO_IMAGE, BlockStatus
 from storage.db import Store
 from storage.history import record_step
+from storage.naming import capitalised, name_of
 from storage.prefs import block_context, log_event, version_snapshot
 from storage.rows import (
     article_owner,
@@ -32,7 +33,7 @@ from storage.views import BlockInfo, VersionInfo, block_info, version_info
 # Attempts that have no image: kept beside the current version as its candidate, never shown in
 # its place (a failed regeneration must not hide a good chart).
 NOT_SHOWN = NO_IMAGE
-# the history's words for a new image version, by its origin ("{}": the block)
+# the history's words for a new image version, by its origin ("{}": the block, storage.naming)
 _IMAGE_LABELS = {"upload": "your image in {}", "caption": "caption of {}", "regenerate": "new image for {}"}
 
 # --- block versions ----------------------------------------------------------------------------
@@ -69,11 +70,12 @@ def add_text_version(
     accepted (``accept_version``) or discarded (``discard_candidate``). ``manual``: the user's
     own edit, which becomes current at once and is logged as chosen over the text it replaced.
     """
-    kind, label = ("edit_text", f"text edit of {block_key}") if manual else ("rewrite", f"rewrite of {block_key}")
-    with store.write() as s, record_step(s, article_id, kind, label):
+    kind, words = ("edit_text", "text edit of {}") if manual else ("rewrite", "rewrite of {}")
+    with store.write() as s, record_step(s, article_id, kind, words.format("a block")) as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = words.format(name_of(block))
         if block.kind != "text":
-            raise Refused(f"block {block_key} is an image block; use add_image_version")
+            raise Refused(f"{capitalised(name_of(block))} is an image block: regenerate it or edit its caption")
         origin = "edit" if manual else "rewrite"
         version = _append_version(
             s, block, origin=origin, make_current=not candidate, chosen=manual, instruction=instruction, text=text
@@ -122,11 +124,12 @@ def add_image_version(
         if not image and asset_sha256 and not _owns_asset(s, asset_sha256, article_owner(s, article_id)):
             raise NotFound(f"asset {asset_sha256} not found")  # only an image already in this user's articles
     sha = store.assets.put(image) if image else asset_sha256  # file first: a row never points at nothing
-    label = _IMAGE_LABELS.get(origin, "new image version of {}").format(block_key)
-    with store.write() as s, record_step(s, article_id, origin, label, merge_key):
+    words = _IMAGE_LABELS.get(origin, "new image version of {}")
+    with store.write() as s, record_step(s, article_id, origin, words.format("a picture"), merge_key) as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = words.format(name_of(block))
         if block.kind != "image":
-            raise Refused(f"block {block_key} is a text block; use add_text_version")
+            raise Refused(f"{capitalised(name_of(block))} is a text block: rewrite or edit it instead")
         if sha:
             claim_asset(s, sha, article_owner(s, article_id))
         was_accepted = block.accepted_version is not None and block.accepted_version == block.current_version
@@ -207,10 +210,10 @@ def accept_version(
     else the newest other version (None for a block with one version). ``extra``: more context
     for the event (an article-wide revision: its instruction and decision).
     """
-    with store.write() as s, record_step(s, article_id, "accept", f"accept {block_key}") as step:
+    with store.write() as s, record_step(s, article_id, "accept", "accept a version") as step:
         block = block_row(s, article_id, block_key, owner)
         chosen = version_row(block, number or block.current_version)
-        step.label = f"accept version {chosen.number} of {block_key}"
+        step.label = f"accept version {chosen.number} of {name_of(block)}"
         _check_usable(block, chosen, "accepted")
         if rejected is None:
             rejected = _default_rejected(block, chosen)
@@ -226,8 +229,9 @@ def accept_version(
 def revert_version(store: Store, article_id: int, block_key: str, number: int, owner: str | None = None) -> BlockInfo:
     """Go back to an earlier version: it becomes current (an acceptance of another version is
     cleared). Logs a 'revert' event: chosen = that version, rejected = the one that was current."""
-    with store.write() as s, record_step(s, article_id, "revert", f"back to version {number} of {block_key}"):
+    with store.write() as s, record_step(s, article_id, "revert", f"back to version {number}") as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = f"back to version {number} of {name_of(block)}"
         chosen = version_row(block, number)
         _check_usable(block, chosen, "made current")
         if chosen.number != block.current_version:
@@ -246,10 +250,11 @@ def discard_candidate(
 ) -> BlockInfo:
     """Keep the current version over the block's candidate; logs a 'revert' event (chosen = the
     current version, rejected = the candidate)."""
-    with store.write() as s, record_step(s, article_id, "discard", f"discard the candidate of {block_key}"):
+    with store.write() as s, record_step(s, article_id, "discard", "discard a candidate") as step:
         block = block_row(s, article_id, block_key, owner)
+        step.label = f"discard the candidate of {name_of(block)}"
         if block.candidate_version is None:
-            raise Refused(f"block {block_key} has nothing waiting to be accepted or discarded")
+            raise Refused(f"{capitalised(name_of(block))} has nothing waiting to be accepted or discarded")
         _log_choice(
             s,
             "revert",
@@ -273,7 +278,7 @@ def _check_usable(block: Block, version: BlockVersion, verb: str) -> None:
     if block.kind == "image" and version.status != BlockStatus.OK:
         why = f": {version.error}" if version.error else ""
         raise Refused(
-            f"version {version.number} of {block.key} has no image ({version.status}{why}); "
+            f"version {version.number} of {name_of(block)} has no image ({version.status}{why}); "
             f"only a version that came out ok can be {verb}"
         )
 

@@ -13,6 +13,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from models.block_names import capitalised, name_for
 from models.errors import Refused
 from models.vocab import ArticleStatus, BlockStatus, Source, block_status, note_written_params
 from storage import repo
@@ -60,7 +61,7 @@ class BlockActions:
         _, article = self._article()
         block = article.block(block_id)
         if not isinstance(block, ImageBlock):
-            raise Refused(f"{block_id} is a text block")
+            raise Refused(f"{capitalised(name_for(block))} is a text block")
         return block
 
     # --- images --------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ class BlockActions:
         article_id, article = self._article()
         block = article.block(block_id)
         if not isinstance(block, TextBlock):
-            raise Refused(f"{block_id} is an image block: edit its call or caption instead")
+            raise Refused(f"{capitalised(name_for(block))} is an image block: edit its call or caption instead")
         if not text.strip():
             raise Refused("the text is empty: delete the block instead")
         if text.strip() == block.text.strip():
@@ -271,7 +272,7 @@ class BlockActions:
             raise Refused(f"article {article_id} is being written: your text was not saved")
         block = stored.block(block_id)
         if block.kind != "text":
-            raise Refused(f"{block_id} is an image block: edit its call or caption instead")
+            raise Refused(f"{capitalised(name_for(block.current))} is an image block: edit its call or caption instead")
         old = block.current.text or ""
         if not text.strip() or text.strip() == old.strip():
             return

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from models.base import ChatOptions, complete
+from models.block_names import capitalised, name_for
 from models.errors import Refused
 from models.provenance import is_illustrative
 from models.vocab import WRITTEN_PARAMS, BlockStatus, Source
@@ -130,7 +131,7 @@ def regenerate_image(
     ``code_from``: where the numbers of given chart code came from ("author": the call editor's table)."""
     block = article.block(block_id)
     if not isinstance(block, ImageBlock):
-        raise Refused(f"block {block_id} is a text block: rewrite it instead")
+        raise Refused(f"{capitalised(name_for(block))} is a text block: rewrite it instead")
     new_source = (source if mode == "tool" and source else block.source) or ""
     new_params = dict(params) if mode in ("params", "tool") and params is not None else dict(block.params)
     new_description = description if description is not None else block.description
@@ -139,7 +140,7 @@ def regenerate_image(
     ):
         new_description = caption_for(new_description, new_source)
     if mode == "again" and block.source is None:
-        raise Refused(f"block {block_id} is an invalid tag: give params or another tool")
+        raise Refused(f"{capitalised(name_for(block))} is an invalid tag: give params or another tool")
     seed = seed if seed is not None else random.randint(0, MAX_SEED)
     context = ToolContext(seed=seed, style=style, brief=article.brief, code_from=code_from)
     instruction = {"params": "edited params", "tool": f"another tool: {new_source}"}.get(mode, "new seed")
@@ -196,7 +197,7 @@ REWRITE_SYSTEM = (
 def rewrite_messages(article: Article, block_id: str, instruction: str = "") -> list[Any]:
     block = article.block(block_id)
     if not isinstance(block, TextBlock):
-        raise Refused(f"block {block_id} is an image block: regenerate it instead")
+        raise Refused(f"{capitalised(name_for(block))} is an image block: regenerate it instead")
     before, after = neighbours(article, block_id)
     parts = [f"Brief: {article.brief}", f"Text before the passage:\n{before[-800:]}" if before else ""]
     parts += [f"Text after the passage:\n{after[:800]}" if after else "", f"The passage:\n{block.text}"]

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from models.base import ChatOptions, model_name_of
+from models.block_names import capitalised, name_for
 from models.errors import Refused
 from storage import repo
 from storage.suggestions import record_suggestion
@@ -127,8 +128,9 @@ class SuggestActions:
         ``cancel`` (asked per chunk) stops it: the model stream is closed, ``Cancelled`` raised."""
         request = SuggestRequest(action, detail)
         article_id, article = self._article()
-        if not isinstance(article.block(block_id), TextBlock):
-            raise Refused(f"{block_id} is an image block: select text in a paragraph")
+        shown = article.block(block_id)
+        if not isinstance(shown, TextBlock):
+            raise Refused(f"{capitalised(name_for(shown))} is an image block: select text in a paragraph")
         stored = repo.open_article(self.store, article_id, self.user).block(block_id)
         text = stored.current.text or ""
         start, end = locate_selection(text, selected, before)
