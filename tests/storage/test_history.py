@@ -51,7 +51,7 @@ def test_undo_and_redo_walk_text_edits_image_versions_accepts_moves_inserts_and_
     repo.delete_block(store, aid, "b4")
     steps = repo.list_steps(store, aid)
     assert [s.kind for s in steps] == ["edit_text", "regenerate", "accept", "caption", "move", "insert", "delete"]
-    assert repo.history_state(store, aid).undo.label == "delete b4"  # type: ignore[union-attr]
+    assert repo.history_state(store, aid).undo.label == 'delete photo "Bay of Fundy"'  # type: ignore[union-attr]
     final = keys(store, aid)
     assert "b4" not in final and new in final
 
@@ -139,6 +139,54 @@ def test_an_undone_accept_is_an_undo_event_and_leaves_the_export(
     assert len(rows) == 1 and rows[0]["event"] == "accept"
 
 
+def test_every_label_names_the_block_by_its_words_as_it_was_when_the_step_began(
+    store: Store, article: tuple[int, int]
+) -> None:
+    _, aid = article
+    repo.add_text_version(store, aid, "b1", "# Tides\n", manual=True)
+    repo.add_text_version(store, aid, "b1", "# Tides and moons\n", manual=True)  # named by the text it replaced
+    repo.add_text_version(store, aid, "b3", "The moon pulls the sea twice a day, every day.", candidate=True)
+    repo.discard_candidate(store, aid, "b3")
+    repo.add_text_version(store, aid, "b3", "The moon pulls.", candidate=True)
+    repo.accept_version(store, aid, "b3", 3)
+    repo.revert_version(store, aid, "b3", 1)
+    chart = repo.add_image_version(store, aid, "b2", source="code", description="Tides by hour in Brest, 2024",
+                                   params={"code": "x"}, status="ok", image=b"PNG-chart-v2")  # fmt: skip
+    repo.add_image_version(store, aid, "b2", source="code", description="Tides", params={"code": "x"}, status="ok",
+                           asset_sha256=chart.asset.sha256, origin="caption", current=True)  # type: ignore[union-attr]  # fmt: skip
+    repo.add_image_version(store, aid, "b2", source="search", description="My photo", params={}, status="ok",
+                           image=b"PNG-mine", origin="upload", provenance={"origin": "upload"})  # fmt: skip
+    repo.move_block(store, aid, "b3", -1)
+    new = repo.insert_text_block(store, aid, "b1", "城市正在修建自行车道，骑车的人数在五年内翻了一番。")
+    repo.delete_block(store, aid, "b4")
+    repo.restore_block(store, aid, "b4")
+    picture = repo.insert_own_image(store, aid, "b3", image=b"PNG-own", mime="image/png", description="Grandma's boat",
+                                    provenance={"origin": "upload"})  # fmt: skip
+    labels = [s.label for s in repo.list_steps(store, aid)]
+    assert labels == [
+        'text edit of paragraph "Tides rise and fall."',
+        'text edit of heading "Tides"',
+        'rewrite of paragraph "The moon pulls the sea."',
+        'discard the candidate of paragraph "The moon pulls the sea."',
+        'rewrite of paragraph "The moon pulls the sea."',
+        'accept version 3 of paragraph "The moon pulls the sea."',
+        'back to version 1 of paragraph "The moon pulls."',
+        'new image for chart "Tide chart"',
+        'caption of chart "Tides by hour in Brest…"',
+        'your image in chart "Tides"',
+        'move paragraph "The moon pulls the sea." up',
+        'insert paragraph "城市正在修建自行车道，骑车的人数在…"',
+        'delete photo "Bay of Fundy"',
+        'restore photo "Bay of Fundy"',
+        'insert your image "Grandma\'s boat"',
+    ]
+    assert not any(key in label for label in labels for key in ("b1", "b2", "b3", "b4", new, picture))
+    with pytest.raises(Refused, match=r'^Heading "Tides and moons" is already the first block$'):
+        repo.move_block(store, aid, "b1", -1)
+    with pytest.raises(Refused, match=r'^Your image "My photo" has nothing waiting'):
+        repo.discard_candidate(store, aid, "b2")
+
+
 def test_history_survives_reopening_the_store(tmp_path: Path, db_url: str | None) -> None:
     first = open_store(db_url, tmp_path / "data")
     project = repo.create_project(first, "Tides")
@@ -149,7 +197,7 @@ def test_history_survives_reopening_the_store(tmp_path: Path, db_url: str | None
     first.close()
     again = open_store(db_url, tmp_path / "data")
     try:
-        assert repo.undo(again, aid).label == "text edit of b1"
+        assert repo.undo(again, aid).label == 'text edit of paragraph "Tides rise and fall."'
         assert text(again, aid, "b1") == "Tides rise and fall.\n"
     finally:
         again.close()
