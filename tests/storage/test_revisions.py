@@ -64,7 +64,7 @@ def test_a_picture_a_revision_inserted_is_one_undo_step(store: Store, article: t
     _, aid = article
     before = [b.key for b in repo.open_article(store, aid).blocks]
     key, _ = repo.insert_image_block(store, aid, "b1", source="code", description="Lenses", params={}, raw="")
-    assert repo.history_state(store, aid).undo.label == "insert a picture from a revision"  # type: ignore[union-attr]
+    assert repo.history_state(store, aid).undo.label == 'insert chart "Lenses" from a revision'  # type: ignore[union-attr]
     assert repo.undo(store, aid).kind == "insert"
     assert [b.key for b in repo.open_article(store, aid).blocks] == before
     repo.redo(store, aid)
