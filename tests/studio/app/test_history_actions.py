@@ -50,19 +50,22 @@ def test_undo_and_redo_on_the_view_and_the_history_bar(studio: Studio) -> None:
     perform(sess, {"act": "edit_text", "block": "b1", "text": "A new intro."})
     sess.replace_image("b2", png("green"), "mine.png")
     perform(sess, {"act": "accept", "block": "b2"})
-    assert sess.view.undo_label == "accept version 2 of b2" and sess.view.redo_label == ""
+    assert sess.view.undo_label == 'accept version 2 of your image "Bars"' and sess.view.redo_label == ""
     head = page(sess.view)["head"]
-    assert 'title="Undo: accept version 2 of b2 (Ctrl+Z)"' in head
+    assert 'title="Undo: accept version 2 of your image &#34;Bars&#34; (Ctrl+Z)"' in head
+    assert "b2" not in head.split('data-act="undo"')[1].split(">")[0]  # no block id in what people read
 
     view = perform(sess, {"act": "undo"})
     # shown next to the one block the step changed (the page scrolls there)
-    assert view.block("b2").notice == "Undone: accept version 2 of b2." and not view.block("b2").accepted
-    assert view.redo_label == "accept version 2 of b2" and view.undo_label == "your image in b2"
+    assert view.block("b2").notice == 'Undone: accept version 2 of your image "Bars".' and not view.block("b2").accepted
+    assert view.redo_label == 'accept version 2 of your image "Bars"'
+    assert view.undo_label == 'your image in chart "Bars"'  # the block as it was before that step
     perform(sess, {"act": "undo"})
     perform(sess, {"act": "undo"})
     assert sess.view.block("b1").text.strip() == "Intro." and sess.view.block("b2").version == 1
     view = perform(sess, {"act": "redo"})
-    assert view.block("b1").notice == "Redone: text edit of b1." and view.block("b1").text.strip() == "A new intro."
+    assert view.block("b1").notice == 'Redone: text edit of paragraph "Intro.".'
+    assert view.block("b1").text.strip() == "A new intro."
 
     # a new change drops what was left to redo
     perform(sess, {"act": "move", "block": "b2", "offset": -1})
@@ -74,9 +77,10 @@ def test_the_delete_notice_points_at_the_one_undo(studio: Studio) -> None:
     sess = written(studio)
     view = perform(sess, {"act": "delete", "block": "b1"})
     assert view.notice.startswith("Deleted a block") and "Ctrl+Z" in view.notice
-    assert view.undo_label == "delete b1"
+    assert view.undo_label == 'delete paragraph "Intro."'
     view = perform(sess, {"act": "undo", "block": "b1"})  # sent from the notice's block: shown there
-    assert [b.id for b in view.blocks] == ["b1", "b2"] and view.block("b1").notice == "Undone: delete b1."
+    assert [b.id for b in view.blocks] == ["b1", "b2"]
+    assert view.block("b1").notice == 'Undone: delete paragraph "Intro.".'
 
 
 def test_two_tabs_share_the_article_history(studio: Studio) -> None:
@@ -88,4 +92,7 @@ def test_two_tabs_share_the_article_history(studio: Studio) -> None:
     view = perform(one, {"act": "undo"})  # the newest change to the article is tab two's
     assert view.block("b1").text.strip() == "Tab one's intro."
     two.reload()
-    assert two.view.redo_label == "text edit of b1" and two.view.block("b1").text.strip() == "Tab one's intro."
+    assert (
+        two.view.redo_label == 'text edit of paragraph "Tab one\'s intro."'
+        and two.view.block("b1").text.strip() == "Tab one's intro."
+    )
