@@ -87,7 +87,8 @@ def test_a_refused_action_leaves_its_reason_on_its_block(session: Session) -> No
     view = perform(session, {"act": "edit_text", "block": "b1", "text": "   "})
     assert view.block("b1").notice_error and "empty" in view.block("b1").notice
     view = perform(session, {"act": "move", "block": "b1", "offset": -1})
-    assert "already the first" in view.block("b1").notice
+    notice = view.block("b1").notice
+    assert "already the first" in notice and notice.startswith('Paragraph "') and "b1" not in notice  # named, no id
     view = perform(session, {"act": "upload", "block": "b2", "path": "/etc/passwd"})
     assert "not uploaded to this studio" in view.block("b2").notice
     view = perform(session, {"act": "nonsense", "block": "b2"})
