@@ -45,11 +45,11 @@ def test_undo_and_redo_endpoints_walk_the_article_history(app_url: str) -> None:
     client.predict("b1", "Some edited text.", api_name="/edit_text")
     client.predict("b2", "again", "", "", api_name="/regenerate")
     out = client.predict("b2", "", api_name="/accept")
-    assert blocks(out)["b2"]["accepted"] is True and out["article"]["undo"] == "accept version 2 of b2"
+    assert blocks(out)["b2"]["accepted"] is True and out["article"]["undo"] == 'accept version 2 of chart "Bars"'
 
     out = client.predict(api_name="/undo")
-    assert out["message"] == "Undone: accept version 2 of b2." and blocks(out)["b2"]["accepted"] is False
-    assert out["article"]["redo"] == "accept version 2 of b2"
+    assert out["message"] == 'Undone: accept version 2 of chart "Bars".' and blocks(out)["b2"]["accepted"] is False
+    assert out["article"]["redo"] == 'accept version 2 of chart "Bars"'
     out = client.predict(api_name="/undo")
     assert blocks(out)["b2"]["version"] == 1
     out = client.predict(api_name="/undo")
@@ -58,9 +58,11 @@ def test_undo_and_redo_endpoints_walk_the_article_history(app_url: str) -> None:
     # another client opens the same article: the history is in the store, shared, and it redoes
     other = Client(app_url, verbose=False)
     opened = other.predict(final["article_id"], api_name="/open_article")[1]
-    assert opened["article"]["redo"] == "text edit of b1"
+    assert opened["article"]["redo"] == 'text edit of heading "Charts"'
     out = other.predict(api_name="/redo")
-    assert out["message"] == "Redone: text edit of b1." and "Some edited text." in blocks(out)["b1"]["text"]
+    assert (
+        out["message"] == 'Redone: text edit of heading "Charts".' and "Some edited text." in blocks(out)["b1"]["text"]
+    )
     out = other.predict(api_name="/redo")
     assert blocks(out)["b2"]["version"] == 2
     out = other.predict(api_name="/redo")
