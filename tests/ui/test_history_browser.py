@@ -76,7 +76,7 @@ def test_ctrl_z_undoes_a_text_edit_and_an_image_accept_and_shift_ctrl_z_redoes_t
     intro.locator(".edit-form textarea").fill("# Bicycles\n\nMore and more people ride to work.")
     intro.locator(".edit-form").get_by_role("button", name="Save").click()
     intro.locator(".notice", has_text="Saved as version 2").wait_for(timeout=60_000)
-    assert page.locator(".history-undo").get_attribute("title") == "Undo: text edit of b1 (Ctrl+Z)"
+    assert page.locator(".history-undo").get_attribute("title") == 'Undo: text edit of heading "Bicycles" (Ctrl+Z)'
 
     # inside a text field Ctrl+Z belongs to the field: the article's history does not move
     block(page, "b3").get_by_role("button", name="Edit").click()
@@ -85,27 +85,29 @@ def test_ctrl_z_undoes_a_text_edit_and_an_image_accept_and_shift_ctrl_z_redoes_t
     field.type(" Really.")
     field.press("Control+z")
     page.wait_for_timeout(500)
-    assert repo.history_state(studio.store, aid).undo.label == "text edit of b1"  # type: ignore[union-attr]
+    assert repo.history_state(studio.store, aid).undo.label == 'text edit of heading "Bicycles"'  # type: ignore[union-attr]
     assert "More and more people" in intro.inner_text()
 
     def stored() -> tuple[str, int | None]:
         article = repo.open_article(studio.store, aid)
         return article.block("b1").current.text or "", article.block("b2").accepted_version
 
-    key(page, "Control+z", "Undone: text edit of b1")
+    key(page, "Control+z", 'Undone: text edit of heading "Bicycles"')
     assert "More people ride to work every year." in intro.inner_text()
-    key(page, "Control+z", "Undone: accept version 1 of b2")
+    key(page, "Control+z", 'Undone: accept version 1 of chart "Commuters"')
     assert chart.locator(".card-accepted").count() == 0
-    assert chart.locator(".notice", has_text="Undone: accept version 1 of b2").count() == 1  # on its card
+    assert (
+        chart.locator(".notice", has_text='Undone: accept version 1 of chart "Commuters"').count() == 1
+    )  # on its card
     text, accepted = stored()
     assert "More people ride" in text and accepted is None
     undo = list_preference_events(studio.store, kind="undo")[-1]  # the accept is kept, marked undone
     accept = list_preference_events(studio.store, kind="accept")[-1]
     assert undo.context["undoes"] == [accept.id] and undo.article_id == aid
 
-    key(page, "Shift+Control+z", "Redone: accept version 1 of b2")
+    key(page, "Shift+Control+z", 'Redone: accept version 1 of chart "Commuters"')
     assert chart.locator(".card-accepted").count() == 1
-    key(page, "Shift+Control+z", "Redone: text edit of b1")
+    key(page, "Shift+Control+z", 'Redone: text edit of heading "Bicycles"')
     assert "More and more people" in intro.inner_text()
     assert stored() == ("# Bicycles\n\nMore and more people ride to work.\n\n", 1)
     assert page.locator(".history-redo").is_disabled()
@@ -113,23 +115,26 @@ def test_ctrl_z_undoes_a_text_edit_and_an_image_accept_and_shift_ctrl_z_redoes_t
     # across a reload: the history is the store's, not the page's
     page.reload()
     page.locator("#article .history-bar").wait_for(timeout=60_000)
-    assert page.locator(".history-undo").get_attribute("title") == "Undo: text edit of b1 (Ctrl+Z)"
-    key(page, "Control+z", "Undone: text edit of b1")
-    key(page, "Control+z", "Undone: accept version 1 of b2")
+    assert page.locator(".history-undo").get_attribute("title") == 'Undo: text edit of heading "Bicycles" (Ctrl+Z)'
+    key(page, "Control+z", 'Undone: text edit of heading "Bicycles"')
+    key(page, "Control+z", 'Undone: accept version 1 of chart "Commuters"')
     page.reload()
     page.locator("#article .history-bar").wait_for(timeout=60_000)
     assert chart.locator(".card-accepted").count() == 0 and "More people ride" in intro.inner_text()
-    assert page.locator(".history-redo").get_attribute("title") == "Redo: accept version 1 of b2 (Shift+Ctrl+Z)"
-    key(page, "Shift+Control+z", "Redone: accept version 1 of b2")
-    key(page, "Shift+Control+z", "Redone: text edit of b1")
+    assert (
+        page.locator(".history-redo").get_attribute("title")
+        == 'Redo: accept version 1 of chart "Commuters" (Shift+Ctrl+Z)'
+    )
+    key(page, "Shift+Control+z", 'Redone: accept version 1 of chart "Commuters"')
+    key(page, "Shift+Control+z", 'Redone: text edit of heading "Bicycles"')
     assert chart.locator(".card-accepted").count() == 1 and "More and more people" in intro.inner_text()
     assert stored() == ("# Bicycles\n\nMore and more people ride to work.\n\n", 1)
 
     # the buttons do the same as the keys
     page.locator(".history-undo").click()
-    head_notice(page, "Undone: text edit of b1")
+    head_notice(page, 'Undone: text edit of heading "Bicycles"')
     page.locator(".history-redo").click()
-    head_notice(page, "Redone: text edit of b1")
+    head_notice(page, 'Redone: text edit of heading "Bicycles"')
 
 
 def in_view(page: Any, key: str) -> bool:
@@ -161,7 +166,7 @@ def test_an_undo_far_from_the_block_it_changes_scrolls_there(app: tuple[str, Stu
     assert not in_view(page, "b3")  # the writer is at the top, the change at the bottom
     page.locator("#studio-title").click()
     page.keyboard.press("Control+z")
-    last.locator(".notice", has_text="Undone: text edit of b3").wait_for(timeout=60_000)
+    last.locator(".notice", has_text='Undone: text edit of paragraph "The last paragraph."').wait_for(timeout=60_000)
     page.wait_for_function(
         "(() => { const r = document.querySelector(\"#article section[data-block='b3']\").getBoundingClientRect();"
         " return r.bottom > 0 && r.top < window.innerHeight; })()",
