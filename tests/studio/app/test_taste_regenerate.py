@@ -155,7 +155,8 @@ def test_k_candidates_reach_the_server_and_the_models_best_is_shown(taught: Sess
     assert [v.parent_number for v in new] == [1, 1, 1]
     # the K candidates are one step of the article's history: one undo shows the picture before them
     undone = perform(session, {"act": "undo"}).block(block_id)
-    assert (undone.version, undone.candidate) == (1, None) and session.view.redo_label == f"new image for {block_id}"
+    assert (undone.version, undone.candidate) == (1, None)
+    assert session.view.redo_label == 'new image for illustration "a fox by a river…"'  # its caption, no block id
     assert perform(session, {"act": "redo"}).block(block_id).version == 4
 
     scores = model_scores(session, block_id, [2, 3, 4])
