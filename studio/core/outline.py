@@ -40,7 +40,7 @@ from studio.core.agent import (
     picture_range,
     tee,
 )
-from studio.core.article import Article
+from studio.core.article import REPETITION, SECTION_ENDED, SECTION_RETRIED, Article
 from studio.core.brief_plan import BriefPlan
 from studio.core.grammar import TITLE_MAX, article_grammar
 from studio.core.owed import owed_writer
@@ -278,7 +278,15 @@ class SectionWriter:
                 so_far += f"## {heading}\n\n"
             yield f"## {heading}\n\n"
             body: list[str] = []
-            finish = yield from self.request(self._section_request(outline, index, so_far), body, control)
+            request = self._section_request(outline, index, so_far)
+            finish = yield from self.request(request, body, control)
+            if finish == SKIPPED and _only_heading(article, heading):
+                # its very first sentence looped, so the section would stand empty: it is asked for
+                # once more (another seed, or a seeded run writes the same loop); a second loop
+                # leaves the heading with nothing under it and the next section follows
+                _note_retry(article)
+                control.skipping, body = False, []
+                finish = yield from self.request(_reseeded(request), body, control)
             if finish == SKIPPED:
                 control.skipping = False
                 so_far = article.to_llmi_text()  # what the guard kept of the looping section
@@ -354,6 +362,27 @@ class SectionWriter:
 SKIPPED = "skipped"  # a section's request ended early: the engine asked for the next section
 
 
+def _only_heading(article: Article, heading: str) -> bool:
+    """The article ends in this section's heading: nothing of the section was kept."""
+    return article.to_llmi_text().rstrip().endswith(f"## {heading}")
+
+
+def _reseeded(request: tuple[list[Message], ChatOptions]) -> tuple[list[Message], ChatOptions]:
+    messages, options = request
+    return messages, options if options.seed is None else dataclasses.replace(options, seed=options.seed + 1)
+
+
+def _note_retry(article: Article) -> None:
+    """The loop's removal says what came next: the section asked for again, not the next one.
+    (The engine noted SECTION_ENDED on this reader thread just before the writer resumed.)"""
+    for i in range(len(article.removed) - 1, -1, -1):
+        removal = article.removed[i]
+        if removal.kind == REPETITION and removal.reason.endswith(SECTION_ENDED):
+            reason = removal.reason.removesuffix(SECTION_ENDED) + SECTION_RETRIED
+            article.removed[i] = dataclasses.replace(removal, reason=reason)
+            return
+
+
 def _gap(text: str) -> str:
     """What puts the next heading at the start of its own paragraph."""
     return "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
@@ -363,6 +392,8 @@ class SectionChunks:
     """An outlined article's chunks: an iterator the engine reads as any model stream (its
     StopIteration carries the finish reason), which it may ask to end the section that is being
     written (``skip_section``, after a loop) and to close (stop, a loop it cannot redirect)."""
+
+    owns_headings = True  # its headings are the outline's: a loop in a section never drops one (engine)
 
     def __init__(self) -> None:
         self.skipping = False
