@@ -16,6 +16,9 @@ The images the brief wants are spread over the sections (each section's grammar 
 tags that fall due in it, so the article's count is the one asked for), and the picture kinds the
 brief names are required in the first sections that hold a tag.
 
+A section that loops keeps its heading (it is the outline's, not the model's: the guard gives it
+back); one whose first sentence looped, so nothing of it was kept, is asked for once more.
+
 Pictures still owed after the last section (a section that looped ended before its tag) are
 asked for once more (studio.core.owed).
 
