@@ -291,22 +291,21 @@ class SectionWriter:
                 control.skipping, body = False, []
                 finish = yield from self.request(_reseeded(request), body, control)
             if finish == SKIPPED:
-                control.skipping = False
-                so_far = article.to_llmi_text()  # what the guard kept of the looping section
+                so_far = _kept(article, control)
                 continue
             so_far += "".join(body)
             if finish == FINISH_LENGTH and _open_tag(so_far) and self._may_continue(article, sections):
                 article.continuations += 1  # cut inside a tag: the model writes the rest of it
                 rest: list[str] = []
                 finish = yield from self.request(self._tag_rest_request(outline, index, so_far), rest, control)
-                so_far += "".join(rest)
+                so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(rest)
             if _open_tag(so_far):
                 return FINISH_LENGTH  # still open: nothing after it could be read as text (cut off)
             if finish == FINISH_LENGTH and _mid_sentence(so_far) and self._may_continue(article, sections):
                 article.continuations += 1
                 tail: list[str] = []
                 finish = yield from self.request(self._tail_request(outline, index, so_far), tail, control)
-                so_far += "".join(tail)
+                so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(tail)
         return None if finish == SKIPPED else finish
 
     def _may_continue(self, article: Article, sections: int) -> bool:
@@ -368,6 +367,14 @@ SKIPPED = "skipped"  # a section's request ended early: the engine asked for the
 def _only_heading(article: Article, heading: str) -> bool:
     """The article ends in this section's heading: nothing of the section was kept."""
     return article.to_llmi_text().rstrip().endswith(f"## {heading}")
+
+
+def _kept(article: Article, control: SectionChunks) -> str:
+    """After a skip (the section, or the rest of its sentence or tag, looped): the next request
+    goes on from what the guard kept, and reads its own stream again (a skip left set would end
+    the next section's request before it began: that section was never written)."""
+    control.skipping = False
+    return article.to_llmi_text()
 
 
 def _reseeded(request: tuple[list[Message], ChatOptions]) -> tuple[list[Message], ChatOptions]:

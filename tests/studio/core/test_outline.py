@@ -346,3 +346,26 @@ def test_a_section_that_loops_again_on_its_retry_keeps_its_heading_and_the_next_
     first, second = done.article.removed
     assert first.reason.endswith(SECTION_RETRIED) and second.reason.endswith(SECTION_ENDED)
     assert done.article.guard_note() == SECTION_REPETITION_NOTE
+
+
+def test_a_loop_in_the_finished_sentence_of_a_section_still_lets_the_next_section_be_written(tmp_path: Path) -> None:
+    script = [
+        Reply(OUTLINE),
+        Reply(f"{FIRST} It spread", finish_reason="length"),
+        Reply(f" west. {FIRST} {FIRST}", chunk_chars=10),  # the sentence's rest, then a loop
+        Reply("Tea grows on hills."),
+        Reply("People drink it hot."),
+    ]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        assert len(server.requests) == 5
+        growing = server.requests[3]["messages"][-1]["content"]
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    # the loop is not in the next prefill (the kept sentence keeps the space the guard split it at)
+    assert growing.endswith(f"{FIRST} It spread west. \n\n## Growing\n\n")
+    assert done.article.to_llmi_text() == (
+        f"# Tea\n\n## Origins\n\n{FIRST} It spread west. \n\n## Growing\n\nTea grows on hills.\n\n"
+        "## Drinking\n\nPeople drink it hot."
+    )
