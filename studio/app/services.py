@@ -388,7 +388,12 @@ class Services:
         (STUDIO_ROUTE_PICTURES) sends a tag to the tool its description asks for, among those on;
         ``plan``: the brief's plan (an edit can be routed to the one image the user attached)."""
         on = [s for s, a in self.availability.items() if a.ok]
-        router = PictureRouter(on, user_images=plan.user_images if plan else 0)
+        router = PictureRouter(
+            on,
+            user_images=plan.user_images if plan else 0,
+            drawn=plan.drawn if plan else False,
+            fiction=plan.fiction if plan else False,
+        )
         routing = self.settings.route_pictures
 
         def route(call: ToolCall) -> ToolCall | Routed:

@@ -64,7 +64,8 @@ PHOTO_TERMS = Terms(
     "снимок снимки снимк*"
 )
 DRAWN_TERMS = Terms(
-    "illustration* painting paintings drawing drawings artwork render rendering cartoon* "
+    "illustrat* illustrier* illustré* ilustrad* иллюстрир* "
+    "painting paintings drawing drawings artwork render rendering cartoon* "
     "watercolo* concept_art concept_image concept_picture 插画 插图 绘画 手绘 概念图 水彩 "
     "漫画 画作 イラスト 挿絵 絵画 コンセプトアート 일러스트 삽화 수채화 zeichnung* gemälde* "
     "aquarell* dessin* peinture* aquarelle* ilustración ilustraciones ilustracion* dibujo* "
@@ -147,6 +148,13 @@ class BriefPlan:
     stated_images: int | None = None  # a count the text states ("three images", "三张图片")
     user_images: int = 0
     style: str = ""
+    fiction: bool = False  # a story, fable or fictional product: nothing in it can be photographed
+
+    @property
+    def drawn(self) -> bool:
+        """Its pictures are drawn, not photographed: it asks for no photo, and for illustrations or
+        is fiction (the routing check sends its photo searches to diffusion)."""
+        return Source.SEARCH not in self.kinds and (self.fiction or Source.DIFFUSION in self.kinds)
 
     @property
     def images(self) -> int | None:
@@ -185,6 +193,7 @@ def plan_text(text: str, *, wanted_images: int | None = None, user_images: int =
         stated_images=_stated_images(norm),
         user_images=user_images,
         style=style,
+        fiction=bool(_asked(norm, FICTION_TERMS)),
     )
 
 
@@ -210,6 +219,7 @@ def _owned(norm: str, start: int) -> bool:
 def picture_kinds(norm: str, user_images: int) -> tuple[str, ...]:
     """The sources a (normalized) brief asks a picture of (see the module docstring)."""
     edit = user_images > 0 and bool(_asked(norm, EDIT_VERBS) or (_asked(norm, CHANGE_VERBS) and USER_IMAGE.find(norm)))
+    edit = edit or _edits_its_own_picture(norm)
     photos = [start for start in _asked(norm, PHOTO_TERMS) if not _owned(norm, start)]  # "my photo": no search
     kinds = {
         Source.CODE: bool(_asked(norm, CHART_TERMS)),
@@ -218,6 +228,33 @@ def picture_kinds(norm: str, user_images: int) -> tuple[str, ...]:
         Source.EDIT: edit,
     }
     return tuple(str(source) for source, asked in kinds.items() if asked)
+
+
+# What an edit verb may follow to change a picture the article itself makes ("the last scene edited
+# to night-time", "a second version of it edited to spring", "the same image edited").
+_EDITED_PICTURES = Terms(
+    "image picture photo illustration scene scenes version render bild szene version fassung "
+    "image scène version imagen escena versión imagem cena versão изображени* сцен* верси*"
+)
+
+
+def _edits_its_own_picture(norm: str) -> bool:
+    """An edit verb within three words after a picture word: the brief asks to edit one of the
+    article's own pictures (an edit tag after it), whether or not the user attached any."""
+    for start in _asked(norm, EDIT_VERBS):
+        before = " ".join(WORD.findall(norm[max(0, start - 40) : start])[-3:])
+        if _EDITED_PICTURES.find(before):
+            return True
+    return False
+
+
+# Fiction: its pictures cannot be photographed, so a web photo search is the wrong tool for them.
+FICTION_TERMS = Terms(
+    "short_story short_stories children's_story bedtime_story fairy_tale fairy_tales fable fables fictional "
+    "fiction imaginary made-up 童话 寓言 虚构 架空 童話 物語 동화 우화 가상의 märchen fabel fiktiv* erfunden* "
+    "conte fable fictif* fictive* imaginaire* cuento fábula ficticio* ficticia* imaginari* conto fictício* "
+    "fictícia* сказк* басн* вымышлен*"
+)
 
 
 def _number_before(norm: str, start: int) -> int | None:

@@ -13,8 +13,13 @@ the model's source, and that kind's tool is on, the call is re-written for that 
 - a change to the user's image asked of search / diffusion -> edit of that image, when exactly
   one image was attached (with several, which one is ambiguous).
 
-Never routed: an ambiguous description (no clear kind), a kind whose tool is off, a code tag that
-carries its own code (code that is there draws what it draws), an edit to anything but a chart.
+- a photo search in a brief whose pictures are drawn (BriefPlan.drawn) -> diffusion: in fiction
+  always, otherwise when the description is ambiguous.
+
+Never routed: an ambiguous description (no clear kind; but see the drawn brief above), a kind
+whose tool is off while the model's is on (both off: routed, the placeholder then names the
+right tool), a code tag that carries its own code (code that is there draws what it draws), an
+edit to anything but a chart.
 The engine records the model's choice (``routed_from``), the studio's (``routed_to``) and why
 (``routed_why``) in the block's provenance; the card says "routed to chart" in small print.
 """
@@ -28,7 +33,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from models.vocab import Source
-from studio.core.picture_kinds import classify
+from studio.core.picture_kinds import Verdict, classify
 from studio.core.protocol import ToolCall
 from tools.params import CodeParams, DiffusionParams, EditParams, SearchParams
 
@@ -55,20 +60,54 @@ class Routed:
 class PictureRouter:
     """Callable for ``EngineOptions.route``: a call in, the same call or a ``Routed`` one out."""
 
-    def __init__(self, available: Collection[str], *, user_images: int = 0) -> None:
-        """available: the sources whose tools are on; user_images: how many the user attached."""
+    def __init__(
+        self, available: Collection[str], *, user_images: int = 0, drawn: bool = False, fiction: bool = False
+    ) -> None:
+        """available: the sources whose tools are on; user_images: how many the user attached;
+        drawn: the brief asks for drawn pictures and no photo (BriefPlan.drawn); fiction: it is a
+        story or a fictional thing (BriefPlan.fiction)."""
         self.available = frozenset(str(s) for s in available)
         self.user_images = user_images
+        self.drawn = drawn
+        self.fiction = fiction
 
     def __call__(self, call: ToolCall) -> ToolCall | Routed:
         verdict = classify(call.description)
-        if verdict is None or verdict.kind == call.source or verdict.kind not in self.available:
+        drawn = self._drawn_instead(call, verdict)
+        if drawn is not None:
+            return drawn
+        if verdict is None or verdict.kind == call.source or not self._may_route(call.source, verdict.kind):
             return call
         params = self._params(call, verdict.kind)
         if params is None:
             return call
         why = f"{verdict.reason}; the model chose {call.source}"
         return Routed(dataclasses.replace(call, source=verdict.kind, params=params), why)
+
+    def _may_route(self, source: str, target: str) -> bool:
+        """A call goes to ``target`` when that tool is on, or when the model's tool is off too: both
+        are placeholders then, and the right kind's says which tool to turn on."""
+        return target in self.available or source not in self.available
+
+    def _drawn_instead(self, call: ToolCall, verdict: Verdict | None) -> Routed | None:
+        """A photo search in a brief whose pictures are drawn goes to diffusion: in fiction always
+        (a story's scene or a fictional product has no photo on the web), in a brief that asks
+        for illustrations and no photo when the description is ambiguous."""
+        if call.source != Source.SEARCH or not self.drawn or not self._may_route(call.source, Source.DIFFUSION):
+            return None
+        if verdict is not None and not (self.fiction and verdict.kind == Source.SEARCH):
+            return None  # a clear kind is the description's own routing
+        params = self._params(call, Source.DIFFUSION)
+        if params is None:
+            return None
+        why = (
+            "the brief is fiction: nothing in it can be photographed"
+            if self.fiction
+            else ("the brief asks for illustrations, not photos")
+        )
+        return Routed(
+            dataclasses.replace(call, source=Source.DIFFUSION, params=params), f"{why}; the model chose search"
+        )
 
     def _params(self, call: ToolCall, target: str) -> BaseModel | None:
         """The call's params for ``target``, or None when it must stay (see the module docstring)."""

@@ -2,8 +2,10 @@
 its description's kind (studio.core.picture_kinds).
 
 A tag counts as right when its source is one of the tools the brief lists (any, when it lists
-none) and its description is either ambiguous or asks for that source. An invalid tag (no
-source) counts as wrong. The source is the final one, after the routing check.
+none) and its description is either ambiguous or asks for that source. An edit is judged as the
+routing check judges it: its description says what the edited picture shows ("the living room in
+Scandinavian style" reads as a photo), so only a chart asked of an edit makes it wrong. An invalid
+tag (no source) counts as wrong. The source is the final one, after the routing check.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from models.vocab import Source
 from studio.core.article import Article
 from studio.core.picture_kinds import classify
 
@@ -25,12 +28,17 @@ def tool_choice(article: Article, tools: Sequence[str] = ()) -> dict[str, Any]:
             why = "an invalid tag: no tool ran"
         elif tools and block.source not in tools:
             why = f"the brief's tools are {', '.join(tools)}"
-        elif verdict is not None and verdict.kind != block.source:
+        elif verdict is not None and verdict.kind != block.source and _contradicts(block.source, verdict.kind):
             why = verdict.reason
         else:
             continue
         wrong.append({"id": block.id, "source": block.source, "why": why})
     return {"right": len(blocks) - len(wrong), "total": len(blocks), "wrong": wrong}
+
+
+def _contradicts(source: str, kind: str) -> bool:
+    """Does a description of ``kind`` contradict the ``source`` (the routing check's rule)?"""
+    return source != Source.EDIT or kind == Source.CODE
 
 
 def tool_choice_accuracy(checks: Sequence[dict[str, Any]]) -> float | None:

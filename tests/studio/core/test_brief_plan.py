@@ -127,3 +127,17 @@ def test_negations_in_each_language_and_portuguese_no() -> None:
     for text in negated:
         assert "search" not in plan_text(text).kinds, text
     assert plan_text("Um artigo sobre o café com os dados no gráfico").kinds == ("code",)  # "no": in the
+
+
+def test_an_illustrated_story_that_edits_its_own_scene_asks_for_diffusion_and_edit() -> None:
+    story = plan_text("A short story about a lighthouse keeper, illustrated with three scenes; then the last scene edited")
+    assert story.kinds == ("diffusion", "edit") and story.fiction and story.drawn
+    fox = plan_text("A fable about a fox, with one illustration and a second version of it edited to spring.")
+    assert fox.kinds == ("diffusion", "edit") and fox.fiction
+    # a brief about editing, with no picture of its own to edit, asks for no edit tag
+    assert "edit" not in plan_text("A tutorial on how to edit photos on a phone, with a chart of app prices").kinds
+    kettle = plan_text("A launch announcement for a fictional smart kettle, with a product image")
+    assert kettle.fiction and kettle.drawn and kettle.kinds == ()
+    history = plan_text("Schreibe über die Geschichte der Eisenbahn, mit einem Foto einer Dampflok")
+    assert not history.fiction and not history.drawn  # a history is no story; it asks for a photo
+    assert not plan_text("A report on bees, with an illustration and a photo of a hive").drawn

@@ -53,9 +53,31 @@ def test_what_is_ambiguous_unavailable_or_written_stays_as_the_model_wrote_it() 
     off = PictureRouter(("search", "code", "edit"))
     concept = call("search", "A concept image of a future city car", query="car")
     assert off(concept) is concept  # diffusion is off: the search runs as written
+    both_off = PictureRouter(("code",))(concept)  # search is off too: the placeholder names diffusion
+    assert isinstance(both_off, Routed) and both_off.call.source == "diffusion"
     two = PictureRouter(ALL, user_images=2)
     which = call("search", "An edited version of my photo at night", query="night")
     assert two(which) is which  # two attached images: which one is ambiguous
+
+
+def test_a_photo_search_in_a_brief_of_drawn_pictures_goes_to_diffusion() -> None:
+    scene = call("search", "A lighthouse keeper reading a message on the beach", query="keeper bottle")
+    story = PictureRouter(ALL, drawn=True, fiction=True)
+    routed = story(scene)
+    assert isinstance(routed, Routed) and routed.call.params == DiffusionParams(
+        prompt="A lighthouse keeper reading a message on the beach"
+    )
+    assert "fiction" in routed.why and "the model chose search" in routed.why
+    photo = call("search", "Photo of the fictional kettle on a kitchen table", query="kettle")
+    assert isinstance(story(photo), Routed)  # in fiction even a "photo" cannot be searched for
+    # a report that asks for illustrations and no photo: only an ambiguous search is drawn
+    report = PictureRouter(ALL, drawn=True)
+    assert isinstance(report(scene), Routed) and "illustrations, not photos" in report(scene).why  # type: ignore[union-attr]
+    tower = call("search", "Photo of the Eiffel Tower at sunset", query="Eiffel Tower")
+    assert report(tower) is tower
+    # a brief that also asks for photos, or is not drawn: the search stays
+    assert PictureRouter(ALL)(scene) is scene
+    assert PictureRouter(("search", "code"), drawn=True, fiction=True)(scene) is scene  # diffusion off, search on
 
 
 @pytest.fixture(scope="module")

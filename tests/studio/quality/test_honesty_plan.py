@@ -48,6 +48,13 @@ def test_tool_choice_accuracy_counts_each_final_source() -> None:
     assert (choice["right"], choice["total"]) == (2, 3)
     assert choice["wrong"][0]["id"] == "b3" and "asks for a chart" in choice["wrong"][0]["why"]
     assert tool_choice(a, ("code",))["right"] == 1  # the brief's tools: code only
+    # an edit's description says what the edited photo shows: not wrong, unless it asks for a chart
+    edits = Article(brief="My room", user_images=[b"x"])
+    edits.blocks.append(
+        ImageBlock("b1", 1, "edit", "A photo of my living room in Scandinavian style", {}, "", status="ok")
+    )
+    edits.blocks.append(ImageBlock("b2", 2, "edit", "Bar chart of room sizes per year", {}, "", status="ok"))
+    assert [w["id"] for w in tool_choice(edits, ("edit",))["wrong"]] == ["b2"]
     checks = {**article_checks(a, 3), "tool_choice": choice}
     summary = summarize_checks([checks])
     assert summary["tool_choice_accuracy"] == 2 / 3
