@@ -91,5 +91,6 @@ def test_autosaves_of_one_burst_are_one_undo_step(app_url: str) -> None:
     out = client.predict(api_name="/undo")
     assert blocks(out)["b3"]["text"].strip() == "The end."
     out = client.predict(api_name="/undo")
-    assert out["message"] == "Undone: text edit of b1." and blocks(out)["b1"]["text"].strip() == "# Charts\n\nSome text."
+    assert out["message"] == "Undone: text edit of b1."
+    assert blocks(out)["b1"]["text"].strip() == "# Charts\n\nSome text."
     assert out["article"]["undo"] == ""
