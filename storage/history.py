@@ -4,7 +4,8 @@ The repository functions that change an article (``storage.versions``: text and 
 captions, uploads, rewrites, accept, revert, discard; ``storage.edits``: insert, delete, restore,
 move) run inside ``record_step``, in the same transaction as the change. A step keeps, for each
 block it changed, the block's pointers before and after (current / accepted / candidate
-version, deleted, position). Versions are append-only, so nothing else needs keeping: ``undo``
+version, deleted, position). Versions are append-only (the one exception: the version of a typing
+burst, ``storage.typing_bursts``, takes each autosave's text), so nothing else needs keeping: ``undo``
 writes the ``before`` pointers back and ``redo`` the ``after`` ones, and the versions in between
 stay in the block's history.
 
