@@ -27,7 +27,7 @@ Explicit edits (the Markdown "Edit" form) never merge, and ``window_s == 0`` tur
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -71,7 +71,7 @@ def continue_burst(s: Session, block: Block, burst: HistoryStep, text: str) -> B
     base = version_row(block, int(burst.before[block.key]["current"]))
     replaced = version.text
     version.text = text
-    version.created_at = datetime.now(UTC)  # when this text was saved (the card's time)
+    version.created_at = utcnow()  # when this text was saved (the card's time)
     s.flush()
     void = text.strip() == (base.text or "").strip()
     log_event(
