@@ -4,7 +4,8 @@ The repository functions that change an article (``storage.versions``: text and 
 captions, uploads, rewrites, accept, revert, discard; ``storage.edits``: insert, delete, restore,
 move) run inside ``record_step``, in the same transaction as the change. A step keeps, for each
 block it changed, the block's pointers before and after (current / accepted / candidate
-version, deleted, position). Versions are append-only, so nothing else needs keeping: ``undo``
+version, deleted, position). Versions are append-only (the one exception: the version of a typing
+burst, ``storage.typing_bursts``, takes each autosave's text), so nothing else needs keeping: ``undo``
 writes the ``before`` pointers back and ``redo`` the ``after`` ones, and the versions in between
 stay in the block's history.
 
@@ -104,7 +105,9 @@ def record_step(s: Session, article_id: int, kind: str, label: str, merge_key: s
     """Run a change of the article as one history step (inside the caller's write transaction).
 
     A change that leaves every pointer as it was records nothing. ``merge_key``: when the newest
-    step has the same key, this change joins it (the K candidates of one Regenerate are one step).
+    step has the same key, this change joins it (the K candidates of one Regenerate are one step;
+    an autosave that continues a typing burst, ``storage.typing_bursts``, moves no pointer but
+    its preference event joins the burst's step, so undoing the burst takes it back too).
     """
     lock_article(s, article_id)
     before = snapshot(s, article_id)
@@ -118,21 +121,24 @@ def record_step(s: Session, article_id: int, kind: str, label: str, merge_key: s
         s.info.pop(HISTORY_EVENTS, None)
     after = snapshot(s, article_id)
     changed = sorted(k for k in after if before.get(k) != after[k])
-    if changed:
+    if changed or (events and step.merge_key is not None):
         _append(s, article_id, step, {k: before.get(k) for k in changed}, {k: after[k] for k in changed}, events)
 
 
 def _append(
     s: Session, article_id: int, step: Step, before: dict[str, Any], after: dict[str, Any], events: list[int]
 ) -> None:
-    s.execute(delete(HistoryStep).where(HistoryStep.article_id == article_id, HistoryStep.undone.is_(True)))
     top = _newest(s, article_id, undone=False)
-    if top is not None and step.merge_key is not None and top.merge_key == step.merge_key:
+    joins = top is not None and step.merge_key is not None and top.merge_key == step.merge_key
+    if not before and not joins:
+        return  # no pointer moved and no step to join: nothing to record
+    s.execute(delete(HistoryStep).where(HistoryStep.article_id == article_id, HistoryStep.undone.is_(True)))
+    if top is not None and joins:
         # JSON columns: assign new values (an in-place change would not be saved)
         top.before = {**before, **top.before}  # the state before the first change of the group
         top.after = {**top.after, **after}
         top.events = [*top.events, *events]
-        top.label = step.label
+        # the label stays the first change's: it names the block as it was before the group began
         return
     seq = (s.scalar(select(func.max(HistoryStep.seq)).where(HistoryStep.article_id == article_id)) or 0) + 1
     s.add(

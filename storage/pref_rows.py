@@ -196,7 +196,7 @@ def preference_row(e: PreferenceEventInfo, max_chars: int = MAX_ARTICLE_CHARS) -
     c = e.context
     chosen, rejected = c.get("chosen"), c.get("rejected")
     manual = e.kind == "rewrite" and bool(c.get("manual"))  # the editor's manual edit: a decided pair
-    if (e.kind not in PAIR_KINDS and not manual) or not chosen or not rejected:
+    if (e.kind not in PAIR_KINDS and not manual) or not chosen or not rejected or c.get("void"):
         return None
     chosen_text, rejected_text = _written(chosen), _written(rejected)
     around = cut_around(_side(c, "before"), _side(c, "after"), max(len(chosen_text), len(rejected_text)), max_chars)
@@ -266,21 +266,34 @@ def preference_rows(
     """One row per judged pair (the latest judgement of the same two versions wins); identical
     pairs (same text, same image, same filled code) are left out unless ``keep_identical``.
     Returns (rows, how many identical pairs were left out). An accept (or edit, revert) that was
-    undone in the article's history and not redone is no pair (``undone_event_ids``)."""
+    undone in the article's history and not redone is no pair (``undone_event_ids``).
+
+    A typing burst (``storage.typing_bursts``) logs one event per autosave, all with the same two
+    versions: the latest is its one row; a ``void`` latest (the text is back to what it was before
+    the burst) takes the burst's row away."""
     latest: dict[tuple[Any, ...], dict[str, Any]] = {}
     undone = undone_event_ids(events)
     for e in events:
         if e.id in undone:
             continue
+        if e.context.get("void"):
+            latest.pop(_pair_key(e), None)
+            continue
         row = preference_row(e, max_chars)
         if row is None:
             continue
-        key = (e.article_id, e.block_key, frozenset((e.context["chosen"]["id"], e.context["rejected"]["id"])))
+        key = _pair_key(e)
         latest.pop(key, None)  # re-insert so rows keep the order of their latest judgement
         latest[key] = row
     rows = list(latest.values())
     kept = rows if keep_identical else [r for r in rows if not r["identical"]]
     return kept, len(rows) - len(kept)
+
+
+def _pair_key(e: PreferenceEventInfo) -> tuple[Any, ...]:
+    """Which two versions of which block an event judges (None ids: a void event without them)."""
+    chosen, rejected = e.context.get("chosen") or {}, e.context.get("rejected") or {}
+    return (e.article_id, e.block_key, frozenset((chosen.get("id"), rejected.get("id"))))
 
 
 def rating_row(e: PreferenceEventInfo) -> dict[str, Any]:

@@ -48,8 +48,10 @@ def record_suggestion(
     instruction: str,
     details: dict[str, Any],
     owner: str | None = None,
+    base_text: str | None = None,
 ) -> tuple[Decision, VersionInfo]:
-    """Store the decision (see the module); returns it and the version now current."""
+    """Store the decision (see the module); returns it and the version now current. ``base_text``:
+    the block's text the suggestion was made on (checked as well as ``base_version``)."""
     # one step of the article's history (storage.history): an accepted suggestion is undone like any edit
     with store.write() as s, record_step(s, article_id, "suggest", "suggestion") as step:
         block = block_row(s, article_id, block_key, owner)
@@ -66,6 +68,11 @@ def record_suggestion(
             )
         base = version_row(block, base_version)
         original = base.text or ""
+        if base_text is not None and original != base_text:  # typed on since: an autosave burst
+            raise Refused(  # keeps one version and updates its text (storage.typing_bursts)
+                f"{capitalised(name)} changed since the suggestion was made (you typed on): "
+                "select the text again and ask again"
+            )
         decision: Decision = (
             "accept" if kept_text == suggested_text else "reject" if kept_text == original else "partial"
         )

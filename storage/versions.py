@@ -28,6 +28,7 @@ from storage.rows import (
     version_row,
 )
 from storage.schema import AssetOwner, Block, BlockVersion
+from storage.typing_bursts import continue_burst, open_burst, typing_key
 from storage.views import BlockInfo, VersionInfo, block_info, version_info
 
 # Attempts that have no image: kept beside the current version as its candidate, never shown in
@@ -63,12 +64,16 @@ def add_text_version(
     candidate: bool = False,
     manual: bool = False,
     owner: str | None = None,
+    typing_merge_s: float = 0.0,
 ) -> VersionInfo:
     """A new text for a text block; logs a 'rewrite' event.
 
     ``candidate``: a model's rewrite, shown beside the current text (as a diff) until it is
     accepted (``accept_version``) or discarded (``discard_candidate``). ``manual``: the user's
     own edit, which becomes current at once and is logged as chosen over the text it replaced.
+    ``typing_merge_s`` (> 0, with ``manual``): an autosave of the in-place editor, which joins the
+    block's typing burst when that burst is the article's newest step and younger than this many
+    seconds (``storage.typing_bursts``: one version, one history step, one exported pair).
     """
     kind, words = ("edit_text", "text edit of {}") if manual else ("rewrite", "rewrite of {}")
     with store.write() as s, record_step(s, article_id, kind, words.format("a block")) as step:
@@ -76,10 +81,16 @@ def add_text_version(
         step.label = words.format(name_of(block))
         if block.kind != "text":
             raise Refused(f"{capitalised(name_of(block))} is an image block: regenerate it or edit its caption")
+        typing = manual and not candidate and typing_merge_s > 0
+        if typing and (burst := open_burst(s, article_id, block, owner, typing_merge_s)) is not None:
+            step.merge_key = burst.merge_key  # record_step joins this save (its event) to the burst's step
+            return version_info(continue_burst(s, block, burst, text), block)
         origin = "edit" if manual else "rewrite"
         version = _append_version(
             s, block, origin=origin, make_current=not candidate, chosen=manual, instruction=instruction, text=text
         )
+        if typing:  # a new burst: the next autosave of this block may join it
+            step.merge_key = typing_key(block_key, version.number, owner)
         return version_info(version, block)
 
 

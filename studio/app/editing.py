@@ -27,6 +27,7 @@ from studio.core.chart_data import chart_data
 if TYPE_CHECKING:
     from storage.db import Store
     from studio.app.services import Services
+    from studio.app.session import Studio
 
 
 class BlockActions:
@@ -36,6 +37,7 @@ class BlockActions:
     article: Article | None
     view: ArticleView
     user: str  # every store call passes it: another user's article is NotFound, like a missing one
+    studio: Studio  # its settings (STUDIO_TYPING_MERGE_S)
 
     if TYPE_CHECKING:  # what the host provides (declared for the type checker only)
 
@@ -232,8 +234,10 @@ class BlockActions:
         )
         return self.reload()
 
-    def edit_text(self, block_id: str, text: str) -> ArticleView:
-        """The user's own text for a block: a version, and a preference for it over the old text."""
+    def edit_text(self, block_id: str, text: str, *, typing_merge_s: float = 0.0) -> ArticleView:
+        """The user's own text for a block: a version, and a preference for it over the old text.
+        ``typing_merge_s``: an autosave (``save_text``) that may join the block's typing burst
+        (storage.typing_bursts); an explicit edit (0) is always a step of its own."""
         article_id, article = self._article()
         block = article.block(block_id)
         if not isinstance(block, TextBlock):
@@ -244,9 +248,8 @@ class BlockActions:
             raise Refused("nothing changed")
         lead = block.text[: len(block.text) - len(block.text.lstrip())]
         trail = block.text[len(block.text.rstrip()) :] or "\n\n"
-        repo.add_text_version(
-            self.store, article_id, block_id, lead + text.strip() + trail, manual=True, owner=self.user
-        )
+        repo.add_text_version(self.store, article_id, block_id, lead + text.strip() + trail, manual=True,
+                              owner=self.user, typing_merge_s=typing_merge_s)  # fmt: skip
         return self.reload()
 
     def save_text(self, block_id: str, text: str, *, article: int | None = None) -> ArticleView:
@@ -263,7 +266,11 @@ class BlockActions:
         block = open_article.block(block_id)
         if isinstance(block, TextBlock) and text.strip() == block.text.strip():
             return self.view
-        return self.edit_text(block_id, text)
+        return self.edit_text(block_id, text, typing_merge_s=self._typing_merge_s())
+
+    def _typing_merge_s(self) -> float:
+        """STUDIO_TYPING_MERGE_S: autosaves of one block this close together are one edit."""
+        return float(self.studio.settings.typing_merge_s)
 
     def _save_elsewhere(self, article_id: int, block_id: str, text: str) -> None:
         """``save_text`` for an article this session no longer shows (owner-checked by the store)."""
@@ -279,7 +286,7 @@ class BlockActions:
         trail = old[len(old.rstrip()) :] or "\n\n"
         lead = old[: len(old) - len(old.lstrip())]
         repo.add_text_version(self.store, article_id, block_id, lead + text.strip() + trail, manual=True,
-                              owner=self.user)  # fmt: skip
+                              owner=self.user, typing_merge_s=self._typing_merge_s())  # fmt: skip
 
     # --- choices -------------------------------------------------------------------------------
     def accept(self, block_id: str, number: int | None = None) -> ArticleView:

@@ -188,6 +188,11 @@ class Settings(BaseSettings):
     taste_candidates: int = Field(default=1, ge=1, le=8)  # Regenerate makes K; the taste model shows its best first
     taste_min_pairs: int = Field(default=30, ge=2)  # fewer pairs: the model is trained but not used
 
+    # --- typing in place (README "Undo and redo") ------------------------------------------------
+    # the in-place editor's autosaves of one block within this many seconds of the burst's first
+    # save are one edit: one version, one Undo step, one preference pair (storage.typing_bursts); 0: off
+    typing_merge_s: float = Field(default=60.0, ge=0)
+
     # --- UI (python app.py) -----------------------------------------------------------------
     ui_host: str = Field(default="127.0.0.1", validation_alias=AliasChoices("ui_host", "STUDIO_HOST", "STUDIO_UI_HOST"))
     ui_port: int = Field(default=7860, validation_alias=AliasChoices("ui_port", "STUDIO_PORT", "STUDIO_UI_PORT"))

@@ -186,7 +186,7 @@ class SuggestActions:
             "model": item.model,
         }
         decision, version = record_suggestion(
-            self.store, article_id, item.block, base_version=item.base_version,
+            self.store, article_id, item.block, base_version=item.base_version, base_text=item.text,
             suggested_text=item.text[: item.start] + item.suggestion + item.text[item.end :],
             kept_text=item.text[: item.start] + kept + item.text[item.end :],
             instruction=item.request.instruction, details=details, owner=self.user,

@@ -23,6 +23,8 @@ REMOVAL_KINDS = (REPETITION, "echo", "tool_talk")
 REPETITION_NOTE = "repetition removed: the model began repeating itself, so the article ends at its last full sentence"
 # An outlined article (studio.core.outline) ends only the looping section and goes on with the next.
 SECTION_ENDED = "; that section ends at its last full sentence and the next one begins"
+# ... unless nothing of it was kept yet: then the same section is asked for once more.
+SECTION_RETRIED = "; that section had no full sentence yet, so it was asked for once more"
 # An article that owed pictures when it looped (studio.core.owed) gets them after its last sentence.
 OWED_PICTURES = "; the pictures the brief asks for that were not written yet follow it"
 OWED_PICTURES_NOTE = "; the pictures the brief asks for follow it"
@@ -155,7 +157,8 @@ class Article:
     def guard_note(self) -> str:
         """The article's visible note on what the guards removed ("" when nothing)."""
         loops = [r for r in self.removed if r.kind == REPETITION]
-        ended = loops and not all(r.reason.endswith(SECTION_ENDED) for r in loops)  # the last one stopped the model
+        redirected = (SECTION_ENDED, SECTION_RETRIED)  # the writer went on after these loops
+        ended = loops and not all(r.reason.endswith(redirected) for r in loops)  # the last one stopped the model
         owed = any(r.reason.endswith(OWED_PICTURES) for r in loops)
         notes = [REPETITION_NOTE + (OWED_PICTURES_NOTE if owed else "")] if ended else []
         notes = notes or ([SECTION_REPETITION_NOTE] if loops else [])

@@ -244,11 +244,12 @@ class _Run:
         """After a loop: where the chunk source can end just the part that loops and go on with the
         next (``skip_section``: an outlined article's next section, or the pictures still owed,
         studio.core.owed), it does and the guard resumes; True then. Otherwise the article ends
-        here."""
+        here. A source whose headings are its own (``owns_headings``: an outline's) keeps the
+        heading the guard held when the loop came: the loop was the model's, the heading was not."""
         skip = getattr(chunks, "skip_section", None)
         if self.guard is None or not callable(skip) or not skip():
             return False
-        self.guard.resume()
+        self._guarded(self.guard.resume(keep_headings=getattr(chunks, "owns_headings", False)))
         with self.lock:
             for i in range(len(self.article.removed) - 1, -1, -1):
                 removal = self.article.removed[i]

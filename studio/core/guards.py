@@ -171,11 +171,16 @@ class TextGuard:
             out, self._pending = out + self._pending, ""
         return out
 
-    def resume(self) -> None:
+    def resume(self, *, keep_headings: bool = False) -> str:
         """Go on after a loop (the writer moved on to a new section): what was held is dropped,
-        what was seen is remembered, so the new part may not repeat it either."""
+        what was seen is remembered, so the new part may not repeat it either.
+
+        ``keep_headings``: the headings held when the loop came were the studio's (an outline's),
+        not the model's, so they are given back (returned) instead of being dropped with it."""
+        pending = self._pending if keep_headings else ""
         self.looped = False
         self._held = self._pending = ""
+        return "".join(u for u in self._units(pending, final=True)[0] if u.lstrip().startswith("#"))
 
     def take_removals(self) -> list[Removal]:
         """What was removed since the last call (the engine records it on the article)."""
@@ -219,8 +224,7 @@ class TextGuard:
             kind, reason = verdict
             self._removals.append(Removal(kind, unit.strip(), reason))
             if kind == REPETITION:
-                self.looped = True
-                self._pending = ""
+                self.looped = True  # the held headings are not shown now: resume() decides
                 break
             tail = unit[len(unit.rstrip()) :]
             if "\n" in tail:  # keep the paragraph break a dropped sentence ended

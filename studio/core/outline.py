@@ -16,6 +16,9 @@ The images the brief wants are spread over the sections (each section's grammar 
 tags that fall due in it, so the article's count is the one asked for), and the picture kinds the
 brief names are required in the first sections that hold a tag.
 
+A section that loops keeps its heading (it is the outline's, not the model's: the guard gives it
+back); one whose first sentence looped, so nothing of it was kept, is asked for once more.
+
 Pictures still owed after the last section (a section that looped ended before its tag) are
 asked for once more (studio.core.owed).
 
@@ -40,7 +43,7 @@ from studio.core.agent import (
     picture_range,
     tee,
 )
-from studio.core.article import Article
+from studio.core.article import REPETITION, SECTION_ENDED, SECTION_RETRIED, Article
 from studio.core.brief_plan import BriefPlan
 from studio.core.grammar import TITLE_MAX, article_grammar
 from studio.core.owed import owed_writer
@@ -278,24 +281,31 @@ class SectionWriter:
                 so_far += f"## {heading}\n\n"
             yield f"## {heading}\n\n"
             body: list[str] = []
-            finish = yield from self.request(self._section_request(outline, index, so_far), body, control)
+            request = self._section_request(outline, index, so_far)
+            finish = yield from self.request(request, body, control)
+            if finish == SKIPPED and _only_heading(article, heading):
+                # its very first sentence looped, so the section would stand empty: it is asked for
+                # once more (another seed, or a seeded run writes the same loop); a second loop
+                # leaves the heading with nothing under it and the next section follows
+                _note_retry(article)
+                control.skipping, body = False, []
+                finish = yield from self.request(_reseeded(request), body, control)
             if finish == SKIPPED:
-                control.skipping = False
-                so_far = article.to_llmi_text()  # what the guard kept of the looping section
+                so_far = _kept(article, control)
                 continue
             so_far += "".join(body)
             if finish == FINISH_LENGTH and _open_tag(so_far) and self._may_continue(article, sections):
                 article.continuations += 1  # cut inside a tag: the model writes the rest of it
                 rest: list[str] = []
                 finish = yield from self.request(self._tag_rest_request(outline, index, so_far), rest, control)
-                so_far += "".join(rest)
+                so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(rest)
             if _open_tag(so_far):
                 return FINISH_LENGTH  # still open: nothing after it could be read as text (cut off)
             if finish == FINISH_LENGTH and _mid_sentence(so_far) and self._may_continue(article, sections):
                 article.continuations += 1
                 tail: list[str] = []
                 finish = yield from self.request(self._tail_request(outline, index, so_far), tail, control)
-                so_far += "".join(tail)
+                so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(tail)
         return None if finish == SKIPPED else finish
 
     def _may_continue(self, article: Article, sections: int) -> bool:
@@ -354,6 +364,35 @@ class SectionWriter:
 SKIPPED = "skipped"  # a section's request ended early: the engine asked for the next section
 
 
+def _only_heading(article: Article, heading: str) -> bool:
+    """The article ends in this section's heading: nothing of the section was kept."""
+    return article.to_llmi_text().rstrip().endswith(f"## {heading}")
+
+
+def _kept(article: Article, control: SectionChunks) -> str:
+    """After a skip (the section, or the rest of its sentence or tag, looped): the next request
+    goes on from what the guard kept, and reads its own stream again (a skip left set would end
+    the next section's request before it began: that section was never written)."""
+    control.skipping = False
+    return article.to_llmi_text()
+
+
+def _reseeded(request: tuple[list[Message], ChatOptions]) -> tuple[list[Message], ChatOptions]:
+    messages, options = request
+    return messages, options if options.seed is None else dataclasses.replace(options, seed=options.seed + 1)
+
+
+def _note_retry(article: Article) -> None:
+    """The loop's removal says what came next: the section asked for again, not the next one.
+    (The engine noted SECTION_ENDED on this reader thread just before the writer resumed.)"""
+    for i in range(len(article.removed) - 1, -1, -1):
+        removal = article.removed[i]
+        if removal.kind == REPETITION and removal.reason.endswith(SECTION_ENDED):
+            reason = removal.reason.removesuffix(SECTION_ENDED) + SECTION_RETRIED
+            article.removed[i] = dataclasses.replace(removal, reason=reason)
+            return
+
+
 def _gap(text: str) -> str:
     """What puts the next heading at the start of its own paragraph."""
     return "" if text.endswith("\n\n") else "\n" if text.endswith("\n") else "\n\n"
@@ -363,6 +402,8 @@ class SectionChunks:
     """An outlined article's chunks: an iterator the engine reads as any model stream (its
     StopIteration carries the finish reason), which it may ask to end the section that is being
     written (``skip_section``, after a loop) and to close (stop, a loop it cannot redirect)."""
+
+    owns_headings = True  # its headings are the outline's: a loop in a section never drops one (engine)
 
     def __init__(self) -> None:
         self.skipping = False

@@ -74,3 +74,25 @@ def test_undo_and_redo_endpoints_walk_the_article_history(app_url: str) -> None:
 def test_undo_without_an_open_article_says_what_to_do(app_url: str) -> None:
     with pytest.raises(Exception, match="no article is open"):
         Client(app_url, verbose=False).predict(api_name="/undo")
+
+
+def test_autosaves_of_one_burst_are_one_undo_step(app_url: str) -> None:
+    """Three /save_text calls within STUDIO_TYPING_MERGE_S (60 s by default) are one step: one
+    /undo goes back to the text before them; a save of another block in between starts anew."""
+    client = Client(app_url, verbose=False)
+    client.predict("charts", RESPONSE, "", api_name="/render")
+    for typed in ("# Charts\n\nSome", "# Charts\n\nSome typed", "# Charts\n\nSome typed text."):
+        out = client.predict("b1", typed, "", api_name="/save_text")
+    assert out["article"]["undo"] == 'text edit of heading "Charts"' and blocks(out)["b1"]["version"] == 2
+    client.predict("b3", "The very end.", "", api_name="/save_text")
+    out = client.predict("b1", "# Charts\n\nSome typed text, then more.", "", api_name="/save_text")
+    assert blocks(out)["b1"]["version"] == 3  # another block's edit ended the burst
+
+    out = client.predict(api_name="/undo")
+    assert blocks(out)["b1"]["text"].strip() == "# Charts\n\nSome typed text."
+    out = client.predict(api_name="/undo")
+    assert blocks(out)["b3"]["text"].strip() == "The end."
+    out = client.predict(api_name="/undo")
+    assert out["message"] == 'Undone: text edit of heading "Charts".'
+    assert blocks(out)["b1"]["text"].strip() == "# Charts\n\nSome text."
+    assert out["article"]["undo"] == ""

@@ -102,11 +102,16 @@ def test_at_390_px_the_brief_box_comes_first_and_the_tools_are_in_a_menu(app: tu
     assert above == []
     assert brief.bounding_box()["width"] > 390 * 0.55  # not a half-width box
     assert not page.locator("#project-pick").is_visible()  # the tools wait behind the menu
+    page.locator("#write").click()  # no brief yet: the message line shows, then takes room
+    page.locator("#write-msg", has_text="Write a brief first").wait_for(state="visible", timeout=30_000)
     write(page, "Light")
     wait_done(page)
     article_top = page.locator("#article .studio-article").bounding_box()["y"]
     assert article_top < 844  # the article starts on the first screen, right under the brief box
     assert article_top < page.locator("#render-box").bounding_box()["y"]  # before the other tools
+    brief_bottom = page.locator("#brief-row").bounding_box()
+    gap = page.locator("#article").bounding_box()["y"] - (brief_bottom["y"] + brief_bottom["height"])
+    assert gap < 40, gap  # right under it: empty message lines take no room (there were 90 px)
     page.locator("#tools-menu").click()
     page.locator("#project-pick").wait_for(state="visible")
     assert page.locator("#tools-menu").get_attribute("aria-expanded") == "true"

@@ -11,6 +11,8 @@ import pytest
 
 from models.errors import Refused
 from storage import repo
+from storage.pref_rows import preference_rows
+from storage.prefs import list_preference_events
 from studio.app import editor_bundle
 from studio.app.actions import mark_busy, perform
 from studio.app.card_actions import API_MODELS, SaveText, parse_action
@@ -125,3 +127,39 @@ def test_the_bundle_url_follows_its_content_and_is_none_when_not_built(
     assert first is not None and first.startswith(editor_bundle.EDITOR_ROUTE + "?v=")
     bundle.write_text("export const a = 22;\n")
     assert editor_bundle.editor_url() not in (None, first)
+
+
+def test_autosaves_of_one_burst_are_one_version_one_undo_step_and_one_pair(session: Session) -> None:
+    aid = session.article_id or 0
+    for typed in ("# Bikes\n\nBike lanes", "# Bikes\n\nBike lanes help", "# Bikes\n\nBike lanes help riders."):
+        view = perform(session, {"act": "save_text", "block": "b1", "text": typed})
+        assert not view.block("b1").notice_error
+    assert stored(session) == ("# Bikes\n\nBike lanes help riders.\n\n", 2)  # STUDIO_TYPING_MERGE_S=60
+    assert [s.label for s in repo.list_steps(session.store, aid)] == ['text edit of heading "Bikes"']
+    rows = preference_rows(list_preference_events(session.store))[0]
+    assert [(r["rejected_text"].strip(), r["chosen_text"].strip()) for r in rows] == [
+        (RESPONSE, "# Bikes\n\nBike lanes help riders.")
+    ]
+    # the Markdown form's Save is an explicit edit: a step of its own, never merged into the burst
+    perform(session, {"act": "edit_text", "block": "b1", "text": "# Bikes\n\nEdited by hand."})
+    perform(session, {"act": "save_text", "block": "b1", "text": "# Bikes\n\nEdited by hand, typed on."})
+    assert len(repo.list_steps(session.store, aid)) == 3 and stored(session)[1] == 4
+    session.undo()
+    session.undo()
+    assert stored(session)[0].strip() == "# Bikes\n\nBike lanes help riders."
+    session.undo()  # the whole burst at once: back to the text before it
+    assert stored(session)[0].strip() == RESPONSE
+
+
+def test_typing_merge_zero_keeps_a_version_and_a_step_per_autosave(tmp_path: Path) -> None:
+    studio = render_studio(tmp_path, typing_merge_s=0)
+    try:
+        sess = Session(studio)
+        for _ in sess.generate(Brief("bikes"), response=RESPONSE):
+            pass
+        for typed in ("# Bikes\n\nOne", "# Bikes\n\nOne two", "# Bikes\n\nOne two three"):
+            perform(sess, {"act": "save_text", "block": "b1", "text": typed})
+        assert stored(sess)[1] == 4 and len(repo.list_steps(sess.store, sess.article_id or 0)) == 3
+        assert len(preference_rows(list_preference_events(sess.store))[0]) == 3
+    finally:
+        studio.close()

@@ -130,7 +130,9 @@ def test_negations_in_each_language_and_portuguese_no() -> None:
 
 
 def test_an_illustrated_story_that_edits_its_own_scene_asks_for_diffusion_and_edit() -> None:
-    story = plan_text("A short story about a lighthouse keeper, illustrated with three scenes; then the last scene edited")
+    story = plan_text(
+        "A short story about a lighthouse keeper, illustrated with three scenes; then the last scene edited"
+    )
     assert story.kinds == ("diffusion", "edit") and story.fiction and story.drawn
     fox = plan_text("A fable about a fox, with one illustration and a second version of it edited to spring.")
     assert fox.kinds == ("diffusion", "edit") and fox.fiction

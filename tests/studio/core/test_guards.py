@@ -268,3 +268,14 @@ def test_text_is_held_only_until_its_sentence_ends() -> None:
     assert guard.feed(long) == long
     assert guard.close() == "" and not guard.looped
     assert guard.feed("x" * 700) == "" and guard.looped  # the same few letters over and over
+
+
+def test_a_heading_held_when_a_loop_comes_is_given_back_only_when_it_is_the_studios() -> None:
+    for keep, expected in ((True, "## Growing\n\n"), (False, "")):
+        guard = TextGuard()
+        assert guard.feed("Tea began in China long ago.\n\n") == "Tea began in China long ago.\n\n"
+        assert guard.feed("## Growing\n\n") == ""  # held until the next sentence's verdict
+        assert guard.feed("Tea began in China long ago. More") == ""
+        assert guard.looped
+        assert guard.resume(keep_headings=keep) == expected
+        assert guard.feed("Tea grows on hills.\n\n") == "Tea grows on hills.\n\n"

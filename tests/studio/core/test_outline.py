@@ -13,7 +13,7 @@ import pytest
 from studio.app.services import Services, build_services
 from studio.app.settings import load_settings
 from studio.core.agent import Brief, write_article
-from studio.core.article import REPETITION_NOTE, SECTION_ENDED, SECTION_REPETITION_NOTE
+from studio.core.article import REPETITION_NOTE, SECTION_ENDED, SECTION_REPETITION_NOTE, SECTION_RETRIED
 from studio.core.events import ArticleDone, TextDelta, ToolCallQueued
 from studio.core.outline import (
     Outline,
@@ -297,3 +297,75 @@ def test_a_section_cut_inside_its_tag_gets_the_rest_of_the_tag_and_the_article_g
     (block,) = done.article.image_blocks()
     assert block.source == "code" and block.description == "Bar chart of tea: China 3, India 1"
     assert done.article.to_llmi_text().rstrip().endswith("## Drinking\n\nPeople drink it hot.")
+
+
+# --- a section whose first sentence loops: its heading stays, and it is asked for once more ------
+FIRST = "Tea began in China long ago."  # six words: repeated once, it is a loop
+
+
+def test_a_section_whose_first_sentence_loops_keeps_its_heading_and_is_asked_for_once_more(tmp_path: Path) -> None:
+    loop = Reply(f"{FIRST} " * 3, chunk_chars=10)
+    script = [Reply(OUTLINE), Reply(FIRST), loop, Reply("Tea grows on hills."), Reply("People drink it hot.")]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path, writer_seed=7))
+        looped, retry = server.requests[2], server.requests[3]
+        assert len(server.requests) == 5
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    text = done.article.to_llmi_text()
+    assert text == (
+        f"# Tea\n\n## Origins\n\n{FIRST}\n\n## Growing\n\nTea grows on hills.\n\n## Drinking\n\nPeople drink it hot."
+    )
+    # the retry is the same section's request, with another seed (the first one wrote the loop)
+    assert retry["messages"] == looped["messages"] and retry["grammar"] == looped["grammar"]
+    assert retry["messages"][-1]["content"].endswith("## Growing\n\n")
+    assert looped["seed"] == 7 and retry["seed"] == 8
+    (removal,) = done.article.removed
+    assert removal.kind == "repetition" and removal.reason.endswith(SECTION_RETRIED)
+    assert done.article.guard_note() == SECTION_REPETITION_NOTE
+
+
+def test_a_section_that_loops_again_on_its_retry_keeps_its_heading_and_the_next_section_follows(
+    tmp_path: Path,
+) -> None:
+    loop = Reply(f"{FIRST} " * 3, chunk_chars=10)
+    script = [Reply(OUTLINE), Reply(FIRST), loop, loop, Reply("People drink it hot.")]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        assert len(server.requests) == 5  # one retry only
+        assert "'Drinking' (3 of 3)" in server.requests[4]["messages"][-2]["content"]
+        assert "seed" not in server.requests[3]  # unseeded: nothing to change
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    text = done.article.to_llmi_text()
+    # the reader sees the section's heading with nothing under it, then the next section
+    assert text == f"# Tea\n\n## Origins\n\n{FIRST}\n\n## Growing\n\n## Drinking\n\nPeople drink it hot."
+    assert text.count("\n## ") == 3
+    first, second = done.article.removed
+    assert first.reason.endswith(SECTION_RETRIED) and second.reason.endswith(SECTION_ENDED)
+    assert done.article.guard_note() == SECTION_REPETITION_NOTE
+
+
+def test_a_loop_in_the_finished_sentence_of_a_section_still_lets_the_next_section_be_written(tmp_path: Path) -> None:
+    script = [
+        Reply(OUTLINE),
+        Reply(f"{FIRST} It spread", finish_reason="length"),
+        Reply(f" west. {FIRST} {FIRST}", chunk_chars=10),  # the sentence's rest, then a loop
+        Reply("Tea grows on hills."),
+        Reply("People drink it hot."),
+    ]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path))
+        assert len(server.requests) == 5
+        growing = server.requests[3]["messages"][-1]["content"]
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    # the loop is not in the next prefill (the kept sentence keeps the space the guard split it at)
+    assert growing.endswith(f"{FIRST} It spread west. \n\n## Growing\n\n")
+    assert done.article.to_llmi_text() == (
+        f"# Tea\n\n## Origins\n\n{FIRST} It spread west. \n\n## Growing\n\nTea grows on hills.\n\n"
+        "## Drinking\n\nPeople drink it hot."
+    )
