@@ -140,6 +140,7 @@ class TextGuard:
         self._pending = ""  # passed units (headings) that wait for the next unit's verdict
         self._removals: list[Removal] = []
         self._in_code = False  # inside a fenced code block: its lines are code, not sentences
+        self._break = ""  # the paragraph end of a looping sentence (a heading given back follows it)
         self.looped = False
         for unit in self._units(written, final=True)[0]:
             self._remember(unit)
@@ -176,11 +177,13 @@ class TextGuard:
         what was seen is remembered, so the new part may not repeat it either.
 
         ``keep_headings``: the headings held when the loop came were the studio's (an outline's),
-        not the model's, so they are given back (returned) instead of being dropped with it."""
+        not the model's, so they are given back (returned) instead of being dropped with it, after
+        the paragraph end the looping sentence carried (the heading then starts its own line)."""
         pending = self._pending if keep_headings else ""
+        ended, self._break = (self._break if keep_headings else ""), ""
         self.looped = False
         self._held = self._pending = ""
-        return "".join(u for u in self._units(pending, final=True)[0] if u.lstrip().startswith("#"))
+        return ended + "".join(u for u in self._units(pending, final=True)[0] if u.lstrip().startswith("#"))
 
     def take_removals(self) -> list[Removal]:
         """What was removed since the last call (the engine records it on the article)."""
@@ -225,6 +228,7 @@ class TextGuard:
             self._removals.append(Removal(kind, unit.strip(), reason))
             if kind == REPETITION:
                 self.looped = True  # the held headings are not shown now: resume() decides
+                self._break = "\n\n" if "\n" in unit[len(unit.rstrip()) :] else ""  # (ditto its paragraph end)
                 break
             tail = unit[len(unit.rstrip()) :]
             if "\n" in tail:  # keep the paragraph break a dropped sentence ended

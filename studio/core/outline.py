@@ -280,6 +280,9 @@ class SectionWriter:
             else:
                 so_far += f"## {heading}\n\n"
             yield f"## {heading}\n\n"
+            if control.skipping:  # the last sentence before this heading looped (judged only now):
+                # that loop ended the section before; this one is still written, after what was kept
+                so_far = _kept(article, control).rstrip() + f"\n\n## {heading}\n\n"
             body: list[str] = []
             request = self._section_request(outline, index, so_far)
             finish = yield from self.request(request, body, control)

@@ -369,3 +369,20 @@ def test_a_loop_in_the_finished_sentence_of_a_section_still_lets_the_next_sectio
         f"# Tea\n\n## Origins\n\n{FIRST} It spread west. \n\n## Growing\n\nTea grows on hills.\n\n"
         "## Drinking\n\nPeople drink it hot."
     )
+
+
+def test_a_loop_found_only_at_the_next_heading_still_lets_that_section_be_written(tmp_path: Path) -> None:
+    # the repeat ends section 1's stream, so the guard judges it only when the next heading comes:
+    # measured on the 1.5B model, that section was never asked for and its heading was glued to
+    # the text before it ("...their vehicle. ## The Steam-Bicycle"): 5 of 6 sections counted
+    looping = "Tea began in China long ago. It spread along the trade roads. Tea began in China long ago."
+    script = [Reply(OUTLINE), Reply(looping), Reply("Tea grows on hills."), Reply("People drink it hot.")]
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(Brief("Tea in three sections.", wanted_images=0), services_for(server.url, tmp_path))
+        growing = server.requests[2]
+        assert len(server.requests) == 4
+    text = events[-1].article.to_llmi_text().replace(" \n", "\n")  # (a space may end a kept sentence)
+    assert text.count("Tea began in China long ago.") == 1
+    assert "trade roads.\n\n## Growing\n\nTea grows on hills." in text
+    assert text.endswith("\n\n## Drinking\n\nPeople drink it hot.")
+    assert growing["messages"][-1]["content"].count("Tea began in China") == 1  # the loop is not prefilled
