@@ -68,10 +68,13 @@ def render(page: Any, url: str) -> int:
 
 
 def select(page: Any, text: str) -> str:
-    """Select ``text`` in the paragraph that holds it, as a mouse drag would; returns its block key."""
-    return page.evaluate(
+    """Select ``text`` in the paragraph that holds it, as a mouse drag would; returns its block key.
+    Retried until the paragraph is there: the in-place editor may be mounting over the rendered
+    text (under load, a paragraph was briefly absent: CI saw createTreeWalker(undefined))."""
+    return page.wait_for_function(
         """(text) => {
           const p = [...document.querySelectorAll('#article [data-block] p')].find(p => p.textContent.includes(text));
+          if (!p || !p.closest('[data-block]')) return null;
           const walker = document.createTreeWalker(p, NodeFilter.SHOW_TEXT);
           let node; while ((node = walker.nextNode()) && !node.textContent.includes(text)) {}
           const at = node.textContent.indexOf(text);
@@ -81,8 +84,9 @@ def select(page: Any, text: str) -> str:
           p.dispatchEvent(new MouseEvent('mouseup', {bubbles: true}));
           return p.closest('[data-block]').dataset.block;
         }""",
-        text,
-    )
+        arg=text,
+        timeout=30_000,
+    ).json_value()
 
 
 def test_select_shorten_reject_one_change_accept_the_rest(app: tuple[str, Studio, JudgeServer], page: Any) -> None:
