@@ -249,7 +249,7 @@ class _Run:
         skip = getattr(chunks, "skip_section", None)
         if self.guard is None or not callable(skip) or not skip():
             return False
-        self._guarded(self.guard.resume(keep_headings=getattr(chunks, "owns_headings", False)))
+        self._guarded(self._own_paragraph(self.guard.resume(keep_headings=getattr(chunks, "owns_headings", False))))
         with self.lock:
             for i in range(len(self.article.removed) - 1, -1, -1):
                 removal = self.article.removed[i]
@@ -258,6 +258,16 @@ class _Run:
                     self.article.removed[i] = dataclasses.replace(removal, reason=removal.reason + note)
                     break
         return True
+
+    def _own_paragraph(self, heading: str) -> str:
+        """A heading given back after a loop starts its own paragraph, whatever the guard kept
+        before it (a 1.5B run showed "...18th century. ## The First Bicycle": not a heading)."""
+        if not heading.lstrip("\n").startswith("#"):
+            return heading
+        last = self.article.blocks[-1] if self.article.blocks else None
+        before = last.text if isinstance(last, TextBlock) else ""
+        gap = "" if not before or before.endswith("\n\n") else "\n" if before.endswith("\n") else "\n\n"
+        return gap + heading.lstrip("\n")
 
     def _on_piece(self, piece: Piece) -> None:
         if self.stop.is_set():

@@ -279,3 +279,35 @@ def test_a_heading_held_when_a_loop_comes_is_given_back_only_when_it_is_the_stud
         assert guard.looped
         assert guard.resume(keep_headings=keep) == expected
         assert guard.feed("Tea grows on hills.\n\n") == "Tea grows on hills.\n\n"
+
+
+class _Sections:
+    """A chunk source whose headings are its own and which can skip a looping section."""
+
+    owns_headings = True
+
+    def __init__(self, chunks: list[str]) -> None:
+        self._chunks = iter(chunks)
+
+    def __iter__(self) -> _Sections:
+        return self
+
+    def __next__(self) -> str:
+        return next(self._chunks)
+
+    def skip_section(self) -> bool:
+        return True
+
+
+def test_a_heading_given_back_after_a_loop_starts_its_own_paragraph() -> None:
+    # the text before it was kept without its paragraph end ("...18th century. ## The First
+    # Bicycle" on the 1.5B model): the engine puts the heading on its own line
+    from studio.core.article import Article
+    from studio.core.engine import Engine
+    from studio.core.runner import ToolRunner
+
+    loop = "Tea began in China long ago. "  # judged when the next chunk comes, which is dropped with it
+    chunks = [loop, "## Growing\n\n", loop, "It is old. ", "Hills."]
+    done = list(Engine(ToolRunner({})).run(_Sections(chunks), Article(), guard=TextGuard()))[-1]
+    text = done.article.to_llmi_text()
+    assert "ago. \n\n## Growing\n\nHills." in text, repr(text)
