@@ -10,6 +10,7 @@ for the prompt, the UI and the CLI.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -383,17 +384,20 @@ class Services:
         off = {s: a.reason for s, a in self.availability.items() if not a.ok}
         return ToolRunner(on, off_reasons=off, timeout_s=self.settings.tool_timeout_s)
 
-    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine:
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None, written: Sequence[str] = ()) -> Engine:
         """An engine over the runner; tools that are off fail with their reason. The routing check
         (STUDIO_ROUTE_PICTURES) sends a tag to the tool its description asks for, among those on;
-        ``plan``: the brief's plan (an edit can be routed to the one image the user attached)."""
+        ``plan``: the brief's plan (an edit can be routed to the one image the user attached);
+        ``written``: the sources the article already has (a continuation of it)."""
         on = [s for s, a in self.availability.items() if a.ok]
         router = PictureRouter(
             on,
             user_images=plan.user_images if plan else 0,
             drawn=plan.drawn if plan else False,
             fiction=plan.fiction if plan else False,
+            named=plan.kinds if plan else (),
         )
+        router.written.update(written)
         routing = self.settings.route_pictures
 
         def route(call: ToolCall) -> ToolCall | Routed:

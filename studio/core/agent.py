@@ -67,7 +67,7 @@ class WriterServices(Protocol):
 
     def off_reasons_by_source(self) -> dict[str, str | None]: ...
 
-    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine: ...
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None, written: Sequence[str] = ()) -> Engine: ...
 
 
 @dataclass(frozen=True)
@@ -232,7 +232,8 @@ def continue_article(
     chunks = services.backend.stream(messages, continuation_options(options))
     guard = writer_guard(first, brief, services, article)
     join = ends_mid_paragraph(article)
-    engine = services.engine(style=brief.style, plan=brief.plan)
+    written = [b.source for b in article.image_blocks() if b.source]
+    engine = services.engine(style=brief.style, plan=brief.plan, written=written)
     return engine.run(chunks, article, stop=stop, guard=guard, join_last_text=join)
 
 

@@ -16,6 +16,11 @@ the model's source, and that kind's tool is on, the call is re-written for that 
 - a photo search in a brief whose pictures are drawn (BriefPlan.drawn) -> diffusion: in fiction
   always, otherwise when the description is ambiguous.
 
+Never routed away: a tag whose source is a kind the brief names (BriefPlan.kinds) and that the
+article has not got yet. The grammar owes each named kind one tag of its source, so routing that
+tag elsewhere would leave the kind the user asked for missing (measured: a Kyoto guide asking for
+a photo and a chart got two charts when the forced search tag described a chart).
+
 Never routed: an ambiguous description (no clear kind; but see the drawn brief above), a kind
 whose tool is off while the model's is on (both off: routed, the placeholder then names the
 right tool), a code tag that carries its own code (code that is there draws what it draws), an
@@ -27,6 +32,7 @@ The engine records the model's choice (``routed_from``), the studio's (``routed_
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -61,17 +67,33 @@ class PictureRouter:
     """Callable for ``EngineOptions.route``: a call in, the same call or a ``Routed`` one out."""
 
     def __init__(
-        self, available: Collection[str], *, user_images: int = 0, drawn: bool = False, fiction: bool = False
+        self,
+        available: Collection[str],
+        *,
+        user_images: int = 0,
+        drawn: bool = False,
+        fiction: bool = False,
+        named: Collection[str] = (),
     ) -> None:
         """available: the sources whose tools are on; user_images: how many the user attached;
         drawn: the brief asks for drawn pictures and no photo (BriefPlan.drawn); fiction: it is a
-        story or a fictional thing (BriefPlan.fiction)."""
+        story or a fictional thing (BriefPlan.fiction); named: the kinds the brief names
+        (BriefPlan.kinds). One router serves one article: it counts the kinds written so far."""
         self.available = frozenset(str(s) for s in available)
         self.user_images = user_images
         self.drawn = drawn
         self.fiction = fiction
+        self.named = frozenset(str(s) for s in named)
+        self.written: Counter[str] = Counter()
 
     def __call__(self, call: ToolCall) -> ToolCall | Routed:
+        outcome = self._route(call)
+        if isinstance(outcome, Routed) and call.source in self.named and not self.written[call.source]:
+            outcome = call  # the only tag of a kind the brief asks for stays that kind
+        self.written[(outcome.call if isinstance(outcome, Routed) else outcome).source] += 1
+        return outcome
+
+    def _route(self, call: ToolCall) -> ToolCall | Routed:
         verdict = classify(call.description)
         drawn = self._drawn_instead(call, verdict)
         if drawn is not None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,8 +119,8 @@ class CountedServices:
     def off_reasons_by_source(self) -> dict[str, str | None]:
         return self._services.off_reasons_by_source()
 
-    def engine(self, *, style: str = "", plan: BriefPlan | None = None) -> Engine:
-        return self._services.engine(style=style, plan=plan)
+    def engine(self, *, style: str = "", plan: BriefPlan | None = None, written: Sequence[str] = ()) -> Engine:
+        return self._services.engine(style=style, plan=plan, written=written)
 
     def chart_coder(self) -> ChartCoder:
         return self._services.chart_coder()

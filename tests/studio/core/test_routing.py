@@ -80,6 +80,21 @@ def test_a_photo_search_in_a_brief_of_drawn_pictures_goes_to_diffusion() -> None
     assert PictureRouter(("search", "code"), drawn=True, fiction=True)(scene) is scene  # diffusion off, search on
 
 
+def test_the_only_tag_of_a_kind_the_brief_names_keeps_its_kind() -> None:
+    # a guide asking for a photo and a chart: the grammar forces one search tag; when the model
+    # describes a chart in it, routing it would leave two charts and no photo
+    guide = PictureRouter(ALL, named=("code", "search"))
+    chart = call("code", "Monthly visitors to Kyoto", code="")
+    assert guide(chart) is chart
+    forced = call("search", "A chart of monthly visitors to Kyoto", query="Kyoto visitors")
+    assert guide(forced) is forced
+    again = call("search", "A bar chart of temple visitors", query="temples")
+    assert isinstance(guide(again), Routed)  # the brief's photo is there: a second chart-like search is routed
+    # a kind the brief does not name is routed as before
+    sales = PictureRouter(ALL, named=("code",))(call("diffusion", "Sales by brand in a bar chart", prompt="sales"))
+    assert isinstance(sales, Routed) and sales.call.source == "code"
+
+
 @pytest.fixture(scope="module")
 def code_tool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CodeTool]:
     tool = CodeTool(timeout_s=20, cpu_s=20, memory_mb=600, scratch_root=Path(tmp_path_factory.mktemp("charts")))
