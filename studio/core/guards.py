@@ -25,7 +25,10 @@ from studio.core.article import REPETITION, Removal
 
 ECHO_WORDS = 6  # consecutive prompt words that make a sentence an echo (the issue's figure)
 ECHO_CJK_CHARS = 12  # the same for CJK text, counted in characters (a CJK word is 1-3 characters)
-MAX_HOLD = 600  # characters held without a sentence end before they are checked as one unit
+MAX_HOLD = 600  # characters held without a sentence end before they are checked as one unit ...
+HELD_KEEP = 300  # ... but for the last ones, kept held so that a cycle crossing that cut is caught
+HELD_CHECK_EVERY = 60  # characters between periodic checks of held text (measured: a ~1000
+# character emoji cycle with no sentence end reached the page across a MAX_HOLD cut)
 SUBSTANTIAL_WORDS = 5  # a sentence this long repeated once is a loop ...
 SUBSTANTIAL_CJK = 8  # ... or a CJK clause of this many characters
 MIN_WORDS = 2  # a shorter one (>= MIN_WORDS) only on its third occurrence
@@ -137,6 +140,7 @@ class TextGuard:
         self._echo_words, self._echo_chars = _echo_grams(prompts, brief)
         self._seen: dict[str, int] = {}
         self._held = ""  # text not yet ending in a unit end
+        self._held_checked = 0  # the held length at the last periodic check (_held_loops)
         self._pending = ""  # passed units (headings) that wait for the next unit's verdict
         self._removals: list[Removal] = []
         self._in_code = False  # inside a fenced code block: its lines are code, not sentences
@@ -152,10 +156,27 @@ class TextGuard:
             return ""
         self._held += text
         units, self._held = self._units(self._held, final=False)
-        if len(self._held) > MAX_HOLD:  # no sentence end for a long stretch: judge it as one unit
-            units.append(self._held)
-            self._held = ""
-        return self._judge(units)
+        out = self._judge(units)
+        if self.looped:
+            return out
+        if self._held_loops():  # a cycle in text with no sentence end: removed before it shows
+            held, self._held = self._held, ""
+            out += self._judge([held])
+        elif len(self._held) > MAX_HOLD:  # no sentence end for long: all but its end is one unit
+            cut = len(self._held) - HELD_KEEP
+            unit, self._held = self._held[:cut], self._held[cut:]
+            out += self._judge([unit])
+        return out
+
+    def _held_loops(self) -> bool:
+        """The held text already repeats a phrase three times (checked every HELD_CHECK_EVERY
+        characters, so an emoji or symbol cycle is judged before it reaches the page)."""
+        if len(self._held) < self._held_checked:
+            self._held_checked = 0
+        if self._in_code or len(self._held) - self._held_checked < HELD_CHECK_EVERY:
+            return False
+        self._held_checked = len(self._held)
+        return _PERIODIC.search(_norm(self._held)) is not None
 
     def boundary(self) -> str:
         """A tag comes next: the held text is a whole unit (and a heading before a tag stays)."""

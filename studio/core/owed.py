@@ -49,8 +49,9 @@ def owed_pictures(article: Article, least: int, most: int, required: tuple[str, 
 
 
 def owed_grammar(owed: Owed, *, user_image_count: int, max_paragraph_chars: int, two_phase_code: bool) -> str | None:
-    """GBNF for exactly ``owed.count`` tags (using the missing sources), each followed by a short
-    paragraph; None when no such tags can stand here (an edit with nothing to edit)."""
+    """GBNF for exactly ``owed.count`` tags (using the missing sources), back to back, then a
+    short paragraph; None when no such tags can stand here (an edit with nothing to edit). The
+    tags come first: a model that loops in a paragraph between them lost the second (measured)."""
     try:
         gbnf = article_grammar(
             SOURCES,
@@ -67,7 +68,9 @@ def owed_grammar(owed: Owed, *, user_image_count: int, max_paragraph_chars: int,
     for line in gbnf.splitlines():
         name, _, body = line.partition(" ::= ")
         if name == "root":  # the title and the paragraphs before the first tag were written already
-            body = body.replace('title "\\n\\n" gap ', "", 1)
+            body = body.replace('title "\\n\\n" gap ', "", 1) + ' "\\n\\n" gap'
+        elif name.startswith("seq"):
+            body = body.replace('"\\n\\n" gap ', "")
         elif name == "para":  # no heading after a picture: the article's prose ended at the loop
             body = body.replace("heading | ", "", 1)
         elif name in ("title", "heading"):

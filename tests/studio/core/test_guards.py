@@ -11,7 +11,7 @@ import pytest
 from studio.core.article import REPETITION, Article
 from studio.core.engine import Engine
 from studio.core.events import ArticleDone, TextDelta, ToolCallQueued
-from studio.core.guards import TextGuard, tool_talk
+from studio.core.guards import HELD_KEEP, MAX_HOLD, TextGuard, tool_talk
 from studio.core.prompts import system_prompt, user_prompt
 from studio.core.runner import ToolRunner
 from studio.core.stream import Tag, TagStreamLexer, Text
@@ -264,10 +264,32 @@ def test_text_is_held_only_until_its_sentence_ends() -> None:
     assert guard.feed(".") == ""  # "3." or "e.g." may go on: wait for what follows
     assert guard.feed("\n") == "They sing.\n"
     assert guard.feed("茶很好，") == "茶很好，"  # a CJK clause ends at its comma
-    long = " ".join(f"word{i}" for i in range(120))  # no sentence end for long: judged and shown anyway
-    assert guard.feed(long) == long
-    assert guard.close() == "" and not guard.looped
+    long = " ".join(f"word{i}" for i in range(120))  # no sentence end for long: judged and shown anyway,
+    shown = guard.feed(long)  # all but its end (held, so that a cycle crossing the cut is caught)
+    assert shown == long[: len(long) - HELD_KEEP] and len(long) > MAX_HOLD
+    assert shown + guard.close() == long and not guard.looped
     assert guard.feed("x" * 700) == "" and guard.looped  # the same few letters over and over
+
+
+def test_a_cycle_with_no_sentence_end_is_removed_before_it_shows() -> None:
+    # measured (1.5B, data-marathon, bench run r5): a dict-like line, then an emoji cycle that
+    # only became periodic after the first MAX_HOLD characters had been judged and shown
+    start = (
+        "{'code': 'diffusion', 'description': 'Box-plot and line chart of marathon finishing times by age "
+        "group, with a median time per age group.', 'params': {'prompt': 'Box-plot and line-chart of "
+        "marathon finishing times by age-group, with a median time per age-group.'}'} "
+        "📊 📈 📈 📊 📊 📉 📈 📉 📉 📉 🔒 📉 📉 💻 📉 📉 ♦️ ♦️ ♦️ 📉 📉 ★️ ★️ ★️ 📉 📉 😌 😌 😌 "
+        "📉 📉 😀 😀 😀 📉 📉 ☀️ ☀️ ☀️ 📉 📉 🌟 🌟 🌟 ♪ ♪ ♪ ♪ 📉 📉 "
+    )
+    cycle = "♪ ♪ ♪ ☀️ ☀️ ♪ ♪ ♪ ♥️ ♥️ ♥️ ♪ ♪ ♪ 💻 💻 💻 ♪ ♪ ♪ 😌 😌 😌 ♪ ♪ ♪ 😀 😀 😀 ♪ ♪ ♪ ★️ ★️ ★️ "
+    text = "The chart shows the trend.\n\n" + start + cycle * 3 + cycle[:40] + "♪♦..'\n\n"
+    assert len(start) + 3 * len(cycle) > MAX_HOLD  # the third period ends past the cut
+    guard, shown = TextGuard(), ""
+    for i in range(0, len(text), 4):  # as a model streams it
+        shown += guard.feed(text[i : i + 4])
+    shown += guard.close()
+    assert guard.looped and [r.reason for r in guard.take_removals()] == ["repeats a phrase over and over"]
+    assert shown.startswith("The chart shows the trend.\n\n") and cycle not in shown
 
 
 def test_a_heading_held_when_a_loop_comes_is_given_back_only_when_it_is_the_studios() -> None:
