@@ -31,6 +31,7 @@ def services_for(tmp_path: Path, weights: str, **overrides) -> Services:
         "embedded_ctx": 4096,
         "allow_downloads": False,
         "tools_enabled": ["code", "search", "diffusion", "edit"],
+        "writer_seed": 5,  # CI writes the article a run here wrote
     }
     return build_services(load_settings(**{**values, **overrides}))
 
