@@ -74,6 +74,21 @@ class NotFound(StudioError, KeyError):
         return str(self.args[0]) if self.args else "not found"
 
 
+class BlockGone(NotFound):
+    """A block that is not (or no longer) in the article. Its message is for the writer, who
+    never sees block ids (a block deleted in another tab is the usual cause); ``key`` and
+    ``article_id`` keep them for logs and code."""
+
+    MESSAGE = (
+        "Block not found: it is no longer in this article (deleted, perhaps in another tab). "
+        "Reload the page to see the article as it is now."
+    )
+
+    def __init__(self, key: str | None, article_id: int | None = None) -> None:
+        super().__init__(self.MESSAGE)
+        self.key, self.article_id = key, article_id
+
+
 class Refused(StudioError, ValueError):
     """The studio will not do the request as asked (invalid input, nothing open, still writing);
     the message says what to do. Also a ``ValueError``, as input checks are elsewhere."""

@@ -17,7 +17,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models.errors import NotFound, Refused
+from models.errors import BlockGone, Refused
 from models.vocab import article_title as title_rule
 from storage.db import Store
 from storage.history import record_step
@@ -87,7 +87,7 @@ def insert_text_block(store: Store, article_id: int, after: str | None, text: st
         blocks = _live_blocks(s, article_id)
         at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
         if at is None:
-            raise NotFound(f"block {after!r} not found in article {article_id}")
+            raise BlockGone(after, article_id)
         block = Block(article_id=article_id, key=_next_key(s, article_id), position=0, kind="text", current_version=1)
         block.versions.append(BlockVersion(number=1, origin="edit", text=text))
         s.add(block)
@@ -124,7 +124,7 @@ def move_block(store: Store, article_id: int, block_key: str, offset: int, owner
         blocks = _live_blocks(s, article_id)
         i = next((i for i, b in enumerate(blocks) if b.key == block_key), None)
         if i is None:
-            raise NotFound(f"block {block_key!r} not found in article {article_id}")
+            raise BlockGone(block_key, article_id)
         step.label = f"move {name_of(blocks[i])} {where}"
         j = i + offset
         if not 0 <= j < len(blocks):

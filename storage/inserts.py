@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models.errors import NotFound, Refused
+from models.errors import BlockGone, Refused
 from models.vocab import BlockStatus, Source
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
@@ -31,7 +31,7 @@ def _position(s: Session, article_id: int, after: str | None) -> tuple[list[Bloc
     blocks = _live_blocks(s, article_id)
     at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
     if at is None:
-        raise NotFound(f"block {after!r} not found in article {article_id}: reload the page and try again")
+        raise BlockGone(after, article_id)
     return blocks, at
 
 

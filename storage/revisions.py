@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from models.block_names import image_name
-from models.errors import NotFound, StorageError
+from models.errors import BlockGone, StorageError
 from models.vocab import BlockStatus
 from storage.db import Store
 from storage.edits import _live_blocks, _next_key, _renumber
@@ -64,7 +64,7 @@ def _insert_image(
     blocks = _live_blocks(s, article_id)
     at = 0 if after is None else next((i + 1 for i, b in enumerate(blocks) if b.key == after), None)
     if at is None:
-        raise NotFound(f"block {after!r} not found in article {article_id}")
+        raise BlockGone(after, article_id)
     block = Block(article_id=article_id, key=_next_key(s, article_id), position=0, kind="image", current_version=1)
     version = BlockVersion(
         number=1, origin="revise", instruction=instruction, source=source, description=description,

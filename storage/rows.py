@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
-from models.errors import NotFound
+from models.errors import BlockGone, NotFound
 from models.vocab import LISTED_CUT_OFF, ArticleStatus, BlockStatus
 from storage.schema import Article, AssetOwner, Block, BlockVersion, Project, utcnow
 
@@ -73,7 +73,7 @@ def block_row(s: Session, article_id: int, block_key: str, owner: str | None = N
         .options(selectinload(Block.versions))
     ).one_or_none()
     if block is None:
-        raise NotFound(f"block {block_key!r} not found in article {article_id}")
+        raise BlockGone(block_key, article_id)
     return block
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from models.errors import NotFound
+from models.errors import BlockGone
 from models.vocab import BlockStatus
 from storage.schema import Article, ArticleRating, Block, BlockVersion, Project
 
@@ -110,7 +110,7 @@ class ArticleInfo:
         for b in self.blocks:
             if b.key == key:
                 return b
-        raise NotFound(f"block {key} not found")
+        raise BlockGone(key)
 
 
 @dataclass(frozen=True)

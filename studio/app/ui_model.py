@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, assert_never
 
-from models.errors import NotFound
+from models.errors import BlockGone
 from models.vocab import ArticleStatus, BlockStatus, finished_article_status
 from studio.core.article import Article, ImageBlock, TextBlock
 from studio.core.events import (
@@ -109,7 +109,7 @@ class ArticleView:
         for b in self.blocks:
             if b.id == block_id:
                 return b
-        raise NotFound(f"block {block_id} not found")
+        raise BlockGone(block_id)
 
     def image_at(self, index: int) -> bytes | None:
         """The image at a global img_index: user images first, then image blocks in order."""

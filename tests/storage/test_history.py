@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from models.errors import Refused
+from models.errors import BlockGone, Refused
 from storage import Store, open_store, repo
 from storage.pref_export import export_preferences
 from storage.pref_rows import Scope, preference_rows
@@ -211,6 +211,15 @@ def test_another_users_history_is_not_found(store: Store, article: tuple[int, in
     with pytest.raises(Exception, match="not found"):
         repo.history_state(store, aid, owner="mallory")
     assert text(store, aid, "b1") == "Edited.\n"
+
+
+def test_a_block_that_is_not_in_the_article_is_refused_in_words_not_ids(store: Store, article: tuple[int, int]) -> None:
+    _, aid = article
+    with pytest.raises(BlockGone) as gone:
+        repo.add_text_version(store, aid, "b99", "Typed in a stale page.\n", manual=True)
+    message = str(gone.value)
+    assert "b99" not in message and str(aid) not in message and "Reload the page" in message
+    assert (gone.value.key, gone.value.article_id) == ("b99", aid)  # kept for logs and code
 
 
 def test_two_writers_at_once_keep_one_consistent_history(store: Store, article: tuple[int, int]) -> None:
