@@ -66,6 +66,13 @@ _PREAMBLE = re.compile(
 )
 _QUOTES = (('"', '"'), ("“", "”"), ("'", "'"), ("«", "»"), ("„", "“"))
 _HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+", re.M)
+# the frame suggestion_messages puts around the selection, echoed back (measured, SmolLM2-135M:
+# "...The answer is no. The selection: <<< Bicycle lanes ... >>> This is a new passage...")
+_FRAME = re.compile(
+    r"<<<|>>>|\b(?:the selection|instruction|text (?:before|after) the selection(?: \(do not rewrite\))?)\s*:"
+    r"|answer with the new selection only\.?",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -131,6 +138,7 @@ def clean_suggestion(raw: str, selection: str, *, after: str = "", action: str =
         text = re.sub(r"\s*\n\s*", " ", text) if final else re.sub(r"[ \t]*\n\s*", " ", text)
     text = re.sub(r"[ \t]{2,}", " ", text)  # the gap a removed tag leaves
     text = _echo_cut(text, after)
+    text = _frame_cut(text, selection)
     if final:
         text = _unquote(text.strip(), selection.strip())
     limit = max_chars(selection, action)
@@ -155,6 +163,19 @@ def _echo_cut(text: str, after: str) -> str:
             seen += 1
         k += 1
     return text[:k].rstrip()
+
+
+def _frame_cut(text: str, selection: str) -> str:
+    """The prompt's frame never reaches the page: an answer followed by an echo of the frame ends
+    where the echo begins; a frame around the answer loses its markers and labels."""
+    frame = [m for m in _FRAME.finditer(text) if m.group(0).lower() not in selection.lower()]
+    if not frame:
+        return text
+    if text[: frame[0].start()].strip():
+        return text[: frame[0].start()].rstrip()
+    for m in reversed(frame):
+        text = text[: m.start()] + text[m.end() :]
+    return re.sub(r"[ \t]{2,}", " ", text).strip()
 
 
 def _unquote(text: str, selection: str) -> str:

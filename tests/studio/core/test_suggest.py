@@ -75,6 +75,17 @@ def test_an_echo_of_the_text_after_is_cut_and_length_is_capped() -> None:
     assert len(long) <= 2 * len(SEL) + 200 and not long.endswith("wor")
 
 
+def test_an_echo_of_the_prompts_frame_never_reaches_the_page() -> None:
+    selection = "Bicycle lanes make the streets of the city much safer for everybody who rides to work."
+    # measured (SmolLM2-135M): an answer, then the frame of the prompt echoed with the selection
+    raw = f"This is a new passage. The answer is no. The selection: <<< {selection} >>> This is a new passage."
+    assert clean_suggestion(raw, selection) == "This is a new passage. The answer is no."
+    framed = "The selection:\n<<<\nBike lanes make commuting safer.\n>>>"  # the answer inside the frame
+    assert clean_suggestion(framed, selection) == "Bike lanes make commuting safer."
+    label = "Instruction: keep the lid closed while it boils."  # what the selection itself holds may stay
+    assert clean_suggestion(label, label) == label
+
+
 def test_fit_keeps_the_selection_spacing() -> None:
     assert fit_to_selection("  New text. ", " old text ") == " New text. "
 
