@@ -309,6 +309,22 @@ class SectionWriter:
                 tail: list[str] = []
                 finish = yield from self.request(self._tail_request(outline, index, so_far), tail, control)
                 so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(tail)
+            if finish == SKIPPED:
+                continue
+            # the section's paragraph end now, not with the next heading: its last sentence is
+            # judged while the section can still be asked for again (the last section's only
+            # sentence, judged when the stream ended, left an empty section: measured, 1.5B)
+            gap = _gap(so_far)
+            if gap:
+                yield gap
+                so_far += gap
+            if control.skipping:
+                so_far = _kept(article, control)
+                if _only_heading(article, heading):
+                    _note_retry(article)
+                    body = []
+                    finish = yield from self.request(_reseeded(request), body, control)
+                    so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(body)
         return None if finish == SKIPPED else finish
 
     def _may_continue(self, article: Article, sections: int) -> bool:

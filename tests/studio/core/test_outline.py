@@ -231,7 +231,7 @@ def test_a_section_that_loops_ends_there_and_the_next_section_is_written(tmp_pat
         third = server.requests[2]
     done = events[-1]
     assert isinstance(done, ArticleDone) and done.error is None
-    text = done.article.to_llmi_text()
+    text = done.article.to_llmi_text().rstrip()  # (an outlined article ends with its last paragraph end)
     assert text.count("Tea is a drink made from leaves of the tea plant.") == 1
     assert text.endswith("\n\n## Growing\n\nTea grows on hills.\n\n## Drinking\n\nPeople drink it hot.")
     (loop_removed,) = done.article.removed
@@ -313,7 +313,7 @@ def test_a_section_whose_first_sentence_loops_keeps_its_heading_and_is_asked_for
         assert len(server.requests) == 5
     done = events[-1]
     assert isinstance(done, ArticleDone) and done.error is None
-    text = done.article.to_llmi_text()
+    text = done.article.to_llmi_text().rstrip()  # (an outlined article ends with its last paragraph end)
     assert text == (
         f"# Tea\n\n## Origins\n\n{FIRST}\n\n## Growing\n\nTea grows on hills.\n\n## Drinking\n\nPeople drink it hot."
     )
@@ -324,6 +324,23 @@ def test_a_section_whose_first_sentence_loops_keeps_its_heading_and_is_asked_for
     (removal,) = done.article.removed
     assert removal.kind == "repetition" and removal.reason.endswith(SECTION_RETRIED)
     assert done.article.guard_note() == SECTION_REPETITION_NOTE
+
+
+def test_the_last_sections_only_sentence_repeating_an_earlier_one_is_asked_for_once_more(tmp_path: Path) -> None:
+    # measured (1.5B, bench r8): the last section's one sentence repeated an earlier one and its
+    # stream ended there; judged only when the whole stream ended, it left an empty last section
+    script = [Reply(OUTLINE), Reply(FIRST), Reply("Tea grows on hills."), Reply(FIRST), Reply("People drink it hot.")]
+    brief = Brief("Tea in three sections.", wanted_images=0)
+    with JudgeServer(writer_script(script), model="m") as server:
+        events = run(brief, services_for(server.url, tmp_path, writer_seed=7))
+        assert len(server.requests) == 5 and server.requests[4]["seed"] == 8  # the last section, again
+    done = events[-1]
+    assert isinstance(done, ArticleDone) and done.error is None
+    assert done.article.to_llmi_text().rstrip() == (
+        f"# Tea\n\n## Origins\n\n{FIRST}\n\n## Growing\n\nTea grows on hills.\n\n## Drinking\n\nPeople drink it hot."
+    )
+    (removal,) = done.article.removed
+    assert removal.reason.endswith(SECTION_RETRIED)
 
 
 def test_a_section_that_loops_again_on_its_retry_keeps_its_heading_and_the_next_section_follows(
@@ -339,7 +356,7 @@ def test_a_section_that_loops_again_on_its_retry_keeps_its_heading_and_the_next_
         assert "seed" not in server.requests[3]  # unseeded: nothing to change
     done = events[-1]
     assert isinstance(done, ArticleDone) and done.error is None
-    text = done.article.to_llmi_text()
+    text = done.article.to_llmi_text().rstrip()  # (an outlined article ends with its last paragraph end)
     # the reader sees the section's heading with nothing under it, then the next section
     assert text == f"# Tea\n\n## Origins\n\n{FIRST}\n\n## Growing\n\n## Drinking\n\nPeople drink it hot."
     assert text.count("\n## ") == 3
@@ -365,7 +382,7 @@ def test_a_loop_in_the_finished_sentence_of_a_section_still_lets_the_next_sectio
     assert isinstance(done, ArticleDone) and done.error is None
     # the loop is not in the next prefill (the kept sentence keeps the space the guard split it at)
     assert growing.endswith(f"{FIRST} It spread west. \n\n## Growing\n\n")
-    assert done.article.to_llmi_text() == (
+    assert done.article.to_llmi_text().rstrip() == (
         f"# Tea\n\n## Origins\n\n{FIRST} It spread west. \n\n## Growing\n\nTea grows on hills.\n\n"
         "## Drinking\n\nPeople drink it hot."
     )
@@ -381,7 +398,7 @@ def test_a_loop_found_only_at_the_next_heading_still_lets_that_section_be_writte
         events = run(Brief("Tea in three sections.", wanted_images=0), services_for(server.url, tmp_path))
         growing = server.requests[2]
         assert len(server.requests) == 4
-    text = events[-1].article.to_llmi_text().replace(" \n", "\n")  # (a space may end a kept sentence)
+    text = events[-1].article.to_llmi_text().rstrip().replace(" \n", "\n")  # (a space may end a kept sentence)
     assert text.count("Tea began in China long ago.") == 1
     assert "trade roads.\n\n## Growing\n\nTea grows on hills." in text
     assert text.endswith("\n\n## Drinking\n\nPeople drink it hot.")
