@@ -290,9 +290,7 @@ class SectionWriter:
                 # its very first sentence looped, so the section would stand empty: it is asked for
                 # once more (another seed, or a seeded run writes the same loop); a second loop
                 # leaves the heading with nothing under it and the next section follows
-                _note_retry(article)
-                control.skipping, body = False, []
-                finish = yield from self.request(_reseeded(request), body, control)
+                finish, body = yield from self._ask_again(article, request, control)
             if finish == SKIPPED:
                 so_far = _kept(article, control)
                 continue
@@ -321,11 +319,19 @@ class SectionWriter:
             if control.skipping:
                 so_far = _kept(article, control)
                 if _only_heading(article, heading):
-                    _note_retry(article)
-                    body = []
-                    finish = yield from self.request(_reseeded(request), body, control)
+                    finish, body = yield from self._ask_again(article, request, control)
                     so_far = _kept(article, control) if finish == SKIPPED else so_far + "".join(body)
         return None if finish == SKIPPED else finish
+
+    def _ask_again(
+        self, article: Article, request: tuple[list[Message], ChatOptions], control: SectionChunks
+    ) -> Generator[str, None, tuple[str | None, list[str]]]:
+        """The section's request once more, with another seed; its loop's removal says so."""
+        _note_retry(article)
+        control.skipping = False
+        body: list[str] = []
+        finish = yield from self.request(_reseeded(request), body, control)
+        return finish, body
 
     def _may_continue(self, article: Article, sections: int) -> bool:
         return article.continuations < self.continuations * sections
